@@ -1,0 +1,5 @@
+import sys
+
+from polydesk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The `polydesk` command: one entry point that dispatches to each subcommand's own module.
+
+Subcommands are imported lazily so that `polydesk health` stays fast and a missing optional piece
+cannot break the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module, function, one-line help). Each function takes argv (list[str]) and returns an exit code.
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "up": ("polydesk.up", "main", "run Redis and the four services (paper mode by default); Ctrl-C stops"),
+    "run": ("polydesk.up", "run_service_main", "run one service in the foreground: polydesk run <service>"),
+    "config": ("polydesk.config_cmd", "main", "print the effective settings, secrets redacted"),
+    "health": ("polydesk.health", "main", "exit 0 when the named service is healthy, 1 otherwise"),
+    "redis": ("polydesk.redis_cmd", "main", "start the embedded Redis in the foreground"),
+    "dead-letters": ("polydesk.dead_letters", "main", "list or replay dead-lettered entries"),
+    "paper-exchange": ("paperexchange.__main__", "main", "run the local Polymarket-compatible paper exchange"),
+    "book-replay": ("services.ingest.replay", "main", "rebuild books from a JSONL file of market-channel frames"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in SUBCOMMANDS)
+    lines = ["usage: polydesk <command> [args]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, _, help_) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in SUBCOMMANDS:
+        print(f"polydesk: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, function_name, _ = SUBCOMMANDS[name]
+    function = getattr(importlib.import_module(module_name), function_name)
+    return int(function(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
