@@ -1,0 +1,229 @@
+"""Wire models of the Polymarket market channel (and REST /book), mirroring the venue field for field.
+
+Numbers stay decimal strings as sent; `decode_market_frame` turns one WS frame (object or array) into
+models through one discriminated union on `event_type`, or raises `MarketFrameError`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+# A non-negative decimal as the venue writes it ("0.49", "10500100", docs-style ".48"). Checked in the
+# Rust validator so that the book code can parse prices without re-checking them.
+DecStr = Annotated[str, StringConstraints(pattern=r"^(?:\d+(?:\.\d*)?|\.\d+)$")]
+Side = Literal["BUY", "SELL"]
+
+
+class _Wire(BaseModel):
+    # extra="ignore": the venue adds fields over time; a new field must not dead-letter the feed.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class _Event(_Wire):
+    # Timestamps are str-ms on the wire; some captures re-typed them to ints, so ints are turned back
+    # into the same digits (they enter the book hash as text).
+    model_config = ConfigDict(frozen=True, extra="ignore", coerce_numbers_to_str=True)
+
+
+class Level(_Wire):
+    price: DecStr
+    size: DecStr
+
+
+class BookSummary(_Event):
+    """A full book of one token: the WS `book` body and the REST `GET /book` response.
+
+    Levels in wire order: bids ascending, asks descending (best level last).
+    """
+
+    market: str
+    asset_id: str
+    timestamp: str
+    hash: str | None = None
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    tick_size: DecStr | None = None
+    min_order_size: DecStr | None = None
+    neg_risk: bool | None = None
+    last_trade_price: DecStr | None = None
+
+
+class BookMessage(BookSummary):
+    event_type: Literal["book"]
+
+
+class PriceChangeEntry(_Wire):
+    """One changed level; `size` is the NEW total at that price ("0" removes the level)."""
+
+    asset_id: str
+    price: DecStr
+    size: DecStr
+    side: Side
+    hash: str | None = None
+    best_bid: DecStr | None = None
+    best_ask: DecStr | None = None
+
+
+class PriceChangeMessage(_Event):
+    event_type: Literal["price_change"]
+    market: str
+    price_changes: tuple[PriceChangeEntry, ...]
+    timestamp: str
+
+
+class TickSizeChangeMessage(_Event):
+    event_type: Literal["tick_size_change"]
+    asset_id: str
+    market: str
+    old_tick_size: DecStr | None = None
+    new_tick_size: DecStr
+    timestamp: str
+
+
+class LastTradePriceMessage(_Event):
+    event_type: Literal["last_trade_price"]
+    asset_id: str
+    market: str
+    price: DecStr
+    side: Side
+    size: DecStr | None = None
+    fee_rate_bps: str | None = None
+    timestamp: str
+    transaction_hash: str | None = None
+
+
+class BestBidAskMessage(_Event):
+    event_type: Literal["best_bid_ask"]
+    market: str
+    asset_id: str
+    best_bid: DecStr
+    best_ask: DecStr
+    spread: DecStr | None = None
+    timestamp: str
+
+
+class EventMessage(_Wire):
+    id: str
+    ticker: str | None = None
+    slug: str | None = None
+    title: str | None = None
+    description: str | None = None
+
+
+class NewMarketMessage(_Event):
+    event_type: Literal["new_market"]
+    id: str
+    market: str
+    question: str | None = None
+    slug: str | None = None
+    description: str | None = None
+    assets_ids: tuple[str, ...] = ()  # sic: the venue spells it with an extra "s"
+    outcomes: tuple[str, ...] = ()
+    event_message: EventMessage | None = None
+    timestamp: str
+    tags: tuple[str, ...] = ()
+    condition_id: str | None = None
+    active: bool | None = None
+    clob_token_ids: tuple[str, ...] = ()
+    sports_market_type: str | None = None
+    line: str | None = None
+    game_start_time: str | None = None
+    order_price_min_tick_size: DecStr | None = None
+    group_item_title: str | None = None
+    taker_base_fee: str | None = None
+    fees_enabled: bool | None = None
+    fee_schedule: dict[str, Any] | None = None
+
+
+class MarketResolvedMessage(_Event):
+    event_type: Literal["market_resolved"]
+    id: str
+    market: str
+    assets_ids: tuple[str, ...] = ()
+    winning_asset_id: str | None = None
+    winning_outcome: str | None = None
+    event_message: EventMessage | None = None
+    timestamp: str
+    tags: tuple[str, ...] = ()
+
+
+MarketMessage = Annotated[
+    Union[
+        BookMessage,
+        PriceChangeMessage,
+        TickSizeChangeMessage,
+        LastTradePriceMessage,
+        BestBidAskMessage,
+        NewMarketMessage,
+        MarketResolvedMessage,
+    ],
+    Field(discriminator="event_type"),
+]
+
+# Built once: constructing adapters is far slower than using them.
+_ONE: TypeAdapter[MarketMessage] = TypeAdapter(MarketMessage)
+_MANY: TypeAdapter[list[MarketMessage]] = TypeAdapter(list[MarketMessage])
+_REST_BOOK: TypeAdapter[BookSummary] = TypeAdapter(BookSummary)
+
+
+class MarketFrameError(ValueError):
+    """A frame that is not valid market-channel JSON; carries the raw frame for the dead-letter stream."""
+
+    def __init__(self, reason: str, raw: bytes | str | object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+
+
+def _reason(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    prefix = f"{loc}: " if loc else ""
+    if first["type"] == "json_invalid":
+        return f"invalid JSON: {first['msg']}"
+    if first["type"] == "union_tag_not_found":
+        return f"{prefix}no event_type"
+    if first["type"] == "union_tag_invalid":
+        return f"{prefix}unknown event_type {first['ctx']['tag']!r}"
+    if first["loc"][-1:] == ("price_changes",) and first["type"] == "missing":
+        # The single-asset `changes`/flat shape the venue sent until 2025-09-15.
+        return "legacy price_change format (pre-2025-09-15): no price_changes"
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{prefix}{first['msg']}{more}"
+
+
+def decode_market_frame(raw: bytes | str) -> list[MarketMessage]:
+    """Decode one market-channel frame (a JSON object or an array of them) into wire models.
+
+    Returns the messages in frame order. Raises MarketFrameError(reason, raw) for invalid JSON, an
+    unknown or missing `event_type`, a missing field or a malformed number; nothing is half-decoded.
+    """
+    head = raw.lstrip()[:1]
+    try:
+        if head in (b"[", "["):
+            return _MANY.validate_json(raw)
+        return [_ONE.validate_json(raw)]
+    except ValidationError as error:
+        raise MarketFrameError(_reason(error), raw) from error
+
+
+def decode_market_value(value: object) -> list[MarketMessage]:
+    """Like decode_market_frame for an already-parsed JSON value (a dict or a list of dicts)."""
+    try:
+        if isinstance(value, list):
+            return _MANY.validate_python(value)
+        return [_ONE.validate_python(value)]
+    except ValidationError as error:
+        raise MarketFrameError(_reason(error), value) from error
+
+
+def decode_rest_book(raw: bytes | str | dict[str, Any]) -> BookSummary:
+    """Decode a REST `GET /book` response (the resync source); raises MarketFrameError."""
+    try:
+        if isinstance(raw, dict):
+            return _REST_BOOK.validate_python(raw)
+        return _REST_BOOK.validate_json(raw)
+    except ValidationError as error:
+        raise MarketFrameError(_reason(error), raw) from error
