@@ -1,0 +1,468 @@
+"""Per-token L2 order books rebuilt from the market channel, and the BookSet that routes frames to them.
+
+Pure and synchronous: no I/O and no logging; every outcome is returned as plain data and counted.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Union
+
+from shared.polymarket.book_hash import book_hash
+from shared.polymarket.schemas import (
+    BestBidAskMessage,
+    BookMessage,
+    BookSummary,
+    Level,
+    LastTradePriceMessage,
+    MarketFrameError,
+    MarketResolvedMessage,
+    PriceChangeEntry,
+    PriceChangeMessage,
+    TickSizeChangeMessage,
+    decode_market_frame,
+)
+
+PRICE_DECIMALS = 8
+ONE = 10**PRICE_DECIMALS  # price units of 1.00
+_POW = [10 ** (PRICE_DECIMALS - n) for n in range(PRICE_DECIMALS + 1)]
+PriceLevel = tuple[str, str]  # (price, size) as the venue's decimal strings
+
+
+def price_units(text: str) -> int:
+    """Exact integer price in units of 1e-8 from a decimal string; ValueError beyond 8 decimals."""
+    whole, _, frac = text.partition(".")
+    if len(frac) > PRICE_DECIMALS:
+        raise ValueError(f"price {text!r} has more than {PRICE_DECIMALS} decimals")
+    return (int(whole) if whole else 0) * ONE + (int(frac) * _POW[len(frac)] if frac else 0)
+
+
+def _is_zero(size: str) -> bool:
+    return not size.strip("0.")
+
+
+@dataclass(frozen=True, slots=True)
+class TopOfBook:
+    bid: str | None
+    bid_size: str | None
+    ask: str | None
+    ask_size: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    side: str  # "bid" | "ask"
+    price: str
+    size: str  # new total at that price; "0" = level removed
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotApplied:
+    asset_id: str
+    market: str
+    epoch: int
+    timestamp: str
+    tick_size: str | None
+    bids: tuple[PriceLevel, ...]  # best first
+    asks: tuple[PriceLevel, ...]  # best first
+    top: TopOfBook
+    hash_ok: bool | None  # None: the venue gave no hash or its inputs (tick, last trade) are unknown
+
+
+@dataclass(frozen=True, slots=True)
+class DeltasApplied:
+    asset_id: str
+    market: str
+    epoch: int
+    timestamp: str
+    changes: tuple[LevelChange, ...]
+    top: TopOfBook
+    top_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsResync:
+    asset_id: str
+    market: str
+    reason: str  # hash_mismatch | best_bid_ask_mismatch | crossed | tick_size_change
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownAsset:
+    asset_id: str
+    event_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    reason: str
+    raw: object  # the raw frame, for the dead-letter stream
+
+
+Outcome = Union[SnapshotApplied, DeltasApplied, NeedsResync, UnknownAsset, Malformed]
+
+COUNTERS = (
+    "frames", "messages", "malformed", "snapshots", "diffs", "unknown_asset", "ignored_awaiting_snapshot",
+    "best_checked", "best_mismatch", "hash_checked", "hash_mismatch", "hash_skipped", "crossed",
+    "resyncs", "tick_size_changes", "mirror_mismatch", "best_bid_ask_event_mismatch",
+)
+
+
+class _Side:
+    """One side of a book: price units -> (price text, size text), plus the units kept sorted ascending."""
+
+    __slots__ = ("levels", "keys")
+
+    def __init__(self) -> None:
+        self.levels: dict[int, PriceLevel] = {}
+        self.keys: list[int] = []
+
+    def load(self, levels: Iterable[Level]) -> None:
+        self.levels = {price_units(level.price): (level.price, level.size) for level in levels}
+        self.keys = sorted(self.levels)
+
+    def set(self, key: int, price: str, size: str) -> None:
+        old = self.levels.get(key)
+        if _is_zero(size):
+            if old is not None:
+                del self.levels[key]
+                del self.keys[bisect_left(self.keys, key)]
+        elif old is None:
+            insort(self.keys, key)
+            self.levels[key] = (price, size)
+        else:
+            # Keep the level's first price text: the venue hashes its own spelling of the price.
+            self.levels[key] = (old[0], size)
+
+    def ascending(self) -> list[PriceLevel]:
+        levels = self.levels
+        return [levels[key] for key in self.keys]
+
+
+class OrderBook:
+    """The book of one token. `live` is False while dropped (awaiting a snapshot); `synced` is False
+    once a check failed, until the next snapshot (levels keep applying so a replay can show them)."""
+
+    __slots__ = (
+        "asset_id", "market", "bids", "asks", "tick_size", "neg_risk", "min_order_size",
+        "last_trade_price", "live", "synced", "recipe_ok", "epoch", "last_update", "hash_checks",
+        "hash_failures", "synced_reason", "_countdown",
+    )
+
+    def __init__(self, asset_id: str, market: str, *, tick_size: str | None = None,
+                 neg_risk: bool | None = None, now: float = 0.0) -> None:
+        self.asset_id, self.market = asset_id, market
+        self.bids, self.asks = _Side(), _Side()
+        self.tick_size, self.neg_risk = tick_size, neg_risk
+        self.min_order_size = "5"  # not on the wire; the venue hashes "5"
+        self.last_trade_price: str | None = None
+        self.live = self.synced = self.recipe_ok = False
+        self.epoch, self.last_update = 0, now
+        self.hash_checks = self.hash_failures = self._countdown = 0
+        self.synced_reason = ""
+
+    def load(self, snap: BookSummary, now: float) -> None:
+        self.bids.load(snap.bids)
+        self.asks.load(snap.asks)
+        self.tick_size = snap.tick_size or self.tick_size
+        self.neg_risk = self.neg_risk if snap.neg_risk is None else snap.neg_risk
+        self.min_order_size = snap.min_order_size or self.min_order_size
+        self.last_trade_price = snap.last_trade_price or self.last_trade_price
+        self.live = self.synced = True
+        self.last_update = now
+
+    def drop(self, tick_size: str | None) -> None:
+        """Start a new epoch: levels gone until a fresh snapshot arrives."""
+        self.bids, self.asks = _Side(), _Side()
+        self.tick_size = tick_size or self.tick_size
+        self.live = self.synced = self.recipe_ok = False
+        self.epoch += 1
+
+    def wire_bids(self) -> list[PriceLevel]:
+        return self.bids.ascending()
+
+    def wire_asks(self) -> list[PriceLevel]:
+        return self.asks.ascending()[::-1]
+
+    def best_bids(self) -> list[PriceLevel]:
+        return self.bids.ascending()[::-1]
+
+    def best_asks(self) -> list[PriceLevel]:
+        return self.asks.ascending()
+
+    def top(self) -> TopOfBook:
+        bid = self.bids.levels[self.bids.keys[-1]] if self.bids.keys else (None, None)
+        ask = self.asks.levels[self.asks.keys[0]] if self.asks.keys else (None, None)
+        return TopOfBook(bid[0], bid[1], ask[0], ask[1])
+
+    def top_units(self) -> tuple[int, int]:
+        """(best bid, best ask) in price units; empty sides read 0 and 1 as the venue reports them."""
+        return (self.bids.keys[-1] if self.bids.keys else 0, self.asks.keys[0] if self.asks.keys else ONE)
+
+    def crossed(self) -> bool:
+        return bool(self.bids.keys and self.asks.keys and self.bids.keys[-1] >= self.asks.keys[0])
+
+    def hash_for(self, timestamp: str, last_trade_price: str, neg_risk: bool) -> str:
+        return book_hash(
+            market=self.market, asset_id=self.asset_id, timestamp=timestamp, bids=self.wire_bids(),
+            asks=self.wire_asks(), tick_size=self.tick_size or "", neg_risk=neg_risk,
+            last_trade_price=last_trade_price, min_order_size=self.min_order_size,
+        )
+
+    def check_hash(self, expected: str, timestamp: str, trade_prices: Iterable[str] = ()) -> bool | None:
+        """True/False when the venue's hash can be recomputed, None when tick or last trade is unknown.
+
+        The hash covers the last trade price, which a fill moves possibly before its last_trade_price
+        event arrives (and in 3-decimal form, "0.490"); on a mismatch the given trade prices are tried
+        too, and an unknown neg_risk flag is learnt. A match adopts the inputs that produced it.
+        """
+        if self.tick_size is None or self.last_trade_price is None:
+            return None
+        self.hash_checks += 1
+        neg = bool(self.neg_risk)
+        if self.hash_for(timestamp, self.last_trade_price, neg) == expected:
+            return True
+        negs = (neg,) if self.neg_risk is not None else (False, True)
+        for ltp in _trade_price_forms((self.last_trade_price, *trade_prices)):
+            for neg in negs:
+                if self.hash_for(timestamp, ltp, neg) == expected:
+                    self.last_trade_price, self.neg_risk = ltp, neg
+                    return True
+        self.hash_failures += 1
+        return False
+
+    @property
+    def hash_ok(self) -> bool | None:
+        return None if not self.hash_checks else self.hash_failures == 0
+
+
+def _trade_price_forms(prices: Iterable[str]) -> list[str]:
+    forms: list[str] = []
+    for price in prices:
+        whole, _, frac = price.partition(".")
+        for form in (price, f"{whole or '0'}.{frac.ljust(3, '0')}"):
+            if form not in forms:
+                forms.append(form)
+    return forms
+
+
+class _Touched:
+    __slots__ = ("book", "changes", "top_before", "was_synced")
+
+    def __init__(self, book: OrderBook) -> None:
+        self.book, self.changes = book, []
+        self.top_before, self.was_synced = book.top(), book.synced
+
+
+class BookSet:
+    """Routes decoded market-channel messages to per-token books and reports outcomes as data.
+
+    `clock` is injectable for staleness; `hash_check_every=N` checks one in N of a token's hashed
+    changes (each check covers the whole book, so a desync is still caught within N changes);
+    `check_best` compares every change's best_bid/best_ask with the rebuilt top.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, auto_track: bool = True,
+                 check_best: bool = True, hash_check_every: int = 1) -> None:
+        self.books: dict[str, OrderBook] = {}
+        self.markets: dict[str, list[str]] = {}
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self._clock, self._auto_track = clock, auto_track
+        self._check_best, self._hash_every = check_best, max(1, hash_check_every)
+        self._handlers: dict[type, Callable[[object], list[Outcome]]] = {
+            PriceChangeMessage: self._price_change, BookMessage: self.apply_snapshot,
+            TickSizeChangeMessage: self._tick_size_change, LastTradePriceMessage: self._last_trade,
+            BestBidAskMessage: self._best_bid_ask, MarketResolvedMessage: self._resolved,
+        }  # fmt: skip
+
+    def track(self, asset_id: str, market: str, *, tick_size: str | None = None,
+              neg_risk: bool | None = None) -> OrderBook:
+        """Start keeping a book for a token (awaiting its snapshot); returns the book."""
+        book = self.books.get(asset_id)
+        if book is None:
+            book = self.books[asset_id] = OrderBook(
+                asset_id, market, tick_size=tick_size, neg_risk=neg_risk, now=self._clock())
+            self.markets.setdefault(market, []).append(asset_id)
+        return book
+
+    def feed(self, raw: bytes | str) -> list[Outcome]:
+        """Decode one frame and apply it; a malformed frame yields Malformed and changes nothing."""
+        self.counters["frames"] += 1
+        try:
+            messages = decode_market_frame(raw)
+        except MarketFrameError as error:
+            self.counters["malformed"] += 1
+            return [Malformed(error.reason, raw)]
+        outcomes: list[Outcome] = []
+        for message in messages:
+            outcomes += self.apply(message)
+        return outcomes
+
+    def apply(self, message: object) -> list[Outcome]:
+        self.counters["messages"] += 1
+        handler = self._handlers.get(type(message))
+        return handler(message) if handler else []
+
+    def apply_snapshot(self, snap: BookSummary) -> list[Outcome]:
+        """Replace a token's book with a WS `book` or a REST /book response (the resync path)."""
+        book = self.books.get(snap.asset_id)
+        if book is None:
+            if not self._auto_track:
+                self.counters["unknown_asset"] += 1
+                return [UnknownAsset(snap.asset_id, "book")]
+            book = self.track(snap.asset_id, snap.market)
+        try:
+            book.load(snap, self._clock())
+        except ValueError as error:
+            self.counters["malformed"] += 1
+            return [Malformed(str(error), snap)]
+        self.counters["snapshots"] += 1
+        verdict = book.check_hash(snap.hash, snap.timestamp) if snap.hash else None
+        # A snapshot that does not reproduce its own hash means the recipe inputs are unknown or wrong:
+        # checking its deltas' hashes would only raise false alarms.
+        book.recipe_ok = verdict is True
+        self._count_hash(verdict)
+        outcomes: list[Outcome] = [SnapshotApplied(
+            book.asset_id, book.market, book.epoch, snap.timestamp, book.tick_size,
+            tuple(book.best_bids()), tuple(book.best_asks()), book.top(), verdict)]
+        if book.crossed():
+            self.counters["crossed"] += 1
+            outcomes.append(self._desync(book, "crossed"))
+        return outcomes
+
+    def stale(self, max_age_s: float, now: float | None = None) -> list[str]:
+        """Tokens whose book has not been updated for more than max_age_s (by the injected clock)."""
+        now = self._clock() if now is None else now
+        return [asset for asset, book in self.books.items() if now - book.last_update > max_age_s]
+
+    def _price_change(self, msg: PriceChangeMessage) -> list[Outcome]:
+        counters, books, entries = self.counters, self.books, msg.price_changes
+        try:  # whole frame first, so both tokens of the market move together or not at all
+            keys = [(price_units(e.price), None if e.best_bid is None or e.best_ask is None
+                     else (price_units(e.best_bid), price_units(e.best_ask))) for e in entries]
+        except ValueError as error:
+            counters["malformed"] += 1
+            return [Malformed(str(error), msg)]
+        outcomes: list[Outcome] = []
+        touched: dict[str, _Touched] = {}
+        for entry, (key, best) in zip(entries, keys):
+            book = books.get(entry.asset_id)
+            if book is None:
+                counters["unknown_asset"] += 1
+                outcomes.append(UnknownAsset(entry.asset_id, "price_change"))
+                continue
+            if not book.live:
+                counters["ignored_awaiting_snapshot"] += 1
+                continue
+            state = touched.get(entry.asset_id)
+            if state is None:
+                state = touched[entry.asset_id] = _Touched(book)
+            (book.bids if entry.side == "BUY" else book.asks).set(key, entry.price, entry.size)
+            state.changes.append(LevelChange("bid" if entry.side == "BUY" else "ask", entry.price, entry.size))
+            counters["diffs"] += 1
+            if book.synced:
+                self._check_entry(book, entry, best, msg.timestamp)
+        now = self._clock()
+        for state in touched.values():
+            outcome = self._close(state, msg.timestamp, now)
+            if outcome is not None:
+                outcomes.append(outcome)
+        if len(touched) == 2:
+            self._check_mirror(*(state.book for state in touched.values()))
+        return outcomes
+
+    def _check_entry(self, book: OrderBook, entry: PriceChangeEntry, best: tuple[int, int] | None,
+                     timestamp: str) -> None:
+        if self._check_best and best is not None:
+            self.counters["best_checked"] += 1
+            if book.top_units() != best:
+                self.counters["best_mismatch"] += 1
+                self._desync(book, "best_bid_ask_mismatch")
+                return
+        if entry.hash is None:
+            return
+        book._countdown -= 1
+        if not book.recipe_ok or book._countdown > 0:
+            self.counters["hash_skipped"] += 1
+            return
+        book._countdown = self._hash_every
+        verdict = book.check_hash(entry.hash, timestamp, (entry.price,))
+        self._count_hash(verdict)
+        if verdict is False:
+            self._desync(book, "hash_mismatch")
+
+    def _close(self, state: _Touched, timestamp: str, now: float) -> Outcome | None:
+        book = state.book
+        book.last_update = now
+        if book.synced and book.crossed():
+            self.counters["crossed"] += 1
+            self._desync(book, "crossed")
+        if book.synced:
+            top = book.top()
+            return DeltasApplied(book.asset_id, book.market, book.epoch, timestamp, tuple(state.changes),
+                                 top, top != state.top_before)
+        # Asked once, when the book leaves sync; later deltas to it are applied but not reported.
+        return NeedsResync(book.asset_id, book.market, book.synced_reason) if state.was_synced else None
+
+    def _check_mirror(self, a: OrderBook, b: OrderBook) -> None:
+        # One order shows on both tokens (a bid at p is an ask at 1-p on the complement), so two synced
+        # books of one market must mirror at the top. Counted only: the venue does not promise it.
+        if a.market == b.market and a.synced and b.synced and a.bids.keys and b.asks.keys:
+            if a.bids.keys[-1] + b.asks.keys[0] != ONE:
+                self.counters["mirror_mismatch"] += 1
+
+    def _desync(self, book: OrderBook, reason: str) -> NeedsResync:
+        if book.synced:
+            self.counters["resyncs"] += 1
+        book.synced = False
+        book.synced_reason = reason
+        return NeedsResync(book.asset_id, book.market, reason)
+
+    def _count_hash(self, verdict: bool | None) -> None:
+        if verdict is not None:
+            self.counters["hash_checked"] += 1
+            self.counters["hash_mismatch"] += verdict is False
+
+    def _tick_size_change(self, msg: TickSizeChangeMessage) -> list[Outcome]:
+        # The tick is a property of the market: both tokens start a new epoch together.
+        self.counters["tick_size_changes"] += 1
+        market = msg.market if msg.market in self.markets else None
+        if market is None and msg.asset_id in self.books:
+            market = self.books[msg.asset_id].market
+        if market is None:
+            self.counters["unknown_asset"] += 1
+            return [UnknownAsset(msg.asset_id, "tick_size_change")]
+        outcomes: list[Outcome] = []
+        for asset in self.markets[market]:
+            book = self.books[asset]
+            was_live = book.live
+            book.drop(msg.new_tick_size)
+            if was_live:
+                self.counters["resyncs"] += 1
+                outcomes.append(NeedsResync(asset, market, "tick_size_change"))
+        return outcomes
+
+    def _last_trade(self, msg: LastTradePriceMessage) -> list[Outcome]:
+        book = self.books.get(msg.asset_id)
+        if book is not None:
+            book.last_trade_price = msg.price
+        return []
+
+    def _best_bid_ask(self, msg: BestBidAskMessage) -> list[Outcome]:
+        book = self.books.get(msg.asset_id)
+        if book is not None and book.synced:
+            try:
+                venue = (price_units(msg.best_bid), price_units(msg.best_ask))
+            except ValueError:
+                venue = None
+            if book.top_units() != venue:
+                self.counters["best_bid_ask_event_mismatch"] += 1
+        return []
+
+    def _resolved(self, msg: MarketResolvedMessage) -> list[Outcome]:
+        for asset in self.markets.get(msg.market, ()):
+            self.books[asset].drop(None)
+        return []
