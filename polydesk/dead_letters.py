@@ -1,0 +1,49 @@
+"""`polydesk dead-letters <stream>`: list dead-lettered entries with their errors, or put them back."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from shared.config import ServiceSettings, load_settings
+from shared.errors import ConfigurationError
+from shared.lifecycle import find_redis_url
+from shared.redis_conn import connect
+from shared.streams import Bus, dead_letter_stream
+
+
+async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    client = connect(find_redis_url(settings), password)
+    bus = Bus(client, prefix=settings.stream_prefix)
+    try:
+        letters = await bus.dead_letters(args.stream, count=args.count)
+        for letter in letters:
+            print(json.dumps({"id": letter.entry_id, "source_id": letter.source_id, "group": letter.group,
+                              "deliveries": letter.deliveries, "error": letter.error,
+                              "type": letter.fields.get("type", b"").decode(errors="replace")}))
+            if args.requeue:
+                payload = {k: v for k, v in letter.fields.items() if k in ("type", "v", "data")}
+                await client.xadd(bus.key(args.stream), payload)
+                await client.xdel(bus.key(dead_letter_stream(args.stream)), letter.entry_id)
+        if args.requeue:
+            print(f"requeued {len(letters)} entries onto {args.stream}", file=sys.stderr)
+    finally:
+        await client.aclose()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="polydesk dead-letters", description=__doc__)
+    parser.add_argument("stream", help="logical stream, e.g. intents or events:main")
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--requeue", action="store_true", help="append them to the stream again, then delete")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(ServiceSettings)
+    except ConfigurationError as error:
+        print(f"polydesk dead-letters: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(args, settings))

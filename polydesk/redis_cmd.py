@@ -1,0 +1,31 @@
+"""`polydesk redis`: the embedded Redis in the foreground (AOF on, data under the state folder)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from shared.config import ServiceSettings, load_settings
+from shared.errors import ConfigurationError
+from shared.redis_conn import EMBEDDED_PORT, start_embedded
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="polydesk redis", description=__doc__)
+    parser.add_argument("--port", type=int, default=EMBEDDED_PORT)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(ServiceSettings)
+        server = start_embedded(Path(settings.state_dir) / "redis", args.port)
+    except ConfigurationError as error:
+        print(f"polydesk redis: {error}", file=sys.stderr)
+        return 2
+    print(f"embedded Redis at {server.url} (data in {server.data_dir}); Ctrl-C stops", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        return server.process.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        return 0

@@ -1,0 +1,12 @@
+"""The ingest service's main loop (for now: connect, report healthy, stop cleanly on a signal)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from services.ingest.config import IngestSettings
+from shared.lifecycle import ServiceContext, wait_stopped
+
+
+def build_main(settings: IngestSettings) -> Callable[[ServiceContext], Awaitable[None]]:
+    return wait_stopped

@@ -1,0 +1,177 @@
+"""Settings: typed, frozen, prefix `POLYDESK_`, `.env` support; a typo fails at start naming the field.
+
+Each layer's settings class (services/<layer>/config.py) extends `ServiceSettings`. Because all layers
+read one environment (and one `.env`), an unknown `POLYDESK_*` name is one that *no* layer declares;
+`load_settings` checks against the union of every layer's fields. A secret may also come from a file
+named by `POLYDESK_<NAME>_FILE` (Docker secrets), and is held as `SecretStr` so it never prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import json
+import socket
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+
+ENV_PREFIX = "POLYDESK_"
+
+# Every settings module, so the unknown-name check knows every layer's fields. Data, not imports:
+# shared/ never imports a service at module load.
+SETTINGS_CLASSES: tuple[str, ...] = (
+    "shared.config:ServiceSettings",
+    "services.ingest.config:IngestSettings",
+    "services.strategy.config:StrategySettings",
+    "services.risk.config:RiskSettings",
+    "services.executor.config:ExecutorSettings",
+    "paperexchange.config:PaperExchangeSettings",
+    "polydesk.settings:UpSettings",
+)
+
+# Names used by tooling around polydesk rather than by a settings class.
+EXTRA_KNOWN_NAMES = frozenset({"POLYDESK_ENV_FILE"})
+
+DEFAULT_METRICS_PORTS = {"ingest": 9101, "strategy": 9102, "risk": 9103, "executor": 9104}
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares: Redis, bus, logs, metrics, identity."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=os.environ.get("POLYDESK_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("redis_password",)
+
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; unset: the machine's 127.0.0.1:6379 if it answers, else embedded"
+    )
+    redis_password: SecretStr | None = Field(default=None, description="kept out of the URL so it never prints")
+    stream_prefix: str = Field(default="polydesk:", description="prefix of every Redis key polydesk writes")
+    state_dir: Path = Field(default=Path("state"), description="SQLite files, embedded Redis data")
+    log_dir: Path = Field(default=Path("logs"), description="the daily JSONL event log")
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, description="unset: the service's default")
+    metrics_host: str = "0.0.0.0"
+    instance: str = Field(default_factory=socket.gethostname, description="stable consumer name per process slot")
+    health_ttl_secs: float = Field(default=15.0, gt=0)
+    shutdown_grace_secs: float = Field(default=20.0, gt=0)
+    max_deliveries: int = Field(default=5, ge=1)
+    claim_min_idle_ms: int = Field(default=30_000, ge=10)
+    stream_retain_secs: float = Field(default=3600.0, ge=0)
+    shards: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("main",), description="market sets; comma list or JSON array"
+    )
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return parse_list(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in cls.SECRET_FIELDS:
+            path = os.environ.get(f"{ENV_PREFIX}{name.upper()}_FILE")
+            if path and data.get(name) is None:
+                try:
+                    data[name] = Path(path).read_text().strip()
+                except OSError as error:
+                    raise ValueError(f"{name}: cannot read the file named by {ENV_PREFIX}{name.upper()}_FILE "
+                                     f"({error.strerror})") from None
+        return data
+
+    def metrics_port_for(self, service: str) -> int:
+        return self.metrics_port if self.metrics_port is not None else DEFAULT_METRICS_PORTS.get(service, 0)
+
+
+_SettingsT = TypeVar("_SettingsT", bound=BaseSettings)
+
+
+def parse_list(value: Any) -> Any:
+    """A setting that is a list: a JSON array or a comma-separated string."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by '****' (so a Redis URL can be printed)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":****@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def known_setting_names() -> set[str]:
+    """Every `POLYDESK_*` variable some layer declares (including `_FILE` variants of secrets)."""
+    names = set(EXTRA_KNOWN_NAMES)
+    for target in SETTINGS_CLASSES:
+        module_name, class_name = target.split(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            continue  # a layer not built yet declares nothing
+        for field_name in cls.model_fields:
+            names.add(ENV_PREFIX + field_name.upper())
+        for secret in getattr(cls, "SECRET_FIELDS", ()):
+            names.add(f"{ENV_PREFIX}{secret.upper()}_FILE")
+    return names
+
+
+def unknown_setting_names(environ: dict[str, str] | None = None) -> list[str]:
+    environ = dict(os.environ if environ is None else environ)
+    known = known_setting_names()
+    return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+
+
+def load_settings(cls: type[_SettingsT], **overrides: Any) -> _SettingsT:
+    """Build settings from the environment and `.env`; raises ConfigurationError naming each bad field."""
+    unknown = unknown_setting_names()
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)} (no polydesk layer declares them)")
+    try:
+        return cls(**overrides)
+    except ValidationError as error:
+        problems = []
+        for e in error.errors():
+            field_path = ".".join(str(p) for p in e["loc"])
+            env_name = ENV_PREFIX + field_path.upper() if field_path else "<settings>"
+            # Never echo the input: it may be a secret.
+            problems.append(f"{env_name}: {e['msg']}")
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+
+
+def redacted(settings: BaseSettings) -> dict[str, Any]:
+    """The effective settings as plain data, every SecretStr replaced by '**********' (or None)."""
+    out: dict[str, Any] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            out[name] = "**********"
+        elif isinstance(value, str) and "://" in value:
+            out[name] = mask_url(value)
+        elif isinstance(value, Path):
+            out[name] = str(value)
+        elif isinstance(value, tuple):
+            out[name] = list(value)
+        else:
+            out[name] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+    return out

@@ -1,0 +1,209 @@
+"""run_service(): the life of every service process: start, run, drain on SIGTERM/SIGINT, shut down.
+
+Start: connect to Redis (waiting for it), serve /metrics, keep a health key with a TTL.
+Stop: on a signal, consumers finish the batch in hand and return; the service's main returns;
+shutdown hooks run in reverse order of registration; the health key is removed; `shutdown_clean` is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from shared import metrics
+from shared.config import ServiceSettings, mask_url
+from shared.errors import ConfigurationError
+from shared.logging import EventLog, register_secret
+from shared.redis_conn import DEFAULT_URL, EMBEDDED_PORT, connect, is_reachable
+from shared.streams import Bus, Consumer, Handler
+
+log = logging.getLogger(__name__)
+
+ShutdownHook = Callable[[], Awaitable[None]]
+
+
+def health_key(prefix: str, service: str, instance: str) -> str:
+    return f"{prefix}health:{service}:{instance}"
+
+
+@dataclass
+class ServiceContext:
+    """What a service's main coroutine gets: its settings, the bus, the event log and the stop signal."""
+
+    service: str
+    settings: ServiceSettings
+    redis: aioredis.Redis
+    bus: Bus
+    events: EventLog
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    consumers: list[Consumer] = field(default_factory=list)
+    shutdown_hooks: list[ShutdownHook] = field(default_factory=list)
+    status: dict[str, object] = field(default_factory=dict)  # published in the health key
+
+    @property
+    def consumer_name(self) -> str:
+        return f"{self.service}-{self.settings.instance}"
+
+    def consumer(self, stream: str, group: str, handler: Handler, **options: object) -> Consumer:
+        """A consumer named after this process slot, stopped with the service."""
+        defaults = {
+            "max_deliveries": self.settings.max_deliveries,
+            "claim_min_idle_ms": self.settings.claim_min_idle_ms,
+            "retain_secs": self.settings.stream_retain_secs,
+        }
+        consumer = self.bus.consumer(stream, group, self.consumer_name, handler, **{**defaults, **options})
+        self.consumers.append(consumer)
+        return consumer
+
+    def on_shutdown(self, hook: ShutdownHook) -> None:
+        self.shutdown_hooks.append(hook)
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+        for consumer in self.consumers:
+            consumer.stop()
+
+
+def find_redis_url(settings: ServiceSettings) -> str:
+    """The Redis a service should use: the configured one, else the default, else a running embedded one."""
+    if settings.redis_url:
+        return settings.redis_url
+    embedded = f"redis://127.0.0.1:{EMBEDDED_PORT}/0"
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    for candidate in (DEFAULT_URL, embedded):
+        if is_reachable(candidate, password):
+            return candidate
+    return DEFAULT_URL
+
+
+async def wait_for_redis(client: aioredis.Redis, url: str, timeout_secs: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_secs
+    while True:
+        try:
+            await client.ping()
+            return
+        except (RedisError, OSError) as error:
+            if time.monotonic() > deadline:
+                raise ConfigurationError(f"no Redis answers at {mask_url(url)}: {error}") from None
+            await asyncio.sleep(0.5)
+
+
+async def _keep_healthy(ctx: ServiceContext) -> None:
+    key = health_key(ctx.settings.stream_prefix, ctx.service, ctx.settings.instance)
+    ttl_ms = int(ctx.settings.health_ttl_secs * 1000)
+    while not ctx.stopping.is_set():
+        payload = {"service": ctx.service, "instance": ctx.settings.instance, "pid": os.getpid(),
+                   "ts": time.time(), **ctx.status}
+        try:
+            await ctx.redis.set(key, json.dumps(payload, default=str), px=ttl_ms)
+        except (RedisError, OSError) as error:
+            log.warning("health key not written: %s", error)
+        try:
+            await asyncio.wait_for(ctx.stopping.wait(), timeout=ctx.settings.health_ttl_secs / 3)
+        except TimeoutError:
+            pass
+
+
+async def run_service(
+    service: str,
+    settings: ServiceSettings,
+    main: Callable[[ServiceContext], Awaitable[None]],
+    *,
+    serve_metrics: bool = True,
+) -> int:
+    """Run `main(ctx)` as the service `service` until it returns or a signal asks to stop; returns an exit code."""
+    if settings.redis_password:
+        register_secret(settings.redis_password)
+    url = find_redis_url(settings)
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    client = connect(url, password)
+    await wait_for_redis(client, url)
+    bus = Bus(client, prefix=settings.stream_prefix, producer=service)
+    events = EventLog(settings.log_dir, service)
+    ctx = ServiceContext(service, settings, client, bus, events)
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, ctx.request_stop)
+    if serve_metrics:
+        metrics.serve(settings.metrics_port_for(service), settings.metrics_host)
+    metrics.SERVICE_UP.labels(service=service).set(1)
+    metrics.SERVICE_STARTED.labels(service=service).set(time.time())
+    events.emit("service_started", instance=settings.instance, pid=os.getpid(), redis=mask_url(url))
+    health = asyncio.create_task(_keep_healthy(ctx), name="health")
+    exit_code = 0
+    main_task = asyncio.create_task(main(ctx), name=f"{service}:main")
+    try:
+        stop_wait = asyncio.create_task(ctx.stopping.wait())
+        await asyncio.wait({main_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+        stop_wait.cancel()
+        ctx.request_stop()
+        exit_code = await _drain(main_task, settings.shutdown_grace_secs)
+    finally:
+        metrics.SERVICE_UP.labels(service=service).set(0)
+        for hook in reversed(ctx.shutdown_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook failed")
+                exit_code = exit_code or 1
+        health.cancel()
+        await asyncio.gather(health, return_exceptions=True)
+        try:
+            await client.delete(health_key(settings.stream_prefix, service, settings.instance))
+        except (RedisError, OSError):
+            pass
+        await client.aclose()
+        events.emit("shutdown_clean" if exit_code == 0 else "shutdown_error", exit_code=exit_code)
+        events.close()
+    return exit_code
+
+
+async def _drain(main_task: asyncio.Task[None], grace_secs: float) -> int:
+    try:
+        await asyncio.wait_for(asyncio.shield(main_task), timeout=grace_secs)
+        return 0
+    except TimeoutError:
+        log.error("main did not finish within %.0fs of the stop request; cancelling", grace_secs)
+        main_task.cancel()
+        await asyncio.gather(main_task, return_exceptions=True)
+        return 1
+    except Exception:
+        log.exception("service failed")
+        return 1
+
+
+async def wait_stopped(ctx: ServiceContext) -> None:
+    """A main for a service with nothing to do yet: wait for the stop request."""
+    await ctx.stopping.wait()
+
+
+def service_entry(
+    service: str,
+    settings_cls: type[ServiceSettings],
+    build_main: Callable[[ServiceSettings], Callable[[ServiceContext], Awaitable[None]]],
+) -> int:
+    """The body of every `python -m services.<layer>`: settings, logging, run; a bad setting exits 2."""
+    from shared.config import load_settings
+    from shared.logging import setup_console
+
+    try:
+        settings = load_settings(settings_cls)
+    except ConfigurationError as error:
+        print(f"{service}: {error}", flush=True)
+        return 2
+    setup_console(service, settings.log_level)
+    try:
+        return asyncio.run(run_service(service, settings, build_main(settings)))
+    except ConfigurationError as error:
+        log.error("%s", error)
+        return 2

@@ -1,0 +1,502 @@
+"""The bus contract: frozen, versioned Pydantic models behind one envelope, and the (type, version) registry.
+
+A stream entry carries `type` and `v` outside the payload and the model's JSON in `data`. A breaking
+change adds a new class with the same TYPE and VERSION + 1 beside the old one; golden files under
+tests/golden/ freeze every encoding.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.errors import DecodeError
+
+# Money, prices and sizes: Decimal on the bus, always encoded as JSON strings so no float ever creeps in.
+Price = Annotated[Decimal, Field(ge=0, le=1)]
+Size = Annotated[Decimal, Field(ge=0)]
+Usd = Decimal
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+
+
+def new_message_id() -> str:
+    """A random, unique message id (32 hex chars)."""
+    return uuid.uuid4().hex
+
+
+def deterministic_id(*parts: str) -> str:
+    """An id derived from its inputs, so a replayed cause yields the same id (32 hex chars)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "polydesk:" + "\x1f".join(parts)).hex
+
+
+class Envelope(_Frozen):
+    """Who made a message, when, and why: every bus message carries exactly one."""
+
+    message_id: str
+    correlation_id: str  # the root cause: the first message of the chain this one belongs to
+    causation_id: str | None = None  # the message that directly caused this one
+    source_ts_ns: int  # when the underlying fact happened at its source (venue time when known)
+    created_ts_ns: int  # when this message was built
+    producer: str  # service name, e.g. "ingest"
+
+    @classmethod
+    def new(
+        cls,
+        producer: str,
+        *,
+        source_ts_ns: int | None = None,
+        message_id: str | None = None,
+        cause: Message | None = None,
+    ) -> Envelope:
+        """A fresh envelope; with `cause`, correlation is inherited and causation points at the cause."""
+        now = time.time_ns()
+        message_id = message_id or new_message_id()
+        if cause is None:
+            correlation_id, causation_id = message_id, None
+            source = now if source_ts_ns is None else source_ts_ns
+        else:
+            correlation_id = cause.envelope.correlation_id
+            causation_id = cause.envelope.message_id
+            source = cause.envelope.source_ts_ns if source_ts_ns is None else source_ts_ns
+        return cls(
+            message_id=message_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            source_ts_ns=source,
+            created_ts_ns=now,
+            producer=producer,
+        )
+
+
+class Message(_Frozen):
+    """Base of every bus message: subclasses set TYPE and VERSION and are registered."""
+
+    TYPE: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 0
+
+    envelope: Envelope
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    GTC = "GTC"
+    GTD = "GTD"
+    FOK = "FOK"
+    FAK = "FAK"
+
+
+class TradeStatus(StrEnum):
+    MATCHED = "MATCHED"
+    MINED = "MINED"
+    CONFIRMED = "CONFIRMED"
+    RETRYING = "RETRYING"
+    FAILED = "FAILED"
+
+
+class OrderStatus(StrEnum):
+    """Our view of one order's life; UNKNOWN means a post may or may not have reached the venue."""
+
+    PENDING = "PENDING"
+    UNKNOWN = "UNKNOWN"
+    LIVE = "LIVE"
+    DELAYED = "DELAYED"
+    MATCHED = "MATCHED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+class OrderEventKind(StrEnum):
+    PLACEMENT = "PLACEMENT"
+    UPDATE = "UPDATE"
+    CANCELLATION = "CANCELLATION"
+    RECONCILED = "RECONCILED"
+
+
+class PriceLevel(_Frozen):
+    price: Price
+    size: Size
+
+
+class LevelChange(_Frozen):
+    """One level's new total size (0 removes it) on one side of one token's book."""
+
+    token_id: str
+    side: Side  # BUY = bid side, SELL = ask side
+    price: Price
+    size: Size
+
+
+class TokenInfo(_Frozen):
+    token_id: str
+    outcome: str
+
+
+class MarketInfo(_Frozen):
+    """What the pipeline needs to know about one market (condition)."""
+
+    condition_id: str
+    question: str
+    slug: str
+    tokens: tuple[TokenInfo, ...]
+    neg_risk: bool = False
+    neg_risk_market_id: str | None = None
+    event_slug: str | None = None
+    tick_size: Decimal
+    min_order_size: Decimal
+    end_date_ts: int | None = None  # unix seconds
+    volume_24h_usd: Usd = Decimal(0)
+    liquidity_usd: Usd = Decimal(0)
+    active: bool = True
+    closed: bool = False
+    accepting_orders: bool = True
+    fee_rate: Decimal = Decimal(0)
+    fee_exponent: Decimal = Decimal(0)
+    tags: tuple[str, ...] = ()
+
+
+_MessageT = TypeVar("_MessageT", bound=type[Message])
+REGISTRY: dict[tuple[str, int], type[Message]] = {}
+
+
+def register(cls: _MessageT) -> _MessageT:
+    """Class decorator: add a message class to the registry under (TYPE, VERSION), once."""
+    key = (cls.TYPE, cls.VERSION)
+    if not cls.TYPE or cls.VERSION < 1:
+        raise TypeError(f"{cls.__name__} needs TYPE and VERSION >= 1")
+    if key in REGISTRY:
+        raise TypeError(f"message {key} registered twice ({REGISTRY[key].__name__}, {cls.__name__})")
+    REGISTRY[key] = cls
+    return cls
+
+
+# ---- market data (ingest -> events:<shard>) ---------------------------------------------------------
+
+
+@register
+class BookSnapshot(Message):
+    TYPE: ClassVar[str] = "book_snapshot"
+    VERSION: ClassVar[int] = 1
+    market: str
+    token_id: str
+    bids: tuple[PriceLevel, ...]  # best first
+    asks: tuple[PriceLevel, ...]  # best first
+    tick_size: Decimal
+    min_order_size: Decimal | None = None
+    neg_risk: bool = False
+    venue_hash: str | None = None
+    epoch: int = 0  # bumped by every resync and tick-size change
+
+
+@register
+class BookDelta(Message):
+    TYPE: ClassVar[str] = "book_delta"
+    VERSION: ClassVar[int] = 1
+    market: str
+    changes: tuple[LevelChange, ...]
+    best_bid: dict[str, Decimal | None] = Field(default_factory=dict)  # token_id -> best bid after
+    best_ask: dict[str, Decimal | None] = Field(default_factory=dict)
+    epoch: int = 0
+
+
+@register
+class LastTrade(Message):
+    TYPE: ClassVar[str] = "last_trade"
+    VERSION: ClassVar[int] = 1
+    market: str
+    token_id: str
+    price: Price
+    size: Size
+    side: Side  # the taker's side
+    fee_rate_bps: Decimal = Decimal(0)
+    transaction_hash: str | None = None
+
+
+@register
+class TradeSeen(Message):
+    """A trade by a watched wallet (for copy trading)."""
+
+    TYPE: ClassVar[str] = "trade_seen"
+    VERSION: ClassVar[int] = 1
+    wallet: str
+    market: str
+    token_id: str
+    side: Side
+    size: Size
+    price: Price
+    outcome: str | None = None
+    trade_key: str  # stable per trade: transaction hash + asset + side + size, as the venue gives
+    transaction_hash: str | None = None
+    traded_at_ts: int  # unix seconds
+
+
+@register
+class MarketDiscovered(Message):
+    TYPE: ClassVar[str] = "market_discovered"
+    VERSION: ClassVar[int] = 1
+    market: MarketInfo
+
+
+@register
+class MarketUpdated(Message):
+    TYPE: ClassVar[str] = "market_updated"
+    VERSION: ClassVar[int] = 1
+    market: MarketInfo
+    changed: tuple[str, ...] = ()
+
+
+@register
+class MarketResolved(Message):
+    TYPE: ClassVar[str] = "market_resolved"
+    VERSION: ClassVar[int] = 1
+    condition_id: str
+    winning_token_id: str | None = None
+    winning_outcome: str | None = None
+
+
+@register
+class TickSizeChanged(Message):
+    TYPE: ClassVar[str] = "tick_size_changed"
+    VERSION: ClassVar[int] = 1
+    market: str
+    token_id: str
+    old_tick_size: Decimal
+    new_tick_size: Decimal
+
+
+@register
+class AccountState(Message):
+    """Balances and allowances as read on chain."""
+
+    TYPE: ClassVar[str] = "account_state"
+    VERSION: ClassVar[int] = 1
+    wallet: str
+    collateral_balance: Usd
+    allowances: dict[str, Usd] = Field(default_factory=dict)  # spender name -> allowance
+    token_balances: dict[str, Decimal] = Field(default_factory=dict)  # token_id -> shares
+    block_number: int | None = None
+
+
+@register
+class ExternalSignal(Message):
+    """A fair probability for one token posted by an outside process or a person (the `signals` stream)."""
+
+    TYPE: ClassVar[str] = "external_signal"
+    VERSION: ClassVar[int] = 1
+    market: str
+    token_id: str | None = None
+    probability: Price
+    source: str
+    expires_at_ts: int | None = None
+
+
+# ---- decisions (strategy -> intents -> risk -> approved_orders) --------------------------------------
+
+
+@register
+class OrderIntent(Message):
+    TYPE: ClassVar[str] = "order_intent"
+    VERSION: ClassVar[int] = 1
+    token_id: str
+    side: Side
+    size: Size
+    price: Price
+    order_type: OrderType = OrderType.GTC
+    reason: str
+    strategy: str
+    signal_key: str
+    market: str
+    post_only: bool = False
+    must_fill: bool = False  # take the three-phase retry in the executor
+    expiration_ts: int | None = None  # GTD only, unix seconds
+    replaces_signal_key: str | None = None
+
+
+@register
+class CancelIntent(Message):
+    TYPE: ClassVar[str] = "cancel_intent"
+    VERSION: ClassVar[int] = 1
+    strategy: str
+    signal_key: str
+    reason: str
+    market: str | None = None
+    client_order_ids: tuple[str, ...] = ()  # empty with market: cancel the strategy's orders in that market
+
+
+@register
+class RiskDecision(Message):
+    TYPE: ClassVar[str] = "risk_decision"
+    VERSION: ClassVar[int] = 1
+    intent_id: str
+    signal_key: str
+    strategy: str
+    approved: bool
+    rule: str | None = None  # the rule that rejected, or that clamped an approval
+    detail: str = ""
+    numbers: dict[str, Decimal] = Field(default_factory=dict)
+    requested_size: Size
+    approved_size: Size = Decimal(0)
+    dry_run: bool = False
+
+
+@register
+class ApprovedOrder(Message):
+    TYPE: ClassVar[str] = "approved_order"
+    VERSION: ClassVar[int] = 1
+    client_order_id: str  # deterministic from the intent: the executor's idempotency key
+    intent_id: str
+    signal_key: str
+    strategy: str
+    market: str
+    token_id: str
+    side: Side
+    size: Size
+    price: Price
+    price_limit: Price  # the worst price the executor may use in its retry phases
+    order_type: OrderType
+    post_only: bool = False
+    must_fill: bool = False
+    expiration_ts: int | None = None
+    neg_risk: bool = False
+    tick_size: Decimal
+    clamped_from_size: Size | None = None
+
+
+@register
+class ApprovedCancel(Message):
+    TYPE: ClassVar[str] = "approved_cancel"
+    VERSION: ClassVar[int] = 1
+    signal_key: str
+    strategy: str
+    market: str | None = None
+    client_order_ids: tuple[str, ...] = ()
+
+
+# ---- execution reports (executor -> fills) -----------------------------------------------------------
+
+
+@register
+class OrderUpdate(Message):
+    TYPE: ClassVar[str] = "order_update"
+    VERSION: ClassVar[int] = 1
+    client_order_id: str | None = None
+    order_id: str | None = None  # the venue's order hash
+    kind: OrderEventKind
+    status: OrderStatus
+    market: str
+    token_id: str
+    side: Side
+    price: Price
+    original_size: Size
+    size_matched: Size = Decimal(0)
+    strategy: str | None = None
+    reason: str = ""
+
+
+@register
+class Fill(Message):
+    TYPE: ClassVar[str] = "fill"
+    VERSION: ClassVar[int] = 1
+    trade_id: str
+    status: TradeStatus
+    order_id: str
+    client_order_id: str | None = None
+    strategy: str | None = None
+    market: str
+    token_id: str
+    side: Side  # our side
+    size: Size
+    price: Price
+    fee_usd: Usd = Decimal(0)
+    is_maker: bool = False
+    transaction_hash: str | None = None
+
+
+# ---- control (risk, CLI -> control) ------------------------------------------------------------------
+
+
+@register
+class KillSwitchChanged(Message):
+    TYPE: ClassVar[str] = "kill_switch_changed"
+    VERSION: ClassVar[int] = 1
+    active: bool
+    reason: str
+    actor: str  # "risk:auto", "cli", ...
+
+
+@register
+class CancelAllRequested(Message):
+    TYPE: ClassVar[str] = "cancel_all_requested"
+    VERSION: ClassVar[int] = 1
+    reason: str
+    market: str | None = None
+
+
+@register
+class ShutdownNotice(Message):
+    TYPE: ClassVar[str] = "shutdown_notice"
+    VERSION: ClassVar[int] = 1
+    service: str
+    reason: str
+
+
+# ---- encoding -----------------------------------------------------------------------------------------
+
+DATA_FIELD = b"data"
+TYPE_FIELD = b"type"
+VERSION_FIELD = b"v"
+
+
+def encode(message: Message) -> dict[bytes, bytes]:
+    """The stream entry fields for a message: type and version outside the payload, JSON inside."""
+    return {
+        TYPE_FIELD: message.TYPE.encode(),
+        VERSION_FIELD: str(message.VERSION).encode(),
+        DATA_FIELD: message.model_dump_json().encode(),
+    }
+
+
+def message_class(type_name: str, version: int) -> type[Message]:
+    """The registered class for (type, version); raises DecodeError when none is registered."""
+    try:
+        return REGISTRY[(type_name, version)]
+    except KeyError:
+        raise DecodeError(f"unknown message type/version {type_name!r} v{version}") from None
+
+
+def decode(fields: dict[bytes, bytes] | dict[str, Any]) -> Message:
+    """Rebuild a message from stream entry fields; raises DecodeError with the reason."""
+    raw = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+    try:
+        type_name = _text(raw["type"])
+        version = int(_text(raw["v"]))
+        data = raw["data"]
+    except (KeyError, ValueError, UnicodeDecodeError) as error:
+        raise DecodeError(f"entry lacks a valid type/v/data field: {error!r}") from None
+    cls = message_class(type_name, version)
+    try:
+        return cls.model_validate_json(data)
+    except ValidationError as error:
+        raise DecodeError(f"invalid {type_name} v{version}: {_short(error)}") from None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _short(error: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()[:5]]
+    return "; ".join(parts)
+
