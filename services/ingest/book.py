@@ -32,12 +32,21 @@ _POW = [10 ** (PRICE_DECIMALS - n) for n in range(PRICE_DECIMALS + 1)]
 PriceLevel = tuple[str, str]  # (price, size) as the venue's decimal strings
 
 
+_UNITS: dict[str, int] = {}  # a market uses few distinct price spellings: parse each once
+
+
 def price_units(text: str) -> int:
     """Exact integer price in units of 1e-8 from a decimal string; ValueError beyond 8 decimals."""
-    whole, _, frac = text.partition(".")
-    if len(frac) > PRICE_DECIMALS:
-        raise ValueError(f"price {text!r} has more than {PRICE_DECIMALS} decimals")
-    return (int(whole) if whole else 0) * ONE + (int(frac) * _POW[len(frac)] if frac else 0)
+    units = _UNITS.get(text)
+    if units is None:
+        whole, _, frac = text.partition(".")
+        if len(frac) > PRICE_DECIMALS:
+            raise ValueError(f"price {text!r} has more than {PRICE_DECIMALS} decimals")
+        units = (int(whole) if whole else 0) * ONE + (int(frac) * _POW[len(frac)] if frac else 0)
+        if len(_UNITS) > 100_000:
+            _UNITS.clear()
+        _UNITS[text] = units
+    return units
 
 
 def _is_zero(size: str) -> bool:
@@ -401,7 +410,7 @@ class BookSet:
             self.counters["crossed"] += 1
             self._desync(book, "crossed")
         if book.synced:
-            top = book.top()
+            top = book.top()  # sizes included: a size change at the best level is a top change
             return DeltasApplied(book.asset_id, book.market, book.epoch, timestamp, tuple(state.changes),
                                  top, top != state.top_before)
         # Asked once, when the book leaves sync; later deltas to it are applied but not reported.
