@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -48,7 +49,9 @@ class ServiceSettings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=os.environ.get("POLYDESK_ENV_FILE", ".env"),
         env_file_encoding="utf-8",
-        extra="forbid",
+        # Each layer sees the others' names in the shared environment and .env; the union check in
+        # load_settings() is what rejects a name no layer declares.
+        extra="ignore",
         frozen=True,
         case_sensitive=False,
     )
@@ -136,15 +139,19 @@ def known_setting_names() -> set[str]:
     return names
 
 
-def unknown_setting_names(environ: dict[str, str] | None = None) -> list[str]:
-    environ = dict(os.environ if environ is None else environ)
+def unknown_setting_names(environ: dict[str, str] | None = None, env_file: Path | None = None) -> list[str]:
+    """`POLYDESK_*` names in the environment (and `env_file`) that no layer declares, sorted."""
+    names = set(os.environ if environ is None else environ)
+    if env_file is not None and Path(env_file).is_file():
+        names |= {k for k in dotenv_values(env_file) if k}
     known = known_setting_names()
-    return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    return sorted(k for k in names if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
 
 
 def load_settings(cls: type[_SettingsT], **overrides: Any) -> _SettingsT:
     """Build settings from the environment and `.env`; raises ConfigurationError naming each bad field."""
-    unknown = unknown_setting_names()
+    env_file = overrides.get("_env_file", cls.model_config.get("env_file"))
+    unknown = unknown_setting_names(env_file=Path(env_file) if isinstance(env_file, str | Path) else None)
     if unknown:
         raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)} (no polydesk layer declares them)")
     try:

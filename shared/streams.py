@@ -262,7 +262,8 @@ class Bus:
 
     async def trim_acknowledged(self, stream: str, *, retain_secs: float) -> int:
         """Remove entries every group has acknowledged and older than `retain_secs`; returns how many."""
-        cutoff_ms = max(0, int((time.time() - retain_secs) * 1000))
+        # MINID keeps ids >= the cutoff; +1 ms so that everything stamped up to now - retain may go.
+        cutoff_ms = max(0, int((time.time() - retain_secs) * 1000) + 1)
         removed = await self._trim_script(keys=[self.key(stream)], args=[f"{cutoff_ms}-0"])
         return int(removed)
 

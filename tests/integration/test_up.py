@@ -1,0 +1,68 @@
+"""`polydesk up` and its supervisor: everything starts, a killed service comes back, Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from polydesk.supervisor import Supervisor
+from shared.logging import EventLog, read_events
+from tests.helpers import eventually
+from tests.integration.test_services import health, service_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, tmp_path):
+    env = service_env(redis_url, prefix, tmp_path, POLYDESK_SHUTDOWN_GRACE_SECS="5")
+    env.pop("POLYDESK_METRICS_PORT")
+    env.pop("POLYDESK_INSTANCE")
+    process = subprocess.Popen([sys.executable, "-m", "polydesk", "up"], env=env, cwd=os.getcwd(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for service in ("ingest", "strategy", "risk", "executor"):
+            _wait(lambda s=service: health(s, env, os.getcwd()) == 0)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "running ingest, strategy, risk, executor" in out
+    events = read_events(sorted((tmp_path / "logs").glob("events-*.jsonl")))
+    clean = {e["service"] for e in events if e["type"] == "shutdown_clean"}
+    assert clean == {"ingest", "strategy", "risk", "executor"}
+
+
+def _wait(check, timeout: float = 30.0) -> None:
+    from tests.helpers import wait_until
+
+    wait_until(check, timeout=timeout, interval=0.2)
+
+
+async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_path):
+    env = service_env(redis_url, prefix, tmp_path)
+    log = EventLog(tmp_path / "logs", "up")
+    supervisor = Supervisor(log, backoff_base_secs=0.1, backoff_max_secs=0.5)
+    supervisor.add_service("risk", env)
+    await supervisor.start()
+    try:
+        await eventually(lambda: asyncio.to_thread(lambda: health("risk", env, os.getcwd()) == 0), timeout=20)
+        first_pid = supervisor.children["risk"].process.pid
+        supervisor.kill("risk")
+
+        async def restarted() -> bool:
+            child = supervisor.children["risk"]
+            return child.restarts == 1 and child.process.pid != first_pid and child.process.returncode is None
+
+        await eventually(restarted, timeout=10)
+        await eventually(lambda: asyncio.to_thread(lambda: health("risk", env, os.getcwd()) == 0), timeout=20)
+    finally:
+        codes = await supervisor.stop(grace_secs=20)
+    assert codes == {"risk": 0}
+    events = read_events(sorted((tmp_path / "logs").glob("events-*.jsonl")))
+    restarts = [e for e in events if e["type"] == "service_restarted"]
+    assert len(restarts) == 1 and restarts[0]["child"] == "risk" and restarts[0]["exit_code"] == -signal.SIGKILL
