@@ -1,0 +1,41 @@
+"""`polydesk paper-exchange` / `python -m paperexchange`: parse flags into Settings and serve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from paperexchange.config import Settings
+
+
+def parse_args(argv: list[str]) -> Settings:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="polydesk paper-exchange", description=__doc__)
+    parser.add_argument("--host", default=defaults.host, help="bind address (default loopback)")
+    parser.add_argument("--port", type=int, default=defaults.port, help="port; 0 picks a free one")
+    parser.add_argument("--admin", action="store_true", help="mount the admin API under /_paper")
+    parser.add_argument("--settlement-delay-secs", type=float, default=defaults.settlement_delay_secs)
+    parser.add_argument("--heartbeat-timeout-secs", type=float, default=defaults.heartbeat_timeout_secs)
+    parser.add_argument("--no-default-markets", action="store_true", help="start with no markets")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    return Settings(
+        host=args.host, port=args.port, admin=args.admin, default_markets=not args.no_default_markets,
+        settlement_delay_secs=args.settlement_delay_secs, heartbeat_timeout_secs=args.heartbeat_timeout_secs,
+        log_level=args.log_level,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(list(sys.argv[1:] if argv is None else argv))
+    from paperexchange.server import serve
+
+    try:
+        serve(settings)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Paper-exchange settings and the venue constants it signs against (chain, exchange contracts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CHAIN_ID = 137
+
+# Production contract addresses as in polymarket-client 0.14.0 PRODUCTION and py-clob-client-v2's
+# get_contract_config(137); tests/paperexchange/test_signing.py checks both SDKs still agree.
+STANDARD_EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
+NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
+NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
+COLLATERAL_TOKEN = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
+CONDITIONAL_TOKENS = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"
+
+# EIP-712 domain version of CLOB V2 exchange orders; V1 ("1") and Exchange V3 ("3") are refused.
+ORDER_DOMAIN_VERSION = "2"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything `polydesk paper-exchange` can be told; defaults are the venue's own numbers."""
+
+    host: str = "127.0.0.1"
+    port: int = 8900
+    admin: bool = False
+    default_markets: bool = True
+    # Trade status walk: MATCHED -> MINED after this delay, MINED -> CONFIRMED after the same again.
+    settlement_delay_secs: float = 2.0
+    heartbeat_timeout_secs: float = 10.0
+    # L1/L2 headers older or newer than this (by POLY_TIMESTAMP) are refused with 401.
+    auth_window_secs: int = 30
+    # GTD orders must expire at least this far in the future (the venue's one-minute security threshold).
+    gtd_min_lead_secs: int = 60
+    # How often the background timer looks at heartbeats, GTD expiry and pending settlements.
+    timer_tick_secs: float = 0.05
+    log_level: str = "warning"

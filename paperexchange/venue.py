@@ -1,0 +1,122 @@
+"""The whole paper venue in one object: exchange state, timers (heartbeats, GTD, settlement) and feeds.
+
+Also the market lifecycle that the channels announce: create (new_market), tick-size change and
+resolution (market_resolved), shared by the default markets and the admin API.
+"""
+
+from __future__ import annotations
+
+from paperexchange import markets as market_model
+from paperexchange.clock import Clock, SystemClock
+from paperexchange.config import Settings
+from paperexchange.engine import BUY, SELL, Order
+from paperexchange.exchange import Exchange
+from paperexchange.heartbeats import Heartbeats
+from paperexchange.markets import Market
+from paperexchange.settlement import Settlement
+from paperexchange.units import parse_price
+from paperexchange.ws_market import MarketHub
+from paperexchange.ws_user import UserHub
+
+HOUSE = "0x00000000000000000000000000000000000da7a5"  # the paper exchange's own liquidity wallet
+HOUSE_OWNER = "paper-house"
+
+
+class _HubSink:
+    def __init__(self, market_hub: MarketHub, user_hub: UserHub) -> None:
+        self._market, self._user = market_hub, user_hub
+
+    def market(self, asset_ids: tuple[str, ...], message: dict, custom: bool = False) -> None:
+        self._market.publish(asset_ids, message, custom)
+
+    def user(self, owner: str, condition_id: str, message: dict) -> None:
+        self._user.publish(owner, condition_id, message)
+
+
+class Venue:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.market_hub = MarketHub()
+        self.user_hub = UserHub()
+        self.exchange = Exchange(settings, self.clock, _HubSink(self.market_hub, self.user_hub))
+        self.heartbeats = Heartbeats(self.clock, settings.heartbeat_timeout_secs)
+        self.settlement = Settlement(self.exchange, self.clock, settings.settlement_delay_secs)
+        self._house_seq = 0
+
+    def tick(self) -> None:
+        """One pass of every time-based rule; the server calls it every `timer_tick_secs`."""
+        for api_key in self.heartbeats.expired():
+            self.exchange.cancel_all(api_key)
+        self.exchange.expire(self.clock.now())
+        self.settlement.step()
+
+    # ---- market lifecycle ----------------------------------------------------------------------
+
+    def create_market(self, **kwargs) -> Market:
+        market = market_model.create_market(self.exchange.markets, **kwargs)
+        return self._announce_new(market)
+
+    def create_neg_risk_event(self, *, title: str, outcomes: list[str], **kwargs) -> list[Market]:
+        created = market_model.create_neg_risk_event(self.exchange.markets, title=title, outcomes=outcomes, **kwargs)
+        return [self._announce_new(market) for market in created]
+
+    def _announce_new(self, market: Market) -> Market:
+        self.exchange.add_market(market)
+        self.market_hub.broadcast_custom({
+            "event_type": "new_market", "id": market.question_id[:18], "question": market.question,
+            "market": market.condition_id, "condition_id": market.condition_id, "slug": market.slug,
+            "description": market.description, "assets_ids": list(market.token_ids),
+            "outcomes": list(market.outcomes), "clob_token_ids": list(market.token_ids),
+            "event_message": {"id": market.neg_risk_market_id[:18] or market.question_id[:18],
+                              "ticker": market.event_slug or market.slug, "slug": market.event_slug or market.slug,
+                              "title": market.event_title or market.question, "description": market.description},
+            "timestamp": str(self.exchange.now_ms()), "tags": list(market.tags), "active": market.active,
+            "sports_market_type": "", "line": "", "game_start_time": "",
+            "order_price_min_tick_size": market.tick_size, "group_item_title": market.group_item_title,
+            "fees_enabled": market.fee_rate > 0,
+        })
+        return market
+
+    def change_tick_size(self, market: Market, tick_size: str) -> None:
+        if tick_size not in market_model.TICK_SIZES:
+            raise ValueError(f"tick size must be one of {market_model.TICK_SIZES}")
+        old, market.tick_size = market.tick_size, tick_size
+        for token_id in market.token_ids:
+            self.market_hub.publish((token_id,), {
+                "event_type": "tick_size_change", "asset_id": token_id, "market": market.condition_id,
+                "old_tick_size": old, "new_tick_size": tick_size, "timestamp": str(self.exchange.now_ms()),
+            })
+
+    def resolve(self, market: Market, winning_token: str) -> None:
+        """Close the market, cancel its resting orders (CANCELED_MARKET_RESOLVED), announce the winner."""
+        market.closed, market.accepting_orders, market.winner = True, False, winning_token
+        for owner, live in list(self.exchange.live_of.items()):
+            ids = [order.id for order in live.values() if order.condition_id == market.condition_id]
+            self.exchange.cancel(owner, ids, status="CANCELED_MARKET_RESOLVED")
+        self.market_hub.publish(market.token_ids, {
+            "event_type": "market_resolved", "id": market.question_id[:18], "market": market.condition_id,
+            "assets_ids": list(market.token_ids), "winning_asset_id": winning_token,
+            "winning_outcome": market.outcome_of(winning_token), "timestamp": str(self.exchange.now_ms()),
+            "tags": list(market.tags),
+        }, custom=True)
+
+    # ---- house liquidity -----------------------------------------------------------------------
+
+    def house_order(self, token_id: str, side: str, price: str, size: str) -> dict:
+        """Rest (or match) an unsigned order from the house wallet, which is topped up as needed."""
+        market = self.exchange.markets.by_token(token_id)
+        if market is None or side not in (BUY, SELL):
+            raise ValueError("unknown token or side")
+        price_units, size_units = parse_price(price), int(float(size) * 1_000_000)
+        self._house_seq += 1
+        ledger = self.exchange.ledger
+        ledger.credit(HOUSE, "COLLATERAL", size_units)
+        ledger.credit(HOUSE, token_id, size_units)
+        order = Order(
+            id="0x" + (self._house_seq).to_bytes(32, "big").hex(), condition_id=market.condition_id,
+            token_id=token_id, is_yes=market.is_yes(token_id), side=side, price=price_units,
+            original_size=size_units, owner=HOUSE_OWNER, maker=HOUSE, signer=HOUSE, order_type="GTC",
+            created_at=int(self.clock.now()), internal=True,
+        )
+        return self.exchange.place_internal(order)

@@ -1,0 +1,128 @@
+"""Market channel (/ws/market): subscribe by asset ids, a `book` snapshot per asset, then live events.
+
+First frame `{"type": "market", "assets_ids": [...], "custom_feature_enabled": bool}`; later frames
+`{"operation": "subscribe"|"unsubscribe", "assets_ids": [...]}`; text `PING` is answered `PONG`.
+Custom-feature events (best_bid_ask, new_market, market_resolved) go only to sockets that asked.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from paperexchange import bookview
+from paperexchange.exchange import Exchange
+from paperexchange.ws_hub import Subscriber
+
+
+class MarketSubscriber(Subscriber):
+    def __init__(self, websocket: WebSocket, batch: bool = True) -> None:
+        super().__init__(websocket, batch)
+        self.assets: set[str] = set()
+        self.custom = False
+
+
+class MarketHub:
+    def __init__(self) -> None:
+        self._by_asset: dict[str, set[MarketSubscriber]] = defaultdict(set)
+        self._all: set[MarketSubscriber] = set()
+        self.sent = 0
+
+    def publish(self, asset_ids: tuple[str, ...], message: dict, custom: bool = False) -> None:
+        targets: set[MarketSubscriber] = set()
+        for asset_id in asset_ids:
+            targets.update(self._by_asset.get(asset_id, ()))
+        if custom:
+            targets = {sub for sub in targets if sub.custom}
+        if not targets:
+            return
+        data = orjson.dumps(message)
+        for sub in targets:
+            sub.push(data)
+        self.sent += len(targets)
+
+    def broadcast_custom(self, message: dict) -> None:
+        """new_market: every socket with custom features on, whatever it subscribed to."""
+        data = orjson.dumps(message)
+        for sub in self._all:
+            if sub.custom:
+                sub.push(data)
+
+    def add(self, sub: MarketSubscriber, asset_ids: list[str]) -> list[str]:
+        self._all.add(sub)
+        added = [asset_id for asset_id in dict.fromkeys(asset_ids) if asset_id not in sub.assets]
+        for asset_id in added:
+            sub.assets.add(asset_id)
+            self._by_asset[asset_id].add(sub)
+        return added
+
+    def remove(self, sub: MarketSubscriber, asset_ids: list[str] | None = None) -> None:
+        for asset_id in list(sub.assets) if asset_ids is None else asset_ids:
+            sub.assets.discard(asset_id)
+            self._by_asset.get(asset_id, set()).discard(sub)
+        if asset_ids is None:
+            self._all.discard(sub)
+
+
+def _snapshot(exchange: Exchange, asset_ids: list[str]) -> bytes | None:
+    """The array of `book` events sent on subscribe (unknown assets are skipped)."""
+    books = []
+    timestamp = str(exchange.now_ms())
+    for asset_id in asset_ids:
+        market = exchange.markets.by_token(asset_id)
+        if market is None:
+            continue
+        summary = bookview.book_summary(
+            market, exchange.book(market.condition_id), asset_id, timestamp,
+            exchange.last_yes_price(market.condition_id),
+        )
+        summary["event_type"] = "book"
+        books.append(summary)
+    return orjson.dumps(books) if books else None
+
+
+def _subscribe(exchange: Exchange, hub: MarketHub, sub: MarketSubscriber, message: dict) -> None:
+    if "custom_feature_enabled" in message:
+        # Applied before the duplicate check, as the venue does (the SDK relies on it to toggle the flag).
+        sub.custom = bool(message["custom_feature_enabled"])
+    added = hub.add(sub, [str(asset) for asset in message.get("assets_ids") or []])
+    if added and message.get("initial_dump", True) is not False:
+        snapshot = _snapshot(exchange, added)
+        if snapshot is not None:
+            sub.push(snapshot, mergeable=False)
+
+
+def handle_message(exchange: Exchange, hub: MarketHub, sub: MarketSubscriber, text: str) -> None:
+    if text == "PING":
+        sub.push(b"PONG", mergeable=False)
+        return
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(message, dict):
+        return
+    operation = str(message.get("operation") or "").lower()
+    if operation == "unsubscribe":
+        hub.remove(sub, [str(asset) for asset in message.get("assets_ids") or []])
+    elif operation == "subscribe" or str(message.get("type") or "").lower() == "market":
+        _subscribe(exchange, hub, sub, message)
+
+
+async def market_endpoint(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    exchange, hub = state.exchange, state.market_hub
+    await websocket.accept()
+    sub = MarketSubscriber(websocket, batch=state.settings_batch_frames)
+    sub.start()
+    try:
+        while not sub.closed:
+            text = await websocket.receive_text()
+            handle_message(exchange, hub, sub, text)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        hub.remove(sub)
+        await sub.stop()

@@ -1,0 +1,45 @@
+"""A polymarket-client Environment whose URLs point at another server (the paper exchange).
+
+The SDK only ships PRODUCTION and builds environments through private API
+(`polymarket.environments._create_environment`, `_EnvironmentConfig`): this is the one module that
+touches it, and pyproject.toml pins polymarket-client==0.14.0 for that reason. Contract addresses and
+chain stay PRODUCTION's, so orders are signed exactly as for the real venue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from polymarket.environments import PRODUCTION, Environment, _create_environment
+
+
+def paper_environment(base_url: str, ws_base_url: str | None = None, chain_id: int = 137) -> Environment:
+    """An Environment with every HTTP and WebSocket base URL on `base_url` (e.g. http://127.0.0.1:8900).
+
+    CLOB at the root, WebSockets at /ws/market and /ws/user, Gamma at /gamma, Data API at /data-api,
+    Polygon RPC at /rpc; the relayer, RFQ and the other streams point at the server too, so nothing can
+    reach the real venue by accident.
+    """
+    base = base_url.rstrip("/")
+    ws_base = (ws_base_url or base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)).rstrip("/")
+    config = dataclasses.replace(
+        PRODUCTION._config,
+        chain_id=chain_id,
+        clob_url=base,
+        clob_market_ws_url=f"{ws_base}/ws/market",
+        clob_user_ws_url=f"{ws_base}/ws/user",
+        gamma_url=f"{base}/gamma",
+        data_url=f"{base}/data-api",
+        rpc_url=f"{base}/rpc",
+        relayer_url=f"{base}/relayer",
+        rfq_url=f"{base}/rfq",
+        rtds_ws_url=f"{ws_base}/ws/rtds",
+        sports_ws_url=f"{ws_base}/ws/sports",
+        rfq_quoter_ws_url=f"{ws_base}/ws/rfq",
+        builder_gateway_url=f"{base}/builder-gateway",
+        collateral_return_url=f"{base}/collateral-return",
+        perps_url=f"{base}/perps",
+        perps_ws_url=f"{ws_base}/ws/perps",
+        realtime_ws_url=f"{ws_base}/ws/realtime",
+    )
+    return _create_environment(name="paper", config=config)
