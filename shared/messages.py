@@ -478,11 +478,14 @@ def message_class(type_name: str, version: int) -> type[Message]:
 
 def decode(fields: dict[bytes, bytes] | dict[str, Any]) -> Message:
     """Rebuild a message from stream entry fields; raises DecodeError with the reason."""
-    raw = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+    # Entries read from Redis have bytes keys; tests and tools may pass str keys.
+    raw = fields if TYPE_FIELD in fields or DATA_FIELD in fields else {
+        (k.encode() if isinstance(k, str) else k): v for k, v in fields.items()
+    }
     try:
-        type_name = _text(raw["type"])
-        version = int(_text(raw["v"]))
-        data = raw["data"]
+        type_name = _text(raw[TYPE_FIELD])
+        version = int(_text(raw[VERSION_FIELD]))
+        data = raw[DATA_FIELD]
     except (KeyError, ValueError, UnicodeDecodeError) as error:
         raise DecodeError(f"entry lacks a valid type/v/data field: {error!r}") from None
     cls = message_class(type_name, version)

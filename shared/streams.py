@@ -35,7 +35,7 @@ from redis.exceptions import ResponseError
 
 from shared import metrics
 from shared.errors import DecodeError
-from shared.messages import Message, decode, encode
+from shared.messages import DATA_FIELD, TYPE_FIELD, VERSION_FIELD, Message, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Output(NamedTuple):
     message: Message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One decoded entry handed to a handler."""
 
@@ -100,21 +100,24 @@ class DeadLetter:
 
 
 # KEYS: 1 input stream, 2 dead-letter stream, 3 error hash, 4.. output streams
-# ARGV: group, consumer, now_ms, n_inputs, then per input:
-#   id, action ("a" = ack with outputs, "d" = dead-letter), then
-#   for "a": n_outputs, n_outputs x (key_index, type, v, data); for "d": error, deliveries
-# Returns one flag per input: 1 committed, 0 no longer ours (someone else owns it, or it was done already).
+# ARGV: group, consumer, now_ms, lowest input id, highest input id, plan, then data arguments.
+# The plan is one string of space-separated tokens, one per input: "<id>:a:<n_outputs>" (ack, writing
+# n outputs, each taking 4 data arguments: key index, type, v, data) or "<id>:d" (dead-letter, taking 2:
+# error, deliveries). Packing the ids into one argument keeps the client's per-argument cost off the
+# hot path. Returns one flag per input: 1 committed, 0 no longer ours (reclaimed by another consumer,
+# or committed already by an earlier attempt of this same call).
 _COMMIT_LUA = """
 local group, consumer, now_ms = ARGV[1], ARGV[2], ARGV[3]
-local n_inputs = tonumber(ARGV[4])
-local i = 5
+local owned_ids = {}
+local rows = redis.call('XPENDING', KEYS[1], group, ARGV[4], ARGV[5], 100000, consumer)
+for _, row in ipairs(rows) do owned_ids[row[1]] = true end
+local i = 7
 local done = {}
-for n = 1, n_inputs do
-  local id, action = ARGV[i], ARGV[i + 1]
-  i = i + 2
-  local owned = #redis.call('XPENDING', KEYS[1], group, id, id, 1, consumer) > 0
+for token in string.gmatch(ARGV[6], '%S+') do
+  local id, action, n_out = string.match(token, '^([^:]+):(%a):?(%d*)$')
+  local owned = owned_ids[id] == true
   if action == 'a' then
-    local n_out = tonumber(ARGV[i]); i = i + 1
+    n_out = tonumber(n_out)
     if owned then
       for o = 1, n_out do
         redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 'type', ARGV[i + 1], 'v', ARGV[i + 2], 'data', ARGV[i + 3])
@@ -147,9 +150,20 @@ for n = 1, n_inputs do
     redis.call('XACK', KEYS[1], group, id)
     redis.call('HDEL', KEYS[3], id)
   end
-  done[n] = owned and 1 or 0
+  done[#done + 1] = owned and 1 or 0
 end
 return done
+"""
+
+# KEYS: output streams. ARGV: n x (key_index, type, v, data). Returns the new entry ids, in order.
+# One script call instead of a pipeline of XADDs: one reply to parse, and the batch lands whole or not at all.
+_PUBLISH_LUA = """
+local ids = {}
+for i = 1, #ARGV, 4 do
+  ids[#ids + 1] = redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 'type', ARGV[i + 1], 'v', ARGV[i + 2],
+                             'data', ARGV[i + 3])
+end
+return ids
 """
 
 # KEYS: 1 stream. ARGV: cutoff id (retention). Returns the number of entries removed.
@@ -191,6 +205,7 @@ class Bus:
         self.producer = producer
         self._commit_script = redis.register_script(_COMMIT_LUA)
         self._trim_script = redis.register_script(_TRIM_LUA)
+        self._publish_script = redis.register_script(_PUBLISH_LUA)
 
     def key(self, stream: str) -> str:
         """The Redis key of a logical stream name."""
@@ -206,13 +221,21 @@ class Bus:
         return entry_id.decode()
 
     async def publish_many(self, outputs: Iterable[Output]) -> list[str]:
-        """XADD several messages in one pipelined round trip (not a transaction); returns their ids."""
-        pipe = self.redis.pipeline(transaction=False)
+        """XADD several messages in one round trip, all or none; returns their entry ids in order."""
+        keys: list[str] = []
+        key_index: dict[str, int] = {}
+        args: list[bytes | int] = []
         count: dict[str, int] = {}
         for stream, message in outputs:
-            pipe.xadd(self.key(stream), encode(message))
+            if stream not in key_index:
+                keys.append(self.key(stream))
+                key_index[stream] = len(keys)
+            fields = encode(message)
+            args += [key_index[stream], fields[TYPE_FIELD], fields[VERSION_FIELD], fields[DATA_FIELD]]
             count[stream] = count.get(stream, 0) + 1
-        ids = await pipe.execute()
+        if not args:
+            return []
+        ids = await self._publish_script(keys=keys, args=args)
         for stream, n in count.items():
             metrics.MESSAGES_PUBLISHED.labels(stream=_metric_stream(stream)).inc(n)
         return [i.decode() for i in ids]
@@ -316,6 +339,7 @@ class Consumer:
         self._dead_key = self.bus.key(dead_letter_stream(self.stream))
         self._error_key = self.bus.error_key(self.stream, self.group)
         self._metric_stream = _metric_stream(self.stream)
+        self._handler_seconds = metrics.HANDLER_SECONDS.labels(stream=self._metric_stream, group=self.group)
         self.handled = 0
 
     def stop(self) -> None:
@@ -433,9 +457,7 @@ class Consumer:
             await self.bus.redis.hset(self._error_key, entry_id, f"{type(error).__name__}: {error}"[:2000])
             return _Pending(entry_id, "k", deliveries=deliveries)
         finally:
-            metrics.HANDLER_SECONDS.labels(stream=self._metric_stream, group=self.group).observe(
-                time.perf_counter() - started
-            )
+            self._handler_seconds.observe(time.perf_counter() - started)
         return _Pending(entry_id, "a", outputs=outputs or (), deliveries=deliveries)
 
     async def _delivery_counts(self, entries: list[Any]) -> dict[str, int]:
@@ -451,20 +473,24 @@ class Consumer:
             return
         keys = [self._key, self._dead_key, self._error_key]
         key_index: dict[str, int] = {}
-        args: list[Any] = [self.group, self.name, int(time.time() * 1000), len(to_commit)]
+        plan: list[str] = []
+        data: list[Any] = []
         for pending in to_commit:
-            args += [pending.entry_id, "d" if pending.action == "d" else "a"]
             if pending.action == "d":
-                args += [pending.error, pending.deliveries]
+                plan.append(f"{pending.entry_id}:d")
+                data += [pending.error, pending.deliveries]
                 continue
-            args.append(len(pending.outputs))
+            plan.append(f"{pending.entry_id}:a:{len(pending.outputs)}")
             for stream, message in pending.outputs:
                 out_key = self.bus.key(stream)
                 if out_key not in key_index:
                     keys.append(out_key)
                     key_index[out_key] = len(keys)
                 fields = encode(message)
-                args += [key_index[out_key], fields[b"type"], fields[b"v"], fields[b"data"]]
+                data += [key_index[out_key], fields[TYPE_FIELD], fields[VERSION_FIELD], fields[DATA_FIELD]]
+        # Entries come from one XREADGROUP or XAUTOCLAIM reply, which are in id order.
+        first, last = to_commit[0].entry_id, to_commit[-1].entry_id
+        args = [self.group, self.name, int(time.time() * 1000), first, last, " ".join(plan), *data]
         flags = await self.bus._commit_script(keys=keys, args=args)
         self._count(to_commit, flags)
 
