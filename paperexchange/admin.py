@@ -148,6 +148,19 @@ async def house_orders(request: Request) -> Response:
         raise VenueError(str(exc)) from None
 
 
+async def cancel_any(request: Request) -> Response:
+    """{order_ids: [...]}: cancel orders whoever owns them (house orders included)."""
+    exchange, body = _venue(request).exchange, await _body(request)
+    result: dict = {"canceled": [], "not_canceled": {}}
+    for order_id in body.get("order_ids") or []:
+        order = exchange.orders.get(str(order_id))
+        owner = order.owner if order is not None else ""
+        partial = exchange.cancel(owner, [str(order_id)])
+        result["canceled"] += partial["canceled"]
+        result["not_canceled"].update(partial["not_canceled"])
+    return JSON(result)
+
+
 async def faults(request: Request) -> Response:
     """{fail_next_trades?: n, fail_market?: condition_id, settlement_delay_secs?: s, expire_heartbeats?: true}."""
     venue, body = _venue(request), await _body(request)
@@ -197,5 +210,6 @@ ROUTES = [
     Route("/orders", all_orders),
     Route("/orders", house_orders, methods=["POST"]),
     Route("/trades", all_trades),
+    Route("/cancel", cancel_any, methods=["POST"]),
     Route("/faults", faults, methods=["POST"]),
 ]

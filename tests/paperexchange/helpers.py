@@ -126,3 +126,9 @@ class Trader:
 
     def get(self, path: str, params: dict | None = None) -> httpx.Response:
         return self.http.get(path, params=params, headers=self.headers("GET", path))
+
+
+def admin_cancel(admin: Admin, order_ids: list[str]) -> dict:
+    response = admin.http.post("/cancel", json={"order_ids": order_ids})
+    response.raise_for_status()
+    return response.json()
