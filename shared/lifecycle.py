@@ -113,6 +113,24 @@ async def _keep_healthy(ctx: ServiceContext) -> None:
             pass
 
 
+async def _report_stream_stats(ctx: ServiceContext, interval_secs: float = 5.0) -> None:
+    """Keep the lag, pending and length gauges of every stream this service consumes up to date."""
+    while not ctx.stopping.is_set():
+        for stream in sorted({c.stream for c in ctx.consumers}):
+            try:
+                for stats in await ctx.bus.group_stats(stream):
+                    metrics.STREAM_PENDING.labels(stream=stream, group=stats.group).set(stats.pending)
+                    if stats.lag is not None:
+                        metrics.STREAM_LAG.labels(stream=stream, group=stats.group).set(stats.lag)
+                metrics.STREAM_LENGTH.labels(stream=stream).set(await ctx.bus.length(stream))
+            except (RedisError, OSError) as error:
+                log.warning("stream stats of %s not read: %s", stream, error)
+        try:
+            await asyncio.wait_for(ctx.stopping.wait(), timeout=interval_secs)
+        except TimeoutError:
+            pass
+
+
 async def run_service(
     service: str,
     settings: ServiceSettings,
@@ -140,6 +158,7 @@ async def run_service(
     metrics.SERVICE_STARTED.labels(service=service).set(time.time())
     events.emit("service_started", instance=settings.instance, pid=os.getpid(), redis=mask_url(url))
     health = asyncio.create_task(_keep_healthy(ctx), name="health")
+    stream_stats = asyncio.create_task(_report_stream_stats(ctx), name="stream-stats")
     exit_code = 0
     main_task = asyncio.create_task(main(ctx), name=f"{service}:main")
     try:
@@ -157,7 +176,8 @@ async def run_service(
                 log.exception("shutdown hook failed")
                 exit_code = exit_code or 1
         health.cancel()
-        await asyncio.gather(health, return_exceptions=True)
+        stream_stats.cancel()
+        await asyncio.gather(health, stream_stats, return_exceptions=True)
         try:
             await client.delete(health_key(settings.stream_prefix, service, settings.instance))
         except (RedisError, OSError):

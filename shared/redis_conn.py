@@ -99,8 +99,14 @@ class EmbeddedRedis:
             self.process.wait()
 
 
-def start_embedded(data_dir: Path, port: int = EMBEDDED_PORT, *, wait_secs: float = 10.0) -> EmbeddedRedis:
-    """Start a persistent redis-server on 127.0.0.1:`port` with its data under `data_dir`."""
+def start_embedded(
+    data_dir: Path, port: int = EMBEDDED_PORT, *, password: str | None = None, wait_secs: float = 10.0
+) -> EmbeddedRedis:
+    """Start a persistent redis-server on 127.0.0.1:`port` with its data under `data_dir`.
+
+    With `password`, the server requires it; it is passed through a config file readable only by us,
+    never on the command line (where `ps` would show it).
+    """
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if port == 0:
@@ -112,6 +118,11 @@ def start_embedded(data_dir: Path, port: int = EMBEDDED_PORT, *, wait_secs: floa
         "--save", "", "--maxmemory-policy", "noeviction",
         "--logfile", str(data_dir / "redis.log"), "--daemonize", "no",
     ]
+    if password:
+        config = data_dir / "auth.conf"
+        config.touch(mode=0o600)
+        config.write_text(f'requirepass "{password}"\n')
+        args.insert(1, str(config))
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"redis://127.0.0.1:{port}/0"
@@ -119,7 +130,7 @@ def start_embedded(data_dir: Path, port: int = EMBEDDED_PORT, *, wait_secs: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ConfigurationError(f"embedded redis-server exited at start; see {data_dir / 'redis.log'}")
-        if is_reachable(url, timeout=0.2):
+        if is_reachable(url, password, timeout=0.2):
             log.info("embedded Redis on %s (data in %s)", url, data_dir)
             return EmbeddedRedis(process, url, data_dir)
         time.sleep(0.05)
