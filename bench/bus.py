@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import platform
-import statistics
 import time
 import uuid
 from decimal import Decimal

@@ -7,15 +7,15 @@ import asyncio
 import json
 import sys
 
-from shared.config import ServiceSettings, load_settings
-from shared.errors import ConfigurationError
+from polydesk.common import settings_or_none
+from shared.config import ServiceSettings
 from shared.lifecycle import find_redis_url
 from shared.redis_conn import connect
 from shared.streams import Bus, dead_letter_stream
 
 
 async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    password = settings.redis_password_value()
     client = connect(find_redis_url(settings), password)
     bus = Bus(client, prefix=settings.stream_prefix)
     try:
@@ -41,9 +41,5 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--requeue", action="store_true", help="append them to the stream again, then delete")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings(ServiceSettings)
-    except ConfigurationError as error:
-        print(f"polydesk dead-letters: {error}", file=sys.stderr)
-        return 2
-    return asyncio.run(_run(args, settings))
+    settings = settings_or_none(ServiceSettings, "polydesk dead-letters")
+    return 2 if settings is None else asyncio.run(_run(args, settings))

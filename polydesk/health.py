@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from shared.config import ServiceSettings, load_settings
-from shared.errors import ConfigurationError
+from polydesk.common import settings_or_none
+from shared.config import ServiceSettings
 from shared.lifecycle import find_redis_url, health_key
 from shared.redis_conn import connect_sync
 
@@ -17,12 +17,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("service")
     parser.add_argument("--instance", default=None, help="one process slot (default: any instance)")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings(ServiceSettings)
-    except ConfigurationError as error:
-        print(f"unhealthy: {error}", file=sys.stderr)
+    settings = settings_or_none(ServiceSettings, "unhealthy")
+    if settings is None:
         return 1
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    password = settings.redis_password_value()
     try:
         client = connect_sync(find_redis_url(settings), password)
         pattern = health_key(settings.stream_prefix, args.service, args.instance or "*")

@@ -39,7 +39,7 @@ def child_env(redis_url: str, slot: str) -> dict[str, str]:
 async def run_up(settings: UpSettings, duration: float | None) -> int:
     from polydesk.supervisor import Supervisor
 
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    password = settings.redis_password_value()
     url, embedded = resolve_redis(settings.redis_url, password, settings.state_dir)
     events = EventLog(settings.log_dir, "up")
     supervisor = Supervisor(events, settings.restart_backoff_base_secs, settings.restart_backoff_max_secs,

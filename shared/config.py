@@ -9,8 +9,8 @@ named by `POLYDESK_<NAME>_FILE` (Docker secrets), and is held as `SecretStr` so 
 from __future__ import annotations
 
 import importlib
-import os
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -96,6 +96,10 @@ class ServiceSettings(BaseSettings):
                     raise ValueError(f"{name}: cannot read the file named by {ENV_PREFIX}{name.upper()}_FILE "
                                      f"({error.strerror})") from None
         return data
+
+    def redis_password_value(self) -> str | None:
+        """The Redis password in clear, for the client only (never log what this returns)."""
+        return self.redis_password.get_secret_value() if self.redis_password else None
 
     def metrics_port_for(self, service: str) -> int:
         return self.metrics_port if self.metrics_port is not None else DEFAULT_METRICS_PORTS.get(service, 0)

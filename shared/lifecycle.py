@@ -78,7 +78,7 @@ def find_redis_url(settings: ServiceSettings) -> str:
     if settings.redis_url:
         return settings.redis_url
     embedded = f"redis://127.0.0.1:{EMBEDDED_PORT}/0"
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    password = settings.redis_password_value()
     for candidate in (DEFAULT_URL, embedded):
         if is_reachable(candidate, password):
             return candidate
@@ -142,7 +142,7 @@ async def run_service(
     if settings.redis_password:
         register_secret(settings.redis_password)
     url = find_redis_url(settings)
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    password = settings.redis_password_value()
     client = connect(url, password)
     await wait_for_redis(client, url)
     bus = Bus(client, prefix=settings.stream_prefix, producer=service)

@@ -497,7 +497,7 @@ class Consumer:
     def _count(self, committed: list[_Pending], flags: list[int]) -> None:
         outcomes: dict[str, int] = {}
         published: dict[str, int] = {}
-        for pending, flag in zip(committed, flags):
+        for pending, flag in zip(committed, flags, strict=True):
             if not flag:
                 outcome = "lost_ownership"
             elif pending.action == "d":

@@ -7,8 +7,8 @@ import signal
 import pytest
 import redis
 
-from shared.redis_conn import resolve_redis, start_embedded
 from shared.errors import ConfigurationError
+from shared.redis_conn import resolve_redis, start_embedded
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
 from shared.config import ServiceSettings, load_settings, mask_url, redacted, unknown_setting_names
 from shared.errors import ConfigurationError
@@ -58,7 +59,7 @@ def test_shards_accept_a_comma_list_or_json(clean_env):
 
 def test_settings_are_frozen(clean_env):
     settings = load_settings(ServiceSettings)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         settings.stream_prefix = "x"  # type: ignore[misc]
 
 
