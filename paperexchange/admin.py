@@ -14,12 +14,12 @@ from starlette.routing import Route
 
 from paperexchange import errors, wire
 from paperexchange.errors import VenueError
+from paperexchange.funds import spenders
 from paperexchange.http import JSON, body_text, parse_json
 from paperexchange.ledger import COLLATERAL, MAX_ALLOWANCE
 from paperexchange.markets import Market
 from paperexchange.orders import exchange_for
 from paperexchange.rest_markets import clob_market
-from paperexchange.funds import spenders
 from paperexchange.units import AMOUNT_SCALE, amount_str
 from paperexchange.venue import Venue
 

@@ -6,11 +6,10 @@ order (bids ascending, asks descending, best last) and every snapshot and entry 
 
 from __future__ import annotations
 
-from shared.polymarket.book_hash import book_hash
-
 from paperexchange.engine import BUY, SELL, Book
 from paperexchange.markets import Market
 from paperexchange.units import ONE, amount_str, price_str, price_str_fixed, tick_places
+from shared.polymarket.book_hash import book_hash
 
 Levels = dict[str, dict[int, int]]  # side -> own-token price -> size, for one token
 

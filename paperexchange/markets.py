@@ -28,8 +28,8 @@ class Market:
     neg_risk: bool = False
     neg_risk_market_id: str = ""
     neg_risk_request_id: str = ""
-    fee_rate: Decimal = Decimal("0")
-    fee_exponent: Decimal = Decimal("1")
+    fee_rate: Decimal = Decimal(0)
+    fee_exponent: Decimal = Decimal(1)
     taker_only_fees: bool = True
     maker_base_fee_bps: int = 0
     taker_base_fee_bps: int = 0

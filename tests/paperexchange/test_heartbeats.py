@@ -53,7 +53,7 @@ def test_dead_man_switch_cancels_ten_seconds_after_the_last_heartbeat_and_not_be
     time.sleep(1.0)
     trader.post("/v1/heartbeats", {"heartbeat_id": beat})
     last_beat = time.monotonic()
-    status = lambda order_id: trader.get(f"/data/order/{order_id}").json()["status"]  # noqa: E731
+    status = lambda order_id: trader.get(f"/data/order/{order_id}").json()["status"]
     time.sleep(8.0 - (time.monotonic() - last_beat))
     assert [status(order_id) for order_id in ids] == ["LIVE", "LIVE"]
     eventually(lambda: all(status(order_id) == "CANCELED" for order_id in ids), timeout=4, interval=0.05)

@@ -239,7 +239,7 @@ def test_collateral_and_tokens_are_conserved(venue, market):
     post(venue, market, CAROL, 0, "SELL", 0.55, 5)  # normal vs ALICE's rest
     post(venue, market, BOB, 1, "SELL", 0.3, 5)  # merge against CAROL? no ask left; rests as YES bid 0.7
     ledger = venue.exchange.ledger
-    total = lambda asset: sum(ledger.balance(w, asset) for w in (ALICE, BOB, CAROL, FEE_COLLECTOR))  # noqa: E731
+    total = lambda asset: sum(ledger.balance(w, asset) for w in (ALICE, BOB, CAROL, FEE_COLLECTOR))
     minted = total(yes) - 60_000_000
     assert total(no) - 60_000_000 == minted
     assert total(COLLATERAL) + minted == 150_000_000

@@ -39,14 +39,14 @@ async def test_official_async_client_trades_and_receives_user_events(server, adm
         reader = asyncio.create_task(_collect(handle, events))
 
         book = await client.get_order_book(asset_id=yes)
-        assert [(lvl.price, lvl.size) for lvl in book.asks] == [(Decimal("0.6"), Decimal("50"))]
+        assert [(lvl.price, lvl.size) for lvl in book.asks] == [(Decimal("0.6"), Decimal(50))]
         assert book.bids == () and book.tick_size == Decimal("0.01") and book.neg_risk is False
 
         resting = await client.place_limit_order(asset_id=yes, price="0.40", size="10", side="BUY")
         assert resting.ok and resting.status == "live" and resting.trade_ids == ()
         open_orders = [o async for o in client.list_open_orders(asset_id=yes).iter_items()]
         assert [o.id for o in open_orders] == [resting.order_id]
-        assert open_orders[0].price == Decimal("0.4") and open_orders[0].original_size == Decimal("10")
+        assert open_orders[0].price == Decimal("0.4") and open_orders[0].original_size == Decimal(10)
         await aeventually(lambda: _events(events, "order", id=resting.order_id, order_event_type="PLACEMENT"))
 
         cancel = await client.cancel_order(order_id=resting.order_id)
@@ -57,9 +57,9 @@ async def test_official_async_client_trades_and_receives_user_events(server, adm
         crossing = await client.place_limit_order(asset_id=yes, price="0.65", size="20", side="BUY")
         assert crossing.ok and crossing.status == "matched"
         # Price improvement: the taker pays the maker's 0.60, not its own 0.65.
-        assert crossing.making_amount == Decimal("12") and crossing.taking_amount == Decimal("20")
+        assert crossing.making_amount == Decimal(12) and crossing.taking_amount == Decimal(20)
         (trade_id,) = crossing.trade_ids
-        statuses = lambda: [e.payload.status for e in _events(events, "trade", id=trade_id)]  # noqa: E731
+        statuses = lambda: [e.payload.status for e in _events(events, "trade", id=trade_id)]
         await aeventually(lambda: statuses()[-1:] == ["CONFIRMED"])
         assert statuses() == ["MATCHED", "MINED", "CONFIRMED"]
         trade_event = _events(events, "trade", id=trade_id)[0].payload
