@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "dead-letters": ("polydesk.dead_letters", "main", "list or replay dead-lettered entries"),
     "paper-exchange": ("paperexchange.__main__", "main", "run the local Polymarket-compatible paper exchange"),
     "book-replay": ("services.ingest.replay", "main", "rebuild books from a JSONL file of market-channel frames"),
+    "signal": ("polydesk.signal_cmd", "main", "post a fair probability for a market to the signals stream"),
+    "kill-switch": ("polydesk.kill_switch", "main", "trip or release the kill switch, or show it"),
 }
 
 

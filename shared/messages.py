@@ -445,6 +445,17 @@ class CancelAllRequested(Message):
 
 
 @register
+class KillSwitchCommand(Message):
+    """A request to trip or release the kill switch (from `polydesk kill-switch`); risk applies it."""
+
+    TYPE: ClassVar[str] = "kill_switch_command"
+    VERSION: ClassVar[int] = 1
+    active: bool
+    reason: str
+    actor: str  # "cli:<user>@<host>", ...
+
+
+@register
 class ShutdownNotice(Message):
     TYPE: ClassVar[str] = "shutdown_notice"
     VERSION: ClassVar[int] = 1

@@ -84,3 +84,23 @@ def declared_metric_names() -> set[str]:
             for suffix in ("_total", "_created", "_bucket", "_sum", "_count"):
                 names.add(metric.name + suffix)
     return {n for n in names if n.startswith(NAMESPACE + "_")}
+
+
+# ---- risk ----------------------------------------------------------------------------------------------
+KILL_SWITCH_ACTIVE = Gauge("kill_switch_active", "1 while the kill switch is on", namespace=NAMESPACE)
+DAILY_PNL_USD = Gauge(
+    "daily_pnl_usd", "Today's PnL in USD by kind (realized, unrealized), since the daily reset",
+    ["kind"], namespace=NAMESPACE,
+)
+EXPOSURE_USD = Gauge(
+    "exposure_usd", "Positions at marks plus own open BUY orders, in USD", namespace=NAMESPACE
+)
+RISK_DECISIONS = Counter(
+    "risk_decisions", "Risk decisions by outcome (approved, rejected, dry_run)", ["outcome"], namespace=NAMESPACE
+)
+RISK_REJECTIONS = Counter(
+    "risk_rejections", "Intents rejected by risk, by the rule that stopped them", ["rule"], namespace=NAMESPACE
+)
+RISK_DECISION_SECONDS = Histogram(
+    "risk_decision_seconds", "Time risk took to decide one intent", namespace=NAMESPACE, buckets=LATENCY_BUCKETS
+)

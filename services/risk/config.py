@@ -1,9 +1,61 @@
-"""Settings of the risk layer (environment prefix POLYDESK_)."""
+"""Settings of the risk layer (environment prefix POLYDESK_): the seed's hard limits, state and reconciliation."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field
+
 from shared.config import ServiceSettings
+
+# Seconds an order's market must still have before it resolves, by strategy; "default" covers the rest.
+DEFAULT_MIN_TIME_TO_RESOLUTION_SECS: dict[str, int] = {
+    "copy": 4 * 3600,
+    "market_making": 30 * 60,
+    "arbitrage": 15 * 60,
+    "default": 30 * 60,
+}
 
 
 class RiskSettings(ServiceSettings):
-    """Common settings only, for now; the risk issue adds its own."""
+    """The risk service: every limit is in the unit its name ends with."""
+
+    dry_run: bool = Field(default=True, description="log each intent and stop: nothing reaches the executor")
+    max_trade_size_usd: Decimal = Field(default=Decimal(50), gt=0, description="larger orders are clamped")
+    max_daily_loss_usd: Decimal = Field(
+        default=Decimal(100), gt=0, description="today's realized + unrealized PnL below minus this trips the switch"
+    )
+    min_liquidity_usd: Decimal = Field(default=Decimal(1000), ge=0, description="a market's 24h volume at least")
+    min_time_to_resolution_secs: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_MIN_TIME_TO_RESOLUTION_SECS),
+        description='by strategy, JSON object; key "default" for the others',
+    )
+    max_per_market_notional_usd: Decimal = Field(
+        default=Decimal(200), gt=0, description="own open BUY orders + position cost in one market"
+    )
+    dedup_window_secs: float = Field(default=300.0, ge=0, description="an approved signal key blocks repeats this long")
+    daily_reset_utc: str = Field(
+        default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM UTC when the trading day starts"
+    )
+    max_slippage_bps: int = Field(
+        default=200, ge=0, le=10_000, description="price limit of an approved order, away from its price"
+    )
+    risk_db_path: Path | None = Field(default=None, description="risk's SQLite file; unset: <state_dir>/risk.sqlite")
+    data_api_url: str | None = Field(
+        default=None, description="Data API base URL for reconciling positions on start; unset: skipped"
+    )
+    reconcile_wallet_address: str | None = Field(
+        default=None, description="the wallet (proxy/funder) whose positions are reconciled"
+    )
+
+    def db_path(self) -> Path:
+        return self.risk_db_path or self.state_dir / "risk.sqlite"
+
+    def min_secs_to_resolution(self, strategy: str) -> int:
+        table = self.min_time_to_resolution_secs
+        return table.get(strategy, table.get("default", DEFAULT_MIN_TIME_TO_RESOLUTION_SECS["default"]))
+
+    def reset_minute_of_day(self) -> int:
+        hours, minutes = self.daily_reset_utc.split(":")
+        return int(hours) * 60 + int(minutes)

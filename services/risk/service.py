@@ -1,12 +1,186 @@
-"""The risk service's main loop (for now: connect, report healthy, stop cleanly on a signal)."""
+"""The risk service: consume intents, fills, market events and control commands; publish decisions.
+
+Groups: `intents`/risk, `fills`/risk, `events:<shard>`/risk-marks, `control`/risk. Every handler's bus
+outputs are committed by the bus together with the ack; its SQLite changes are made idempotent first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
 
+from services.risk import killswitch
 from services.risk.config import RiskSettings
-from shared.lifecycle import ServiceContext, wait_stopped
+from services.risk.decisions import DECISIONS, Decider
+from services.risk.handling import Effects, handle_once
+from services.risk.pnl import exposure_usd
+from services.risk.reconcile import reconcile
+from services.risk.state import KillState, RiskState
+from services.risk.tracking import Tracker
+from shared import metrics
+from shared.config import redacted
+from shared.errors import PolydeskError
+from shared.lifecycle import ServiceContext
+from shared.messages import CancelIntent, Fill, KillSwitchCommand, OrderIntent, OrderUpdate
+from shared.streams import CONTROL, FILLS, INTENTS, Delivery, Output, events_stream
+
+log = logging.getLogger(__name__)
+
+GROUP = "risk"
+MARKS_GROUP = "risk-marks"
+REFRESH_SECS = 1.0  # metrics, the kill switch mirror and the day's baseline follow the clock this often
+HOUSEKEEPING_SECS = 60.0
+HANDLED_KEEP_SECS = 2 * 86_400.0  # far longer than any entry stays pending
+
+
+class RiskService:
+    def __init__(self, settings: RiskSettings, ctx: ServiceContext, state: RiskState) -> None:
+        self.settings = settings
+        self.ctx = ctx
+        self.state = state
+        self.decider = Decider(settings, state)
+        self.tracker = Tracker(settings, state)
+        self._published: KillState | None = None
+
+    # ---- handlers ------------------------------------------------------------------------------------
+
+    def _once(self, delivery: Delivery, work: Callable[[Effects], None], *, record_always: bool) -> list[Output]:
+        return handle_once(self.state, self.ctx.events, delivery.message.envelope.message_id, work,
+                           record_always=record_always)
+
+    async def on_intent(self, delivery: Delivery) -> Sequence[Output]:
+        message = delivery.message
+        with metrics.timed(metrics.RISK_DECISION_SECONDS):
+            if isinstance(message, OrderIntent):
+                metrics.HOP_LATENCY_SECONDS.labels(hop="intents->risk").observe(
+                    max(0.0, (time.time_ns() - message.envelope.created_ts_ns) / 1e9))
+                outputs = self._once(delivery, lambda fx: self.decider.decide(message, fx), record_always=True)
+            elif isinstance(message, CancelIntent):
+                outputs = self._once(delivery, lambda fx: self.decider.pass_cancel(message, fx), record_always=True)
+            else:
+                log.warning("ignoring %s on %s", message.TYPE, delivery.stream)
+                return []
+        await self._sync_status()
+        return outputs
+
+    async def on_fill(self, delivery: Delivery) -> Sequence[Output]:
+        message = delivery.message
+        if isinstance(message, Fill):
+            outputs = self._once(delivery, lambda fx: self.tracker.on_fill(message, fx), record_always=False)
+            await self._sync_status()
+            return outputs
+        if isinstance(message, OrderUpdate):
+            with self.state.transaction():
+                self.tracker.on_order_update(message)
+        return []
+
+    async def on_market_event(self, delivery: Delivery) -> Sequence[Output]:
+        message = delivery.message
+        outputs = self._once(delivery, lambda fx: self.tracker.on_market_event(message, fx), record_always=False)
+        if outputs:
+            await self._sync_status()
+        return outputs
+
+    async def on_control(self, delivery: Delivery) -> Sequence[Output]:
+        message = delivery.message
+        if not isinstance(message, KillSwitchCommand):
+            return []  # risk's own announcements and other services' notices come back here too
+
+        def work(fx: Effects) -> None:
+            if not killswitch.change(self.state, fx, active=message.active, reason=message.reason,
+                                     actor=message.actor, cause=message):
+                log.info("kill switch already %s; command from %s changes nothing",
+                         "on" if message.active else "off", message.actor)
+
+        outputs = self._once(delivery, work, record_always=True)
+        await self._sync_status()
+        return outputs
+
+    # ---- status, metrics, housekeeping ----------------------------------------------------------------
+
+    async def _sync_status(self) -> None:
+        kill = self.state.kill_switch()
+        if kill != self._published:
+            await killswitch.publish_status(self.ctx.redis, self.settings.stream_prefix, kill)
+            self._published = kill
+            self.ctx.status["kill_switch"] = kill.active
+            metrics.KILL_SWITCH_ACTIVE.set(int(kill.active))
+
+    def refresh_metrics(self) -> None:
+        realized, unrealized = self.state.daily_pnl()
+        metrics.DAILY_PNL_USD.labels(kind="realized").set(float(realized))
+        metrics.DAILY_PNL_USD.labels(kind="unrealized").set(float(unrealized))
+        held = exposure_usd(self.state.positions(), self.state.marks)
+        metrics.EXPOSURE_USD.set(float(held + self.state.open_buy_notional()))
+
+    async def _housekeeping(self) -> None:
+        self.state.prune(handled_keep_secs=HANDLED_KEEP_SECS,
+                         signal_keep_secs=max(self.settings.dedup_window_secs, 1.0))
+        # No group reads `decisions` (it is for whoever looks), so the bus's trim-after-ack never applies.
+        cutoff_ms = int((time.time() - self.settings.stream_retain_secs) * 1000)
+        await self.ctx.redis.xtrim(self.ctx.bus.key(DECISIONS), minid=f"{max(cutoff_ms, 0)}-0", approximate=True)
+
+    async def _refresh_loop(self) -> None:
+        last_housekeeping = 0.0
+        while not self.ctx.stopping.is_set():
+            try:
+                self.refresh_metrics()
+                await self._sync_status()
+                if time.monotonic() - last_housekeeping > HOUSEKEEPING_SECS:
+                    await self._housekeeping()
+                    last_housekeeping = time.monotonic()
+            except Exception:  # metrics and housekeeping must not take the service down
+                log.exception("refresh failed")
+            try:
+                await asyncio.wait_for(self.ctx.stopping.wait(), timeout=REFRESH_SECS)
+            except TimeoutError:
+                pass
+
+    # ---- start and run -------------------------------------------------------------------------------
+
+    async def reconcile_on_start(self) -> None:
+        url, wallet = self.settings.data_api_url, self.settings.reconcile_wallet_address
+        if not url or not wallet:
+            log.warning("reconciliation skipped: POLYDESK_DATA_API_URL or POLYDESK_RECONCILE_WALLET_ADDRESS unset")
+            return
+        try:
+            found = await reconcile(self.state, url, wallet)
+        except PolydeskError as error:
+            log.error("reconciliation failed, continuing on local state: %s", error)
+            self.ctx.events.emit("reconcile_failed", error=str(error))
+            return
+        for diff in found:
+            log.warning("position differs from the exchange, adopting theirs: %s", diff)
+            self.ctx.events.emit("reconcile_diff", token_id=diff.token_id, market=diff.market,
+                                 local_size=diff.local_size, remote_size=diff.remote_size,
+                                 local_avg_price=diff.local_avg_price, remote_avg_price=diff.remote_avg_price)
+        self.ctx.events.emit("reconcile_done", differences=len(found))
+
+    async def run(self) -> None:
+        log.info("risk settings: %s", redacted(self.settings))
+        await self._sync_status()
+        await self.reconcile_on_start()
+        consumers = [
+            self.ctx.consumer(INTENTS, GROUP, self.on_intent),
+            self.ctx.consumer(FILLS, GROUP, self.on_fill),
+            self.ctx.consumer(CONTROL, GROUP, self.on_control),
+            *(self.ctx.consumer(events_stream(shard), MARKS_GROUP, self.on_market_event)
+              for shard in self.settings.shards),
+        ]
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._refresh_loop(), name="risk:refresh")
+            for consumer in consumers:
+                tasks.create_task(consumer.run(), name=f"risk:{consumer.stream}")
 
 
 def build_main(settings: RiskSettings) -> Callable[[ServiceContext], Awaitable[None]]:
-    return wait_stopped
+    async def main(ctx: ServiceContext) -> None:
+        state = RiskState(settings.db_path(), reset_minute_of_day=settings.reset_minute_of_day())
+        try:
+            await RiskService(settings, ctx, state).run()
+        finally:
+            state.close()
+
+    return main

@@ -62,6 +62,7 @@ SAMPLES: list[m.Message] = [
            fee_usd=D("0.0495")),
     m.KillSwitchChanged(envelope=ENV, active=True, reason="daily loss 51 > 50", actor="risk:auto"),
     m.CancelAllRequested(envelope=ENV, reason="kill switch"),
+    m.KillSwitchCommand(envelope=ENV, active=True, reason="manual stop", actor="cli:ops@host"),
     m.ShutdownNotice(envelope=ENV, service="executor", reason="SIGTERM"),
 ]
 

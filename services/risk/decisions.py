@@ -1,0 +1,138 @@
+"""Deciding one intent: gather the situation from state, run the checks, and build the decision's outputs.
+
+Ids derive from the intent's message id (decision, client order id, approved order), so a replay of
+the same intent can only ever produce the same messages.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from services.risk import killswitch
+from services.risk.checks import Decision, Limits, Order, Situation, evaluate, price_limit
+from services.risk.config import RiskSettings
+from services.risk.handling import Effects
+from services.risk.state import MarketRow, RiskState
+from shared import metrics
+from shared.messages import (
+    ApprovedCancel,
+    ApprovedOrder,
+    CancelIntent,
+    Envelope,
+    Message,
+    OrderIntent,
+    RiskDecision,
+    deterministic_id,
+)
+from shared.streams import APPROVED_ORDERS, Output
+
+PRODUCER = "risk"
+DECISIONS = "decisions"  # every RiskDecision, for strategies and dashboards; risk trims it (no group acks it)
+LOSS_RULE = "MAX_DAILY_LOSS_USD"
+
+
+def client_order_id(intent_id: str) -> str:
+    return deterministic_id("order", intent_id)
+
+
+def _envelope(kind: str, cause: Message) -> Envelope:
+    return Envelope.new(PRODUCER, cause=cause, message_id=deterministic_id(kind, cause.envelope.message_id))
+
+
+class Decider:
+    """Turns intents into decisions against the limits in `settings` and the numbers in `state`."""
+
+    def __init__(self, settings: RiskSettings, state: RiskState) -> None:
+        self.settings = settings
+        self.state = state
+
+    def limits(self, strategy: str) -> Limits:
+        s = self.settings
+        return Limits(dry_run=s.dry_run, max_trade_size_usd=s.max_trade_size_usd,
+                      max_daily_loss_usd=s.max_daily_loss_usd, min_liquidity_usd=s.min_liquidity_usd,
+                      min_secs_to_resolution=s.min_secs_to_resolution(strategy),
+                      max_per_market_notional_usd=s.max_per_market_notional_usd,
+                      dedup_window_secs=s.dedup_window_secs)
+
+    def situation(self, intent: OrderIntent, market: MarketRow | None) -> Situation:
+        realized, unrealized = self.state.daily_pnl()
+        return Situation(
+            now=self.state.clock(), kill_switch_active=self.state.kill_switch().active,
+            daily_pnl_usd=realized + unrealized,
+            volume_24h_usd=market.volume_24h_usd if market else None,
+            end_date_ts=market.end_date_ts if market else None,
+            market_closed=market.closed if market else False,
+            market_notional_usd=self.state.market_notional(intent.market),
+            signal_approved_ts=self.state.signal_approved_ts(intent.signal_key),
+        )
+
+    def decide(self, intent: OrderIntent, fx: Effects) -> Decision:
+        """Evaluate `intent` and add its outputs and events to `fx` (inside the caller's transaction)."""
+        market = self.state.market(intent.market)
+        decision = evaluate(Order(intent.side, intent.size, intent.price), self.situation(intent, market),
+                            self.limits(intent.strategy))
+        dry_run = decision.rule == "DRY_RUN"
+        fx.outputs.append(Output(DECISIONS, self._decision_message(intent, decision, dry_run)))
+        fx.event("order_intent", intent_id=intent.envelope.message_id, signal_key=intent.signal_key,
+                 strategy=intent.strategy, market=intent.market, token_id=intent.token_id, side=intent.side,
+                 size=intent.size, price=intent.price, reason=intent.reason, dry_run=self.settings.dry_run)
+        if decision.approved:
+            assert market is not None  # MIN_LIQUIDITY_USD rejects unknown markets
+            self._approve(intent, decision, market, fx)
+        else:
+            self._reject(intent, decision, dry_run, fx)
+        return decision
+
+    def _decision_message(self, intent: OrderIntent, decision: Decision, dry_run: bool) -> RiskDecision:
+        return RiskDecision(
+            envelope=_envelope("decision", intent), intent_id=intent.envelope.message_id,
+            signal_key=intent.signal_key, strategy=intent.strategy, approved=decision.approved,
+            rule=decision.rule, detail=decision.detail, numbers=decision.numbers,
+            requested_size=decision.requested_size, approved_size=decision.size, dry_run=dry_run,
+        )
+
+    def _approve(self, intent: OrderIntent, decision: Decision, market: MarketRow, fx: Effects) -> None:
+        intent_id = intent.envelope.message_id
+        order = ApprovedOrder(
+            envelope=_envelope("approved", intent), client_order_id=client_order_id(intent_id),
+            intent_id=intent_id, signal_key=intent.signal_key, strategy=intent.strategy, market=intent.market,
+            token_id=intent.token_id, side=intent.side, size=decision.size, price=intent.price,
+            price_limit=price_limit(intent.side, intent.price, market.tick_size, self.settings.max_slippage_bps),
+            order_type=intent.order_type, post_only=intent.post_only, must_fill=intent.must_fill,
+            expiration_ts=intent.expiration_ts, neg_risk=market.neg_risk, tick_size=market.tick_size,
+            clamped_from_size=decision.requested_size if decision.size != decision.requested_size else None,
+        )
+        self.state.approve_signal(intent.signal_key)
+        # Counted as open at once, so the next intent sees it before the executor reports the placement.
+        self.state.upsert_open_order(order.client_order_id, order.market, order.token_id, order.side, order.price,
+                                     order.size)
+        fx.outputs.append(Output(APPROVED_ORDERS, order))
+        fx.event("risk_approve", intent_id=intent_id, client_order_id=order.client_order_id,
+                 signal_key=intent.signal_key, strategy=intent.strategy, market=intent.market, size=order.size,
+                 requested_size=intent.size, price=order.price, price_limit=order.price_limit,
+                 rule=decision.rule, detail=decision.detail, numbers=decision.numbers)
+        fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="approved").inc())
+
+    def _reject(self, intent: OrderIntent, decision: Decision, dry_run: bool, fx: Effects) -> None:
+        rule = decision.rule or "UNKNOWN"
+        fx.event("risk_reject", intent_id=intent.envelope.message_id, signal_key=intent.signal_key,
+                 strategy=intent.strategy, market=intent.market, rule=rule, detail=decision.detail,
+                 numbers=decision.numbers, requested_size=intent.size, dry_run=dry_run)
+        fx.after.append(lambda: metrics.RISK_REJECTIONS.labels(rule=rule).inc())
+        fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc())
+        if rule == LOSS_RULE:
+            killswitch.change(self.state, fx, active=True, reason=decision.detail, actor=killswitch.AUTO_ACTOR,
+                              cause=intent)
+
+    def pass_cancel(self, intent: CancelIntent, fx: Effects) -> None:
+        """Cancels only lower risk: they pass always, kill switch and dry run included."""
+        cancel = ApprovedCancel(envelope=_envelope("approved", intent), signal_key=intent.signal_key,
+                                strategy=intent.strategy, market=intent.market,
+                                client_order_ids=intent.client_order_ids)
+        decision = RiskDecision(envelope=_envelope("decision", intent), intent_id=intent.envelope.message_id,
+                                signal_key=intent.signal_key, strategy=intent.strategy, approved=True,
+                                detail="cancel", requested_size=Decimal(0))
+        fx.outputs += [Output(DECISIONS, decision), Output(APPROVED_ORDERS, cancel)]
+        fx.event("risk_approve", intent_id=intent.envelope.message_id, signal_key=intent.signal_key,
+                 strategy=intent.strategy, market=intent.market, cancel=True,
+                 client_order_ids=list(intent.client_order_ids))

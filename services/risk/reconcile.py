@@ -1,0 +1,131 @@
+"""On start: compare risk's inventory with the exchange's positions (Data API), log every difference, adopt theirs.
+
+Written against Polymarket's v1 `/positions?user=` rows (`asset`, `conditionId`, `size`, `avgPrice`), also
+accepting the v2 names and the v2 `{"data": [...]}` envelope. Numbers arrive as JSON numbers: read via str.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from services.risk.pnl import ZERO, Position
+from services.risk.state import RiskState
+from shared.errors import TransientVenueError, VenueRejected
+from shared.retry import retry_async
+
+log = logging.getLogger(__name__)
+
+# Our name -> the venue's names for it (v1 first, then v2).
+POSITION_FIELDS: dict[str, tuple[str, ...]] = {
+    "token_id": ("asset", "token_id"),
+    "condition_id": ("conditionId", "condition_id"),
+    "size": ("size", "current_size"),
+    "avg_price": ("avgPrice", "avg_price"),
+}
+PAGE_SIZE = 500
+MAX_OFFSET = 10_000  # the v1 API refuses offsets beyond this
+SIZE_TOLERANCE = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class RemotePosition:
+    token_id: str
+    condition_id: str
+    size: Decimal
+    avg_price: Decimal
+
+
+@dataclass(frozen=True)
+class Difference:
+    token_id: str
+    market: str
+    local_size: Decimal
+    remote_size: Decimal
+    local_avg_price: Decimal
+    remote_avg_price: Decimal
+
+
+def _field(row: dict[str, Any], name: str) -> Any:
+    for venue_name in POSITION_FIELDS[name]:
+        if venue_name in row and row[venue_name] is not None:
+            return row[venue_name]
+    raise VenueRejected(f"position row lacks {name} ({' or '.join(POSITION_FIELDS[name])})")
+
+
+def parse_position(row: dict[str, Any]) -> RemotePosition:
+    """One Data API position row as a RemotePosition; raises VenueRejected when a field is missing."""
+    return RemotePosition(token_id=str(_field(row, "token_id")), condition_id=str(_field(row, "condition_id")),
+                          size=Decimal(str(_field(row, "size"))), avg_price=Decimal(str(_field(row, "avg_price"))))
+
+
+async def _get_page(client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        response = await client.get(url, params=params)
+    except httpx.HTTPError as error:
+        raise TransientVenueError(f"Data API unreachable: {error!r}") from error
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientVenueError(f"Data API answered {response.status_code}")
+    if response.status_code >= 400:
+        raise VenueRejected(f"Data API answered {response.status_code}: {response.text[:200]}")
+    body = response.json()
+    rows = body.get("data") if isinstance(body, dict) else body
+    return list(rows or [])  # a miss may come back as null
+
+
+async def fetch_positions(client: httpx.AsyncClient, base_url: str, wallet: str) -> list[RemotePosition]:
+    """Every position of `wallet`, page by page; raises TransientVenueError or VenueRejected."""
+    url = base_url.rstrip("/") + "/positions"
+    positions: dict[str, RemotePosition] = {}
+    offset = 0
+    while offset <= MAX_OFFSET:
+        params = {"user": wallet, "sizeThreshold": 0, "limit": PAGE_SIZE, "offset": offset}
+        rows = await retry_async(lambda: _get_page(client, url, params), attempts=3, base_secs=0.2)
+        page = [parse_position(row) for row in rows]
+        fresh = [p for p in page if p.token_id not in positions]
+        positions.update((p.token_id, p) for p in page)
+        # A server that ignores paging repeats itself: stop on a short page or a page with nothing new.
+        if len(rows) < PAGE_SIZE or not fresh:
+            break
+        offset += PAGE_SIZE
+    return list(positions.values())
+
+
+def differences(local: list[Position], remote: list[RemotePosition]) -> list[Difference]:
+    """Tokens whose size differs between risk and the exchange (either side may be missing)."""
+    mine = {p.token_id: p for p in local}
+    theirs = {p.token_id: p for p in remote}
+    found = []
+    for token_id in sorted(set(mine) | set(theirs)):
+        ours, venue = mine.get(token_id), theirs.get(token_id)
+        local_size = ours.size if ours else ZERO
+        remote_size = venue.size if venue else ZERO
+        if abs(local_size - remote_size) > SIZE_TOLERANCE:
+            found.append(Difference(
+                token_id=token_id, market=venue.condition_id if venue else ours.market if ours else "",
+                local_size=local_size, remote_size=remote_size,
+                local_avg_price=ours.avg_price if ours else ZERO,
+                remote_avg_price=venue.avg_price if venue else ZERO,
+            ))
+    return found
+
+
+def adopt(state: RiskState, found: list[Difference]) -> None:
+    """Take the exchange's size and average price for every differing token (it is the source of truth)."""
+    with state.transaction():
+        for diff in found:
+            state.set_position(diff.token_id, diff.market, diff.remote_size, diff.remote_size * diff.remote_avg_price)
+
+
+async def reconcile(state: RiskState, base_url: str, wallet: str, *,
+                    transport: httpx.AsyncBaseTransport | None = None, timeout_secs: float = 10.0) -> list[Difference]:
+    """Fetch the exchange's positions, adopt them where they differ; returns the differences found."""
+    async with httpx.AsyncClient(transport=transport, timeout=timeout_secs) as client:
+        remote = await fetch_positions(client, base_url, wallet)
+    found = differences(state.positions(), remote)
+    adopt(state, found)
+    return found
