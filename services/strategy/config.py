@@ -1,9 +1,81 @@
-"""Settings of the strategy layer (environment prefix POLYDESK_)."""
+"""Settings of the strategy layer (environment prefix POLYDESK_): the worker's shard, strategies and parameters.
+
+Units are in the names. Prices moves and edges in basis points of the $1 a share pays (100 bps = 0.01).
+"""
 
 from __future__ import annotations
 
-from shared.config import ServiceSettings
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from shared.config import ServiceSettings, parse_list
+
+STRATEGY_NAMES = ("copy", "arbitrage", "market_making", "verdict")
 
 
 class StrategySettings(ServiceSettings):
-    """Common settings only, for now; the strategy issue adds its own."""
+    """What one strategy worker serves and how its strategies are parameterised."""
+
+    strategy_shard: str | None = Field(
+        default=None, description="the one market set (of `shards`) this worker serves; unset: the first"
+    )
+    strategies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("arbitrage",), description=f"enabled strategies, comma list of {', '.join(STRATEGY_NAMES)}"
+    )
+    # copy trading
+    copy_wallets: Annotated[tuple[str, ...], NoDecode] = Field(default=(), description="leader wallets to follow")
+    copy_size_ratio: Decimal = Field(default=Decimal("0.1"), gt=0, description="own shares per leader share")
+    copy_min_size_usd: Decimal = Field(default=Decimal(1), ge=0)
+    copy_max_size_usd: Decimal = Field(default=Decimal(100), gt=0)
+    copy_price_guard_bps: Decimal = Field(
+        default=Decimal(200), ge=0, description="skip when the touch moved this far past the leader's price"
+    )
+    # arbitrage
+    arb_min_edge_bps: Decimal = Field(default=Decimal(50), ge=0, description="payout minus cost and fees, at least")
+    arb_max_size_usd: Decimal = Field(default=Decimal(200), gt=0, description="cost of one basket, at most")
+    # market making
+    mm_markets: Annotated[tuple[str, ...], NoDecode] = Field(default=(), description="condition ids; empty: all")
+    mm_half_spread_bps: Decimal = Field(default=Decimal(100), ge=0)
+    mm_requote_interval_secs: float = Field(default=5.0, ge=0)
+    mm_quote_size_usd: Decimal = Field(default=Decimal(20), gt=0)
+    mm_inventory_skew_bps_per_share: Decimal = Field(default=Decimal(1), ge=0)
+    mm_reference: str = Field(default="mid", pattern="^(mid|microprice)$")
+    # external verdicts
+    verdict_min_edge_bps: Decimal = Field(default=Decimal(300), ge=0)
+    verdict_sizing: str = Field(default="kelly", pattern="^(fixed|kelly|volatility)$")
+    verdict_fixed_usd: Decimal = Field(default=Decimal(10), gt=0, description="fixed mode; base of volatility mode")
+    verdict_bankroll_usd: Decimal = Field(default=Decimal(1000), gt=0, description="kelly mode")
+    verdict_kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+    verdict_max_usd: Decimal = Field(default=Decimal(50), gt=0, description="cap of every sizing mode")
+    verdict_vol_target: Decimal = Field(default=Decimal("0.01"), gt=0, description="per-update mid stdev aimed at")
+
+    @field_validator("strategies", "copy_wallets", "mm_markets", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return parse_list(value)
+
+    @field_validator("strategies")
+    @classmethod
+    def _known_strategies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in STRATEGY_NAMES]
+        if unknown:
+            raise ValueError(f"unknown strategies {unknown}; known: {', '.join(STRATEGY_NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _shard_is_served(self) -> StrategySettings:
+        if self.strategy_shard is not None and self.strategy_shard not in self.shards:
+            raise ValueError(f"strategy_shard {self.strategy_shard!r} is not one of shards {list(self.shards)}")
+        if "copy" in self.strategies and not self.copy_wallets:
+            raise ValueError("copy is enabled but copy_wallets is empty")
+        if self.copy_min_size_usd > self.copy_max_size_usd:
+            raise ValueError("copy_min_size_usd is above copy_max_size_usd")
+        return self
+
+    @property
+    def shard(self) -> str:
+        """The market set this worker serves."""
+        return self.strategy_shard or self.shards[0]

@@ -1,0 +1,111 @@
+"""The strategy engine: folds events, fills and signals into the world state and asks each strategy for intents.
+
+No I/O. `now` comes from the triggering message's envelope, so a redelivered or replayed message yields the
+same intents. A last check drops any order off the tick grid, outside [tick, 1 - tick] or below the minimum.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from services.strategy.config import StrategySettings
+from services.strategy.intents import Intent, Strategy
+from services.strategy.pricing import on_grid
+from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update
+from services.strategy.strategies.arbitrage import ArbParams, Arbitrage
+from services.strategy.strategies.copy import CopyParams, CopyTrading
+from services.strategy.strategies.market_making import MarketMaking, MMParams
+from services.strategy.strategies.verdict import ExternalVerdict, SizingParams, VerdictParams
+from shared.messages import ExternalSignal, Fill, Message, OrderIntent, OrderUpdate
+
+log = logging.getLogger(__name__)
+
+
+def _copy(s: StrategySettings) -> Strategy:
+    return CopyTrading(CopyParams(
+        wallets=frozenset(w.lower() for w in s.copy_wallets), size_ratio=s.copy_size_ratio,
+        min_size_usd=s.copy_min_size_usd, max_size_usd=s.copy_max_size_usd, price_guard_bps=s.copy_price_guard_bps,
+    ))
+
+
+def _arbitrage(s: StrategySettings) -> Strategy:
+    return Arbitrage(ArbParams(min_edge_bps=s.arb_min_edge_bps, max_size_usd=s.arb_max_size_usd))
+
+
+def _market_making(s: StrategySettings) -> Strategy:
+    return MarketMaking(MMParams(
+        half_spread_bps=s.mm_half_spread_bps, requote_interval_secs=s.mm_requote_interval_secs,
+        quote_size_usd=s.mm_quote_size_usd, inventory_skew_bps_per_share=s.mm_inventory_skew_bps_per_share,
+        reference=s.mm_reference, markets=frozenset(s.mm_markets),
+    ))
+
+
+def _verdict(s: StrategySettings) -> Strategy:
+    sizing = SizingParams(mode=s.verdict_sizing, fixed_usd=s.verdict_fixed_usd, bankroll_usd=s.verdict_bankroll_usd,
+                          kelly_fraction=s.verdict_kelly_fraction, max_usd=s.verdict_max_usd,
+                          vol_target=s.verdict_vol_target)
+    return ExternalVerdict(VerdictParams(min_edge_bps=s.verdict_min_edge_bps, sizing=sizing))
+
+
+# Setting value -> builder: the names in StrategySettings.strategies.
+BUILDERS: dict[str, Callable[[StrategySettings], Strategy]] = {
+    "copy": _copy,
+    "arbitrage": _arbitrage,
+    "market_making": _market_making,
+    "verdict": _verdict,
+}
+
+
+def build_strategies(settings: StrategySettings) -> list[Strategy]:
+    return [BUILDERS[name](settings) for name in settings.strategies]
+
+
+def message_time(message: Message) -> float:
+    """The deterministic 'now' of a message: when its producer built it, in unix seconds."""
+    return message.envelope.created_ts_ns / 1e9
+
+
+class Engine:
+    """The world state and the enabled strategies of one worker."""
+
+    def __init__(self, strategies: Sequence[Strategy], state: WorldState | None = None) -> None:
+        self.strategies = list(strategies)
+        self.state = state or WorldState()
+        self.on_seen: Callable[[str], None] = lambda name: None
+
+    def on_event(self, event: Message, now: float | None = None) -> list[Intent]:
+        """An `events:<shard>` message: apply it, then run every strategy on the new state."""
+        apply_event(self.state, event)
+        return self._run(event, message_time(event) if now is None else now)
+
+    def on_signal(self, signal: ExternalSignal, now: float | None = None) -> list[Intent]:
+        """A `signals` message; one for a market this worker has not seen is ignored."""
+        if signal.market not in self.state.markets:
+            return []
+        return self._run(signal, message_time(signal) if now is None else now)
+
+    def on_fill(self, message: Message) -> None:
+        """A `fills` message: own inventory and open orders."""
+        if isinstance(message, Fill):
+            apply_fill(self.state.portfolio, message)
+        elif isinstance(message, OrderUpdate):
+            apply_order_update(self.state.portfolio, message)
+
+    def _run(self, event: Message, now: float) -> list[Intent]:
+        intents: list[Intent] = []
+        for strategy in self.strategies:
+            if strategy.relevant(event):
+                self.on_seen(strategy.name)
+            intents += [i for i in strategy.on_event(self.state, event, now) if self._valid(i)]
+        return intents
+
+    def _valid(self, intent: Intent) -> bool:
+        if not isinstance(intent, OrderIntent):
+            return True
+        market = self.state.markets.get(intent.market)
+        if market is not None and on_grid(intent.price, market.tick_size) and intent.size >= market.min_size:
+            return True
+        log.error("dropped an invalid intent from %s: %s %s @ %s in %s", intent.strategy, intent.side,
+                  intent.size, intent.price, intent.market)
+        return False

@@ -1,0 +1,80 @@
+"""Building intents: deterministic ids from the signal key, the cause's envelope, and a bounded reason kind.
+
+A redelivered event yields intents with the same message ids (deterministic_id("intent", key, leg)), so
+risk drops the replay. A reason reads "<kind>: <detail>"; the kind alone is a metric label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Protocol
+
+from shared.messages import (
+    CancelIntent,
+    Envelope,
+    Message,
+    OrderIntent,
+    OrderType,
+    Side,
+    deterministic_id,
+)
+
+PRODUCER = "strategy"
+Intent = OrderIntent | CancelIntent
+
+
+class Strategy(Protocol):
+    """A pure strategy: no I/O, no clock; its memory lives in the state it is given."""
+
+    name: str
+
+    def relevant(self, event: Message) -> bool:
+        """Whether this event is a trigger the strategy considers (counted as a signal seen)."""
+
+    def on_event(self, state: object, event: Message, now: float) -> list[Intent]:
+        """The intents this event calls for, given the state after the event was applied."""
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable digest of an opportunity (prices and sizes), for signal keys."""
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+def envelope(cause: Message, signal_key: str, leg: str) -> Envelope:
+    return Envelope.new(PRODUCER, cause=cause, message_id=deterministic_id("intent", signal_key, leg))
+
+
+def order(
+    cause: Message,
+    *,
+    strategy: str,
+    signal_key: str,
+    leg: str,
+    market: str,
+    token_id: str,
+    side: Side,
+    price: Decimal,
+    size: Decimal,
+    reason: str,
+    order_type: OrderType = OrderType.GTC,
+    post_only: bool = False,
+    must_fill: bool = False,
+    replaces_signal_key: str | None = None,
+) -> OrderIntent:
+    return OrderIntent(
+        envelope=envelope(cause, signal_key, leg), token_id=token_id, side=side, size=size, price=price,
+        order_type=order_type, reason=reason, strategy=strategy, signal_key=signal_key, market=market,
+        post_only=post_only, must_fill=must_fill, replaces_signal_key=replaces_signal_key,
+    )
+
+
+def cancel(cause: Message, *, strategy: str, signal_key: str, market: str, reason: str) -> CancelIntent:
+    """Cancel every open order of `strategy` in `market` (risk and the executor resolve the ids)."""
+    return CancelIntent(envelope=envelope(cause, signal_key, "cancel"), strategy=strategy,
+                        signal_key=signal_key, reason=reason, market=market)
+
+
+def reason_kind(reason: str) -> str:
+    """The bounded part of a reason, for metric labels: the text before the first colon."""
+    return reason.split(":", 1)[0].strip() or "unspecified"

@@ -1,0 +1,1 @@
+"""The strategies: each a small class whose methods are pure (state, event, now) -> intents."""
