@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("polydesk.config_cmd", "main", "print the effective settings, secrets redacted"),
     "health": ("polydesk.health", "main", "exit 0 when the named service is healthy, 1 otherwise"),
     "redis": ("polydesk.redis_cmd", "main", "start the embedded Redis in the foreground"),
+    "dash": ("polydesk.dashboard", "main", "the live terminal dashboard of a running pipeline"),
     "dead-letters": ("polydesk.dead_letters", "main", "list or replay dead-lettered entries"),
     "paper-exchange": ("paperexchange.__main__", "main", "run the local Polymarket-compatible paper exchange"),
     "book-replay": ("services.ingest.replay", "main", "rebuild books from a JSONL file of market-channel frames"),
