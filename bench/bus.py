@@ -2,7 +2,8 @@
 
     python -m bench.bus [--messages 50000] [--rate 1000] [--seconds 3] [--redis-url URL]
 
-Producer and consumer run in separate processes, as the services do. The bare baseline sends the very
+Producer and consumer run in separate processes, as the services do, both on redis-py's asyncio client
+(what the services use), so the ratio is what shared.streams adds. The bare baseline sends the very
 bytes our encoding produces, with XADD (pipelined, batches of 100) and XREADGROUP COUNT 100 + XACK; ours
 adds model encoding, decoding and validation, the handler call and the ownership-checked commit script.
 Latency is measured from the producer's wall clock at send to the consumer's at handler entry.
@@ -41,7 +42,11 @@ def sample_message() -> BookDelta:
 
 
 def bare_produce(url: str, key: str, n: int, rate: float | None, started: mp.Value) -> None:  # type: ignore[type-arg]
-    client = redis.Redis.from_url(url)
+    asyncio.run(_bare_produce(url, key, n, rate, started))
+
+
+async def _bare_produce(url: str, key: str, n: int, rate: float | None, started: mp.Value) -> None:  # type: ignore[type-arg]
+    client = aioredis.Redis.from_url(url)
     fields = encode(sample_message())
     if rate is None:
         started.value = time.time()
@@ -49,11 +54,12 @@ def bare_produce(url: str, key: str, n: int, rate: float | None, started: mp.Val
             pipe = client.pipeline(transaction=False)
             for _ in range(min(BATCH, n - start)):
                 pipe.xadd(key, fields)
-            pipe.execute()
-        return
-    for i in range(n):
-        _pace(i, rate)
-        client.xadd(key, {**fields, b"t": str(time.time_ns()).encode()})
+            await pipe.execute()
+    else:
+        for i in range(n):
+            _pace(i, rate)
+            await client.xadd(key, {**fields, b"t": str(time.time_ns()).encode()})
+    await client.aclose()
 
 
 async def bare_consume(url: str, key: str, n: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
