@@ -152,7 +152,7 @@ def check_market_notional(order: Order, s: Situation, limits: Limits) -> Verdict
     added = order.notional_usd if order.side == Side.BUY else Decimal(0)
     after = held + added
     numbers = {"market_notional_usd": held, "order_notional_usd": added, "after_usd": after, "limit_usd": limit}
-    if after > limit:
+    if order.side == Side.BUY and after > limit:
         return _reject("MAX_PER_MARKET_NOTIONAL", f"market notional {after} > {limit}", **numbers)
     return _pass("MAX_PER_MARKET_NOTIONAL", **numbers)
 

@@ -168,6 +168,7 @@ class RiskState:
         with self.transaction():
             if self._one("SELECT 1 FROM fill_statuses WHERE trade_id=? AND status=?", fill.trade_id, fill.status):
                 return "duplicate"
+            self._baseline(self.today())
             self.db.execute("INSERT INTO fill_statuses VALUES (?, ?, ?)", (fill.trade_id, fill.status, self.clock()))
             row = self._one("SELECT status, applied, day, d_size, d_cost, d_realized FROM trades WHERE trade_id=?",
                             fill.trade_id)
@@ -237,16 +238,21 @@ class RiskState:
         return trading_day(self.clock(), self.reset_minute_of_day)
 
     def daily_pnl(self) -> tuple[Decimal, Decimal]:
-        """Today's (realized, unrealized); unrealized counts from the first look at the day (its baseline)."""
-        day, unrealized = self.today(), unrealized_usd(self.positions(), self.marks)
+        """Today's (realized, unrealized); unrealized counts from the day's baseline."""
+        day = self.today()
+        baseline = self._baseline(day)
+        return self.realized_usd(day), unrealized_usd(self.positions(), self.marks) - baseline
+
+    def _baseline(self, day: str) -> Decimal:
+        # The unrealized PnL when the day was first looked at or first changed: the service looks every
+        # second, and every change looks before it applies, so this is the value at the reset time.
         row = self._one("SELECT unrealized FROM day_baseline WHERE day=?", day)
-        if row is None:
-            with self.transaction():
-                self.db.execute("INSERT OR IGNORE INTO day_baseline VALUES (?, ?)", (day, str(unrealized)))
-            baseline = unrealized
-        else:
-            baseline = Decimal(row[0])
-        return self.realized_usd(day), unrealized - baseline
+        if row is not None:
+            return Decimal(row[0])
+        unrealized = unrealized_usd(self.positions(), self.marks)
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO day_baseline VALUES (?, ?)", (day, str(unrealized)))
+        return unrealized
 
     # ---- open orders ----------------------------------------------------------------------------------
 
@@ -299,12 +305,14 @@ class RiskState:
         """Remember a token's mark; returns True when we hold the token (so PnL moved)."""
         if self.marks.get(token_id) == price:
             return False
+        held = self._one("SELECT 1 FROM positions WHERE token_id=?", token_id) is not None
+        if held:
+            self._baseline(self.today())
         self.marks[token_id] = price
         # Only held tokens' marks matter after a restart; writing every book change would be waste.
-        if self._one("SELECT 1 FROM positions WHERE token_id=?", token_id) is None:
-            return False
-        self._persist_mark(token_id)
-        return True
+        if held:
+            self._persist_mark(token_id)
+        return held
 
     def _persist_mark(self, token_id: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO marks VALUES (?, ?, ?)",

@@ -1,0 +1,181 @@
+"""Deciding intents in process: outputs, clamping, dry run, dedup with a clock, replay, loss trips."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from services.risk.config import RiskSettings
+from services.risk.decisions import DECISIONS, Decider, client_order_id
+from services.risk.handling import handle_once
+from services.risk.state import RiskState
+from services.risk.tracking import ORDER_STATUS_IS_OPEN, Tracker
+from shared import messages as m
+from shared.logging import EventLog, read_events
+from shared.streams import APPROVED_ORDERS, CONTROL
+from tests.risk.helpers import CID, YES, Clock, fill, intent, market_info
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return RiskSettings(_env_file=None, dry_run=False, state_dir=tmp_path, max_trade_size_usd=D(50),
+                        max_daily_loss_usd=D(10), min_liquidity_usd=D(1000), max_per_market_notional_usd=D(100),
+                        dedup_window_secs=60)
+
+
+class Harness:
+    def __init__(self, settings, path, clock, log_dir):
+        self.state = RiskState(path, clock=clock)
+        self.decider = Decider(settings, self.state)
+        self.tracker = Tracker(settings, self.state)
+        self.events = EventLog(log_dir, "risk", clock=clock)
+
+    def decide(self, message):
+        return handle_once(self.state, self.events, message.envelope.message_id,
+                           lambda fx: self.decider.decide(message, fx), record_always=True)
+
+    def on_fill(self, message):
+        return handle_once(self.state, self.events, message.envelope.message_id,
+                           lambda fx: self.tracker.on_fill(message, fx), record_always=False)
+
+    def on_event(self, message):
+        return handle_once(self.state, self.events, message.envelope.message_id,
+                           lambda fx: self.tracker.on_market_event(message, fx), record_always=False)
+
+    def close(self):
+        self.state.close()
+        self.events.close()
+
+
+@pytest.fixture
+def harness(settings, tmp_path, clock):
+    h = Harness(settings, tmp_path / "risk.sqlite", clock, tmp_path / "logs")
+    h.on_event(m.MarketDiscovered(envelope=m.Envelope.new("ingest"), market=market_info()))
+    yield h
+    h.close()
+
+
+def by_stream(outputs):
+    found = {}
+    for stream, message in outputs:
+        found.setdefault(stream, []).append(message)
+    return found
+
+
+def test_an_approved_intent_yields_a_decision_and_an_order_with_a_price_limit(harness):
+    i = intent(size="10", price="0.50")
+    out = by_stream(harness.decide(i))
+    decision, = out[DECISIONS]
+    order, = out[APPROVED_ORDERS]
+    assert decision.approved and decision.intent_id == i.envelope.message_id and decision.approved_size == D(10)
+    assert order.client_order_id == client_order_id(i.envelope.message_id)
+    assert (order.size, order.price, order.price_limit, order.tick_size) == (D(10), D("0.50"), D("0.51"), D("0.01"))
+    assert order.envelope.correlation_id == i.envelope.correlation_id
+
+
+def test_clamping_changes_the_size_and_nothing_else(settings, tmp_path, clock):
+    big = intent(size="300", price="0.30", message_id="a" * 32)  # 90 USD > 50
+    clamped = Harness(settings, tmp_path / "a.sqlite", clock, tmp_path / "logs")
+    roomy = Harness(settings.model_copy(update={"max_trade_size_usd": D(1000)}), tmp_path / "b.sqlite", clock,
+                    tmp_path / "logs")
+    for h in (clamped, roomy):
+        h.on_event(m.MarketDiscovered(envelope=m.Envelope.new("ingest"), market=market_info()))
+    a, = by_stream(clamped.decide(big))[APPROVED_ORDERS]
+    b, = by_stream(roomy.decide(big))[APPROVED_ORDERS]
+    assert a.size == D("166.66") and a.clamped_from_size == D(300) and b.size == D(300) and b.clamped_from_size is None
+    same = {"size", "clamped_from_size", "envelope"}
+    assert a.model_dump(exclude=same) == b.model_dump(exclude=same)
+    assert a.envelope.message_id == b.envelope.message_id
+    clamped.close()
+    roomy.close()
+
+
+def test_dry_run_logs_the_intent_and_sends_nothing(settings, tmp_path, clock):
+    h = Harness(settings.model_copy(update={"dry_run": True}), tmp_path / "d.sqlite", clock, tmp_path / "dl")
+    h.on_event(m.MarketDiscovered(envelope=m.Envelope.new("ingest"), market=market_info()))
+    out = by_stream(h.decide(intent()))
+    assert APPROVED_ORDERS not in out
+    assert out[DECISIONS][0].dry_run and out[DECISIONS][0].rule == "DRY_RUN"
+    h.close()
+    events = read_events(sorted((tmp_path / "dl").glob("*.jsonl")))
+    assert [e["type"] for e in events] == ["order_intent", "risk_reject"]
+    assert events[0]["dry_run"] is True and events[1]["rule"] == "DRY_RUN"
+
+
+def test_a_redelivered_intent_re_emits_the_same_outputs_and_counts_once(harness, clock):
+    i = intent(size="100", price="0.50")  # 50 USD of a 100 USD market limit
+    first = harness.decide(i)
+    clock.now += 120  # past the dedup window: re-evaluating would approve it again
+    assert harness.decide(i) == first
+    assert harness.state.market_notional(CID) == D(50)
+
+
+def test_dedup_window_with_a_clock(harness, clock):
+    assert by_stream(harness.decide(intent(key="k")))[DECISIONS][0].approved
+    clock.now += 59
+    rejected = by_stream(harness.decide(intent(key="k")))[DECISIONS][0]
+    assert not rejected.approved and rejected.rule == "DEDUP_WINDOW"
+    clock.now += 1
+    assert by_stream(harness.decide(intent(key="k")))[DECISIONS][0].approved
+
+
+def test_rejections_are_logged_with_rule_and_numbers(harness, tmp_path):
+    out = by_stream(harness.decide(intent(market="0xunknown")))
+    assert out[DECISIONS][0].rule == "MIN_LIQUIDITY_USD" and APPROVED_ORDERS not in out
+    harness.events.close()
+    reject = [e for e in read_events(sorted((tmp_path / "logs").glob("*.jsonl"))) if e["type"] == "risk_reject"]
+    assert reject[0]["rule"] == "MIN_LIQUIDITY_USD" and reject[0]["numbers"] == {"limit_usd": "1000"}
+
+
+def test_losses_past_the_limit_trip_the_switch_once_and_block_everything(harness):
+    harness.on_fill(fill("b1", m.TradeStatus.MATCHED, size="100", price="0.50"))
+    harness.on_event(m.BookSnapshot(envelope=m.Envelope.new("ingest"), market=CID, token_id=YES,
+                                    bids=(m.PriceLevel(price=D("0.45"), size=D(1)),), asks=(), tick_size=D("0.01")))
+    assert not harness.state.kill_switch().active  # -5 of a 10 limit
+    out = harness.on_fill(fill("s1", m.TradeStatus.MATCHED, side=m.Side.SELL, size="50", price="0.30"))
+    control = by_stream(out)[CONTROL]  # realized -10, unrealized -2.5
+    assert [type(c) for c in control] == [m.KillSwitchChanged, m.CancelAllRequested]
+    assert control[0].active and control[0].actor == "risk:auto"
+    assert harness.state.kill_switch().active
+    assert harness.on_fill(fill("s2", m.TradeStatus.MATCHED, side=m.Side.SELL, size="1", price="0.30")) == []
+    blocked = by_stream(harness.decide(intent(side=m.Side.SELL, size="1")))[DECISIONS][0]
+    assert blocked.rule == "KILL_SWITCH"
+
+
+def test_a_falling_mark_trips_the_switch(harness):
+    harness.on_fill(fill("b1", m.TradeStatus.MATCHED, size="100", price="0.50"))
+    delta = m.BookDelta(envelope=m.Envelope.new("ingest"), market=CID, changes=(), best_bid={YES: D("0.35")})
+    first = harness.on_event(delta)
+    assert by_stream(first)[CONTROL][0].active and harness.state.kill_switch().active
+    assert harness.on_event(delta) == first  # redelivered: the recorded announcement again, no new one
+
+
+def test_order_updates_move_open_notional(harness):
+    harness.decide(intent(size="10", price="0.50", message_id="b" * 32))
+    cid = client_order_id("b" * 32)
+    assert harness.state.market_notional(CID) == D(5)
+    update = dict(envelope=m.Envelope.new("executor"), client_order_id=cid, kind=m.OrderEventKind.UPDATE,
+                  market=CID, token_id=YES, side=m.Side.BUY, price=D("0.50"), original_size=D(10))
+    harness.tracker.on_order_update(m.OrderUpdate(status=m.OrderStatus.LIVE, size_matched=D(4), **update))
+    assert harness.state.market_notional(CID) == D(3)
+    harness.tracker.on_order_update(m.OrderUpdate(status=m.OrderStatus.CANCELED, size_matched=D(4), **update))
+    assert harness.state.market_notional(CID) == D(0)
+
+
+def test_every_order_status_is_mapped():
+    assert set(ORDER_STATUS_IS_OPEN) == set(m.OrderStatus)
+
+
+def test_cancels_pass_even_with_the_kill_switch_on(harness):
+    harness.state.set_kill_switch(True, "test", "cli")
+    cancel = m.CancelIntent(envelope=m.Envelope.new("strategy"), strategy="mm", signal_key="mm:1", reason="r",
+                            market=CID)
+    out = by_stream(handle_once(harness.state, harness.events, cancel.envelope.message_id,
+                                lambda fx: harness.decider.pass_cancel(cancel, fx), record_always=True))
+    assert isinstance(out[APPROVED_ORDERS][0], m.ApprovedCancel)
