@@ -1,0 +1,80 @@
+"""Arbitrage driven by scripted books: binary YES+NO, neg-risk YES and NO baskets, edges, fees, depth."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from services.strategy.engine import Engine
+from services.strategy.strategies.arbitrage import ArbParams, Arbitrage
+from shared.messages import Side
+from tests.strategy.scenario import delta, discovered, feed, info, snapshot, views
+
+
+def engine(edge_bps: int = 50, max_usd: int = 1000) -> Engine:
+    return Engine([Arbitrage(ArbParams(min_edge_bps=Decimal(edge_bps), max_size_usd=Decimal(max_usd)))])
+
+
+def binary(yes_ask: str, no_ask: str, *, yes_depth: str = "100", no_depth: str = "40", **kw: str) -> list:
+    m = info("b", **kw)
+    return [discovered(m), snapshot(m, "b-yes", [("0.30", "10")], [(yes_ask, yes_depth)]),
+            snapshot(m, "b-no", [("0.30", "10")], [(no_ask, no_depth)])]
+
+
+def test_binary_asks_below_one_buy_both_legs_sized_by_the_thinner_leg():
+    intents = feed(engine(), binary("0.45", "0.50"))
+    assert [v[2:] for v in views(intents)] == [
+        ("b", "b-yes", "BUY", "0.45", "40.00", "FOK"),
+        ("b", "b-no", "BUY", "0.50", "40.00", "FOK"),
+    ]
+    assert len({i.signal_key for i in intents}) == 1 and intents[0].signal_key.startswith("arb:b:")
+    assert len({i.envelope.message_id for i in intents}) == 2
+    assert all(i.must_fill for i in intents)
+
+
+def test_no_intent_below_the_edge_or_when_fees_eat_it():
+    assert feed(engine(), binary("0.50", "0.496")) == []  # edge 0.004 < 0.005
+    # rate 0.07, exponent 1: fees 0.0173 + 0.0175 leave 0.0152 of the 0.05 gap, under a 0.02 edge.
+    assert feed(engine(200), binary("0.45", "0.50", fee_rate="0.07", fee_exponent="1")) == []
+    assert feed(engine(200), binary("0.45", "0.45", fee_rate="0.07", fee_exponent="1")) != []
+
+
+def test_the_usd_cap_limits_the_basket_and_the_same_opportunity_fires_once():
+    e = engine(max_usd=19)
+    first = feed(e, binary("0.45", "0.50"))
+    assert [v[6] for v in views(first)] == ["20.00", "20.00"]  # 19 / 0.95
+    m = info("b")
+    again = feed(e, [delta(m, "b-yes", Side.BUY, "0.31", "5")])  # bids move, asks do not
+    assert again == []
+    gone = feed(e, [delta(m, "b-yes", Side.SELL, "0.45", "0"), delta(m, "b-yes", Side.SELL, "0.60", "10")])
+    back = feed(e, [delta(m, "b-yes", Side.SELL, "0.45", "100")])
+    assert gone == [] and len(back) == 2
+
+
+def neg_risk_event(yes_asks: list[str], no_asks: list[str]) -> list:
+    """Ingest discovers a whole event (Gamma lists its markets together), then books arrive."""
+    markets = [info(f"n{i}", neg_risk_id="E") for i in range(len(yes_asks))]
+    messages: list = [discovered(m) for m in markets]
+    for i, (m, yes, no) in enumerate(zip(markets, yes_asks, no_asks, strict=True)):
+        messages += [snapshot(m, f"n{i}-yes", [], [(yes, "30")]), snapshot(m, f"n{i}-no", [], [(no, "25")])]
+    return messages
+
+
+def test_neg_risk_yes_basket_below_one():
+    intents = feed(engine(), neg_risk_event(["0.30", "0.30", "0.35"], ["0.75", "0.75", "0.70"]))
+    yes_legs = [v for v in views(intents) if v[1].startswith("arb:E:neg_risk_yes:")]
+    assert [(v[3], v[5], v[6]) for v in yes_legs] == [
+        ("n0-yes", "0.30", "30.00"), ("n1-yes", "0.30", "30.00"), ("n2-yes", "0.35", "30.00")]
+    assert len(intents) == 3  # NO side: 2.20 is not below n - 1 = 2
+
+
+def test_neg_risk_no_basket_below_n_minus_one():
+    intents = feed(engine(), neg_risk_event(["0.40", "0.40", "0.40"], ["0.60", "0.60", "0.65"]))
+    assert [(v[3], v[5], v[6]) for v in views(intents)] == [
+        ("n0-no", "0.60", "25.00"), ("n1-no", "0.60", "25.00"), ("n2-no", "0.65", "25.00")]
+
+
+def test_a_basket_with_a_leg_without_asks_is_not_traded():
+    messages = neg_risk_event(["0.30", "0.30", "0.30"], ["0.80", "0.80", "0.80"])
+    messages[-1] = snapshot(info("n2", neg_risk_id="E"), "n2-no", [], [("0.90", "5")])
+    messages[-2] = snapshot(info("n2", neg_risk_id="E"), "n2-yes", [("0.20", "5")], [])
+    assert feed(engine(), messages) == []
