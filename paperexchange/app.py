@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.routing import Mount, Route, WebSocketRoute
 
@@ -15,6 +16,7 @@ from paperexchange.clock import Clock
 from paperexchange.config import Settings
 from paperexchange.defaults import create_default_markets
 from paperexchange.errors import VenueError
+from paperexchange.fault_middleware import FaultMiddleware
 from paperexchange.http import error, venue_error_handler
 from paperexchange.venue import Venue
 from paperexchange.ws_market import market_endpoint
@@ -60,7 +62,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, ven
     routes += [Route(prefix + "{rest:path}", _reserved, methods=["GET", "POST"]) for prefix in RESERVED_PREFIXES]
     if settings.admin:
         routes.append(Mount("/_paper", routes=admin.ROUTES))
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={VenueError: venue_error_handler})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={VenueError: venue_error_handler},
+                    middleware=[Middleware(FaultMiddleware, faults=venue.faults)])
     app.state.venue = venue
     app.state.exchange = venue.exchange
     app.state.heartbeats = venue.heartbeats

@@ -35,6 +35,10 @@ class Settlement:
     def fail_market(self, condition_id: str, enabled: bool = True) -> None:
         (self._fail_markets.add if enabled else self._fail_markets.discard)(condition_id)
 
+    def clear_faults(self) -> None:
+        self._fail_next = 0
+        self._fail_markets.clear()
+
     def _matched(self, trade: Trade) -> None:
         if self._fail_next > 0 or trade.market.condition_id in self._fail_markets:
             trade.fail = True

@@ -11,6 +11,7 @@ from paperexchange.clock import Clock, SystemClock
 from paperexchange.config import Settings
 from paperexchange.engine import BUY, SELL, Order
 from paperexchange.exchange import Exchange
+from paperexchange.faults import Faults
 from paperexchange.heartbeats import Heartbeats
 from paperexchange.markets import Market
 from paperexchange.settlement import Settlement
@@ -37,7 +38,8 @@ class Venue:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.market_hub = MarketHub()
+        self.faults = Faults(self.clock)
+        self.market_hub = MarketHub(self.faults)
         self.user_hub = UserHub()
         self.exchange = Exchange(settings, self.clock, _HubSink(self.market_hub, self.user_hub))
         self.heartbeats = Heartbeats(self.clock, settings.heartbeat_timeout_secs)

@@ -25,6 +25,12 @@ class Subscriber:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.closed = False
+        self.close_code = 1008
+
+    def disconnect(self, code: int = 1011) -> None:
+        """Close from the server side (fault injection): the writer sends the close frame."""
+        self.close_code, self.closed = code, True
+        self._wakeup.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._write_loop())
@@ -77,4 +83,4 @@ class Subscriber:
             for frame in self._frames(items):
                 await self.websocket.send({"type": "websocket.send", "text": frame})
         with contextlib.suppress(Exception):
-            await self.websocket.close(code=1008)
+            await self.websocket.close(code=self.close_code)

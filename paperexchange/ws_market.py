@@ -8,12 +8,14 @@ Custom-feature events (best_bid_ask, new_market, market_resolved) go only to soc
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from paperexchange import bookview
 from paperexchange.exchange import Exchange
+from paperexchange.faults import Faults
 from paperexchange.ws_hub import Subscriber
 
 
@@ -25,30 +27,49 @@ class MarketSubscriber(Subscriber):
 
 
 class MarketHub:
-    def __init__(self) -> None:
+    def __init__(self, faults: Faults | None = None) -> None:
         self._by_asset: dict[str, set[MarketSubscriber]] = defaultdict(set)
         self._all: set[MarketSubscriber] = set()
         self.sent = 0
+        self.faults = faults
+        # Callbacks(serialized event) seeing every event whether or not anyone subscribed (tape recorder).
+        self.taps: list[Callable[[bytes], None]] = []
+        # Set while a tape is served instead of the live book: live events then go nowhere.
+        self.replaying = False
 
     def publish(self, asset_ids: tuple[str, ...], message: dict, custom: bool = False) -> None:
+        data = orjson.dumps(message) if self.taps else None
+        for tap in self.taps:
+            tap(data)
         targets: set[MarketSubscriber] = set()
         for asset_id in asset_ids:
             targets.update(self._by_asset.get(asset_id, ()))
         if custom:
             targets = {sub for sub in targets if sub.custom}
-        if not targets:
+        if not targets or self.replaying:
             return
-        data = orjson.dumps(message)
-        for sub in targets:
-            sub.push(data)
-        self.sent += len(targets)
+        self._deliver(targets, data or orjson.dumps(message))
 
     def broadcast_custom(self, message: dict) -> None:
         """new_market: every socket with custom features on, whatever it subscribed to."""
         data = orjson.dumps(message)
-        for sub in self._all:
-            if sub.custom:
+        for tap in self.taps:
+            tap(data)
+        if not self.replaying:
+            self._deliver([sub for sub in self._all if sub.custom], data)
+
+    def _deliver(self, targets, data: bytes) -> None:
+        faulty = self.faults is not None and self.faults.frames is not None
+        for sub in targets:
+            for _ in range(self.faults.frame_copies() if faulty else 1):
                 sub.push(data)
+        self.sent += len(targets)
+
+    def disconnect_all(self) -> int:
+        subs = list(self._all)
+        for sub in subs:
+            sub.disconnect()
+        return len(subs)
 
     def add(self, sub: MarketSubscriber, asset_ids: list[str]) -> list[str]:
         self._all.add(sub)

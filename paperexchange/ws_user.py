@@ -41,6 +41,12 @@ class UserHub:
     def add(self, sub: UserSubscriber) -> None:
         self._by_owner[sub.owner].add(sub)
 
+    def disconnect_all(self) -> int:
+        subs = [sub for group in self._by_owner.values() for sub in group]
+        for sub in subs:
+            sub.disconnect()
+        return len(subs)
+
     def remove(self, sub: UserSubscriber) -> None:
         if sub.owner is not None:
             self._by_owner[sub.owner].discard(sub)
