@@ -121,8 +121,7 @@ class Decider:
         fx.after.append(lambda: metrics.RISK_REJECTIONS.labels(rule=rule).inc())
         fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc())
         if rule == LOSS_RULE:
-            killswitch.change(self.state, fx, active=True, reason=decision.detail, actor=killswitch.AUTO_ACTOR,
-                              cause=intent)
+            killswitch.trip_on_loss(self.state, fx, reason=decision.detail, cause=intent)
 
     def pass_cancel(self, intent: CancelIntent, fx: Effects) -> None:
         """Cancels only lower risk: they pass always, kill switch and dry run included."""

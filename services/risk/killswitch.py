@@ -26,9 +26,20 @@ def status_key(prefix: str) -> str:
     return f"{prefix}risk:kill_switch"
 
 
-def change(state: RiskState, fx: Effects, *, active: bool, reason: str, actor: str, cause: Message) -> bool:
+def trip_on_loss(state: RiskState, fx: Effects, *, reason: str, cause: Message) -> bool:
+    """Trip automatically, at most once per trading day: after a release by hand the operator decides.
+
+    The MAX_DAILY_LOSS_USD rule still rejects every order intent for the rest of that day.
+    """
+    if state.auto_tripped_today():
+        return False
+    return change(state, fx, active=True, reason=reason, actor=AUTO_ACTOR, cause=cause, auto=True)
+
+
+def change(state: RiskState, fx: Effects, *, active: bool, reason: str, actor: str, cause: Message,
+           auto: bool = False) -> bool:
     """Set the switch inside the caller's transaction; returns False when it already was in that state."""
-    if not state.set_kill_switch(active, reason, actor):
+    if not state.set_kill_switch(active, reason, actor, auto=auto):
         return False
     cause_id = cause.envelope.message_id
     changed = KillSwitchChanged(

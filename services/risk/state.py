@@ -43,6 +43,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE tokens (token_id TEXT PRIMARY KEY, condition_id TEXT NOT NULL);
     CREATE TABLE marks (token_id TEXT PRIMARY KEY, price TEXT NOT NULL, ts REAL NOT NULL);
     """,
+    # The trading day of the last automatic trip: after a release by hand, a loss does not re-trip that day.
+    "ALTER TABLE kill_switch ADD COLUMN auto_day TEXT NOT NULL DEFAULT '';",
 )
 
 
@@ -127,13 +129,18 @@ class RiskState:
         active, reason, actor, ts = self._one("SELECT active, reason, actor, changed_ts FROM kill_switch")
         return KillState(bool(active), reason, actor, ts)
 
-    def set_kill_switch(self, active: bool, reason: str, actor: str) -> bool:
+    def set_kill_switch(self, active: bool, reason: str, actor: str, *, auto: bool = False) -> bool:
         """Set the switch; returns False (and changes nothing) when it already is in that state."""
         if self.kill_switch().active == active:
             return False
         self.db.execute("UPDATE kill_switch SET active=?, reason=?, actor=?, changed_ts=?",
                         (int(active), reason, actor, self.clock()))
+        if auto:
+            self.db.execute("UPDATE kill_switch SET auto_day=?", (self.today(),))
         return True
+
+    def auto_tripped_today(self) -> bool:
+        return self._one("SELECT auto_day FROM kill_switch")[0] == self.today()
 
     # ---- recorded outputs and signal keys ---------------------------------------------------------------
 

@@ -91,5 +91,5 @@ class Tracker:
         realized, unrealized = self.state.daily_pnl()
         total, limit = realized + unrealized, self.settings.max_daily_loss_usd
         if total < -limit:
-            killswitch.change(self.state, fx, active=True, actor=killswitch.AUTO_ACTOR, cause=cause,
-                              reason=f"daily PnL {total} below -{limit} (realized {realized}, unrealized {unrealized})")
+            reason = f"daily PnL {total} below -{limit} (realized {realized}, unrealized {unrealized})"
+            killswitch.trip_on_loss(self.state, fx, reason=reason, cause=cause)

@@ -179,3 +179,16 @@ def test_cancels_pass_even_with_the_kill_switch_on(harness):
     out = by_stream(handle_once(harness.state, harness.events, cancel.envelope.message_id,
                                 lambda fx: harness.decider.pass_cancel(cancel, fx), record_always=True))
     assert isinstance(out[APPROVED_ORDERS][0], m.ApprovedCancel)
+
+
+def test_after_a_release_by_hand_a_loss_does_not_re_trip_that_day_but_still_rejects(harness, clock):
+    harness.on_fill(fill("b1", m.TradeStatus.MATCHED, size="100", price="0.50"))
+    harness.on_fill(fill("s1", m.TradeStatus.MATCHED, side=m.Side.SELL, size="100", price="0.38"))  # -12
+    assert harness.state.kill_switch().active
+    harness.state.set_kill_switch(False, "checked", "cli")
+    out = by_stream(harness.decide(intent()))
+    assert out[DECISIONS][0].rule == "MAX_DAILY_LOSS_USD" and CONTROL not in out
+    assert not harness.state.kill_switch().active
+    clock.now += 86_400  # a new trading day: PnL starts again from zero
+    assert by_stream(harness.decide(intent(key="next-day")))[DECISIONS][0].approved
+
