@@ -59,6 +59,17 @@ TICK_TO_ORDER_SECONDS = Histogram(
 )
 
 
+# ---- strategy ------------------------------------------------------------------------------------------
+STRATEGY_SIGNALS_SEEN = Counter(
+    "strategy_signals_seen", "Triggers a strategy considered (leader trades, book changes, verdicts)",
+    ["strategy"], namespace=NAMESPACE,
+)
+INTENTS_EMITTED = Counter(
+    "intents_emitted", "Order and cancel intents emitted, by strategy and reason kind (the text before ':')",
+    ["strategy", "reason_kind"], namespace=NAMESPACE,
+)
+
+
 @contextmanager
 def timed(histogram: Histogram, **labels: str) -> Iterator[None]:
     """Observe the duration of the with-block on `histogram` (with `labels` when it has any)."""

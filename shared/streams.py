@@ -250,6 +250,29 @@ class Bus:
                 return False
             raise
 
+    async def history(
+        self, stream: str, *, after: str | None = None, until: str = "+", count: int = 1000
+    ) -> list[tuple[str, Message | None]]:
+        """Up to `count` entries in id order, after id `after` (exclusive; None: from the start) up to `until`
+        (inclusive), each decoded, or None when it cannot be. Read-only: no group is touched."""
+        start = "-" if after is None else "(" + after
+        entries = await self.redis.xrange(self.key(stream), min=start, max=until, count=count)
+        out: list[tuple[str, Message | None]] = []
+        for raw_id, fields in entries:
+            try:
+                out.append((_text(raw_id), decode(fields)))
+            except DecodeError:
+                out.append((_text(raw_id), None))
+        return out
+
+    async def pending_ids(self, stream: str, group: str, *, count: int = 100_000) -> set[str]:
+        """Ids of entries delivered to `group` and not yet acknowledged, by any consumer (empty: no group)."""
+        try:
+            rows = await self.redis.xpending_range(self.key(stream), group, min="-", max="+", count=count)
+        except ResponseError:
+            return set()
+        return {_text(r["message_id"]) for r in rows}
+
     async def group_stats(self, stream: str) -> list[GroupStats]:
         """Pending and lag of every group of a stream ([] when the stream does not exist)."""
         key = self.key(stream)

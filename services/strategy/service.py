@@ -1,12 +1,106 @@
-"""The strategy service's main loop (for now: connect, report healthy, stop cleanly on a signal)."""
+"""The strategy service: one worker per shard, consuming `events:<shard>`, `fills` and `signals`, emitting intents.
+
+Start: rebuild memory (rebuild.py), then run three consumers in the per-shard group `strategy:<shard>`.
+Each handler returns the intents as outputs, so they are written and the input acknowledged atomically.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from services.strategy.config import StrategySettings
-from shared.lifecycle import ServiceContext, wait_stopped
+from services.strategy.engine import Engine, build_strategies
+from services.strategy.intents import Intent, reason_kind
+from services.strategy.rebuild import entry_key, replay, replay_finished
+from shared import metrics
+from shared.lifecycle import ServiceContext
+from shared.messages import CancelIntent, ExternalSignal, Message
+from shared.streams import FILLS, INTENTS, SIGNALS, Delivery, Output, events_stream
+
+log = logging.getLogger(__name__)
+
+
+def group_name(shard: str) -> str:
+    """The consumer group of one shard's worker, on each of the three streams it reads."""
+    return f"strategy:{shard}"
+
+
+class StrategyWorker:
+    """The engine on the bus for one shard."""
+
+    def __init__(self, ctx: ServiceContext, settings: StrategySettings) -> None:
+        self.ctx = ctx
+        self.shard = settings.shard
+        self.group = group_name(self.shard)
+        self.events = events_stream(self.shard)
+        self.engine = Engine(build_strategies(settings))
+        self.strategy_names = list(settings.strategies)
+        self._fills_replayed_to: tuple[int, int] = (0, 0)
+
+    async def rebuild(self) -> None:
+        """Inventory and orders from all retained fills; then books and strategy memory; then verdicts."""
+        bus = self.ctx.bus
+        fills = await replay(bus, FILLS, self.engine.on_fill)
+        if fills.last_id is not None:
+            self._fills_replayed_to = entry_key(fills.last_id)
+        events = await replay_finished(bus, self.events, self.group, self._replay_event)
+        signals = await replay_finished(bus, SIGNALS, self.group, self._replay_signal)
+        self.ctx.events.emit("strategy_rebuilt", shard=self.shard, fills=fills.entries, events=events.entries,
+                             signals=signals.entries, markets=len(self.engine.state.markets))
+        log.info("rebuilt shard %s from %d fills, %d events, %d signals", self.shard, fills.entries,
+                 events.entries, signals.entries)
+
+    def _replay_event(self, message: Message) -> None:
+        self.engine.on_event(message)  # the intents were emitted when the entry was first handled
+
+    def _replay_signal(self, message: Message) -> None:
+        if isinstance(message, ExternalSignal):
+            self.engine.on_signal(message)
+
+    async def run(self) -> None:
+        await self.rebuild()
+        self.engine.on_seen = lambda name: metrics.STRATEGY_SIGNALS_SEEN.labels(strategy=name).inc()
+        self.ctx.status.update(shard=self.shard, strategies=self.strategy_names)
+        consumers = [
+            self.ctx.consumer(self.events, self.group, self.on_event),
+            self.ctx.consumer(FILLS, self.group, self.on_fill, trim_interval_secs=None),
+            self.ctx.consumer(SIGNALS, self.group, self.on_signal, trim_interval_secs=None),
+        ]
+        await asyncio.gather(*(c.run() for c in consumers))
+
+    async def on_event(self, delivery: Delivery) -> Sequence[Output]:
+        intents = self.engine.on_event(delivery.message)
+        self.ctx.status["markets"] = len(self.engine.state.markets)
+        return self._emit(intents)
+
+    async def on_fill(self, delivery: Delivery) -> Sequence[Output]:
+        if entry_key(delivery.entry_id) > self._fills_replayed_to:
+            self.engine.on_fill(delivery.message)
+        return ()
+
+    async def on_signal(self, delivery: Delivery) -> Sequence[Output]:
+        message = delivery.message
+        if not isinstance(message, ExternalSignal):
+            return ()
+        return self._emit(self.engine.on_signal(message))
+
+    def _emit(self, intents: list[Intent]) -> list[Output]:
+        for intent in intents:
+            kind = reason_kind(intent.reason)
+            metrics.INTENTS_EMITTED.labels(strategy=intent.strategy, reason_kind=kind).inc()
+            fields = {"strategy": intent.strategy, "signal_key": intent.signal_key, "reason": intent.reason,
+                      "market": intent.market, "intent_id": intent.envelope.message_id}
+            if not isinstance(intent, CancelIntent):
+                fields.update(token_id=intent.token_id, side=intent.side.value, price=str(intent.price),
+                              size=str(intent.size), order_type=intent.order_type.value)
+            self.ctx.events.emit("intent_emitted", **fields)
+        return [Output(INTENTS, intent) for intent in intents]
 
 
 def build_main(settings: StrategySettings) -> Callable[[ServiceContext], Awaitable[None]]:
-    return wait_stopped
+    async def main(ctx: ServiceContext) -> None:
+        await StrategyWorker(ctx, settings).run()
+
+    return main

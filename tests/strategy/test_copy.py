@@ -14,8 +14,9 @@ YES, NO = "m1-yes", "m1-no"
 
 
 def engine(**overrides: object) -> Engine:
-    params = dict(wallets=frozenset({"0xleader"}), size_ratio=Decimal("0.5"), min_size_usd=Decimal(1),
-                  max_size_usd=Decimal(20), price_guard_bps=Decimal(200))
+    params: dict[str, object] = {"wallets": frozenset({"0xleader"}), "size_ratio": Decimal("0.5"),
+                                 "min_size_usd": Decimal(1), "max_size_usd": Decimal(20),
+                                 "price_guard_bps": Decimal(200)}
     params.update(overrides)
     return Engine([CopyTrading(CopyParams(**params))])  # type: ignore[arg-type]
 

@@ -13,8 +13,8 @@ M = info("m")
 
 
 def engine(**overrides: object) -> Engine:
-    params = dict(half_spread_bps=Decimal(200), requote_interval_secs=10.0, quote_size_usd=Decimal(10),
-                  inventory_skew_bps_per_share=Decimal(10))
+    params: dict[str, object] = {"half_spread_bps": Decimal(200), "requote_interval_secs": 10.0,
+                                 "quote_size_usd": Decimal(10), "inventory_skew_bps_per_share": Decimal(10)}
     params.update(overrides)
     return Engine([MarketMaking(MMParams(**params))])  # type: ignore[arg-type]
 

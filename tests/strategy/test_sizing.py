@@ -37,7 +37,7 @@ def test_kelly_fraction_and_cap():
 
 
 def test_volatility_scaling():
-    base = dict(target_volatility=D("0.01"), max_usd=D(50))
+    base = {"target_volatility": D("0.01"), "max_usd": D(50)}
     assert sizing.volatility_scaled(D(10), D("0.5"), volatility=D("0.02"), **base) == D(10)  # half of $10
     assert sizing.volatility_scaled(D(10), D("0.5"), volatility=D("0.001"), **base) == D(100)  # capped at $50
     assert sizing.volatility_scaled(D(10), D("0.5"), volatility=None, **base) == D(20)
