@@ -166,6 +166,17 @@ end
 return ids
 """
 
+# KEYS: 1 output stream, 2 a sorted set of keys already published. ARGV: member, score, prune-below score
+# ('' for none), type, v, data. Publishes only when the member is new, and records it in the same script,
+# so "published" and "recorded" cannot disagree whatever crashes. Returns the entry id, or false.
+_PUBLISH_ONCE_LUA = """
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return false end
+local id = redis.call('XADD', KEYS[1], '*', 'type', ARGV[4], 'v', ARGV[5], 'data', ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+if ARGV[3] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3]) end
+return id
+"""
+
 # KEYS: 1 stream. ARGV: cutoff id (retention). Returns the number of entries removed.
 _TRIM_LUA = """
 local function parse(id)
@@ -206,6 +217,7 @@ class Bus:
         self._commit_script = redis.register_script(_COMMIT_LUA)
         self._trim_script = redis.register_script(_TRIM_LUA)
         self._publish_script = redis.register_script(_PUBLISH_LUA)
+        self._publish_once_script = redis.register_script(_PUBLISH_ONCE_LUA)
 
     def key(self, stream: str) -> str:
         """The Redis key of a logical stream name."""
@@ -239,6 +251,32 @@ class Bus:
         for stream, n in count.items():
             metrics.MESSAGES_PUBLISHED.labels(stream=_metric_stream(stream)).inc(n)
         return [i.decode() for i in ids]
+
+    async def publish_once(self, stream: str, message: Message, *, seen_key: str, member: str, score: float,
+                           prune_below: float | None = None) -> str | None:
+        """XADD `message` unless `member` is already in the sorted set `seen_key` (a logical name), adding it
+        in the same script; returns the entry id, or None when it was published before. Members scored
+        below `prune_below` are dropped from the set at the same time."""
+        fields = encode(message)
+        prune = "" if prune_below is None else repr(float(prune_below))
+        entry_id = await self._publish_once_script(
+            keys=[self.key(stream), self.key(seen_key)],
+            args=[member, repr(float(score)), prune, fields[TYPE_FIELD], fields[VERSION_FIELD], fields[DATA_FIELD]],
+        )
+        if not entry_id:
+            return None
+        metrics.MESSAGES_PUBLISHED.labels(stream=_metric_stream(stream)).inc()
+        return _text(entry_id)
+
+    async def dead_letter(self, stream: str, raw: bytes | str, error: str, **context: str) -> str:
+        """XADD a payload that never became a message (e.g. a malformed venue frame) to `<stream>:dead`
+        with the reason, for `polydesk dead-letters`; returns the dead letter's entry id."""
+        fields: dict[str, bytes | str | int] = {
+            "source_stream": self.key(stream), "error": error[:2000], "raw": raw, "deliveries": 0,
+            "dead_at_ms": int(time.time() * 1000), **context,
+        }
+        entry_id = await self.redis.xadd(self.key(dead_letter_stream(stream)), fields)
+        return _text(entry_id)
 
     async def ensure_group(self, stream: str, group: str, *, start_id: str = "0") -> bool:
         """Create the group (and the stream) if missing; returns True when it was created."""
@@ -363,6 +401,7 @@ class Consumer:
         self._error_key = self.bus.error_key(self.stream, self.group)
         self._metric_stream = _metric_stream(self.stream)
         self._handler_seconds = metrics.HANDLER_SECONDS.labels(stream=self._metric_stream, group=self.group)
+        self._hop_latency = metrics.HOP_LATENCY_SECONDS.labels(hop=f"{self._metric_stream}->{self.group}")
         self.handled = 0
 
     def stop(self) -> None:
@@ -470,6 +509,8 @@ class Consumer:
             message = decode(fields)
         except DecodeError as error:
             return _Pending(entry_id, "d", error=f"decode: {error}", deliveries=deliveries)
+        if deliveries == 1:  # a redelivery's age measures the crash, not the hop
+            self._hop_latency.observe(max(0.0, (time.time_ns() - message.envelope.created_ts_ns) / 1e9))
         started = time.perf_counter()
         try:
             outputs = await self.handler(Delivery(self.stream, entry_id, message, deliveries))
