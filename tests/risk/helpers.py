@@ -23,7 +23,7 @@ class Clock:
 
 def market_info(*, volume: str = "50000", end_ts: int | None = int(NOW) + 10 * 86_400, cid: str = CID,
                 tokens: tuple[str, str] = (YES, NO)) -> m.MarketInfo:
-    return m.MarketInfo(condition_id=cid, question="q?", slug="q", tick_size=D("0.01"), min_order_size=D("5"),
+    return m.MarketInfo(condition_id=cid, question="q?", slug="q", tick_size=D("0.01"), min_order_size=D(5),
                         tokens=(m.TokenInfo(token_id=tokens[0], outcome="Yes"),
                                 m.TokenInfo(token_id=tokens[1], outcome="No")),
                         end_date_ts=end_ts, volume_24h_usd=D(volume))

@@ -41,18 +41,18 @@ def test_everything_within_limits_is_approved_unchanged():
 
 # rule name -> (a situation/limits/order that fails it, one just inside that passes it)
 FAILING = {
-    "KILL_SWITCH": (dict(situation=replace(OK, kill_switch_active=True)), {}),
-    "DRY_RUN": (dict(limits=replace(LIMITS, dry_run=True)), {}),
-    "MAX_DAILY_LOSS_USD": (dict(situation=replace(OK, daily_pnl_usd=D("-100.01"))),
-                           dict(situation=replace(OK, daily_pnl_usd=D("-100")))),
-    "MIN_LIQUIDITY_USD": (dict(situation=replace(OK, volume_24h_usd=D("999.99"))),
-                          dict(situation=replace(OK, volume_24h_usd=D("1000")))),
-    "MIN_TIME_TO_RESOLUTION": (dict(situation=replace(OK, end_date_ts=int(NOW) + 3599)),
-                               dict(situation=replace(OK, end_date_ts=int(NOW) + 3600))),
-    "MAX_PER_MARKET_NOTIONAL": (dict(situation=replace(OK, market_notional_usd=D("195.01"))),
-                                dict(situation=replace(OK, market_notional_usd=D("195")))),
-    "DEDUP_WINDOW": (dict(situation=replace(OK, signal_approved_ts=NOW - 59)),
-                     dict(situation=replace(OK, signal_approved_ts=NOW - 60))),
+    "KILL_SWITCH": ({"situation": replace(OK, kill_switch_active=True)}, {}),
+    "DRY_RUN": ({"limits": replace(LIMITS, dry_run=True)}, {}),
+    "MAX_DAILY_LOSS_USD": ({"situation": replace(OK, daily_pnl_usd=D("-100.01"))},
+                           {"situation": replace(OK, daily_pnl_usd=D(-100))}),
+    "MIN_LIQUIDITY_USD": ({"situation": replace(OK, volume_24h_usd=D("999.99"))},
+                          {"situation": replace(OK, volume_24h_usd=D(1000))}),
+    "MIN_TIME_TO_RESOLUTION": ({"situation": replace(OK, end_date_ts=int(NOW) + 3599)},
+                               {"situation": replace(OK, end_date_ts=int(NOW) + 3600)}),
+    "MAX_PER_MARKET_NOTIONAL": ({"situation": replace(OK, market_notional_usd=D("195.01"))},
+                                {"situation": replace(OK, market_notional_usd=D(195))}),
+    "DEDUP_WINDOW": ({"situation": replace(OK, signal_approved_ts=NOW - 59)},
+                     {"situation": replace(OK, signal_approved_ts=NOW - 60)}),
 }
 
 

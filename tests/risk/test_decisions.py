@@ -160,8 +160,8 @@ def test_order_updates_move_open_notional(harness):
     harness.decide(intent(size="10", price="0.50", message_id="b" * 32))
     cid = client_order_id("b" * 32)
     assert harness.state.market_notional(CID) == D(5)
-    update = dict(envelope=m.Envelope.new("executor"), client_order_id=cid, kind=m.OrderEventKind.UPDATE,
-                  market=CID, token_id=YES, side=m.Side.BUY, price=D("0.50"), original_size=D(10))
+    update = {"envelope": m.Envelope.new("executor"), "client_order_id": cid, "kind": m.OrderEventKind.UPDATE,
+              "market": CID, "token_id": YES, "side": m.Side.BUY, "price": D("0.50"), "original_size": D(10)}
     harness.tracker.on_order_update(m.OrderUpdate(status=m.OrderStatus.LIVE, size_matched=D(4), **update))
     assert harness.state.market_notional(CID) == D(3)
     harness.tracker.on_order_update(m.OrderUpdate(status=m.OrderStatus.CANCELED, size_matched=D(4), **update))

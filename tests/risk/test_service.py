@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -39,8 +40,8 @@ class RiskProcess:
         self.process: subprocess.Popen | None = None
 
     async def start(self, bus):
-        self.process = subprocess.Popen([sys.executable, "-m", "services.risk"], env=self.env, cwd=REPO,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - starting a child does not block
+            [sys.executable, "-m", "services.risk"], env=self.env, cwd=REPO, stderr=subprocess.DEVNULL)
         key = health_key(self.prefix, "risk", "t1")
 
         async def up():
@@ -79,6 +80,11 @@ def risk_process(redis_url, prefix, tmp_path):
             process.process.wait(10)
 
 
+async def run_cli(env, *args):
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "polydesk", "kill-switch", *args],
+                                   env=env, cwd=REPO, capture_output=True, timeout=30, check=False)
+
+
 async def read(bus, stream):
     return [m.decode(fields) for _, fields in await bus.redis.xrange(bus.key(stream))]
 
@@ -91,8 +97,8 @@ async def decision_for(bus, message_id):
 
 
 async def publish_market(bus):
-    await bus.publish(events_stream("main"),
-                      m.MarketDiscovered(envelope=m.Envelope.new("ingest"), market=market_info(end_ts=int(time.time()) + 10 * 86_400)))
+    info = market_info(end_ts=int(time.time()) + 10 * 86_400)
+    await bus.publish(events_stream("main"), m.MarketDiscovered(envelope=m.Envelope.new("ingest"), market=info))
 
     async def known():  # the market must be in risk's state before intents about it arrive
         stats = {s.group: s for s in await bus.group_stats(events_stream("main"))}
@@ -145,7 +151,7 @@ async def test_kill_switch_trips_on_losses_survives_sigkill_and_blocks_until_off
         control = await read(bus, CONTROL)
         return [type(c) for c in control] == [m.KillSwitchChanged, m.CancelAllRequested] and control
 
-    changed, cancel_all = await eventually(tripped, timeout=15)
+    changed, _ = await eventually(tripped, timeout=15)
     assert changed.active and changed.actor == "risk:auto" and "daily PnL" in changed.reason
 
     risk.kill()
@@ -161,10 +167,9 @@ async def test_kill_switch_trips_on_losses_survives_sigkill_and_blocks_until_off
     await bus.publish(INTENTS, second)
     assert (await decision_for(bus, second.envelope.message_id)).rule == "KILL_SWITCH"
 
-    cli = [sys.executable, "-m", "polydesk", "kill-switch"]
-    status = subprocess.run(cli + ["status"], env=risk.env, cwd=REPO, capture_output=True, timeout=30)
+    status = await run_cli(risk.env, "status")
     assert status.returncode == 0 and json.loads(status.stdout)["active"] is True
-    released = subprocess.run(cli + ["off"], env=risk.env, cwd=REPO, capture_output=True, timeout=30)
+    released = await run_cli(risk.env, "off")
     assert released.returncode == 0 and b"OFF" in released.stdout
     third = intent(key="after-release")
     await bus.publish(INTENTS, third)
@@ -175,8 +180,7 @@ async def test_kill_switch_trips_on_losses_survives_sigkill_and_blocks_until_off
 
 async def test_kill_switch_by_hand_while_risk_is_down_applies_when_it_starts(bus, risk_process):
     risk = risk_process(dry_run="false")
-    cli = [sys.executable, "-m", "polydesk", "kill-switch", "on", "--reason", "maintenance", "--wait", "0"]
-    assert subprocess.run(cli, env=risk.env, cwd=REPO, capture_output=True, timeout=30).returncode == 0
+    assert (await run_cli(risk.env, "on", "--reason", "maintenance", "--wait", "0")).returncode == 0
     await risk.start(bus)
     await publish_market(bus)
 

@@ -137,8 +137,7 @@ def test_open_orders_count_toward_market_notional(state):
 
 
 def test_a_failed_transaction_leaves_nothing_behind(state):
-    with pytest.raises(RuntimeError):
-        with state.transaction():
-            state.approve_signal("k")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), state.transaction():
+        state.approve_signal("k")
+        raise RuntimeError("boom")
     assert state.signal_approved_ts("k") is None
