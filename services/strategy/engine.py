@@ -13,7 +13,7 @@ from services.strategy.config import StrategySettings
 from services.strategy.intents import Intent, Strategy
 from services.strategy.pricing import on_grid
 from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update
-from services.strategy.strategies.arbitrage import ArbParams, Arbitrage
+from services.strategy.strategies.arbitrage import Arbitrage, ArbParams
 from services.strategy.strategies.copy import CopyParams, CopyTrading
 from services.strategy.strategies.market_making import MarketMaking, MMParams
 from services.strategy.strategies.verdict import ExternalVerdict, SizingParams, VerdictParams

@@ -55,7 +55,7 @@ def on_grid(price: Decimal, tick: Decimal) -> bool:
     return price % tick == 0 and tick <= price <= ONE - tick
 
 
-def bps(value: float | Decimal | int) -> Decimal:
+def bps(value: float | Decimal) -> Decimal:
     """Basis points of one dollar (the payout of a share) as a price difference: 100 bps = 0.01."""
     return Decimal(str(value)) / BPS
 

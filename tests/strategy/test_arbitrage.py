@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.strategy.engine import Engine
-from services.strategy.strategies.arbitrage import ArbParams, Arbitrage
+from services.strategy.strategies.arbitrage import Arbitrage, ArbParams
 from shared.messages import Side
 from tests.strategy.scenario import delta, discovered, feed, info, snapshot, views
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.strategy.state import WorldState, apply_event, apply_fill
-from services.strategy.strategies.arbitrage import ArbParams, Arbitrage
+from services.strategy.strategies.arbitrage import Arbitrage, ArbParams
 from services.strategy.strategies.copy import CopyParams, CopyTrading
 from services.strategy.strategies.market_making import MarketMaking, MMParams
 from services.strategy.strategies.verdict import ExternalVerdict, SizingParams, VerdictParams

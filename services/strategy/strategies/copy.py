@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from services.strategy import sizing
 from services.strategy.intents import Intent, order
-from services.strategy.pricing import bps, tradable_size, taker_price
+from services.strategy.pricing import bps, taker_price, tradable_size
 from services.strategy.state import WorldState
 from shared.messages import Message, OrderType, Side, TradeSeen
 
