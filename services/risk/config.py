@@ -38,7 +38,7 @@ class RiskSettings(ServiceSettings):
     daily_reset_utc: str = Field(
         default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM UTC when the trading day starts"
     )
-    max_slippage_bps: int = Field(
+    risk_price_limit_bps: int = Field(
         default=200, ge=0, le=10_000, description="price limit of an approved order, away from its price"
     )
     risk_db_path: Path | None = Field(default=None, description="risk's SQLite file; unset: <state_dir>/risk.sqlite")

@@ -97,7 +97,7 @@ class Decider:
             envelope=_envelope("approved", intent), client_order_id=client_order_id(intent_id),
             intent_id=intent_id, signal_key=intent.signal_key, strategy=intent.strategy, market=intent.market,
             token_id=intent.token_id, side=intent.side, size=decision.size, price=intent.price,
-            price_limit=price_limit(intent.side, intent.price, market.tick_size, self.settings.max_slippage_bps),
+            price_limit=price_limit(intent.side, intent.price, market.tick_size, self.settings.risk_price_limit_bps),
             order_type=intent.order_type, post_only=intent.post_only, must_fill=intent.must_fill,
             expiration_ts=intent.expiration_ts, neg_risk=market.neg_risk, tick_size=market.tick_size,
             clamped_from_size=decision.requested_size if decision.size != decision.requested_size else None,

@@ -54,8 +54,6 @@ class RiskService:
         message = delivery.message
         with metrics.timed(metrics.RISK_DECISION_SECONDS):
             if isinstance(message, OrderIntent):
-                metrics.HOP_LATENCY_SECONDS.labels(hop="intents->risk").observe(
-                    max(0.0, (time.time_ns() - message.envelope.created_ts_ns) / 1e9))
                 outputs = self._once(delivery, lambda fx: self.decider.decide(message, fx), record_always=True)
             elif isinstance(message, CancelIntent):
                 outputs = self._once(delivery, lambda fx: self.decider.pass_cancel(message, fx), record_always=True)
