@@ -47,8 +47,8 @@ class StrategyWorker:
             self._fills_replayed_to = entry_key(fills.last_id)
         events = await replay_finished(bus, self.events, self.group, self._replay_event)
         signals = await replay_finished(bus, SIGNALS, self.group, self._replay_signal)
-        self.ctx.events.emit("strategy_rebuilt", shard=self.shard, fills=fills.entries, events=events.entries,
-                             signals=signals.entries, markets=len(self.engine.state.markets))
+        # In the health key rather than the event log, which holds decisions and trades.
+        self.ctx.status["rebuilt"] = {"fills": fills.entries, "events": events.entries, "signals": signals.entries}
         log.info("rebuilt shard %s from %d fills, %d events, %d signals", self.shard, fills.entries,
                  events.entries, signals.entries)
 
