@@ -192,3 +192,14 @@ def test_after_a_release_by_hand_a_loss_does_not_re_trip_that_day_but_still_reje
     clock.now += 86_400  # a new trading day: PnL starts again from zero
     assert by_stream(harness.decide(intent(key="next-day")))[DECISIONS][0].approved
 
+
+
+def test_rejections_are_counted_by_rule(harness):
+    from prometheus_client import REGISTRY
+
+    def count():
+        return REGISTRY.get_sample_value("polydesk_risk_rejections_total", {"rule": "MIN_LIQUIDITY_USD"}) or 0
+
+    before = count()
+    harness.decide(intent(market="0xunknown", key="count-me"))
+    assert count() == before + 1
