@@ -59,6 +59,36 @@ TICK_TO_ORDER_SECONDS = Histogram(
 )
 
 
+# ---- ingest --------------------------------------------------------------------------------------------
+INGEST_FRAMES = Counter("ingest_frames", "Market-channel frames received (rate: frames per second)",
+                        namespace=NAMESPACE)
+INGEST_PARSE_ERRORS = Counter(
+    "ingest_parse_errors", "Venue payloads that could not be decoded, by source (market_ws, gamma, data_api)",
+    ["source"], namespace=NAMESPACE,
+)
+INGEST_RECONNECTS = Counter(
+    "ingest_ws_reconnects", "Market-channel sockets replaced, by kind (stale, closed, error)", ["kind"],
+    namespace=NAMESPACE,
+)
+INGEST_RESYNCS = Counter(
+    "ingest_book_resyncs", "Books rebuilt from REST /book, by reason", ["reason"], namespace=NAMESPACE
+)
+INGEST_STALE_BOOKS = Gauge("ingest_stale_books", "Books not updated within book_stale_after_secs",
+                           namespace=NAMESPACE)
+INGEST_BOOK_MAX_AGE_SECONDS = Gauge("ingest_book_max_age_seconds", "Age of the least recently updated book",
+                                    namespace=NAMESPACE)
+INGEST_PUBLISH_LAG_SECONDS = Histogram(
+    "ingest_publish_lag_seconds", "From the venue's timestamp (or receipt) to the events being on the bus",
+    ["kind"], namespace=NAMESPACE, buckets=LATENCY_BUCKETS,
+)
+INGEST_POLL_ERRORS = Counter(
+    "ingest_poll_errors", "Failed reads of a venue source (gamma, data_api, rpc, clob_book)", ["source"],
+    namespace=NAMESPACE,
+)
+INGEST_RPC_UP = Gauge("ingest_rpc_up", "1 when the last chain read succeeded", namespace=NAMESPACE)
+INGEST_TRADES_SEEN = Counter("ingest_trades_seen", "Watched-wallet trades published as trade_seen",
+                             namespace=NAMESPACE)
+
 # ---- strategy ------------------------------------------------------------------------------------------
 STRATEGY_SIGNALS_SEEN = Counter(
     "strategy_signals_seen", "Triggers a strategy considered (leader trades, book changes, verdicts)",
@@ -114,4 +144,23 @@ RISK_REJECTIONS = Counter(
 )
 RISK_DECISION_SECONDS = Histogram(
     "risk_decision_seconds", "Time risk took to decide one intent", namespace=NAMESPACE, buckets=LATENCY_BUCKETS
+)
+
+# ---- executor ------------------------------------------------------------------------------------------
+EXECUTOR_SUBMIT_SECONDS = Histogram(
+    "executor_submit_seconds", "One POST of an order batch to the venue, send to answer", namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
+)
+EXECUTOR_ORDERS = Counter(
+    "executor_orders", "Orders posted, by outcome (live, matched, delayed, rejected, unknown, not_sent)",
+    ["outcome"], namespace=NAMESPACE,
+)
+EXECUTOR_UNKNOWN_OUTCOMES = Counter(
+    "executor_unknown_outcomes", "Orders whose post ended without a definitive answer (then reconciled)",
+    namespace=NAMESPACE,
+)
+EXECUTOR_FILLS = Counter("executor_fills", "Fill reports published, by trade status", ["status"], namespace=NAMESPACE)
+EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
+    "executor_heartbeat_age_seconds", "Seconds since the venue last accepted a dead-man heartbeat",
+    namespace=NAMESPACE,
 )

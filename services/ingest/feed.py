@@ -1,0 +1,321 @@
+"""Market-channel frames -> BookSet -> bus messages -> events:<shard>, one atomic publish per frame.
+
+Emits a BookSnapshot on every (re)sync (a new epoch), then one BookDelta per market per frame with the
+best bid/ask after it, LastTrade and TickSizeChanged; hands new_market / market_resolved to a hook.
+A malformed frame is counted and dead-lettered with its raw text; the feed goes on.
+
+Resync: a book that fails a check (hash, best bid/ask, crossed), changes tick, times out waiting for its
+snapshot after a (re)connect, or is stale is fetched from REST `GET /book` (at most once per
+`resync_min_interval_secs` per token). Deltas for that token that arrive while the request is in flight
+are kept and replayed on top of the snapshot when they are newer than it, so the book does not miss them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import httpx
+from redis.exceptions import RedisError
+
+from services.ingest.book import BookSet, DeltasApplied, Malformed, NeedsResync, OrderBook, SnapshotApplied
+from services.ingest.config import IngestSettings
+from services.ingest.shards import ShardMap
+from shared import metrics
+from shared.messages import BookDelta, BookSnapshot, Envelope, LevelChange, MarketInfo, PriceLevel, Side
+from shared.polymarket import parse
+from shared.polymarket.schemas import (
+    LastTradePriceMessage,
+    MarketFrameError,
+    MarketResolvedMessage,
+    NewMarketMessage,
+    PriceChangeMessage,
+    TickSizeChangeMessage,
+    decode_market_frame,
+    decode_rest_book,
+)
+from shared.streams import Bus, Output, events_stream
+
+log = logging.getLogger(__name__)
+
+MarketHook = Callable[[NewMarketMessage | MarketResolvedMessage], Awaitable[list[Output]]]
+RAW_DEAD_LETTER_MAX = 256 * 1024
+
+
+def _levels(levels: tuple[tuple[str, str], ...]) -> tuple[PriceLevel, ...]:
+    return tuple(PriceLevel(price=Decimal(p), size=Decimal(s)) for p, s in levels)
+
+
+class Feed:
+    """The books of every subscribed token and the translation of their outcomes into bus messages."""
+
+    def __init__(self, settings: IngestSettings, bus: Bus, shards: ShardMap, *, http: httpx.AsyncClient,
+                 producer: str = "ingest", market_hook: MarketHook | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings, self.bus, self.shards, self.http = settings, bus, shards, http
+        self.producer, self.market_hook, self._clock = producer, market_hook, clock
+        self.books = BookSet(clock=clock, auto_track=False, hash_check_every=settings.hash_check_every)
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("frames", "malformed", "published", "publish_failures", "resyncs", "resync_failures",
+             "snapshot_timeouts", "stale_checks", "stale_ok"), 0)
+        self._resyncing: dict[str, list[PriceChangeMessage]] = {}  # token -> deltas held during the request
+        self._last_resync: dict[str, float] = {}
+        self._awaiting: dict[str, float] = {}  # token -> deadline for its WS snapshot after (re)subscribe
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- which tokens ------------------------------------------------------------------------------
+    def track_market(self, info: MarketInfo) -> list[str]:
+        for token in info.tokens:
+            book = self.books.track(token.token_id, info.condition_id, tick_size=str(info.tick_size),
+                                    neg_risk=info.neg_risk)
+            book.min_order_size = str(info.min_order_size)
+        return [t.token_id for t in info.tokens]
+
+    def untrack_market(self, condition_id: str) -> list[str]:
+        assets = self.books.markets.pop(condition_id, [])
+        for asset in assets:
+            self.books.books.pop(asset, None)
+            self._awaiting.pop(asset, None)
+        return assets
+
+    # ---- the socket's callbacks --------------------------------------------------------------------
+    async def on_connect(self, assets: tuple[str, ...]) -> None:
+        """(Re)subscribed: every book starts a new epoch and waits for the snapshot the venue sends."""
+        deadline = self._clock() + self.settings.book_snapshot_timeout_secs
+        for asset in assets:
+            book = self.books.books.get(asset)
+            if book is not None:
+                book.drop(None)
+                self._awaiting[asset] = deadline
+
+    async def on_disconnect(self, reason: str) -> None:
+        kind = "stale" if reason == "stale" else "closed" if reason.startswith("closed") else "error"
+        metrics.INGEST_RECONNECTS.labels(kind=kind).inc()
+
+    async def on_frame(self, raw: str | bytes) -> None:
+        """Decode, apply and publish one frame (all its messages in one atomic publish)."""
+        self.counts["frames"] += 1
+        self.books.counters["frames"] += 1
+        metrics.INGEST_FRAMES.inc()
+        try:
+            messages = decode_market_frame(raw)
+        except MarketFrameError as error:
+            await self._malformed(error.reason, raw)
+            return
+        outputs: list[Output] = []
+        resyncs: list[NeedsResync] = []
+        for message in messages:
+            if isinstance(message, PriceChangeMessage):
+                self._hold_for_resync(message)
+            elif isinstance(message, TickSizeChangeMessage):
+                book = self.books.books.get(message.asset_id)
+                tick_msg = parse.tick_size_changed(message, self.producer, book.tick_size if book else None)
+                outputs.append(Output(self._stream(message.market), tick_msg))
+            elif isinstance(message, LastTradePriceMessage) and message.asset_id in self.books.books:
+                outputs.append(Output(self._stream(message.market), parse.last_trade(message, self.producer)))
+            elif isinstance(message, NewMarketMessage | MarketResolvedMessage) and self.market_hook:
+                outputs += await self.market_hook(message)
+            outcomes = self.books.apply(message)
+            for outcome in outcomes:
+                if isinstance(outcome, NeedsResync):
+                    resyncs.append(outcome)
+                elif isinstance(outcome, Malformed):
+                    await self._malformed(outcome.reason, raw)
+            outputs += self.outcome_outputs(outcomes)
+        await self._publish(outputs)
+        for need in resyncs:
+            self.request_resync(need.asset_id, need.reason)
+
+    # ---- outcomes -> messages ------------------------------------------------------------------------
+    def snapshot_message(self, outcome: SnapshotApplied) -> Output:
+        book = self.books.books[outcome.asset_id]
+        self._awaiting.pop(outcome.asset_id, None)
+        msg = BookSnapshot(
+            envelope=Envelope.new(self.producer, source_ts_ns=parse.ms_to_ns(outcome.timestamp)),
+            market=outcome.market, token_id=outcome.asset_id, bids=_levels(outcome.bids), asks=_levels(outcome.asks),
+            tick_size=Decimal(outcome.tick_size or book.tick_size or "0.01"),
+            min_order_size=Decimal(book.min_order_size), neg_risk=bool(book.neg_risk),
+            venue_hash=None, epoch=outcome.epoch,
+        )
+        return Output(self._stream(outcome.market), msg)
+
+    def delta_messages(self, deltas: list[DeltasApplied]) -> list[Output]:
+        by_market: dict[str, list[DeltasApplied]] = {}
+        for delta in deltas:
+            by_market.setdefault(delta.market, []).append(delta)
+        out = []
+        for market, items in by_market.items():
+            changes = tuple(
+                LevelChange(token_id=d.asset_id, side=Side.BUY if c.side == "bid" else Side.SELL,
+                            price=Decimal(c.price), size=Decimal(c.size))
+                for d in items for c in d.changes)
+            msg = BookDelta(
+                envelope=Envelope.new(self.producer, source_ts_ns=parse.ms_to_ns(items[0].timestamp)),
+                market=market, changes=changes,
+                best_bid={d.asset_id: None if d.top.bid is None else Decimal(d.top.bid) for d in items},
+                best_ask={d.asset_id: None if d.top.ask is None else Decimal(d.top.ask) for d in items},
+                epoch=max(d.epoch for d in items),
+            )
+            out.append(Output(self._stream(market), msg))
+        return out
+
+    def outcome_outputs(self, outcomes: list[object]) -> list[Output]:
+        outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied)]
+        return outputs + self.delta_messages([o for o in outcomes if isinstance(o, DeltasApplied)])
+
+    def _stream(self, market: str) -> str:
+        return events_stream(self.shards.shard_of(market))
+
+    # ---- publishing ----------------------------------------------------------------------------------
+    async def _publish(self, outputs: list[Output]) -> None:
+        if not outputs:
+            return
+        try:
+            await self.bus.publish_many(outputs)
+        except (RedisError, OSError) as error:
+            # Downstream missed these: rebuild the books concerned so it gets fresh snapshots.
+            self.counts["publish_failures"] += 1
+            log.warning("ingest: publish of %d events failed: %s; resyncing their books", len(outputs), error)
+            for _, message in outputs:
+                market = getattr(message, "market", None)
+                for asset in self.books.markets.get(market if isinstance(market, str) else "", []):
+                    self.request_resync(asset, "publish_failed")
+            return
+        self.counts["published"] += len(outputs)
+        now = time.time_ns()
+        for _, message in outputs:
+            kind = message.TYPE
+            source = message.envelope.source_ts_ns
+            metrics.INGEST_PUBLISH_LAG_SECONDS.labels(kind=kind).observe(max(0, now - source) / 1e9)
+
+    async def _malformed(self, reason: str, raw: object) -> None:
+        self.counts["malformed"] += 1
+        metrics.INGEST_PARSE_ERRORS.labels(source="market_ws").inc()
+        text = raw if isinstance(raw, str | bytes) else repr(raw)
+        log.warning("ingest: malformed market frame (%s)", reason)
+        try:
+            await self.bus.dead_letter(events_stream(self.shards.shards[0]), text[:RAW_DEAD_LETTER_MAX], reason,
+                                       source="market_ws")
+        except (RedisError, OSError) as error:
+            log.warning("ingest: dead letter not written: %s", error)
+
+    # ---- resync from REST ----------------------------------------------------------------------------
+    def _hold_for_resync(self, message: PriceChangeMessage) -> None:
+        if not self._resyncing:
+            return
+        for entry in message.price_changes:
+            held = self._resyncing.get(entry.asset_id)
+            if held is not None:
+                held.append(message)
+
+    def request_resync(self, asset: str, reason: str) -> bool:
+        """Start a REST resync of one token unless one is in flight or ran too recently; True if started."""
+        if asset not in self.books.books or asset in self._resyncing:
+            return False
+        now = self._clock()
+        if now - self._last_resync.get(asset, -1e9) < self.settings.resync_min_interval_secs:
+            # Throttled: try again when the interval is over (the maintenance loop would too, later).
+            delay = self.settings.resync_min_interval_secs - (now - self._last_resync[asset])
+            self.spawn(self._resync_later(asset, reason, delay))
+            return False
+        self._last_resync[asset] = now
+        self._resyncing[asset] = []
+        self.spawn(self._resync(asset, reason))
+        return True
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run `coro` in the background; cancelled by close()."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resync_later(self, asset: str, reason: str, delay: float) -> None:
+        await asyncio.sleep(max(0.0, delay))
+        book = self.books.books.get(asset)
+        if book is not None and not book.synced:
+            self.request_resync(asset, reason)
+
+    async def fetch_book(self, asset: str) -> object:
+        response = await self.http.get(f"{self.settings.clob_url.rstrip('/')}/book", params={"token_id": asset})
+        response.raise_for_status()
+        return decode_rest_book(response.content)
+
+    async def _resync(self, asset: str, reason: str) -> None:
+        try:
+            try:
+                snap = await self.fetch_book(asset)
+            except (httpx.HTTPError, MarketFrameError) as error:
+                self.counts["resync_failures"] += 1
+                metrics.INGEST_POLL_ERRORS.labels(source="clob_book").inc()
+                log.warning("ingest: resync of %s (%s) failed: %s", asset[:12], reason, error)
+                return
+            book = self.books.books.get(asset)
+            if book is None:
+                return
+            held = self._resyncing.get(asset, [])
+            if reason == "stale" and book.synced and _same_levels(book, snap):
+                self.counts["stale_ok"] += 1
+                book.last_update = self._clock()
+                return
+            self.counts["resyncs"] += 1
+            metrics.INGEST_RESYNCS.labels(reason=reason).inc()
+            book.drop(None)
+            outcomes: list[object] = list(self.books.apply_snapshot(snap))
+            for message in held:  # deltas newer than the snapshot, for this token only
+                if int(message.timestamp) >= int(snap.timestamp):
+                    entries = tuple(e for e in message.price_changes if e.asset_id == asset)
+                    outcomes += self.books.apply(message.model_copy(update={"price_changes": entries}))
+            await self._publish(self.outcome_outputs(outcomes))
+            again = [o for o in outcomes if isinstance(o, NeedsResync)]
+        finally:
+            self._resyncing.pop(asset, None)
+        for need in again:
+            self.request_resync(need.asset_id, need.reason)
+
+    # ---- maintenance: snapshot timeouts, stale books, metrics ----------------------------------------
+    def maintain(self) -> None:
+        """One pass: tokens still without a snapshot after (re)subscribe, and stale books, go to REST."""
+        now = self._clock()
+        for asset, deadline in list(self._awaiting.items()):
+            book = self.books.books.get(asset)
+            if book is None or book.live:
+                self._awaiting.pop(asset, None)
+            elif now > deadline:
+                self._awaiting.pop(asset, None)
+                self.counts["snapshot_timeouts"] += 1
+                self.request_resync(asset, "snapshot_timeout")
+        for asset, book in self.books.books.items():
+            # A book dropped after it had lived (tick change, failed resync) keeps asking, every 5 s.
+            if (book.epoch > 0 and not book.live and asset not in self._awaiting
+                    and now - self._last_resync.get(asset, -1e9) > 5):
+                self.request_resync(asset, "not_live")
+        stale = self.books.stale(self.settings.book_stale_after_secs, now)
+        metrics.INGEST_STALE_BOOKS.set(len(stale))
+        ages = [now - b.last_update for b in self.books.books.values()]
+        metrics.INGEST_BOOK_MAX_AGE_SECONDS.set(max(ages) if ages else 0)
+        for asset in stale:
+            self.counts["stale_checks"] += 1
+            self.request_resync(asset, "stale")
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def status(self) -> dict[str, object]:
+        books = self.books.books.values()
+        return {**self.counts, "books": len(self.books.books), "books_live": sum(b.synced for b in books),
+                "hash_mismatch": self.books.counters["hash_mismatch"]}
+
+
+def _same_levels(book: OrderBook, snap: object) -> bool:
+    bids = [(level.price, level.size) for level in getattr(snap, "bids", ())]
+    asks = [(level.price, level.size) for level in getattr(snap, "asks", ())]
+    return _norm(book.wire_bids()) == _norm(bids) and _norm(book.wire_asks()) == _norm(asks)
+
+
+def _norm(levels: list[tuple[str, str]]) -> list[tuple[Decimal, Decimal]]:
+    return [(Decimal(p), Decimal(s)) for p, s in levels]

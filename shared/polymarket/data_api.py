@@ -1,0 +1,101 @@
+"""Data API transport: a wallet's trades (`GET /trades?user=`, v1 camelCase, newest first, limit/offset)
+and the wire model of one trade row. v2 snake_case rows (`/v2/trades`) decode into the same model."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import RateLimited, TransientVenueError
+
+log = logging.getLogger(__name__)
+
+
+class DataTrade(BaseModel):
+    """One trade row. Numbers arrive as JSON numbers; kept as their text so Decimal sees what was sent."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, coerce_numbers_to_str=True)
+
+    proxyWallet: str = Field(validation_alias=AliasChoices("proxyWallet", "proxy_wallet"))
+    side: str
+    asset: str = Field(validation_alias=AliasChoices("asset", "token_id"))
+    conditionId: str = Field(validation_alias=AliasChoices("conditionId", "condition_id"))
+    size: str
+    price: str
+    timestamp: int
+    transactionHash: str | None = Field(default=None, validation_alias=AliasChoices("transactionHash",
+                                                                                   "transaction_hash"))
+    outcome: str | None = None
+    slug: str | None = None
+
+    @field_validator("side")
+    @classmethod
+    def _side(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in ("BUY", "SELL"):
+            raise ValueError(f"unknown side {value!r}")
+        return upper
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        number = int(float(value))
+        return number // 1000 if number > 10**11 else number  # tolerate ms
+
+
+def decode_trades(payload: Any) -> tuple[list[DataTrade], int]:
+    """Trade rows of a page (a list, or the v2 envelope `{"data": [...]}`); returns (valid, n_invalid)."""
+    items = payload.get("data") if isinstance(payload, dict) else payload
+    out, bad = [], 0
+    for item in items or []:
+        try:
+            out.append(DataTrade.model_validate(item))
+        except ValidationError as error:
+            bad += 1
+            log.debug("data api: skipped an invalid trade row: %s", error.errors()[0]["msg"])
+    return out, bad
+
+
+class DataApiClient:
+    """Reads of the public Data API. Raises TransientVenueError (RateLimited on 429)."""
+
+    def __init__(self, base_url: str, *, timeout_secs: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_secs, transport=transport)
+        self.skipped = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def trades_page(self, user: str, *, limit: int = 100, offset: int = 0) -> list[DataTrade]:
+        params = {"user": user, "limit": str(limit), "offset": str(offset), "takerOnly": "false"}
+        try:
+            response = await self._http.get("/trades", params=params)
+        except httpx.HTTPError as error:
+            raise TransientVenueError(f"data api /trades: {type(error).__name__}: {error}") from error
+        if response.status_code == 429:
+            retry = float(response.headers.get("retry-after", "5") or 5)
+            raise RateLimited("data api /trades: HTTP 429", retry)
+        if response.status_code >= 400:
+            raise TransientVenueError(f"data api /trades: HTTP {response.status_code}")
+        try:
+            trades, bad = decode_trades(response.json())
+        except ValueError as error:
+            raise TransientVenueError("data api /trades: invalid JSON") from error
+        self.skipped += bad
+        return trades
+
+    async def trades_since(self, user: str, since_ts: int, *, page_size: int = 100,
+                           max_pages: int = 20) -> list[DataTrade]:
+        """A wallet's trades with timestamp >= since_ts, oldest first (pages until one reaches back past it)."""
+        out: list[DataTrade] = []
+        for page in range(max_pages):
+            trades = await self.trades_page(user, limit=page_size, offset=page * page_size)
+            out += [t for t in trades if t.timestamp >= since_ts]
+            if len(trades) < page_size or any(t.timestamp < since_ts for t in trades):
+                break
+        out.sort(key=lambda t: t.timestamp)
+        return out

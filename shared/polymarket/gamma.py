@@ -1,0 +1,190 @@
+"""Gamma transport (`GET /markets`, `GET /events`, offset pagination) and its wire models.
+
+Field names mirror the venue (camelCase). Gamma is loose with types: `clobTokenIds` and `outcomes` are
+JSON-encoded strings on the live API (real arrays in some copies), numbers arrive as numbers or strings,
+so the models accept both and keep what they got.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import TransientVenueError
+
+log = logging.getLogger(__name__)
+
+Num = float | int | str | None
+
+
+def _json_list(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    return value if value is not None else []
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class GammaTag(_Wire):
+    id: str | None = None
+    label: str | None = None
+    slug: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+class GammaEventRef(_Wire):
+    id: str | None = None
+    slug: str | None = None
+    title: str | None = None
+    ticker: str | None = None
+    negRisk: bool | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+class GammaMarket(_Wire):
+    id: str | None = None
+    conditionId: str
+    question: str = ""
+    slug: str = ""
+    outcomes: list[str] = Field(default_factory=list)
+    clobTokenIds: list[str] = Field(default_factory=list)
+    outcomePrices: list[str] = Field(default_factory=list)
+    negRisk: bool = False
+    negRiskMarketID: str | None = None
+    endDate: str | None = None
+    volume24hr: Num = None
+    liquidity: Num = None
+    liquidityNum: Num = None
+    orderPriceMinTickSize: Num = None
+    orderMinSize: Num = None
+    active: bool = True
+    closed: bool = False
+    archived: bool = False
+    acceptingOrders: bool | None = None
+    enableOrderBook: bool | None = None
+    feesEnabled: bool | None = None
+    feeSchedule: dict[str, Any] | None = None
+    events: list[GammaEventRef] = Field(default_factory=list)
+    tags: list[GammaTag] = Field(default_factory=list)
+
+    @field_validator("outcomes", "clobTokenIds", "outcomePrices", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return [str(v) for v in _json_list(value)]
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    @field_validator("events", "tags", mode="before")
+    @classmethod
+    def _objects(cls, value: Any) -> Any:
+        items = _json_list(value)
+        return [({"label": v, "slug": v} if isinstance(v, str) else v) for v in items]
+
+
+class GammaEvent(_Wire):
+    id: str | None = None
+    slug: str = ""
+    title: str = ""
+    negRisk: bool = False
+    negRiskMarketID: str | None = None
+    markets: list[GammaMarket] = Field(default_factory=list)
+    tags: list[GammaTag] = Field(default_factory=list)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+def decode_markets(payload: Any) -> tuple[list[GammaMarket], int]:
+    """Markets of a `/markets` page (a list, or `{"markets": [...]}` from the keyset route); returns the
+    valid ones and how many entries were skipped as invalid."""
+    items = payload.get("markets", payload.get("data", [])) if isinstance(payload, dict) else payload
+    return _decode(items or [], GammaMarket)
+
+
+def decode_events(payload: Any) -> tuple[list[GammaEvent], int]:
+    items = payload.get("events", payload.get("data", [])) if isinstance(payload, dict) else payload
+    return _decode(items or [], GammaEvent)
+
+
+def _decode(items: list[Any], model: type[Any]) -> tuple[list[Any], int]:
+    out, bad = [], 0
+    for item in items:
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as error:
+            bad += 1
+            log.debug("gamma: skipped an invalid %s: %s", model.__name__, error.errors()[0]["msg"])
+    return out, bad
+
+
+class GammaClient:
+    """Paged reads of Gamma. Raises TransientVenueError on transport errors and non-2xx answers."""
+
+    def __init__(self, base_url: str, *, timeout_secs: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_secs, transport=transport)
+        self.skipped = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str, params: list[tuple[str, str]]) -> Any:
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.HTTPError as error:
+            raise TransientVenueError(f"gamma {path}: {type(error).__name__}: {error}") from error
+        if response.status_code >= 400:
+            raise TransientVenueError(f"gamma {path}: HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as error:
+            raise TransientVenueError(f"gamma {path}: invalid JSON") from error
+
+    async def markets(self, params: list[tuple[str, str]], *, page_size: int = 100,
+                      max_items: int = 5000) -> list[GammaMarket]:
+        """Every market matching `params` (offset pagination until a short page or `max_items`)."""
+        return await self._paged("/markets", params, decode_markets, page_size, max_items)
+
+    async def events(self, params: list[tuple[str, str]], *, page_size: int = 100,
+                     max_items: int = 1000) -> list[GammaEvent]:
+        return await self._paged("/events", params, decode_events, page_size, max_items)
+
+    async def _paged(self, path: str, params: list[tuple[str, str]], decode: Any, page_size: int,
+                     max_items: int) -> list[Any]:
+        out: list[Any] = []
+        offset = 0
+        while len(out) < max_items:
+            page = await self._get(path, [*params, ("limit", str(page_size)), ("offset", str(offset))])
+            items, bad = decode(page)
+            self.skipped += bad
+            out += items
+            raw_count = len(items) + bad
+            if raw_count < page_size:
+                break
+            offset += raw_count
+        return out[:max_items]

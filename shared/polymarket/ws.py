@@ -1,0 +1,268 @@
+"""Market-channel transport: subscribe frames, PING/PONG keep-alive, staleness, reconnect with backoff,
+and assets sharded over several connections. Yields raw frames to a callback; knows nothing of books.
+
+Per §4.4: text `PING` every 10 s; a socket with neither a frame nor a `PONG` for `stale_after_secs` is
+declared stale, closed and replaced. After any (re)connect the full subscription is sent again, so the
+venue sends a fresh `book` snapshot of every asset; `on_connect` tells the consumer to expect them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from shared.retry import backoff_delay
+
+log = logging.getLogger(__name__)
+
+PING = "PING"
+PONG = "PONG"
+
+FrameHandler = Callable[[str | bytes], Awaitable[None]]
+ConnectHandler = Callable[[tuple[str, ...]], Awaitable[None]]  # the assets (re)subscribed
+DisconnectHandler = Callable[[str], Awaitable[None]]  # the reason
+
+
+def subscribe_frame(assets: Iterable[str], *, custom_features: bool = True, initial: bool = True) -> str:
+    """The first frame of a connection (initial=True) or an added-assets frame on a live one."""
+    ids = list(assets)
+    if initial:
+        body = {"type": "market", "assets_ids": ids, "custom_feature_enabled": custom_features}
+    else:
+        body = {"operation": "subscribe", "assets_ids": ids, "custom_feature_enabled": custom_features}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def unsubscribe_frame(assets: Iterable[str]) -> str:
+    return json.dumps({"operation": "unsubscribe", "assets_ids": list(assets)}, separators=(",", ":"))
+
+
+@dataclass
+class WsOptions:
+    ping_interval_secs: float = 10.0
+    stale_after_secs: float = 30.0
+    backoff_base_secs: float = 0.5
+    backoff_max_secs: float = 30.0
+    open_timeout_secs: float = 10.0
+    custom_features: bool = True
+    max_frame_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass
+class ConnectionStats:
+    connects: int = 0
+    reconnects: int = 0
+    stale: int = 0
+    frames: int = 0
+    pongs: int = 0
+    last_frame_at: float = 0.0
+    connected: bool = False
+    last_error: str = ""
+
+
+class MarketConnection:
+    """One market-channel socket for a set of assets, kept alive until `close()`."""
+
+    def __init__(self, name: str, url: str, on_frame: FrameHandler, *, options: WsOptions | None = None,
+                 on_connect: ConnectHandler | None = None, on_disconnect: DisconnectHandler | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.url = name, url
+        self.options = options or WsOptions()
+        self.assets: dict[str, None] = {}  # ordered set
+        self.stats = ConnectionStats()
+        self._on_frame, self._on_connect, self._on_disconnect = on_frame, on_connect, on_disconnect
+        self._clock = clock
+        self._ws: websockets.ClientConnection | None = None
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lived = self._went_stale = False
+
+    # ---- subscriptions ---------------------------------------------------------------------------
+    async def add(self, assets: Iterable[str]) -> None:
+        new = [a for a in assets if a not in self.assets]
+        self.assets.update(dict.fromkeys(new))
+        if new and self._ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._ws.send(subscribe_frame(new, custom_features=self.options.custom_features,
+                                                    initial=False))
+
+    async def remove(self, assets: Iterable[str]) -> None:
+        gone = [a for a in assets if a in self.assets]
+        for asset in gone:
+            del self.assets[asset]
+        if gone and self._ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._ws.send(unsubscribe_frame(gone))
+
+    # ---- life ------------------------------------------------------------------------------------
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self.run(), name=f"ws:{self.name}")
+        return self._task
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def reconnect(self, reason: str = "requested") -> None:
+        """Drop the current socket; the run loop connects again (and resubscribes)."""
+        if self._ws is not None:
+            log.info("ws %s: closing socket (%s)", self.name, reason)
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+
+    async def run(self) -> None:
+        """Connect, subscribe, read; on any failure wait a jittered backoff and do it again."""
+        attempt = 0
+        while not self._closing.is_set():
+            reason = "closed"
+            healthy = False
+            try:
+                async with websockets.connect(
+                    self.url, open_timeout=self.options.open_timeout_secs, ping_interval=None,
+                    max_size=self.options.max_frame_bytes, close_timeout=2,
+                ) as ws:
+                    self._ws = ws
+                    healthy = await self._session(ws)
+                    reason = "stale" if not healthy else "closed by peer"
+            except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as error:
+                reason = f"{type(error).__name__}: {error}"
+            finally:
+                self._ws = None
+                if self.stats.connected:
+                    self.stats.connected = False
+            if self._closing.is_set():
+                return
+            self.stats.last_error = reason
+            self.stats.reconnects += 1
+            if self._on_disconnect is not None:
+                await self._on_disconnect(reason)
+            # A connection that delivered frames resets the backoff; a failing one backs off further.
+            attempt = 1 if self.stats.frames and self._lived else attempt + 1
+            delay = backoff_delay(attempt, base_secs=self.options.backoff_base_secs,
+                                  max_secs=self.options.backoff_max_secs)
+            log.warning("ws %s: disconnected (%s); reconnecting in %.2fs", self.name, reason, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), timeout=delay)
+
+    async def _session(self, ws: websockets.ClientConnection) -> bool:
+        """One connected socket; returns False when it went stale, True when it closed otherwise."""
+        self._lived = self._went_stale = False
+        assets = tuple(self.assets)
+        self.stats.connects += 1
+        self.stats.connected = True
+        now = self._clock()
+        self.stats.last_frame_at = now
+        last_heard = [now]
+        if assets:
+            await ws.send(subscribe_frame(assets, custom_features=self.options.custom_features))
+        if self._on_connect is not None:
+            await self._on_connect(assets)
+        pinger = asyncio.create_task(self._ping_loop(ws, last_heard), name=f"ws-ping:{self.name}")
+        try:
+            async for frame in ws:
+                last_heard[0] = self._clock()
+                if frame == PONG or frame == b"PONG":
+                    self.stats.pongs += 1
+                    continue
+                self._lived = True
+                self.stats.frames += 1
+                self.stats.last_frame_at = last_heard[0]
+                await self._on_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            pinger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pinger
+        return not self._went_stale
+
+    async def _ping_loop(self, ws: websockets.ClientConnection, last_heard: list[float]) -> None:
+        interval, stale_after = self.options.ping_interval_secs, self.options.stale_after_secs
+        step = min(interval, stale_after / 3)
+        next_ping = self._clock()
+        while True:
+            now = self._clock()
+            if now - last_heard[0] > stale_after:
+                self.stats.stale += 1
+                log.warning("ws %s: no frame or PONG for %.1fs: stale, replacing", self.name, now - last_heard[0])
+                self._went_stale = True
+                await ws.close()
+                return
+            if now >= next_ping:
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(PING)
+                next_ping = now + interval
+            await asyncio.sleep(step)
+
+
+@dataclass
+class MarketFeed:
+    """Assets spread over connections of at most `max_assets` each; connections made on demand."""
+
+    url: str
+    on_frame: FrameHandler
+    max_assets: int = 200
+    options: WsOptions = field(default_factory=WsOptions)
+    on_connect: ConnectHandler | None = None
+    on_disconnect: DisconnectHandler | None = None
+    connections: list[MarketConnection] = field(default_factory=list)
+
+    @property
+    def assets(self) -> set[str]:
+        return {a for c in self.connections for a in c.assets}
+
+    async def set_assets(self, wanted: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Subscribe to exactly `wanted`: returns (added, removed)."""
+        wanted_set = dict.fromkeys(wanted)
+        removed: list[str] = []
+        for conn in self.connections:
+            gone = [a for a in conn.assets if a not in wanted_set]
+            if gone:
+                await conn.remove(gone)
+                removed += gone
+        have = self.assets
+        added = [a for a in wanted_set if a not in have]
+        todo = list(added)
+        for conn in self.connections:
+            room = self.max_assets - len(conn.assets)
+            if room > 0 and todo:
+                await conn.add(todo[:room])
+                todo = todo[room:]
+        while todo:
+            conn = MarketConnection(f"market-{len(self.connections)}", self.url, self.on_frame,
+                                    options=self.options, on_connect=self.on_connect,
+                                    on_disconnect=self.on_disconnect)
+            await conn.add(todo[: self.max_assets])
+            todo = todo[self.max_assets:]
+            self.connections.append(conn)
+            conn.start()
+        return added, removed
+
+    async def reconnect_all(self, reason: str) -> None:
+        for conn in self.connections:
+            await conn.reconnect(reason)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self.connections), return_exceptions=True)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "connections": len(self.connections),
+            "connected": sum(c.stats.connected for c in self.connections),
+            "assets": sum(len(c.assets) for c in self.connections),
+            "reconnects": sum(c.stats.reconnects for c in self.connections),
+            "stale": sum(c.stats.stale for c in self.connections),
+        }
