@@ -1,9 +1,75 @@
-"""Settings of the executor layer (environment prefix POLYDESK_)."""
+"""Settings of the executor layer (environment prefix POLYDESK_): venue URLs, keys, store, phases, cadences.
+
+The private key and the API secret/passphrase are SecretStr and may come from a file named by
+POLYDESK_<NAME>_FILE; never from argv. The same settings run against production and the paper exchange:
+only `clob_url` (and `user_ws_url`) differ.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, SecretStr
+
 from shared.config import ServiceSettings
+
+PRODUCTION_CLOB_URL = "https://clob.polymarket.com"
 
 
 class ExecutorSettings(ServiceSettings):
-    """Common settings only, for now; the executor issue adds its own."""
+    """The executor service: signs, posts and tracks orders; decides nothing about what to trade."""
+
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = (
+        "redis_password", "private_key", "api_secret", "api_passphrase",
+    )
+
+    clob_url: str = Field(default=PRODUCTION_CLOB_URL, description="CLOB REST base; anything else is a paper venue")
+    user_ws_url: str | None = Field(
+        default=None, description="WebSocket base (…/ws/user is appended); unset: derived from clob_url"
+    )
+    private_key: SecretStr | None = Field(default=None, description="signing key (hex); or POLYDESK_PRIVATE_KEY_FILE")
+    wallet_address: str | None = Field(
+        default=None, description="funder / maker wallet; unset: the signer's own address (EOA)"
+    )
+    signature_type: Literal[0, 1, 2, 3] = Field(
+        default=0, description="0 EOA, 1 POLY_PROXY, 2 GNOSIS_SAFE, 3 POLY_1271; checked against the wallet"
+    )
+    api_key: str | None = Field(default=None, description="CLOB API key; unset: derived or created (L1)")
+    api_secret: SecretStr | None = None
+    api_passphrase: SecretStr | None = None
+    chain_id: int = Field(default=137, description="Polygon; the paper exchange signs for 137 too")
+    executor_db_path: Path | None = Field(default=None, description="unset: <state_dir>/executor.sqlite")
+    open_orders_on_start: Literal["adopt", "cancel"] = Field(
+        default="adopt", description="what to do with open orders found on the venue at start"
+    )
+    max_slippage_bps: int = Field(
+        default=200, ge=0, le=10_000, description="phase 3 of a must-fill order: this far from the target price"
+    )
+    phase2_offset_pct: Decimal = Field(default=Decimal("1.5"), ge=0, le=100, description="phase 2 offset")
+    phase_wait_secs: float = Field(
+        default=2.0, gt=0, description="a resting must-fill order gets this long before its next phase"
+    )
+    heartbeat_interval_secs: float = Field(default=5.0, gt=0)
+    heartbeat_max_failures: int = Field(default=2, ge=1, description="consecutive failures that halt submission")
+    post_batch_max: int = Field(default=15, ge=1, le=15, description="orders per POST /orders")
+    submit_timeout_secs: float = Field(default=10.0, gt=0, description="past this the post's outcome is UNKNOWN")
+    post_attempts: int = Field(default=6, ge=1, description="tries of a post refused before processing (429, 425)")
+    post_only_retry_secs: float = Field(default=5.0, gt=0, description="wait when the venue is in post-only mode")
+    unknown_grace_secs: float = Field(
+        default=15.0, gt=0, description="an UNKNOWN order absent from the venue this long is final (never placed)"
+    )
+    reconcile_interval_secs: float = Field(
+        default=10.0, gt=0, description="REST gap fill of trades and orders (user-stream reconnects are silent)"
+    )
+    executor_crash_after_post: bool = Field(
+        default=False, description="TEST HOOK ONLY: exit(137) right after a post returns, before recording it"
+    )
+    smoke_token_id: str | None = Field(default=None, description="token `polydesk smoke` buys; unset: first market")
+
+    def db_path(self) -> Path:
+        return self.executor_db_path or self.state_dir / "executor.sqlite"
+
+    def is_production(self) -> bool:
+        return self.clob_url.rstrip("/") == PRODUCTION_CLOB_URL

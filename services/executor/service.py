@@ -1,12 +1,237 @@
-"""The executor service's main loop (for now: connect, report healthy, stop cleanly on a signal)."""
+"""The executor service: approved orders in, venue orders out, lifecycle reports on `fills`.
+
+Consumers: `approved_orders` (group "executor": ApprovedOrder is recorded in the store as QUEUED before
+its entry is acknowledged; ApprovedCancel cancels) and `control` (group "executor": kill switch, cancel
+all). Tasks: heartbeat, submitter, user stream, reconciliation. On stop: cancel all open orders, check
+none is left, then run_service logs shutdown_clean.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 
+from services.executor import venue as venue_module
 from services.executor.config import ExecutorSettings
-from shared.lifecycle import ServiceContext, wait_stopped
+from services.executor.heartbeat import Gate, Heartbeat
+from services.executor.orders import OPEN_STATUSES, OrderStore
+from services.executor.reconcile import Reconciler
+from services.executor.submitter import Submitter
+from services.executor.tracking import Reporter
+from services.executor.venue import Venue, VenueOrder
+from shared.errors import PolydeskError
+from shared.lifecycle import ServiceContext
+from shared.logging import register_secret
+from shared.messages import (
+    ApprovedCancel,
+    ApprovedOrder,
+    CancelAllRequested,
+    KillSwitchChanged,
+    OrderEventKind,
+    OrderStatus,
+    ShutdownNotice,
+)
+from shared.streams import APPROVED_ORDERS, CONTROL, Delivery, Output
+
+log = logging.getLogger(__name__)
+GROUP = "executor"
+CANCEL_ALL_ATTEMPTS = 5
+
+
+class Executor:
+    def __init__(self, ctx: ServiceContext, venue: Venue, store: OrderStore, settings: ExecutorSettings) -> None:
+        self.ctx = ctx
+        self.venue = venue
+        self.store = store
+        self.settings = settings
+        self.gate = Gate()
+        self.reporter = Reporter(store, ctx.bus, ctx.events, venue.api_key)
+        self.submitter = Submitter(venue, store, self.reporter, ctx.events, self.gate, settings)
+        self.reconciler = Reconciler(venue, store, self.reporter, self.submitter, ctx.events, settings)
+        self.heartbeat = Heartbeat(venue, self.gate, ctx.events, interval_secs=settings.heartbeat_interval_secs,
+                                   max_failures=settings.heartbeat_max_failures, on_recovered=self._gap_fill)
+        self.reconcile_now = asyncio.Event()
+
+    # ---- consumers ------------------------------------------------------------------------------
+
+    async def on_approved(self, delivery: Delivery) -> Sequence[Output]:
+        message = delivery.message
+        if isinstance(message, ApprovedOrder):
+            if self.gate.kill_switch:
+                self.ctx.events.emit("approval_dropped", client_order_id=message.client_order_id,
+                                     reason="kill switch on")
+                return ()
+            if self.store.add_approval(message):
+                self.submitter.wake.set()
+            else:
+                log.info("approval %s already known: not posted again", message.client_order_id)
+        elif isinstance(message, ApprovedCancel):
+            await self.cancel_approvals(message)
+        return ()
+
+    async def on_control(self, delivery: Delivery) -> Sequence[Output]:
+        message = delivery.message
+        if isinstance(message, KillSwitchChanged):
+            self.gate.set(kill_switch=message.active)
+            self._publish_status()
+            if message.active:
+                for row in self.store.approvals_in("QUEUED"):
+                    self.store.set_approval(row.approval.client_order_id, state="DONE", outcome="kill switch")
+                await self.cancel_everything(f"kill switch: {message.reason}")
+        elif isinstance(message, CancelAllRequested):
+            if message.market:
+                result = await self.venue.cancel_market(message.market)
+                self.ctx.events.emit("cancel_market", market=message.market, canceled=len(result.canceled))
+            else:
+                await self.cancel_everything(f"cancel all requested: {message.reason}")
+        elif isinstance(message, ShutdownNotice) and message.service in ("executor", "all"):
+            self.ctx.request_stop()
+        return ()
+
+    async def cancel_approvals(self, message: ApprovedCancel) -> None:
+        ids = list(message.client_order_ids)
+        order_ids = []
+        for client_order_id in ids:
+            if self.store.approval(client_order_id):
+                self.store.set_approval(client_order_id, state="DONE", outcome="canceled")
+            order_ids += [o.order_hash for o in self.store.orders_of(client_order_id) if o.status in OPEN_STATUSES]
+        if order_ids:
+            result = await self.venue.cancel(order_ids)
+            self.ctx.events.emit("cancel", signal_key=message.signal_key, canceled=len(result.canceled),
+                                 not_canceled=result.not_canceled)
+        elif message.market and not ids:
+            await self.venue.cancel_market(message.market)
+        await self._gap_fill()
+
+    async def cancel_everything(self, reason: str) -> bool:
+        """Cancel all open orders of the key and check the venue shows none; True when none is left."""
+        left: list[VenueOrder] = []
+        for attempt in range(1, CANCEL_ALL_ATTEMPTS + 1):
+            try:
+                result = await self.venue.cancel_all()
+                left = await self.venue.open_orders()
+            except PolydeskError as error:
+                log.warning("cancel all, attempt %d: %s", attempt, error)
+                await asyncio.sleep(min(2.0, 0.25 * attempt))
+                continue
+            for row in self.store.orders_in(*OPEN_STATUSES):
+                if row.order_hash in result.canceled:
+                    done = self.store.update_order(row.order_hash, OrderStatus.CANCELED)
+                    if done:
+                        await self.reporter.publish([self.reporter.order_update(done, OrderEventKind.CANCELLATION)])
+            if not left:
+                self.ctx.events.emit("cancel_all", reason=reason, canceled=len(result.canceled), open_left=0)
+                return True
+        self.ctx.events.emit("cancel_all", reason=reason, open_left=len(left), error="orders left open")
+        log.error("cancel all (%s): %d order(s) still open", reason, len(left))
+        return False
+
+    # ---- tasks ----------------------------------------------------------------------------------
+
+    async def user_stream(self) -> None:
+        """Follow the user channel; after the stream ends or fails, reconnect and fill the gap over REST."""
+        while not self.ctx.stopping.is_set():
+            try:
+                async for event in self.venue.user_events():
+                    if isinstance(event, VenueOrder):
+                        await self.reporter.on_order(event)
+                    else:
+                        await self.reporter.on_trade(event)
+            except PolydeskError as error:
+                log.warning("user stream ended: %s; reconnecting, then filling the gap", error)
+            except Exception:
+                log.exception("user stream handler failed; reconnecting")
+            if self.ctx.stopping.is_set():
+                return
+            self.reconcile_now.set()
+            await _sleep_unless(self.ctx.stopping, 1.0)
+
+    async def reconcile_loop(self) -> None:
+        while not self.ctx.stopping.is_set():
+            interval = self.settings.reconcile_interval_secs
+            if self.store.orders_in(OrderStatus.PENDING, OrderStatus.UNKNOWN):
+                interval = min(interval, 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.reconcile_now.wait(), timeout=interval)
+            self.reconcile_now.clear()
+            if self.ctx.stopping.is_set():
+                return
+            try:
+                await self.reconciler.resolve_unresolved()
+                await self._gap_fill()
+            except PolydeskError as error:
+                log.warning("reconciliation pass failed: %s", error)
+            self._publish_status()
+
+    async def _gap_fill(self) -> None:
+        await self.reconciler.gap_fill()
+
+    def _publish_status(self) -> None:
+        age = self.heartbeat.age()
+        self.ctx.status.update(submitting=self.gate.open, halted_reason=self.gate.reason(),
+                               heartbeat_age_secs=None if age is None else round(age, 1))
+
+    async def run(self) -> None:
+        stopping = self.ctx.stopping
+        await self.reconciler.on_start()
+        await self.heartbeat.beat()
+        tasks = [
+            asyncio.create_task(self.heartbeat.run(stopping), name="heartbeat"),
+            asyncio.create_task(self.user_stream(), name="user-stream"),
+            asyncio.create_task(self.reconcile_loop(), name="reconcile"),
+            asyncio.create_task(self.submitter.run(stopping), name="submitter"),
+            asyncio.create_task(self.ctx.consumer(APPROVED_ORDERS, GROUP, self.on_approved).run(), name="approved"),
+            asyncio.create_task(self.ctx.consumer(CONTROL, GROUP, self.on_control).run(), name="control"),
+        ]
+        self._publish_status()
+        try:
+            await stopping.wait()
+        finally:
+            await self.submitter.stop()
+            consumers = tasks[4:]
+            await asyncio.wait(consumers, timeout=self.settings.shutdown_grace_secs / 2)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        """Shutdown hook: cancel everything open, check, close. run_service then logs shutdown_clean."""
+        try:
+            ok = await self.cancel_everything("shutdown")
+            if not ok:
+                raise RuntimeError("open orders left on the venue at shutdown")
+        finally:
+            with contextlib.suppress(Exception):
+                await self.venue.close()
+            self.store.close()
+
+
+async def _sleep_unless(event: asyncio.Event, secs: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=secs)
 
 
 def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitable[None]]:
-    return wait_stopped
+    for secret in (settings.private_key, settings.api_secret, settings.api_passphrase):
+        register_secret(secret)
+
+    async def main(ctx: ServiceContext) -> None:
+        if settings.private_key is None:
+            # Kept alive (healthy, but not submitting) so a pipeline without keys still runs end to end.
+            log.error("no POLYDESK_PRIVATE_KEY / POLYDESK_PRIVATE_KEY_FILE: the executor posts nothing")
+            ctx.status.update(submitting=False, halted_reason="no private key configured")
+            await ctx.stopping.wait()
+            return
+        venue = await venue_module.connect(settings)
+        for secret in venue.secrets():
+            register_secret(secret)
+        store = OrderStore(settings.db_path())
+        executor = Executor(ctx, venue, store, settings)
+        ctx.on_shutdown(executor.shutdown)
+        ctx.events.emit("executor_started", wallet=settings.wallet_address, signature_type=settings.signature_type,
+                        production=settings.is_production(), open_orders_on_start=settings.open_orders_on_start)
+        await executor.run()
+
+    return main

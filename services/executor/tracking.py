@@ -1,0 +1,156 @@
+"""Order and trade events (user WebSocket, REST reconciliation) -> the store and OrderUpdate / Fill on `fills`.
+
+Each report is published once: its key (order hash + kind + status + matched size; trade id + order id +
+status) is marked in the store first, and the message id is derived from the same key, so a replay is
+idempotent downstream too. A trade first seen at a later status (after a gap) gets the earlier statuses of
+its chain published before it, so consumers always see MATCHED before MINED before CONFIRMED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+
+from services.executor.orders import OrderRow, OrderStore
+from services.executor.venue import VenueOrder, VenueTrade
+from shared import metrics
+from shared.logging import EventLog
+from shared.messages import (
+    Envelope,
+    Fill,
+    OrderEventKind,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+    TradeStatus,
+    deterministic_id,
+)
+from shared.streams import FILLS, Bus, Output
+
+log = logging.getLogger(__name__)
+PRODUCER = "executor"
+
+# Venue order status -> ours (habit 10: mappings are data; a test checks every known venue value).
+VENUE_ORDER_STATUS: dict[str, OrderStatus] = {
+    "LIVE": OrderStatus.LIVE,
+    "MATCHED": OrderStatus.MATCHED,
+    "DELAYED": OrderStatus.DELAYED,
+    "UNMATCHED": OrderStatus.LIVE,  # marketable, delay over, placed on the book
+    "CANCELED": OrderStatus.CANCELED,
+    "CANCELED_MARKET_RESOLVED": OrderStatus.CANCELED,
+    "CANCELED_NOT_ENOUGH_BALANCE": OrderStatus.CANCELED,
+    "CANCELED_MARKET_NOT_FOUND": OrderStatus.CANCELED,
+    "CANCELED_EXPIRED_ORDER": OrderStatus.EXPIRED,
+    "CANCELED_ORDER_TIMED_OUT": OrderStatus.CANCELED,
+    "INVALID": OrderStatus.REJECTED,
+}
+POST_STATUS: dict[str, OrderStatus] = {
+    "live": OrderStatus.LIVE, "matched": OrderStatus.MATCHED, "delayed": OrderStatus.DELAYED,
+}
+# The statuses published before a trade's first-seen status, so the chain is always complete downstream.
+TRADE_CHAIN: dict[str, tuple[TradeStatus, ...]] = {
+    "MATCHED": (TradeStatus.MATCHED,),
+    "MINED": (TradeStatus.MATCHED, TradeStatus.MINED),
+    "CONFIRMED": (TradeStatus.MATCHED, TradeStatus.MINED, TradeStatus.CONFIRMED),
+    "RETRYING": (TradeStatus.MATCHED, TradeStatus.RETRYING),
+    "FAILED": (TradeStatus.MATCHED, TradeStatus.FAILED),
+}
+ORDER_KINDS = {"PLACEMENT": OrderEventKind.PLACEMENT, "UPDATE": OrderEventKind.UPDATE,
+               "CANCELLATION": OrderEventKind.CANCELLATION, "RECONCILED": OrderEventKind.RECONCILED}
+
+
+def venue_status(status: str, *, size_matched: Decimal, original_size: Decimal) -> OrderStatus:
+    """Our status for a venue status; a fully matched order is MATCHED whatever the venue word."""
+    mapped = VENUE_ORDER_STATUS.get(status.upper())
+    if mapped is None:
+        log.warning("unknown venue order status %r: kept as LIVE", status)
+        mapped = OrderStatus.LIVE
+    if mapped is OrderStatus.LIVE and original_size > 0 and size_matched >= original_size:
+        return OrderStatus.MATCHED
+    return mapped
+
+
+class Reporter:
+    """Turns venue facts into store updates and bus reports, each exactly once."""
+
+    def __init__(self, store: OrderStore, bus: Bus, events: EventLog, api_key: str) -> None:
+        self.store = store
+        self.bus = bus
+        self.events = events
+        self.api_key = api_key
+
+    async def publish(self, keyed: Sequence[tuple[str, Output]]) -> None:
+        fresh = [(key, output) for key, output in keyed if self.store.first_time(key)]
+        if not fresh:
+            return
+        try:
+            await self.bus.publish_many(output for _, output in fresh)
+        except Exception:
+            for key, _ in fresh:
+                self.store.forget(key)
+            raise
+
+    def order_update(self, row: OrderRow, kind: OrderEventKind, reason: str = "") -> tuple[str, Output]:
+        key = f"order:{row.order_hash}:{kind.value}:{row.status.value}:{row.size_matched}"
+        message = OrderUpdate(
+            envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
+            client_order_id=row.client_order_id, order_id=row.order_hash, kind=kind, status=row.status,
+            market=row.market, token_id=row.token_id, side=Side(row.side), price=row.price,
+            original_size=row.size, size_matched=row.size_matched, strategy=row.strategy,
+            reason=reason or row.reason,
+        )
+        return key, Output(FILLS, message)
+
+    async def on_order(self, event: VenueOrder) -> None:
+        """An order event (user stream) or an order read over REST (kind RECONCILED)."""
+        status = venue_status(event.status, size_matched=event.size_matched, original_size=event.original_size)
+        if event.kind == "CANCELLATION" and status not in (OrderStatus.EXPIRED, OrderStatus.REJECTED):
+            status = OrderStatus.CANCELED
+        row = self.store.order(event.id)
+        if row is None:
+            row = OrderRow(event.id, None, 0, status, event.side, event.token_id, event.market, event.price,
+                           event.original_size, event.size_matched, event.order_type, None, "adopted", 0.0, 0.0)
+            self.store.adopt(row)
+        row = self.store.update_order(event.id, status, size_matched=event.size_matched) or row
+        await self.publish([self.order_update(row, ORDER_KINDS.get(event.kind, OrderEventKind.UPDATE))])
+
+    async def on_trade(self, trade: VenueTrade) -> None:
+        """A trade event: one Fill per own order in it (the taker side, and/or own maker orders)."""
+        chain = TRADE_CHAIN.get(trade.status)
+        if chain is None:
+            log.warning("unknown trade status %r of %s: ignored", trade.status, trade.id)
+            return
+        keyed: list[tuple[str, Output]] = []
+        for order_id, side, token_id, size, price, is_maker in self._own_parts(trade):
+            row = self.store.order(order_id)
+            for status in chain:
+                key = f"fill:{trade.id}:{order_id}:{status.value}"
+                fill = Fill(
+                    envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
+                    trade_id=trade.id, status=status, order_id=order_id,
+                    client_order_id=row.client_order_id if row else None, strategy=row.strategy if row else None,
+                    market=trade.market, token_id=token_id, side=Side(side), size=size, price=price,
+                    is_maker=is_maker, transaction_hash=trade.transaction_hash,
+                )
+                keyed.append((key, Output(FILLS, fill)))
+        fresh = [k for k, _ in keyed if not self._published(k)]
+        await self.publish(keyed)
+        for key in fresh:
+            status = key.rsplit(":", 1)[1]
+            metrics.EXECUTOR_FILLS.labels(status=status).inc()
+            self.events.emit("fill", trade_id=trade.id, order_id=key.split(":")[2], status=status,
+                             price=trade.price, size=trade.size)
+
+    def _published(self, key: str) -> bool:
+        return self.store.published(key)
+
+    def _own_parts(self, trade: VenueTrade) -> list[tuple[str, str, str, Decimal, Decimal, bool]]:
+        parts = []
+        own_taker = trade.trader_side == "TAKER" and trade.owner == self.api_key
+        if own_taker or self.store.order(trade.taker_order_id) is not None:
+            parts.append((trade.taker_order_id, trade.side, trade.token_id, trade.size, trade.price, False))
+        for maker in trade.makers:
+            if maker.owner == self.api_key or self.store.order(maker.order_id) is not None:
+                parts.append((maker.order_id, maker.side, maker.token_id, maker.size, maker.price, True))
+        return parts

@@ -1,0 +1,451 @@
+"""The small venue interface the executor needs, and PolymarketVenue: polymarket-client's async secure client.
+
+Every SDK/HTTP error is translated here into shared.errors (habit 7):
+  429 -> RateLimited(retry_after);  425 restarting / 503 post-only or cancel-only -> TradingRestricted;
+  a mutating request that may have been processed (5xx, read timeout, dropped connection, unreadable
+  answer, our own submit timeout) -> UnknownOutcome;  the same on a read -> TransientVenueError;
+  a connection never made -> TransientVenueError;  other 4xx -> VenueRejected.
+The same code runs against production and the paper exchange; only the Environment's URLs differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+import httpx
+from eth_abi.abi import encode as abi_encode
+from eth_account import Account
+from eth_keys import exceptions as eth_keys_exceptions
+from eth_keys import keys as eth_keys
+from eth_utils.crypto import keccak
+from polymarket import ApiKeyCreds, AsyncSecureClient
+from polymarket.environments import PRODUCTION
+from polymarket.errors import (
+    OrderHeartbeatMismatchError,
+    PolymarketError,
+    RateLimitError,
+    RequestRejectedError,
+    TransportError,
+    UnexpectedResponseError,
+)
+from polymarket.models.clob.orders import SignedOrder as SdkSignedOrder
+from polymarket.streams import UserSpec
+
+from shared.errors import (
+    ConfigurationError,
+    PolydeskError,
+    RateLimited,
+    TransientVenueError,
+    UnknownOutcome,
+    VenueRejected,
+)
+from shared.messages import OrderType, Side
+from shared.polymarket.sdk_env import paper_environment
+
+log = logging.getLogger(__name__)
+
+# EIP-712 verifying contracts of the V2 order (polymarket-protocol.md §2.4 / §6.1), the same on the paper venue.
+STANDARD_EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
+NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
+EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
+_ORDER_TYPE = ("Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
+               "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)")
+_DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+DEFAULT_RESTART_WAIT_SECS = 2.0
+
+# Venue error text -> the SDK's rejection code (polymarket-protocol.md §1.4), for refusals that come back as
+# an HTTP 4xx instead of a `success: false` body.
+REJECTION_CODES: dict[str, str] = {
+    "the market is not yet ready to process new orders": "market_not_ready",
+    "invalid nonce": "invalid_nonce",
+    "invalid expiration": "invalid_expiration",
+    "invalid post-only order: order crosses book": "post_only_would_cross",
+    "post-only mode: only post-only orders and cancels are allowed": "post_only_mode",
+    "FOK orders are fully filled or killed": "fok_not_filled",
+    "FAK orders are partially filled or killed": "fak_not_filled",
+    "not enough balance / allowance": "not_enough_balance",
+    "INVALID_ORDER_DUPLICATED": "duplicated",
+}
+
+
+class TradingRestricted(RateLimited):
+    """The venue refused before processing because of a trading restriction (425 restart, 503 post-only)."""
+
+    def __init__(self, message: str, retry_after_secs: float, restriction: str) -> None:
+        super().__init__(message, retry_after_secs)
+        self.restriction = restriction  # "restarting", "post_only", "cancel_only"
+
+
+class Rejected(VenueRejected):
+    """A definitive refusal, with the venue's machine code when it gave one (e.g. fok_not_filled)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code or "unknown"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    order_type: OrderType = OrderType.GTC
+    post_only: bool = False
+    expiration_ts: int | None = None
+    neg_risk: bool = False
+
+
+@dataclass(frozen=True)
+class SignedOrder:
+    order_hash: str  # computed locally: the venue's order id
+    body: dict[str, Any]  # the order as it goes on the wire (stored for audit)
+    request: OrderRequest
+    native: Any = None  # the SDK's signed order
+
+
+@dataclass(frozen=True)
+class PostResult:
+    order_hash: str
+    accepted: bool
+    status: str = ""  # live / matched / delayed when accepted
+    making_amount: Decimal = Decimal(0)
+    taking_amount: Decimal = Decimal(0)
+    trade_ids: tuple[str, ...] = ()
+    code: str = ""  # rejection code when not accepted
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class VenueOrder:
+    id: str
+    status: str  # LIVE, MATCHED, CANCELED...
+    market: str
+    token_id: str
+    side: str
+    price: Decimal
+    original_size: Decimal
+    size_matched: Decimal
+    order_type: str = "GTC"
+    kind: str = "RECONCILED"  # PLACEMENT / UPDATE / CANCELLATION on the user stream
+
+
+@dataclass(frozen=True)
+class MakerFill:
+    order_id: str
+    owner: str
+    side: str
+    token_id: str
+    price: Decimal
+    size: Decimal
+
+
+@dataclass(frozen=True)
+class VenueTrade:
+    id: str
+    status: str  # MATCHED, MINED, CONFIRMED, RETRYING, FAILED
+    market: str
+    token_id: str
+    side: str  # the taker's side
+    price: Decimal
+    size: Decimal
+    taker_order_id: str
+    trader_side: str | None
+    owner: str
+    transaction_hash: str | None
+    fee_rate_bps: Decimal
+    makers: tuple[MakerFill, ...]
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    canceled: tuple[str, ...]
+    not_canceled: dict[str, str]
+
+
+class Venue(Protocol):
+    """What the executor asks of an exchange. PolymarketVenue is the real one; tests add fakes."""
+
+    api_key: str
+
+    async def sign(self, request: OrderRequest) -> SignedOrder: ...
+    async def post_orders(self, batch: Sequence[SignedOrder]) -> list[PostResult]: ...
+    async def cancel(self, order_ids: Sequence[str]) -> CancelResult: ...
+    async def cancel_all(self) -> CancelResult: ...
+    async def cancel_market(self, market: str) -> CancelResult: ...
+    async def open_orders(self) -> list[VenueOrder]: ...
+    async def order(self, order_id: str) -> VenueOrder | None: ...
+    async def trades(self) -> list[VenueTrade]: ...
+    async def heartbeat(self, heartbeat_id: str) -> str: ...
+    def user_events(self) -> AsyncIterator[VenueOrder | VenueTrade]: ...
+    async def close(self) -> None: ...
+
+
+# ---- hashing --------------------------------------------------------------------------------------------
+
+def order_hash(order: SdkSignedOrder, *, verifying_contract: str, chain_id: int, version: str = "2") -> str:
+    """The EIP-712 digest of a V2 order: the venue's order id, computed without asking the venue."""
+    domain = keccak(abi_encode(
+        ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+        [keccak(_DOMAIN_TYPE.encode()), keccak(b"Polymarket CTF Exchange"), keccak(version.encode()), chain_id,
+         verifying_contract],
+    ))
+    struct = keccak(abi_encode(
+        ["bytes32", "uint256", "address", "address", "uint256", "uint256", "uint256", "uint8", "uint8", "uint256",
+         "bytes32", "bytes32"],
+        [keccak(_ORDER_TYPE.encode()), order.salt, order.maker, order.signer, int(order.token_id),
+         order.maker_amount, order.taker_amount, 0 if order.side == "BUY" else 1, order.signature_type,
+         order.timestamp, bytes.fromhex(order.metadata[2:]), bytes.fromhex(order.builder[2:])],
+    ))
+    return "0x" + keccak(b"\x19\x01" + domain + struct).hex()
+
+
+def _recovers_to(digest_hex: str, signature_hex: str, address: str) -> bool:
+    signature = bytes.fromhex(signature_hex.removeprefix("0x"))
+    if len(signature) != 65:
+        return False
+    v = signature[64] - 27 if signature[64] >= 27 else signature[64]
+    try:
+        public = eth_keys.Signature(signature[:64] + bytes([v])).recover_public_key_from_msg_hash(
+            bytes.fromhex(digest_hex[2:]))
+    except (eth_keys_exceptions.BadSignature, ValueError):
+        return False
+    return public.to_checksum_address().lower() == address.lower()
+
+
+def wire_body(order: SdkSignedOrder) -> dict[str, Any]:
+    """The order part of the POST body, as polymarket-client serializes it."""
+    return {"salt": order.salt, "maker": order.maker, "signer": order.signer, "tokenId": order.token_id,
+            "makerAmount": str(order.maker_amount), "takerAmount": str(order.taker_amount), "side": order.side,
+            "expiration": str(order.expiration), "signatureType": order.signature_type,
+            "timestamp": str(order.timestamp), "metadata": order.metadata, "builder": order.builder,
+            "signature": order.signature, "orderType": order.order_type, "postOnly": order.post_only}
+
+
+# ---- error translation ----------------------------------------------------------------------------------
+
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def translate(error: BaseException, *, mutating: bool) -> PolydeskError:
+    """The shared.errors equivalent of an SDK / transport error (see the module docstring)."""
+    if isinstance(error, PolydeskError):
+        return error
+    if isinstance(error, RateLimitError):
+        return RateLimited(str(error), error.retry_after if error.retry_after is not None else 1.0)
+    if isinstance(error, OrderHeartbeatMismatchError):
+        return TransientVenueError(f"heartbeat id mismatch (expected {error.heartbeat_id!r})")
+    if isinstance(error, RequestRejectedError):
+        if error.restriction in ("restarting", "post_only", "cancel_only"):
+            wait = error.retry_after if error.retry_after is not None else DEFAULT_RESTART_WAIT_SECS
+            return TradingRestricted(f"{error.status} {error}", wait, error.restriction)
+        if error.status >= 500 or error.status in (408, 0):
+            message = f"HTTP {error.status}: {error}"
+            return UnknownOutcome(message) if mutating else TransientVenueError(message)
+        return Rejected(f"HTTP {error.status}: {error}", error.code)
+    if isinstance(error, TransportError):
+        if isinstance(error.__cause__, _NEVER_SENT):
+            return TransientVenueError(f"not sent: {error}")
+        return UnknownOutcome(f"transport: {error}") if mutating else TransientVenueError(f"transport: {error}")
+    if isinstance(error, asyncio.TimeoutError | TimeoutError):
+        return UnknownOutcome("timed out waiting for the venue") if mutating else TransientVenueError("timed out")
+    if isinstance(error, UnexpectedResponseError):
+        return UnknownOutcome(f"unreadable answer: {error}") if mutating else TransientVenueError(str(error))
+    if isinstance(error, PolymarketError):  # UserInputError, SigningError...: our order is wrong
+        return Rejected(f"{type(error).__name__}: {error}", "invalid_order")
+    return UnknownOutcome(f"{type(error).__name__}: {error}") if mutating else TransientVenueError(repr(error))
+
+
+# ---- the real venue -------------------------------------------------------------------------------------
+
+class PolymarketVenue:
+    """The executor's venue over polymarket-client's AsyncSecureClient (production or paper URLs)."""
+
+    def __init__(self, client: AsyncSecureClient, *, chain_id: int, submit_timeout_secs: float) -> None:
+        self.client = client
+        self.api_key = client.credentials.key
+        self.chain_id = chain_id
+        self.submit_timeout_secs = submit_timeout_secs
+
+    def secrets(self) -> tuple[str, ...]:
+        """The API secret and passphrase in use (derived ones too), for the log scrubber."""
+        return (self.client.credentials.secret, self.client.credentials.passphrase)
+
+    async def _call(self, operation, *, mutating: bool, timeout: float | None = None):
+        try:
+            return await asyncio.wait_for(operation, timeout or self.submit_timeout_secs)
+        except (PolymarketError, httpx.HTTPError, TimeoutError) as error:
+            raise translate(error, mutating=mutating) from error
+
+    async def sign(self, request: OrderRequest) -> SignedOrder:
+        try:
+            native = await self.client.create_limit_order(
+                asset_id=request.token_id, price=str(request.price), size=str(request.size),
+                side=request.side.value, post_only=request.post_only,
+                expiration=request.expiration_ts if request.order_type is OrderType.GTD else None,
+            )
+        except (PolymarketError, httpx.HTTPError) as error:
+            raise translate(error, mutating=False) from error
+        if request.order_type in (OrderType.FOK, OrderType.FAK):
+            # The order type travels beside the signed struct, not inside it: same signature, same hash.
+            native = dataclasses.replace(native, order_type=request.order_type.value)
+        return SignedOrder(self._hash_of(native, request.neg_risk), wire_body(native), request, native)
+
+    def _hash_of(self, native: SdkSignedOrder, neg_risk: bool) -> str:
+        preferred = NEG_RISK_EXCHANGE if neg_risk else STANDARD_EXCHANGE
+        candidates = [(preferred, "2"), (STANDARD_EXCHANGE if neg_risk else NEG_RISK_EXCHANGE, "2"), (EXCHANGE_V3, "3")]
+        if native.signature_type == 3:  # ERC-1271 wrapper: no plain ECDSA to check against
+            return order_hash(native, verifying_contract=preferred, chain_id=self.chain_id)
+        for contract, version in candidates:
+            digest = order_hash(native, verifying_contract=contract, chain_id=self.chain_id, version=version)
+            if _recovers_to(digest, native.signature, native.signer):
+                return digest
+        raise Rejected("signed order matches no known exchange domain", "invalid_order")
+
+    async def post_orders(self, batch: Sequence[SignedOrder]) -> list[PostResult]:
+        natives = [s.native for s in batch]
+        if len(natives) == 1:
+            try:
+                responses = (await self._call(self.client.post_order(natives[0]), mutating=True),)
+            except Rejected as rejected:  # a single post answers a refusal with a 4xx
+                return [PostResult(batch[0].order_hash, False, code=_code_of(rejected), message=str(rejected))]
+        else:
+            responses = await self._call(self.client.post_orders(natives), mutating=True)
+        results = []
+        for signed, response in zip(batch, responses, strict=True):
+            if response.ok:
+                if response.order_id.lower() != signed.order_hash.lower():
+                    log.error("venue order id %s differs from the local hash %s", response.order_id, signed.order_hash)
+                results.append(PostResult(signed.order_hash, True, response.status, response.making_amount,
+                                          response.taking_amount, tuple(response.trade_ids)))
+            else:
+                results.append(PostResult(signed.order_hash, False, code=response.code, message=response.message))
+        return results
+
+    async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
+        response = await self._call(self.client.cancel_orders(order_ids=list(order_ids)), mutating=True)
+        return CancelResult(tuple(response.canceled), dict(response.not_canceled))
+
+    async def cancel_all(self) -> CancelResult:
+        response = await self._call(self.client.cancel_all(), mutating=True)
+        return CancelResult(tuple(response.canceled), dict(response.not_canceled))
+
+    async def cancel_market(self, market: str) -> CancelResult:
+        response = await self._call(self.client.cancel_market_orders(market=market), mutating=True)
+        return CancelResult(tuple(response.canceled), dict(response.not_canceled))
+
+    async def open_orders(self) -> list[VenueOrder]:
+        async def fetch() -> list[Any]:
+            return [o async for o in self.client.list_open_orders().iter_items()]
+        return [_venue_order(o) for o in await self._call(fetch(), mutating=False)]
+
+    async def order(self, order_id: str) -> VenueOrder | None:
+        try:
+            return _venue_order(await self._call(self.client.get_order(order_id=order_id), mutating=False))
+        except Rejected as rejected:
+            if "404" in str(rejected) or "not found" in str(rejected).lower():
+                return None
+            raise
+
+    async def trades(self) -> list[VenueTrade]:
+        async def fetch() -> list[Any]:
+            return [t async for t in self.client.list_account_trades().iter_items()]
+        return [_venue_trade(t) for t in await self._call(fetch(), mutating=False)]
+
+    async def heartbeat(self, heartbeat_id: str) -> str:
+        try:
+            reply = await self._call(self.client.send_order_heartbeat(heartbeat_id=heartbeat_id), mutating=False)
+        except TransientVenueError as error:
+            cause = error.__cause__
+            if isinstance(cause, OrderHeartbeatMismatchError):  # retry at once with the id the venue expects
+                reply = await self._call(self.client.send_order_heartbeat(heartbeat_id=cause.heartbeat_id),
+                                         mutating=False)
+            else:
+                raise
+        return reply.heartbeat_id
+
+    async def user_events(self) -> AsyncIterator[VenueOrder | VenueTrade]:
+        """Own order and trade events; ends (raises TransientVenueError) when the stream does."""
+        try:
+            handle = await self.client.subscribe(UserSpec())
+        except (PolymarketError, OSError) as error:
+            raise translate(error, mutating=False) from error
+        try:
+            async for event in handle:
+                if event.type == "order":
+                    yield _venue_order(event.payload, kind=event.payload.order_event_type)
+                elif event.type == "trade":
+                    yield _venue_trade(event.payload)
+        except PolymarketError as error:
+            raise translate(error, mutating=False) from error
+        finally:
+            with contextlib.suppress(Exception):
+                await handle.close()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _code_of(rejected: Rejected) -> str:
+    """The SDK's rejection code for a 4xx refusal of a single post (its message text is the venue's)."""
+    text = str(rejected).split(": ", 1)[-1]
+    for fragment, code in REJECTION_CODES.items():
+        if fragment in text:
+            return code
+    return rejected.code
+
+
+def _venue_order(o: Any, kind: str = "RECONCILED") -> VenueOrder:
+    return VenueOrder(
+        id=o.id, status=str(getattr(o, "status", "") or ""), market=o.condition_id, token_id=o.asset_id,
+        side=o.side, price=o.price, original_size=o.original_size, size_matched=o.size_matched,
+        order_type=str(getattr(o, "order_type", "") or "GTC"), kind=kind,
+    )
+
+
+def _venue_trade(t: Any) -> VenueTrade:
+    status = str(t.status).removeprefix("TRADE_STATUS_")
+    makers = tuple(
+        MakerFill(m.order_id, m.owner, m.side, m.asset_id, m.price, m.matched_amount) for m in (t.maker_orders or ())
+    )
+    return VenueTrade(
+        id=t.id, status="MATCHED" if status == "MATCHED_NOT_BROADCASTED" else status, market=t.condition_id,
+        token_id=t.asset_id, side=t.side, price=t.price, size=t.size, taker_order_id=t.taker_order_id,
+        trader_side=t.trader_side, owner=t.owner, transaction_hash=t.transaction_hash,
+        fee_rate_bps=t.fee_rate_bps or Decimal(0), makers=makers,
+    )
+
+
+async def connect(settings: Any) -> PolymarketVenue:
+    """Build the client from ExecutorSettings: production URLs, or every URL on `clob_url` (paper)."""
+
+    if settings.private_key is None:
+        raise ConfigurationError("POLYDESK_PRIVATE_KEY (or POLYDESK_PRIVATE_KEY_FILE) is required")
+    environment = PRODUCTION if settings.is_production() else paper_environment(
+        settings.clob_url, settings.user_ws_url, chain_id=settings.chain_id)
+    credentials = None
+    if settings.api_key and settings.api_secret and settings.api_passphrase:
+        credentials = ApiKeyCreds(key=settings.api_key, secret=settings.api_secret.get_secret_value(),
+                                  passphrase=settings.api_passphrase.get_secret_value())
+    key = settings.private_key.get_secret_value()
+    wallet = settings.wallet_address
+    if wallet is None and settings.signature_type == 0:
+        wallet = Account.from_key(key).address
+    try:
+        client = await AsyncSecureClient.create(private_key=key, wallet=wallet, environment=environment,
+                                                credentials=credentials)
+    except (PolymarketError, httpx.HTTPError) as error:
+        raise translate(error, mutating=False) from None
+    expected = {0: "EOA", 1: "POLY_PROXY", 2: "GNOSIS_SAFE", 3: "DEPOSIT_WALLET"}[settings.signature_type]
+    if str(client.wallet_type) != expected:
+        await client.close()
+        raise ConfigurationError(
+            f"POLYDESK_SIGNATURE_TYPE={settings.signature_type} ({expected}) but the wallet is {client.wallet_type}")
+    return PolymarketVenue(client, chain_id=settings.chain_id, submit_timeout_secs=settings.submit_timeout_secs)

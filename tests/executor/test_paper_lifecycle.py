@@ -1,0 +1,72 @@
+"""The executor process against the paper exchange: post, fill, lifecycle reports, shutdown, never twice."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from shared.messages import Fill, KillSwitchChanged, Envelope, OrderStatus, OrderUpdate, TradeStatus
+from shared.streams import APPROVED_ORDERS, CONTROL, FILLS
+from tests.executor.conftest import approval, own_orders
+from tests.helpers import eventually, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+async def reports(bus, kind):
+    return [m for _, m in await bus.history(FILLS) if isinstance(m, kind)]
+
+
+async def test_approved_order_fills_and_reports_matched_mined_confirmed(bus, executor, admin, market, wallet):
+    admin.house(market["token_ids"][0], "SELL", "0.60", "50")
+    executor.start()
+    executor.wait_started()
+    order = approval(market, price="0.60", size="10")
+    await bus.publish(APPROVED_ORDERS, order)
+
+    async def statuses():
+        fills = [f for f in await reports(bus, Fill) if f.client_order_id == order.client_order_id]
+        return [f.status for f in fills] if fills and fills[-1].status is TradeStatus.CONFIRMED else None
+
+    assert await eventually(statuses, timeout=30) == [TradeStatus.MATCHED, TradeStatus.MINED, TradeStatus.CONFIRMED]
+    fill = [f for f in await reports(bus, Fill) if f.client_order_id == order.client_order_id][0]
+    assert fill.side == order.side and fill.size == order.size and str(fill.price) == "0.6"
+    placements = [u for u in await reports(bus, OrderUpdate) if u.client_order_id == order.client_order_id]
+    assert placements and placements[0].status is OrderStatus.MATCHED
+    assert len(own_orders(admin, wallet.address)) == 1
+
+    # A replay of the same approval (same client order id) posts nothing.
+    await bus.publish(APPROVED_ORDERS, order)
+    resting = approval(market, price="0.40", size="10")
+    await bus.publish(APPROVED_ORDERS, resting)
+    wait_until(lambda: len(own_orders(admin, wallet.address)) == 2, timeout=20)
+    wait_until(lambda: any(o["status"] == "LIVE" for o in own_orders(admin, wallet.address)), timeout=20)
+
+    assert executor.stop(signal.SIGTERM) == 0, executor.stderr()[-3000:]
+    assert [o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"] == []
+    kinds = [e["type"] for e in executor.events()]
+    assert kinds[-1] == "shutdown_clean" and "cancel_all" in kinds
+    assert len(own_orders(admin, wallet.address)) == 2
+    secret = wallet.key.hex()
+    assert secret.removeprefix("0x") not in executor.stderr()
+    assert secret.removeprefix("0x") not in (executor.tmp_path / "logs").joinpath(
+        sorted(p.name for p in (executor.tmp_path / "logs").glob("*.jsonl"))[0]).read_text()
+
+
+async def test_kill_switch_cancels_every_open_order(bus, executor, admin, market, wallet):
+    executor.start()
+    executor.wait_started()
+    for price in ("0.30", "0.31", "0.32"):
+        await bus.publish(APPROVED_ORDERS, approval(market, price=price, size="10"))
+    wait_until(lambda: len([o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"]) == 3,
+               timeout=30)
+    await bus.publish(CONTROL, KillSwitchChanged(envelope=Envelope.new("risk"), active=True, reason="test",
+                                                 actor="test"))
+    wait_until(lambda: not [o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"], timeout=30)
+    # While the switch is on, nothing new is posted.
+    await bus.publish(APPROVED_ORDERS, approval(market, price="0.33", size="10"))
+    wait_until(lambda: executor.events("approval_dropped"), timeout=20)
+    assert len(own_orders(admin, wallet.address)) == 3
+    assert executor.stop() == 0
+    assert executor.events()[-1]["type"] == "shutdown_clean"
