@@ -164,22 +164,3 @@ EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
     "executor_heartbeat_age_seconds", "Seconds since the venue last accepted a dead-man heartbeat",
     namespace=NAMESPACE,
 )
-
-# ---- executor ------------------------------------------------------------------------------------------
-EXECUTOR_SUBMIT_SECONDS = Histogram(
-    "executor_submit_seconds", "One POST of an order batch to the venue, send to answer", namespace=NAMESPACE,
-    buckets=LATENCY_BUCKETS,
-)
-EXECUTOR_ORDERS = Counter(
-    "executor_orders", "Orders posted, by outcome (live, matched, delayed, rejected, unknown, not_sent)",
-    ["outcome"], namespace=NAMESPACE,
-)
-EXECUTOR_UNKNOWN_OUTCOMES = Counter(
-    "executor_unknown_outcomes", "Orders whose post ended without a definitive answer (then reconciled)",
-    namespace=NAMESPACE,
-)
-EXECUTOR_FILLS = Counter("executor_fills", "Fill reports published, by trade status", ["status"], namespace=NAMESPACE)
-EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
-    "executor_heartbeat_age_seconds", "Seconds since the venue last accepted a dead-man heartbeat",
-    namespace=NAMESPACE,
-)
