@@ -207,6 +207,15 @@ return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%.0f-%.0f', min_ms, 
 """
 
 
+# KEYS: 1 stream. ARGV: cutoff id. Trims by age a stream that no group reads (a log such as `decisions`);
+# a stream with a group is left to trim_acknowledged, so a reader added later never loses entries.
+_TRIM_LOG_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if #redis.call('XINFO', 'GROUPS', KEYS[1]) > 0 then return -1 end
+return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+"""
+
+
 class Bus:
     """Publishing, group management and inspection of the polydesk streams in one Redis."""
 
@@ -217,6 +226,7 @@ class Bus:
         self._commit_script = redis.register_script(_COMMIT_LUA)
         self._trim_script = redis.register_script(_TRIM_LUA)
         self._publish_script = redis.register_script(_PUBLISH_LUA)
+        self._trim_log_script = redis.register_script(_TRIM_LOG_LUA)
         self._publish_once_script = redis.register_script(_PUBLISH_ONCE_LUA)
 
     def key(self, stream: str) -> str:
@@ -350,6 +360,12 @@ class Bus:
         cutoff_ms = max(0, int((time.time() - retain_secs) * 1000) + 1)
         removed = await self._trim_script(keys=[self.key(stream)], args=[f"{cutoff_ms}-0"])
         return int(removed)
+
+    async def trim_log(self, stream: str, *, retain_secs: float) -> int:
+        """Remove entries older than `retain_secs` from a stream no group reads; returns how many, or -1
+        (and removes nothing) when the stream has a group."""
+        cutoff_ms = max(0, int((time.time() - retain_secs) * 1000) + 1)
+        return int(await self._trim_log_script(keys=[self.key(stream)], args=[f"{cutoff_ms}-0"]))
 
     async def dead_letters(self, stream: str, *, count: int = 100) -> list[DeadLetter]:
         """The oldest `count` dead letters of a logical stream."""

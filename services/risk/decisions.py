@@ -39,6 +39,12 @@ def _envelope(kind: str, cause: Message) -> Envelope:
     return Envelope.new(PRODUCER, cause=cause, message_id=deterministic_id(kind, cause.envelope.message_id))
 
 
+
+def dedup_key(intent: OrderIntent) -> str:
+    """What DEDUP_WINDOW compares: the signal key per leg, since one signal (an arbitrage opportunity, a
+    two-sided quote) legitimately yields one order per token and side."""
+    return f"{intent.signal_key}|{intent.token_id}|{intent.side.value}"
+
 class Decider:
     """Turns intents into decisions against the limits in `settings` and the numbers in `state`."""
 
@@ -63,7 +69,7 @@ class Decider:
             end_date_ts=market.end_date_ts if market else None,
             market_closed=market.closed if market else False,
             market_notional_usd=self.state.market_notional(intent.market),
-            signal_approved_ts=self.state.signal_approved_ts(intent.signal_key),
+            signal_approved_ts=self.state.signal_approved_ts(dedup_key(intent)),
         )
 
     def decide(self, intent: OrderIntent, fx: Effects) -> Decision:
@@ -102,7 +108,7 @@ class Decider:
             expiration_ts=intent.expiration_ts, neg_risk=market.neg_risk, tick_size=market.tick_size,
             clamped_from_size=decision.requested_size if decision.size != decision.requested_size else None,
         )
-        self.state.approve_signal(intent.signal_key)
+        self.state.approve_signal(dedup_key(intent))
         # Counted as open at once, so the next intent sees it before the executor reports the placement.
         self.state.upsert_open_order(order.client_order_id, order.market, order.token_id, order.side, order.price,
                                      order.size)

@@ -117,8 +117,7 @@ class RiskService:
         self.state.prune(handled_keep_secs=HANDLED_KEEP_SECS,
                          signal_keep_secs=max(self.settings.dedup_window_secs, 1.0))
         # No group reads `decisions` (it is for whoever looks), so the bus's trim-after-ack never applies.
-        cutoff_ms = int((time.time() - self.settings.stream_retain_secs) * 1000)
-        await self.ctx.redis.xtrim(self.ctx.bus.key(DECISIONS), minid=f"{max(cutoff_ms, 0)}-0", approximate=True)
+        await self.ctx.bus.trim_log(DECISIONS, retain_secs=self.settings.stream_retain_secs)
 
     async def _refresh_loop(self) -> None:
         last_housekeeping = 0.0

@@ -274,3 +274,13 @@ async def _async_len(value, n: int) -> bool:
 
 async def _async_eq(value, expected) -> bool:
     return (await value) == expected
+
+
+async def test_trim_log_trims_by_age_only_streams_no_group_reads(bus):
+    await bus.publish_many(Output("decisions", signal_message(i)) for i in range(4))
+    assert await bus.trim_log("decisions", retain_secs=3600) == 0
+    assert await bus.trim_log("decisions", retain_secs=0) == 4
+    await bus.ensure_group("in", "g")
+    await publish_inputs(bus, 3)
+    assert await bus.trim_log("in", retain_secs=0) == -1
+    assert await bus.length("in") == 3

@@ -14,7 +14,7 @@ from services.risk.tracking import ORDER_STATUS_IS_OPEN, Tracker
 from shared import messages as m
 from shared.logging import EventLog, read_events
 from shared.streams import APPROVED_ORDERS, CONTROL
-from tests.risk.helpers import CID, YES, Clock, fill, intent, market_info
+from tests.risk.helpers import CID, NO, YES, Clock, fill, intent, market_info
 
 
 @pytest.fixture
@@ -123,6 +123,14 @@ def test_dedup_window_with_a_clock(harness, clock):
     assert not rejected.approved and rejected.rule == "DEDUP_WINDOW"
     clock.now += 1
     assert by_stream(harness.decide(intent(key="k")))[DECISIONS][0].approved
+
+
+def test_dedup_is_per_leg_so_every_leg_of_one_signal_passes_once(harness):
+    yes_leg, no_leg = intent(key="arb:b:1", token=YES), intent(key="arb:b:1", token=NO)
+    assert by_stream(harness.decide(yes_leg))[DECISIONS][0].approved
+    assert by_stream(harness.decide(no_leg))[DECISIONS][0].approved
+    again = by_stream(harness.decide(intent(key="arb:b:1", token=NO)))[DECISIONS][0]
+    assert not again.approved and again.rule == "DEDUP_WINDOW"
 
 
 def test_rejections_are_logged_with_rule_and_numbers(harness, tmp_path):
