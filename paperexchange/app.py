@@ -1,4 +1,5 @@
-"""Starlette app factory: routes wiring only. CLOB REST at the root, WebSockets under /ws, admin under /_paper."""
+"""Starlette app factory: routes wiring only. CLOB REST at the root, WebSockets under /ws, Gamma under /gamma,
+the Data API under /data-api, Polygon JSON-RPC at /rpc, admin under /_paper."""
 
 from __future__ import annotations
 
@@ -8,29 +9,20 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, WebSocketRoute
 
-from paperexchange import admin, rest_private, rest_public
+from paperexchange import admin, data_api, gamma, rest_private, rest_public, rpc
 from paperexchange.clock import Clock
 from paperexchange.config import Settings
 from paperexchange.defaults import create_default_markets
 from paperexchange.errors import VenueError
 from paperexchange.fault_middleware import FaultMiddleware
-from paperexchange.http import error, venue_error_handler
+from paperexchange.http import venue_error_handler
 from paperexchange.venue import Venue
 from paperexchange.ws_market import market_endpoint
 from paperexchange.ws_user import user_endpoint
 
 log = logging.getLogger("paperexchange")
-
-# Paths part 2 will serve (Gamma, Data API, Polygon JSON-RPC), so one base URL can stand for every service.
-RESERVED_PREFIXES = ("/gamma", "/data-api", "/rpc")
-
-
-async def _reserved(request: Request):
-    return error(f"{request.url.path} is reserved for a later part of the paper exchange", 501)
-
 
 async def _timer(venue: Venue, tick_secs: float) -> None:
     while True:
@@ -59,7 +51,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, ven
 
     routes = [*rest_public.ROUTES, *rest_private.ROUTES,
               WebSocketRoute("/ws/market", market_endpoint), WebSocketRoute("/ws/user", user_endpoint)]
-    routes += [Route(prefix + "{rest:path}", _reserved, methods=["GET", "POST"]) for prefix in RESERVED_PREFIXES]
+    # Gamma, the Data API and Polygon JSON-RPC share the base URL, so one URL stands for every service.
+    routes += [Mount("/gamma", routes=gamma.ROUTES), Mount("/data-api", routes=data_api.ROUTES), *rpc.ROUTES]
     if settings.admin:
         routes.append(Mount("/_paper", routes=admin.ROUTES))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={VenueError: venue_error_handler},

@@ -18,10 +18,10 @@ from paperexchange.clock import Clock
 from paperexchange.config import Settings
 from paperexchange.engine import BUY, SELL, Book, Fill, Order, fully_filled, plan_fills
 from paperexchange.errors import VenueError
-from paperexchange.funds import check_funds, set_reservation
+from paperexchange.funds import check_funds, consume_allowances, set_reservation
 from paperexchange.ledger import Ledger
 from paperexchange.markets import Market, MarketRegistry
-from paperexchange.orders import RESTING_TYPES, Posted
+from paperexchange.orders import RESTING_TYPES, Posted, exchange_for
 from paperexchange.trades import Trade, apply_transfers, fill_transfers, new_transaction_hash, taker_fee
 from paperexchange.units import ONE, amount_str, parse_price, price_str
 
@@ -147,6 +147,7 @@ class Exchange:
             transaction_hash=new_transaction_hash(), transfers=fill_transfers(fill, fee),
         )
         apply_transfers(self.ledger, trade.transfers)
+        consume_allowances(self.ledger, trade.transfers, exchange_for(market))
         maker.trade_ids.append(trade.id)
         taker.trade_ids.append(trade.id)
         self.trades[trade.id] = trade

@@ -57,6 +57,13 @@ def check_funds(ledger: Ledger, order: Order, market: Market, maker_amount: int,
         raise VenueError(errors.NOT_ENOUGH_ALLOWANCE.format(allowance=0, amount=order.original_size))
 
 
+def consume_allowances(ledger: Ledger, transfers: list[tuple[str, str, int]], spender: str) -> None:
+    """pUSD leaving a wallet in a fill goes through the exchange's transferFrom, which spends allowance."""
+    for address, asset, amount in transfers:
+        if asset == COLLATERAL and amount < 0:
+            ledger.spend_allowance(address, spender, -amount)
+
+
 def spenders() -> list[str]:
     """The spenders GET /balance-allowance reports allowances for."""
     return [config.STANDARD_EXCHANGE, config.NEG_RISK_EXCHANGE, config.NEG_RISK_ADAPTER]

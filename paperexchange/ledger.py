@@ -52,6 +52,12 @@ class Ledger:
     def set_allowance(self, address: str, spender: str, amount: int) -> None:
         self._allowances[_key(address)][spender.lower()] = amount
 
+    def spend_allowance(self, address: str, spender: str, amount: int) -> None:
+        """What ERC-20 transferFrom does to the allowance; an unlimited (max uint) one is left alone."""
+        current = self.allowance(address, spender)
+        if current != MAX_ALLOWANCE:
+            self.set_allowance(address, spender, max(0, current - amount))
+
     def approved_for_all(self, address: str, operator: str) -> bool:
         return self._approved_for_all[_key(address)].get(operator.lower(), False)
 

@@ -45,6 +45,8 @@ class Market:
     event_slug: str = ""
     event_title: str = ""
     winner: str | None = None
+    created_at: float = 0.0  # venue-clock seconds; Gamma's createdAt / startDate
+    closed_at: float = 0.0  # set on resolution; Gamma's closedTime
 
     @property
     def tick_units(self) -> int:

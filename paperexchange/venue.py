@@ -7,6 +7,7 @@ resolution (market_resolved), shared by the default markets and the admin API.
 from __future__ import annotations
 
 from paperexchange import markets as market_model
+from paperexchange.activity import Activity
 from paperexchange.clock import Clock, SystemClock
 from paperexchange.config import Settings
 from paperexchange.engine import BUY, SELL, Order
@@ -43,6 +44,7 @@ class Venue:
         self.user_hub = UserHub()
         self.exchange = Exchange(settings, self.clock, _HubSink(self.market_hub, self.user_hub))
         self.heartbeats = Heartbeats(self.clock, settings.heartbeat_timeout_secs)
+        self.activity = Activity(self.exchange)
         self.settlement = Settlement(self.exchange, self.clock, settings.settlement_delay_secs)
         self._house_seq = 0
 
@@ -64,6 +66,7 @@ class Venue:
         return [self._announce_new(market) for market in created]
 
     def _announce_new(self, market: Market) -> Market:
+        market.created_at = market.created_at or self.clock.now()
         self.exchange.add_market(market)
         self.market_hub.broadcast_custom({
             "event_type": "new_market", "id": market.question_id[:18], "question": market.question,
@@ -93,6 +96,7 @@ class Venue:
     def resolve(self, market: Market, winning_token: str) -> None:
         """Close the market, cancel its resting orders (CANCELED_MARKET_RESOLVED), announce the winner."""
         market.closed, market.accepting_orders, market.winner = True, False, winning_token
+        market.closed_at = self.clock.now()
         for owner, live in list(self.exchange.live_of.items()):
             ids = [order.id for order in live.values() if order.condition_id == market.condition_id]
             self.exchange.cancel(owner, ids, status="CANCELED_MARKET_RESOLVED")
