@@ -11,7 +11,7 @@ from polydesk.common import settings_or_none
 from shared.config import ServiceSettings
 from shared.lifecycle import find_redis_url
 from shared.redis_conn import connect
-from shared.streams import Bus, dead_letter_stream
+from shared.streams import Bus
 
 
 async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
@@ -25,9 +25,7 @@ async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
                               "deliveries": letter.deliveries, "error": letter.error,
                               "type": letter.fields.get("type", b"").decode(errors="replace")}))
             if args.requeue:
-                payload = {k: v for k, v in letter.fields.items() if k in ("type", "v", "data")}
-                await client.xadd(bus.key(args.stream), payload)
-                await client.xdel(bus.key(dead_letter_stream(args.stream)), letter.entry_id)
+                await bus.requeue_dead_letter(args.stream, letter)
         if args.requeue:
             print(f"requeued {len(letters)} entries onto {args.stream}", file=sys.stderr)
     finally:

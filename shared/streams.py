@@ -372,6 +372,15 @@ class Bus:
         entries = await self.redis.xrange(self.key(dead_letter_stream(stream)), count=count)
         return [_dead_letter(entry_id, fields) for entry_id, fields in entries]
 
+    async def requeue_dead_letter(self, stream: str, letter: DeadLetter) -> str:
+        """Append a dead letter's original entry to its stream again, then delete it; returns the new id."""
+        payload = {k: v for k, v in letter.fields.items() if k in ("type", "v", "data")}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(self.key(stream), payload)
+        pipe.xdel(self.key(dead_letter_stream(stream)), letter.entry_id)
+        new_id, _ = await pipe.execute()
+        return _text(new_id)
+
     def consumer(self, stream: str, group: str, name: str, handler: Handler, **options: Any) -> Consumer:
         return Consumer(self, stream, group, name, handler, ConsumerOptions(**options))
 

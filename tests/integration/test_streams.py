@@ -284,3 +284,26 @@ async def test_trim_log_trims_by_age_only_streams_no_group_reads(bus):
     await publish_inputs(bus, 3)
     assert await bus.trim_log("in", retain_secs=0) == -1
     assert await bus.length("in") == 3
+
+
+async def test_a_dead_letter_can_be_requeued_after_a_fix(bus, redis_url, prefix, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    await bus.ensure_group("in", "g")
+    await bus.redis.xadd(bus.key("in"), {"type": "external_signal", "v": "9", "data": "{}"})
+    consumer = bus.consumer("in", "g", "c1", lambda d: _async([]), block_ms=50, trim_interval_secs=None)
+    task = asyncio.create_task(consumer.run())
+    await eventually(lambda: _async_len(bus.dead_letters("in"), 1))
+    consumer.stop()
+    await task
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLYDESK_")}
+    env.update(POLYDESK_REDIS_URL=redis_url, POLYDESK_STREAM_PREFIX=prefix)
+    listed = subprocess.run([sys.executable, "-m", "polydesk", "dead-letters", "in", "--requeue"], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "unknown message type/version 'external_signal' v9" in listed.stdout
+    assert await bus.dead_letters("in") == []
+    [(_, fields)] = await bus.redis.xrange(bus.key("in"), min="(" + (await bus.group_stats("in"))[0].last_delivered_id)
+    assert fields[b"v"] == b"9"
