@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import websockets
@@ -84,10 +84,10 @@ class FaultyProxy:
 
     @property
     def url(self) -> str:
-        host, port = list(self._server.sockets)[0].getsockname()[:2]
+        host, port = next(iter(self._server.sockets)).getsockname()[:2]
         return f"ws://{host}:{port}/ws/market"
 
-    async def __aenter__(self) -> FaultyProxy:
+    async def __aenter__(self) -> Self:
         self._server = await serve(self._handle, "127.0.0.1", 0, ping_interval=None)
         return self
 

@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import httpx
+
 from services.ingest.accounts import AccountReader
 from services.ingest.feed import Feed
 from services.ingest.shards import ShardMap
@@ -34,8 +35,8 @@ async def test_malformed_frames_are_dead_lettered_and_the_feed_keeps_running(bus
         for asset in (YES, NO):
             feed.books.track(asset, MARKET, tick_size="0.01")
         bad = ['{"event_type": "book", "market": "x"', '{"event_type": "mystery"}',
-               '{"event_type":"price_change","market":"m","price_changes":[{"asset_id":"1","price":"abc",'
-               '"size":"1","side":"BUY"}],"timestamp":"1"}']
+               ('{"event_type":"price_change","market":"m","price_changes":[{"asset_id":"1","price":"abc",'
+               '"size":"1","side":"BUY"}],"timestamp":"1"}')]
         for frame in bad:
             await feed.on_frame(frame)
         await feed.on_frame(book_frame(YES, [("0.40", "10")], [("0.45", "5")]))
