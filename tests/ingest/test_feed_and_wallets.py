@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from services.ingest.accounts import AccountReader
 from services.ingest.feed import Feed
@@ -110,3 +111,23 @@ async def test_an_unreachable_rpc_is_a_warning_and_a_metric_never_a_crash(bus):
     assert await accounts.read_once() is None
     assert accounts.status["rpc_ok"] is False and accounts.status["failures"] == 2
     assert await bus.length(events_stream("main")) == 0
+
+
+async def test_account_state_from_the_paper_exchange_rpc(bus):
+    from shared.messages import AccountState
+    from tests.ingest.paper import PaperAdmin
+
+    paper = pytest.importorskip("paperexchange.server")
+    async with paper.PaperExchangeServer(admin=True) as server:
+        admin = PaperAdmin(server.url)
+        if (await admin.http.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"})).status_code >= 400:
+            pytest.skip("the paper exchange serves no JSON-RPC yet")
+        wallet = "0x" + "12" * 20
+        (await admin.http.post("/_paper/fund", json={"address": wallet, "collateral": "123.5"})).raise_for_status()
+        accounts = AccountReader(bus, ChainReader(server.url + "/rpc"), wallet, ("main", "other"))
+        message = await accounts.read_once()
+        await admin.aclose()
+    assert message is not None and message.collateral_balance == Decimal("123.5")
+    assert message.allowances["ctf_exchange"] > 0
+    for shard in ("main", "other"):
+        assert [type(m) for _, m in await bus.history(events_stream(shard))] == [AccountState]
