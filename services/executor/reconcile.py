@@ -40,11 +40,7 @@ class Reconciler:
         for row in self.store.orders_in(*UNRESOLVED_STATUSES):
             found = await self.venue.order(row.order_hash)
             if found is not None:
-                await self.reporter.on_order(found)
-                self.events.emit("unknown_resolved", client_order_id=row.client_order_id,
-                                 order_hash=row.order_hash, status=found.status, found=True)
-                if row.client_order_id:
-                    await self.submitter.after_placed(row.client_order_id, row.phase, found.size_matched)
+                await self.reporter.on_order(found, via="rest")  # reports, and resumes the approval
                 continue
             if self._clock() - row.updated_ts < self.settings.unknown_grace_secs:
                 left += 1
@@ -71,7 +67,7 @@ class Reconciler:
         for order in open_on_venue:
             if order.id in {o.id for o in strangers} and self.settings.open_orders_on_start == "cancel":
                 continue
-            await self.reporter.on_order(order)
+            await self.reporter.on_order(order, via="rest")
         if strangers and self.settings.open_orders_on_start == "adopt":
             self.events.emit("open_orders_adopted", count=len(strangers))
         await self.gap_fill(open_on_venue)
@@ -86,13 +82,13 @@ class Reconciler:
             known = self.store.order(order.id)
             status = venue_status(order.status, size_matched=order.size_matched, original_size=order.original_size)
             if known is None or known.status is not status or known.size_matched != order.size_matched:
-                await self.reporter.on_order(order)
+                await self.reporter.on_order(order, via="rest")
         for row in self.store.orders_in(OrderStatus.LIVE, OrderStatus.DELAYED):
             if row.order_hash in open_ids:
                 continue
             found = await self.venue.order(row.order_hash)
             if found is not None:
-                await self.reporter.on_order(found)
+                await self.reporter.on_order(found, via="rest")
         for trade in await self.venue.trades():
             await self.reporter.on_trade(trade)
 

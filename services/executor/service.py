@@ -49,6 +49,7 @@ class Executor:
         self.gate = Gate()
         self.reporter = Reporter(store, ctx.bus, ctx.events, venue.api_key)
         self.submitter = Submitter(venue, store, self.reporter, ctx.events, self.gate, settings)
+        self.reporter.on_resolved = self.submitter.after_placed
         self.reconciler = Reconciler(venue, store, self.reporter, self.submitter, ctx.events, settings)
         self.heartbeat = Heartbeat(venue, self.gate, ctx.events, interval_secs=settings.heartbeat_interval_secs,
                                    max_failures=settings.heartbeat_max_failures, on_recovered=self._gap_fill)

@@ -9,10 +9,10 @@ its chain published before it, so consumers always see MATCHED before MINED befo
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
-from services.executor.orders import OrderRow, OrderStore
+from services.executor.orders import UNRESOLVED_STATUSES, OrderRow, OrderStore
 from services.executor.venue import VenueOrder, VenueTrade
 from shared import metrics
 from shared.logging import EventLog
@@ -79,6 +79,8 @@ class Reporter:
         self.bus = bus
         self.events = events
         self.api_key = api_key
+        # Called with (client order id, phase, size matched) when a PENDING / UNKNOWN order is found.
+        self.on_resolved: Callable[[str, int, Decimal], Awaitable[None]] | None = None
 
     async def publish(self, keyed: Sequence[tuple[str, Output]]) -> None:
         fresh = [(key, output) for key, output in keyed if self.store.first_time(key)]
@@ -102,18 +104,24 @@ class Reporter:
         )
         return key, Output(FILLS, message)
 
-    async def on_order(self, event: VenueOrder) -> None:
+    async def on_order(self, event: VenueOrder, *, via: str = "user_stream") -> None:
         """An order event (user stream) or an order read over REST (kind RECONCILED)."""
         status = venue_status(event.status, size_matched=event.size_matched, original_size=event.original_size)
         if event.kind == "CANCELLATION" and status not in (OrderStatus.EXPIRED, OrderStatus.REJECTED):
             status = OrderStatus.CANCELED
         row = self.store.order(event.id)
+        was_unresolved = row is not None and row.status in UNRESOLVED_STATUSES
         if row is None:
             row = OrderRow(event.id, None, 0, status, event.side, event.token_id, event.market, event.price,
                            event.original_size, event.size_matched, event.order_type, None, "adopted", 0.0, 0.0)
             self.store.adopt(row)
         row = self.store.update_order(event.id, status, size_matched=event.size_matched) or row
         await self.publish([self.order_update(row, ORDER_KINDS.get(event.kind, OrderEventKind.UPDATE))])
+        if was_unresolved:
+            self.events.emit("unknown_resolved", client_order_id=row.client_order_id, order_hash=row.order_hash,
+                             status=row.status, found=True, via=via)
+            if row.client_order_id and self.on_resolved:
+                await self.on_resolved(row.client_order_id, row.phase, row.size_matched)
 
     async def on_trade(self, trade: VenueTrade) -> None:
         """A trade event: one Fill per own order in it (the taker side, and/or own maker orders)."""

@@ -66,10 +66,11 @@ class ExecutorProcess:
     def start(self, **extra: str) -> ExecutorProcess:
         self.runs += 1
         self.stderr_path = self.tmp_path / f"executor-{self.runs}.stderr"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.executor"], env={**self.env, **extra}, cwd=REPO,
-            stderr=open(self.stderr_path, "wb"), stdout=subprocess.DEVNULL,
-        )
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.executor"], env={**self.env, **extra}, cwd=REPO,
+                stderr=stderr, stdout=subprocess.DEVNULL,
+            )
         return self
 
     def wait_started(self, timeout: float = 30) -> None:

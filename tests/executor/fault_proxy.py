@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
+from typing import Self
 
 import aiohttp
 from aiohttp import web
@@ -89,7 +90,7 @@ class FaultProxy:
         body = fault.body or {"error": f"injected {fault.status}"}
         return web.json_response(body, status=fault.status, headers=headers)
 
-    def __enter__(self) -> FaultProxy:
+    def __enter__(self) -> Self:
         ready = threading.Event()
 
         def run() -> None:
@@ -104,7 +105,7 @@ class FaultProxy:
                 await self._runner.setup()
                 site = web.TCPSite(self._runner, "127.0.0.1", 0)
                 await site.start()
-                port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
+                port = site._server.sockets[0].getsockname()[1]
                 self.url = f"http://127.0.0.1:{port}"
                 ready.set()
 

@@ -1,0 +1,132 @@
+"""Never twice and unknown outcomes, against the paper exchange behind a fault proxy (tests/executor/fault_proxy.py:
+the issue-4 faults of /_paper/faults were not in paperexchange/ when this was written)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from shared.messages import OrderStatus, OrderType, OrderUpdate, Side
+from shared.streams import APPROVED_ORDERS, FILLS
+from tests.executor.conftest import REPO, approval, own_orders
+from tests.helpers import eventually, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+async def updates_of(bus, client_order_id):
+    return [m for _, m in await bus.history(FILLS)
+            if isinstance(m, OrderUpdate) and m.client_order_id == client_order_id]
+
+
+async def test_sigkill_between_post_and_record_leaves_exactly_one_order(bus, executor, admin, market, wallet):
+    executor.start(POLYDESK_EXECUTOR_CRASH_AFTER_POST="true")
+    executor.wait_started()
+    order = approval(market, price="0.40", size="10")
+    await bus.publish(APPROVED_ORDERS, order)
+    assert executor.process.wait(30) == 137  # the hook: exit right after the post returned
+    assert len(own_orders(admin, wallet.address)) == 1
+    await bus.publish(APPROVED_ORDERS, order)  # and risk even sends it again
+    executor.start()
+    executor.wait_started()
+
+    async def reconciled():
+        return [u for u in await updates_of(bus, order.client_order_id) if u.status is OrderStatus.LIVE]
+
+    (update,) = await eventually(reconciled, timeout=30)
+    assert update.order_id == own_orders(admin, wallet.address)[0]["id"]
+    assert len(own_orders(admin, wallet.address)) == 1
+    assert executor.stop() == 0
+    assert len(own_orders(admin, wallet.address)) == 1
+
+
+async def test_5xx_after_the_order_is_applied_is_unknown_then_reconciled_live(bus, executor, proxy, admin, market,
+                                                                              wallet):
+    proxy.add(status=502, paths=("/order", "/orders"), methods=("POST",), after_apply=True, count=1)
+    executor.start()
+    executor.wait_started()
+    order = approval(market, price="0.41", size="10")
+    await bus.publish(APPROVED_ORDERS, order)
+    wait_until(lambda: executor.events("order_unknown"), timeout=30)
+
+    async def live():
+        return [u for u in await updates_of(bus, order.client_order_id) if u.status is OrderStatus.LIVE]
+
+    await eventually(live, timeout=30)
+    assert len(own_orders(admin, wallet.address)) == 1
+    assert [e["found"] for e in executor.events("unknown_resolved")] == [True]  # by the user stream or REST
+    assert executor.stop() == 0
+
+
+async def test_timeout_before_the_venue_applies_is_unknown_then_final_not_placed(bus, executor, proxy, admin,
+                                                                                 market, wallet):
+    # The answer (a 503 before forwarding) arrives after the submit timeout: the order never reached the venue.
+    proxy.add(status=503, delay_secs=5, paths=("/order", "/orders"), methods=("POST",), count=1)
+    executor.start()
+    executor.wait_started()
+    order = approval(market, price="0.42", size="10")
+    await bus.publish(APPROVED_ORDERS, order)
+    wait_until(lambda: executor.events("order_unknown"), timeout=30)
+
+    async def rejected():
+        return [u for u in await updates_of(bus, order.client_order_id) if u.status is OrderStatus.REJECTED]
+
+    (final,) = await eventually(rejected, timeout=30)
+    assert "never placed" in final.reason
+    assert own_orders(admin, wallet.address) == []  # and it was never resent
+    assert executor.stop() == 0
+
+
+async def test_429_retry_after_is_respected(bus, executor, proxy, admin, market, wallet):
+    proxy.add(status=429, retry_after_secs=2, paths=("/order", "/orders"), methods=("POST",), count=1)
+    executor.start()
+    executor.wait_started()
+    order = approval(market, price="0.43", size="10")
+    await bus.publish(APPROVED_ORDERS, order)
+    wait_until(lambda: len(own_orders(admin, wallet.address)) == 1, timeout=30)
+    posts = [t for t, method, path, _ in proxy.seen if method == "POST" and path in ("/order", "/orders")]
+    assert [s for _, m, p, s in proxy.seen if m == "POST" and p in ("/order", "/orders")] == [429, 200]
+    assert posts[1] - posts[0] >= 2.0
+    assert executor.stop() == 0
+
+
+async def test_must_fill_walks_three_phases_in_order_and_stops_at_the_limit(bus, executor, admin, market, wallet):
+    token = market["token_ids"][0]
+    admin.house(token, "SELL", "0.56", "100")  # liquidity only past the price limit
+    executor.start(POLYDESK_MAX_SLIPPAGE_BPS="1000")
+    executor.wait_started()
+    order = approval(market, price="0.50", size="10", limit="0.54", order_type=OrderType.FOK, must_fill=True)
+    await bus.publish(APPROVED_ORDERS, order)
+    wait_until(lambda: executor.events("phases_exhausted"), timeout=30)
+    phases = [(e["phase"], e["price"]) for e in executor.events("order_phase")]
+    assert phases == [(1, "0.50"), (2, "0.51"), (3, "0.54")]  # 3 is 0.55 capped at the limit
+    assert [e["code"] for e in executor.events("order_rejected")] == ["fok_not_filled"] * 3
+
+    # With liquidity at 0.51 the second phase fills and the third never happens.
+    admin.house(token, "SELL", "0.51", "10")
+    second = approval(market, price="0.50", size="10", limit="0.54", order_type=OrderType.FOK, must_fill=True,
+                      side=Side.BUY)
+    await bus.publish(APPROVED_ORDERS, second)
+    wait_until(lambda: [e for e in executor.events("order_submitted")
+                        if e["client_order_id"] == second.client_order_id], timeout=30)
+    tried = [e["phase"] for e in executor.events("order_phase") if e["client_order_id"] == second.client_order_id]
+    assert tried == [1, 2]
+    assert executor.stop() == 0
+
+
+def test_smoke_passes_against_the_paper_exchange(executor, market):
+    result = subprocess.run([sys.executable, "-m", "polydesk", "smoke", "--token-id", market["token_ids"][0]],
+                            env=executor.env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("smoke: ok") and len(result.stdout.strip().splitlines()) == 1
+
+
+def test_smoke_fails_with_one_line_when_the_venue_refuses(executor, market, admin):
+    env = {**executor.env, "POLYDESK_CLOB_URL": "http://127.0.0.1:9"}  # nothing listens there
+    result = subprocess.run([sys.executable, "-m", "polydesk", "smoke", "--token-id", market["token_ids"][0]],
+                            env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("smoke: ")
+
