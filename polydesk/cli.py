@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "book-replay": ("services.ingest.replay", "main", "rebuild books from a JSONL file of market-channel frames"),
     "signal": ("polydesk.signal_cmd", "main", "post a fair probability for a market to the signals stream"),
     "kill-switch": ("polydesk.kill_switch", "main", "trip or release the kill switch, or show it"),
+    "smoke": ("polydesk.smoke", "main", "deploy check: a $1 GTC BUY at 0.01, confirm, cancel"),
 }
 
 
