@@ -1,0 +1,160 @@
+"""Pure parts of the executor: the phase plan, the order store, error translation, status mappings, heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from polymarket.errors import RateLimitError, RequestRejectedError, TransportError, UnexpectedResponseError
+from polymarket.streams import KnownUserOrderStatus
+
+from services.executor.heartbeat import Gate, Heartbeat
+from services.executor.orders import OrderRow, OrderStore
+from services.executor.phases import plan
+from services.executor.tracking import TRADE_CHAIN, VENUE_ORDER_STATUS
+from services.executor.venue import Rejected, TradingRestricted, translate
+from shared.errors import RateLimited, TransientVenueError, UnknownOutcome
+from shared.messages import ApprovedOrder, Envelope, OrderStatus, OrderType, Side
+
+D = Decimal
+
+
+def phases(side=Side.BUY, target="0.50", limit="0.60", tick="0.01", must_fill=True, bps=200):
+    return [(p.number, str(p.price)) for p in plan(side=side, target=D(target), limit=D(limit), tick=D(tick),
+                                                   must_fill=must_fill, phase2_offset_pct=D("1.5"),
+                                                   max_slippage_bps=bps)]
+
+
+def test_three_phases_move_toward_a_worse_price():
+    assert phases(Side.BUY, "0.50", "0.60", bps=500) == [(1, "0.50"), (2, "0.51"), (3, "0.53")]
+    assert phases(Side.SELL, "0.50", "0.40", bps=500) == [(1, "0.50"), (2, "0.49"), (3, "0.47")]
+
+
+def test_phases_stop_at_the_price_limit():
+    assert phases(Side.BUY, "0.50", "0.52", bps=1000) == [(1, "0.50"), (2, "0.51"), (3, "0.52")]
+    assert phases(Side.BUY, "0.50", "0.505", bps=1000) == [(1, "0.50")]  # limit rounds down onto the grid
+    assert phases(Side.SELL, "0.50", "0.50", bps=1000) == [(1, "0.50")]
+
+
+def test_one_phase_unless_must_fill_and_never_past_the_limit_at_the_start():
+    assert phases(must_fill=False) == [(1, "0.50")]
+    with pytest.raises(ValueError):
+        phases(Side.BUY, "0.55", "0.50")
+
+
+@given(target=st.integers(1, 98), extra=st.integers(0, 50), bps=st.integers(0, 3000), buy=st.booleans(),
+       tick=st.sampled_from(["0.01", "0.001"]))
+def test_every_phase_is_on_the_grid_within_the_limit_and_strictly_worse(target, extra, bps, buy, tick):
+    side = Side.BUY if buy else Side.SELL
+    t = D(target) / 100
+    limit = min(t + D(extra) / 100, D("0.99")) if buy else max(t - D(extra) / 100, D("0.01"))
+    planned = plan(side=side, target=t, limit=limit, tick=D(tick), must_fill=True, phase2_offset_pct=D("1.5"),
+                   max_slippage_bps=bps)
+    prices = [p.price for p in planned]
+    assert [p.number for p in planned] == sorted(p.number for p in planned)
+    for price in prices:
+        assert price % D(tick) == 0 and D(tick) <= price <= 1 - D(tick)
+        assert price <= limit if buy else price >= limit
+    assert all((b > a) if buy else (b < a) for a, b in zip(prices, prices[1:], strict=False))
+
+
+def _approval(cid="c1") -> ApprovedOrder:
+    return ApprovedOrder(envelope=Envelope.new("risk"), client_order_id=cid, intent_id="i", signal_key="k",
+                         strategy="s", market="m", token_id="1", side=Side.BUY, size=D(10), price=D("0.5"),
+                         price_limit=D("0.5"), order_type=OrderType.GTC, tick_size=D("0.01"))
+
+
+def test_store_keeps_pending_orders_across_reopen_and_dedups_approvals(tmp_path):
+    store = OrderStore(tmp_path / "x.sqlite")
+    assert store.add_approval(_approval()) is True
+    assert store.add_approval(_approval()) is False  # a replay of the same client order id
+    row = OrderRow("0xabc", "c1", 1, OrderStatus.PENDING, "BUY", "1", "m", D("0.5"), D(10), D(0), "GTC", "s", "",
+                   0, 0)
+    store.add_pending([(row, {"salt": 1})])
+    store.close()
+    reopened = OrderStore(tmp_path / "x.sqlite")  # migrations are idempotent
+    assert [o.order_hash for o in reopened.orders_in(OrderStatus.PENDING)] == ["0xabc"]
+    assert reopened.update_order("0xabc", OrderStatus.LIVE, size_matched=D(3)).size_matched == D(3)
+    assert reopened.first_time("k") and not reopened.first_time("k")
+    reopened.forget("k")
+    assert reopened.first_time("k")
+    assert reopened.approval("c1").state == "QUEUED"
+
+
+def _rejected(status, **kw):
+    return RequestRejectedError("boom", status=status, **kw)
+
+
+def _transport(cause: Exception) -> TransportError:
+    try:
+        raise TransportError("failed") from cause
+    except TransportError as error:
+        return error
+
+
+def test_error_translation_at_the_boundary():
+    assert isinstance(translate(RateLimitError("slow", retry_after=3), mutating=True), RateLimited)
+    assert translate(RateLimitError("slow", retry_after=3), mutating=True).retry_after_secs == 3
+    restart = translate(_rejected(425, restriction="restarting", retry_after=7), mutating=True)
+    assert isinstance(restart, TradingRestricted) and restart.retry_after_secs == 7
+    assert translate(_rejected(503, restriction="post_only"), mutating=True).restriction == "post_only"
+    assert isinstance(translate(_rejected(502), mutating=True), UnknownOutcome)
+    assert isinstance(translate(_rejected(500), mutating=False), TransientVenueError)
+    assert isinstance(translate(_rejected(400, code="x"), mutating=True), Rejected)
+    assert isinstance(translate(_transport(httpx.ConnectError("no")), mutating=True), TransientVenueError)
+    assert isinstance(translate(_transport(httpx.ReadTimeout("late")), mutating=True), UnknownOutcome)
+    assert isinstance(translate(_transport(httpx.ReadTimeout("late")), mutating=False), TransientVenueError)
+    assert isinstance(translate(TimeoutError(), mutating=True), UnknownOutcome)
+    assert isinstance(translate(UnexpectedResponseError("?"), mutating=True), UnknownOutcome)
+    assert not isinstance(translate(_rejected(502), mutating=True), TransientVenueError)  # never retried
+
+
+def test_every_venue_order_status_and_trade_status_is_mapped():
+    assert {s.value for s in KnownUserOrderStatus} <= set(VENUE_ORDER_STATUS)
+    assert set(TRADE_CHAIN) == {"MATCHED", "MINED", "CONFIRMED", "RETRYING", "FAILED"}
+
+
+class _FlakyVenue:
+    def __init__(self) -> None:
+        self.fail = False
+
+    async def heartbeat(self, heartbeat_id: str) -> str:
+        if self.fail:
+            raise TransientVenueError("down")
+        return heartbeat_id + "x"
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def emit(self, kind, **fields):
+        self.seen.append(kind)
+
+
+def test_failing_heartbeats_close_the_gate_and_say_so():
+    async def scenario():
+        venue, gate, events = _FlakyVenue(), Gate(), _Events()
+        recovered = []
+
+        async def on_recovered():
+            recovered.append(True)
+
+        beat = Heartbeat(venue, gate, events, interval_secs=1, max_failures=2, on_recovered=on_recovered)
+        assert not gate.open  # nothing is posted before the first accepted heartbeat
+        await beat.beat()
+        assert gate.open and beat.heartbeat_id == "x"
+        venue.fail = True
+        await beat.beat()
+        assert gate.open
+        await beat.beat()
+        assert not gate.open and gate.reason() == "heartbeats failing" and events.seen == ["heartbeat_failed"]
+        venue.fail = False
+        await beat.beat()
+        assert gate.open and events.seen[-1] == "heartbeat_recovered" and recovered == [True]
+
+    asyncio.run(scenario())
