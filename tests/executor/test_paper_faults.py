@@ -130,3 +130,19 @@ def test_smoke_fails_with_one_line_when_the_venue_refuses(executor, market, admi
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("smoke: ")
 
+
+
+async def test_restart_window_then_post_only_mode_then_posted_once(bus, executor, proxy, admin, market, wallet):
+    proxy.add(status=425, retry_after_secs=1, paths=("/order", "/orders"), methods=("POST",), count=1)
+    proxy.add(status=503, paths=("/order", "/orders"), methods=("POST",), count=1,
+              body={"error": "post-only mode: only post-only orders and cancels are allowed",
+                    "code": "post_only_mode"})
+    executor.start(POLYDESK_POST_ONLY_RETRY_SECS="1")
+    executor.wait_started()
+    order = approval(market, price="0.44", size="10")
+    await bus.publish(APPROVED_ORDERS, order)
+    wait_until(lambda: len(own_orders(admin, wallet.address)) == 1, timeout=40)
+    statuses = [s for _, m, p, s in proxy.seen if m == "POST" and p in ("/order", "/orders")]
+    assert statuses == [425, 503, 200]
+    assert [e["restriction"] for e in executor.events("venue_restricted")] == ["restarting", "post_only"]
+    assert executor.stop() == 0

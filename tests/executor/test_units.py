@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -59,7 +60,7 @@ def test_every_phase_is_on_the_grid_within_the_limit_and_strictly_worse(target, 
     for price in prices:
         assert price % D(tick) == 0 and D(tick) <= price <= 1 - D(tick)
         assert price <= limit if buy else price >= limit
-    assert all((b > a) if buy else (b < a) for a, b in zip(prices, prices[1:], strict=False))
+    assert all((b > a) if buy else (b < a) for a, b in pairwise(prices))
 
 
 def _approval(cid="c1") -> ApprovedOrder:
