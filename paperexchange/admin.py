@@ -198,7 +198,16 @@ async def resolve(request: Request) -> Response:
     return JSON({"ok": True})
 
 
+async def scenario(request: Request) -> Response:
+    """The running scenario: market keys -> condition ids, its wallets (whales marked), recent flow log."""
+    flow = _venue(request).flow
+    if flow is None:
+        raise VenueError(errors.NOT_FOUND, 404)
+    return JSON(flow.describe())
+
+
 ROUTES = [
+    Route("/scenario", scenario),
     Route("/markets", create_market, methods=["POST"]),
     Route("/markets", list_markets),
     Route("/events", create_event, methods=["POST"]),

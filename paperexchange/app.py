@@ -11,13 +11,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, WebSocketRoute
 
-from paperexchange import admin, data_api, gamma, rest_private, rest_public, rpc
+from paperexchange import admin, data_api, gamma, rest_private, rest_public, rpc, scenario, tapes
 from paperexchange.clock import Clock
 from paperexchange.config import Settings
 from paperexchange.defaults import create_default_markets
 from paperexchange.errors import VenueError
 from paperexchange.fault_middleware import FaultMiddleware
+from paperexchange.flow import Flow
 from paperexchange.http import venue_error_handler
+from paperexchange.tapes import TapePlayer, TapeRecorder
 from paperexchange.venue import Venue
 from paperexchange.ws_market import market_endpoint
 from paperexchange.ws_user import user_endpoint
@@ -33,21 +35,40 @@ async def _timer(venue: Venue, tick_secs: float) -> None:
             log.exception("paper exchange timer tick failed")
 
 
+def _populate(venue: Venue, settings: Settings) -> Flow | None:
+    """The scenario's markets and flow, else (optionally) the defaults.py markets."""
+    if venue.flow is not None or venue.exchange.markets.all():
+        return venue.flow
+    if settings.scenario:
+        venue.flow = Flow(venue, scenario.load(settings.scenario), settings.seed, settings.speed).setup()
+    elif settings.default_markets:
+        create_default_markets(venue)
+    return venue.flow
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None, venue: Venue | None = None) -> Starlette:
     settings = settings or Settings()
     venue = venue or Venue(settings, clock)
-    if settings.default_markets and not venue.exchange.markets.all():
-        create_default_markets(venue)
+    flow = _populate(venue, settings)
+    recorder = TapeRecorder(settings.record_tape, venue.clock) if settings.record_tape else None
+    if settings.replay_tape:
+        venue.market_hub.player = TapePlayer(tapes.load(settings.replay_tape), settings.replay_speed)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        task = asyncio.create_task(_timer(venue, settings.timer_tick_secs))
+        if recorder is not None:
+            recorder.attach(venue.market_hub, venue.exchange)
+        tasks = [asyncio.create_task(_timer(venue, settings.timer_tick_secs))]
+        if flow is not None:
+            tasks.append(asyncio.create_task(flow.run()))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if recorder is not None:
+                recorder.close()
 
     routes = [*rest_public.ROUTES, *rest_private.ROUTES,
               WebSocketRoute("/ws/market", market_endpoint), WebSocketRoute("/ws/user", user_endpoint)]

@@ -36,3 +36,10 @@ class Settings:
     # How often the background timer looks at heartbeats, GTD expiry and pending settlements.
     timer_tick_secs: float = 0.05
     log_level: str = "warning"
+    # A scenario file or shipped scenario name ("default"); None = defaults.py markets (or none) and no flow.
+    scenario: str | None = None
+    seed: int | None = None  # overrides the scenario's seed
+    speed: float = 1.0  # simulated seconds of scenario flow per real second
+    record_tape: str | None = None  # JSONL file receiving every market-channel frame
+    replay_tape: str | None = None  # serve this tape on /ws/market instead of the live book
+    replay_speed: float = 1.0

@@ -47,6 +47,7 @@ class Venue:
         self.activity = Activity(self.exchange)
         self.settlement = Settlement(self.exchange, self.clock, settings.settlement_delay_secs)
         self._house_seq = 0
+        self.flow = None  # the scenario's background flow (paperexchange.flow.Flow), when one runs
 
     def tick(self) -> None:
         """One pass of every time-based rule; the server calls it every `timer_tick_secs`."""

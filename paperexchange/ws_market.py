@@ -34,8 +34,8 @@ class MarketHub:
         self.faults = faults
         # Callbacks(serialized event) seeing every event whether or not anyone subscribed (tape recorder).
         self.taps: list[Callable[[bytes], None]] = []
-        # Set while a tape is served instead of the live book: live events then go nowhere.
-        self.replaying = False
+        # Set while a tape is served instead of the live book (tapes.TapePlayer): live events go nowhere.
+        self.player = None
 
     def publish(self, asset_ids: tuple[str, ...], message: dict, custom: bool = False) -> None:
         data = orjson.dumps(message) if self.taps else None
@@ -46,7 +46,7 @@ class MarketHub:
             targets.update(self._by_asset.get(asset_id, ()))
         if custom:
             targets = {sub for sub in targets if sub.custom}
-        if not targets or self.replaying:
+        if not targets or self.player is not None:
             return
         self._deliver(targets, data or orjson.dumps(message))
 
@@ -55,7 +55,7 @@ class MarketHub:
         data = orjson.dumps(message)
         for tap in self.taps:
             tap(data)
-        if not self.replaying:
+        if self.player is None:
             self._deliver([sub for sub in self._all if sub.custom], data)
 
     def _deliver(self, targets, data: bytes) -> None:
@@ -87,7 +87,7 @@ class MarketHub:
             self._all.discard(sub)
 
 
-def _snapshot(exchange: Exchange, asset_ids: list[str]) -> bytes | None:
+def snapshot(exchange: Exchange, asset_ids: list[str]) -> bytes | None:
     """The array of `book` events sent on subscribe (unknown assets are skipped)."""
     books = []
     timestamp = str(exchange.now_ms())
@@ -109,10 +109,13 @@ def _subscribe(exchange: Exchange, hub: MarketHub, sub: MarketSubscriber, messag
         # Applied before the duplicate check, as the venue does (the SDK relies on it to toggle the flag).
         sub.custom = bool(message["custom_feature_enabled"])
     added = hub.add(sub, [str(asset) for asset in message.get("assets_ids") or []])
+    if hub.player is not None:  # replaying a tape: the tape is the feed, snapshots included
+        hub.player.start(sub)
+        return
     if added and message.get("initial_dump", True) is not False:
-        snapshot = _snapshot(exchange, added)
-        if snapshot is not None:
-            sub.push(snapshot, mergeable=False)
+        books = snapshot(exchange, added)
+        if books is not None:
+            sub.push(books, mergeable=False)
 
 
 def handle_message(exchange: Exchange, hub: MarketHub, sub: MarketSubscriber, text: str) -> None:
@@ -146,4 +149,6 @@ async def market_endpoint(websocket: WebSocket) -> None:
         pass
     finally:
         hub.remove(sub)
+        if hub.player is not None:
+            hub.player.stop(sub)
         await sub.stop()

@@ -26,6 +26,6 @@ async def test_async_context_manager_on_a_free_port():
 
 @pytest.mark.timeout(30)
 def test_subprocess_serves_default_markets():
-    with PaperExchangeProcess("--admin") as process:
+    with PaperExchangeProcess("--admin", "--scenario", "none") as process:
         assert httpx.get(process.url + "/ok").text == "OK"
         assert len(httpx.get(process.url + "/_paper/markets").json()) == 4
