@@ -47,6 +47,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def quiet_exchange() -> Iterator[object]:
+    """A paper exchange with its built-in markets and no background flow, shared by the session."""
+    from paperexchange.server import PaperExchangeServer
+
+    with PaperExchangeServer(admin=True, settlement_delay_secs=0.2) as server:
+        yield server
+
+
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; every key under it is deleted afterwards."""

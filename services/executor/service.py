@@ -21,7 +21,7 @@ from services.executor.reconcile import Reconciler
 from services.executor.submitter import Submitter
 from services.executor.tracking import Reporter
 from services.executor.venue import Venue, VenueOrder
-from shared.errors import PolydeskError
+from shared.errors import ConfigurationError, PolydeskError
 from shared.lifecycle import ServiceContext
 from shared.logging import register_secret
 from shared.messages import (
@@ -215,16 +215,14 @@ async def _sleep_unless(event: asyncio.Event, secs: float) -> None:
 
 
 def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitable[None]]:
+    """The executor's main; raises ConfigurationError at start when it has no key to sign with."""
     for secret in (settings.private_key, settings.api_secret, settings.api_passphrase):
         register_secret(secret)
+    if settings.private_key is None:
+        raise ConfigurationError("POLYDESK_PRIVATE_KEY: required by the executor (or POLYDESK_PRIVATE_KEY_FILE "
+                                 "naming a file that holds it)")
 
     async def main(ctx: ServiceContext) -> None:
-        if settings.private_key is None:
-            # Kept alive (healthy, but not submitting) so a pipeline without keys still runs end to end.
-            log.error("no POLYDESK_PRIVATE_KEY / POLYDESK_PRIVATE_KEY_FILE: the executor posts nothing")
-            ctx.status.update(submitting=False, halted_reason="no private key configured")
-            await ctx.stopping.wait()
-            return
         venue = await venue_module.connect(settings)
         for secret in venue.secrets():
             register_secret(secret)

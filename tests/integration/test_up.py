@@ -13,13 +13,14 @@ import pytest
 from polydesk.supervisor import Supervisor
 from shared.logging import EventLog, read_events
 from tests.helpers import eventually
-from tests.integration.test_services import health, service_env
+from tests.integration.test_services import health, paper_env, service_env
 
 pytestmark = pytest.mark.integration
 
 
-def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, tmp_path):
-    env = service_env(redis_url, prefix, tmp_path, POLYDESK_SHUTDOWN_GRACE_SECS="5")
+def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, tmp_path, quiet_exchange):
+    env = service_env(redis_url, prefix, tmp_path, POLYDESK_SHUTDOWN_GRACE_SECS="5",
+                      **paper_env(quiet_exchange.url, quiet_exchange.ws_url))
     env.pop("POLYDESK_METRICS_PORT")
     env.pop("POLYDESK_INSTANCE")
     process = subprocess.Popen([sys.executable, "-m", "polydesk", "up"], env=env, cwd=os.getcwd(),
@@ -43,8 +44,8 @@ def _wait(check, timeout: float = 30.0) -> None:
     wait_until(check, timeout=timeout, interval=0.2)
 
 
-async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_path):
-    env = service_env(redis_url, prefix, tmp_path)
+async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_path, quiet_exchange):
+    env = service_env(redis_url, prefix, tmp_path, **paper_env(quiet_exchange.url, quiet_exchange.ws_url))
     log = EventLog(tmp_path / "logs", "up")
     supervisor = Supervisor(log, backoff_base_secs=0.1, backoff_max_secs=0.5)
     supervisor.add_service("risk", env)
