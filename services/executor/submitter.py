@@ -100,6 +100,10 @@ class Submitter:
         await self._post([s for _, _, s in prepared], {s.order_hash: (r, n) for r, n, s in prepared})
 
     async def _post(self, batch: list[SignedOrder], owners: dict[str, tuple[ApprovalRow, int]]) -> None:
+        now_ns = time.time_ns()
+        for row, number in owners.values():
+            if number == 1:  # end to end: from the venue event that caused it (the envelope's source time)
+                metrics.TICK_TO_ORDER_SECONDS.observe(max(0.0, (now_ns - row.approval.envelope.source_ts_ns) / 1e9))
         started = time.perf_counter()
         try:
             results = await retry_async(
