@@ -20,6 +20,8 @@ USAGE = "usage: polydesk book-replay FILE   (JSONL: one market-channel frame per
 def _frames(data: bytes) -> Iterator[tuple[int, object]]:
     """(line number, parsed JSON or the raw line when it is not JSON) for each non-blank line.
 
+    Lines may be plain frames or paper-exchange tape records (`{"t": ..., "frame": ...}`).
+
     A whole-file JSON document (an array of frames, or one pretty-printed frame) is accepted too;
     its frames are numbered from 1 in document order.
     """
@@ -38,9 +40,14 @@ def _frames(data: bytes) -> Iterator[tuple[int, object]]:
         if not line.strip():
             continue
         try:
-            yield number, orjson.loads(line)
+            value = orjson.loads(line)
         except orjson.JSONDecodeError:
             yield number, line
+            continue
+        # A paper-exchange tape line is {"t": receive time ms, "frame": the frame as sent}.
+        if isinstance(value, dict) and value.keys() == {"t", "frame"}:
+            value = value["frame"]
+        yield number, value
 
 
 def _apply(books: BookSet, value: object) -> str | None:

@@ -68,3 +68,30 @@ def test_missing_file_is_a_one_line_error(tmp_path):
     run = replay(tmp_path / "absent.jsonl")
     assert run.returncode != 0 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and "absent.jsonl" in run.stderr
+
+
+def test_a_tape_recorded_by_the_paper_exchange_replays_to_its_books(tmp_path):
+    import httpx
+
+    from paperexchange.server import PaperExchangeServer
+    from tests.helpers import wait_until
+
+    tape_path = tmp_path / "recorded.jsonl"
+    with PaperExchangeServer(admin=True, record_tape=str(tape_path)) as server:
+        admin = httpx.Client(base_url=server.url + "/_paper")
+        market = admin.get("/markets").json()[0]
+        yes = market["tokens"][0]["token_id"]
+        flow = [("BUY", "0.31", "12"), ("SELL", "0.77", "9"), ("BUY", "0.31", "3"), ("SELL", "0.05", "4")]
+        for side, price, size in flow:
+            admin.post("/orders", json=[{"token_id": yes, "side": side, "price": price, "size": size}])
+        wait_until(lambda: tape_path.read_bytes().count(b"\n") >= 1 + len(flow))
+        venue_books = {t["token_id"]: httpx.get(server.url + "/book", params={"token_id": t["token_id"]}).json()
+                       for t in market["tokens"]}
+    run = replay(tape_path)
+    assert run.returncode == 0, run.stderr
+    books = orjson.loads(run.stdout)
+    for token, book in venue_books.items():
+        best_first = {"bids": [[lvl["price"], lvl["size"]] for lvl in reversed(book["bids"])],
+                      "asks": [[lvl["price"], lvl["size"]] for lvl in reversed(book["asks"])]}
+        assert {k: books[token][k] for k in ("bids", "asks")} == best_first
+        assert books[token]["hash_ok"] is True
