@@ -136,6 +136,10 @@ DAILY_PNL_USD = Gauge(
 EXPOSURE_USD = Gauge(
     "exposure_usd", "Positions at marks plus own open BUY orders, in USD", namespace=NAMESPACE
 )
+MAX_DAILY_LOSS_USD = Gauge(
+    "max_daily_loss_usd", "The configured daily loss limit in USD (the kill switch trips below minus this)",
+    namespace=NAMESPACE,
+)
 RISK_DECISIONS = Counter(
     "risk_decisions", "Risk decisions by outcome (approved, rejected, dry_run)", ["outcome"], namespace=NAMESPACE
 )

@@ -112,6 +112,7 @@ class RiskService:
         metrics.DAILY_PNL_USD.labels(kind="unrealized").set(float(unrealized))
         held = exposure_usd(self.state.positions(), self.state.marks)
         metrics.EXPOSURE_USD.set(float(held + self.state.open_buy_notional()))
+        metrics.MAX_DAILY_LOSS_USD.set(float(self.settings.max_daily_loss_usd))
 
     async def _housekeeping(self) -> None:
         self.state.prune(handled_keep_secs=HANDLED_KEEP_SECS,
