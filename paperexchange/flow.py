@@ -59,7 +59,7 @@ class Flow:
         self.fair: dict[str, float] = {}  # condition id -> YES fair value
         self.events: dict[str, list[Market]] = {}
         self.bots: dict[str, Bot] = {}
-        self.log: list[dict] = []  # what the flow did that tests and operators look for
+        self.log: list[dict] = []  # what the flow did that tests and operators look for (see _record)
         self._queue: list[tuple[float, int, str, object]] = []
         self._mispriced: set[str] = set()  # events whose house quotes the mispricing replaced for now
         self._seq = 0
@@ -90,7 +90,8 @@ class Flow:
     @staticmethod
     def _market_args(spec) -> dict:
         return {"tick_size": spec.tick_size, "min_order_size": spec.min_order_size, "fee_rate": str(spec.fee_rate),
-                "fee_exponent": str(spec.fee_exponent), "tags": list(spec.tags), "end_date_iso": spec.end_date}
+                "fee_exponent": str(spec.fee_exponent), "tags": list(spec.tags), "end_date_iso": spec.end_date,
+                "prior_volume_24h": spec.prior_volume_24h}
 
     def _add(self, key: str, market: Market, fair: float, levels: int, size: float) -> None:
         self.markets[key], self.fair[market.condition_id] = market, fair
@@ -223,8 +224,8 @@ class Flow:
         side = "BUY" if self.rng.random() < 0.6 else "SELL"
         price = token_fair + (0.08 if side == "BUY" else -0.08)
         result = self._post(bot, market, token, side, self._on_tick(market, price), round(self._draw(spec.size)), "FAK")
-        self.log.append({"t": self.sim_time, "kind": "whale", "wallet": bot.address, "market": market.condition_id,
-                         "token_id": token, "side": side, "status": result.get("status")})
+        self._record({"kind": "whale", "wallet": bot.address, "market": market.condition_id,
+                      "token_id": token, "side": side, "status": result.get("status")})
 
     def _requote(self, _: object) -> None:
         """The house re-centres its quotes on fair value: a market that drifts, not a frozen one."""
@@ -248,7 +249,8 @@ class Flow:
         ask_sum = flow_orders.misprice(self.venue, self.events[key], self.fair, spec.edge, spec.size)
         self._mispriced.add(key)
         self._at(self.sim_time + spec.lifetime_secs, "expire", key)
-        self.log.append({"t": self.sim_time, "kind": "mispricing", "event": key, "ask_sum": ask_sum})
+        asks = {m.condition_id: flow_orders.best_yes_ask(self.venue, m) for m in self.events[key] if not m.closed}
+        self._record({"kind": "mispricing", "event": key, "ask_sum": ask_sum, "asks": asks})
 
     def _expire_mispricing(self, key: object) -> None:
         self._mispriced.discard(str(key))
@@ -266,7 +268,11 @@ class Flow:
             self.venue.resolve(market, market.token_ids[0 if action.winner == "yes" else 1])
         elif action.action == "fault" and action.kind is not None:
             apply_fault(self.venue, action.kind, dict(action.body))
-        self.log.append({"t": self.sim_time, "kind": action.action, "market": market.condition_id if market else None})
+        self._record({"kind": action.action, "market": market.condition_id if market else None})
+
+    def _record(self, entry: dict) -> None:
+        """A flow log entry: `t` simulated seconds, `ts` the venue clock (unix seconds) when it happened."""
+        self.log.append({"t": self.sim_time, "ts": self.venue.clock.now(), **entry})
 
     # ---- what others read ----------------------------------------------------------------------
 
