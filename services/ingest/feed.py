@@ -195,6 +195,8 @@ class Feed:
         self.counts["malformed"] += 1
         metrics.INGEST_PARSE_ERRORS.labels(source="market_ws").inc()
         text = raw if isinstance(raw, str | bytes) else repr(raw)
+        if isinstance(text, str):  # a str frame may hold lone surrogates, which Redis cannot take as UTF-8
+            text = text.encode("utf-8", "backslashreplace")
         log.warning("ingest: malformed market frame (%s)", reason)
         try:
             await self.bus.dead_letter(events_stream(self.shards.shards[0]), text[:RAW_DEAD_LETTER_MAX], reason,

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 # A non-negative decimal as the venue writes it ("0.49", "10500100", docs-style ".48"). Checked in the
 # Rust validator so that the book code can parse prices without re-checking them.
 DecStr = Annotated[str, StringConstraints(pattern=r"^(?:\d+(?:\.\d*)?|\.\d+)$")]
+# A price: a DecStr between 0 and 1 inclusive ("0.49", ".48", "1", "1.000"). A price above 1 cannot be a
+# Polymarket price and would fail the bus models after the book took it, so it is refused here.
+PriceStr = Annotated[str, StringConstraints(pattern=r"^(?:0*1(?:\.0*)?|0+(?:\.\d*)?|\.\d+)$")]
 Side = Literal["BUY", "SELL"]
 
 
@@ -28,7 +31,7 @@ class _Event(_Wire):
 
 
 class Level(_Wire):
-    price: DecStr
+    price: PriceStr
     size: DecStr
 
 
@@ -47,7 +50,7 @@ class BookSummary(_Event):
     tick_size: DecStr | None = None
     min_order_size: DecStr | None = None
     neg_risk: bool | None = None
-    last_trade_price: DecStr | None = None
+    last_trade_price: PriceStr | None = None
 
 
 class BookMessage(BookSummary):
@@ -58,12 +61,12 @@ class PriceChangeEntry(_Wire):
     """One changed level; `size` is the NEW total at that price ("0" removes the level)."""
 
     asset_id: str
-    price: DecStr
+    price: PriceStr
     size: DecStr
     side: Side
     hash: str | None = None
-    best_bid: DecStr | None = None
-    best_ask: DecStr | None = None
+    best_bid: PriceStr | None = None
+    best_ask: PriceStr | None = None
 
 
 class PriceChangeMessage(_Event):
@@ -86,7 +89,7 @@ class LastTradePriceMessage(_Event):
     event_type: Literal["last_trade_price"]
     asset_id: str
     market: str
-    price: DecStr
+    price: PriceStr
     side: Side
     size: DecStr | None = None
     fee_rate_bps: str | None = None
@@ -98,8 +101,8 @@ class BestBidAskMessage(_Event):
     event_type: Literal["best_bid_ask"]
     market: str
     asset_id: str
-    best_bid: DecStr
-    best_ask: DecStr
+    best_bid: PriceStr
+    best_ask: PriceStr
     spread: DecStr | None = None
     timestamp: str
 
