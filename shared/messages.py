@@ -497,7 +497,7 @@ def decode(fields: dict[bytes, bytes] | dict[str, Any]) -> Message:
         type_name = _text(raw[TYPE_FIELD])
         version = int(_text(raw[VERSION_FIELD]))
         data = raw[DATA_FIELD]
-    except (KeyError, ValueError, UnicodeDecodeError) as error:
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as error:  # TypeError: a None or list value
         raise DecodeError(f"entry lacks a valid type/v/data field: {error!r}") from None
     cls = message_class(type_name, version)
     try:

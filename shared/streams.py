@@ -535,7 +535,9 @@ class Consumer:
         except DecodeError as error:
             return _Pending(entry_id, "d", error=f"decode: {error}", deliveries=deliveries)
         if deliveries == 1:  # a redelivery's age measures the crash, not the hop
-            self._hop_latency.observe(max(0.0, (time.time_ns() - message.envelope.created_ts_ns) / 1e9))
+            # Clamped before the division: a producer's absurd created_ts_ns (10**400) must not crash the loop.
+            age_ns = min(max(0, time.time_ns() - message.envelope.created_ts_ns), 10**18)
+            self._hop_latency.observe(age_ns / 1e9)
         started = time.perf_counter()
         try:
             outputs = await self.handler(Delivery(self.stream, entry_id, message, deliveries))
@@ -621,7 +623,7 @@ def _metric_stream(stream: str) -> str:
 
 
 def _dead_letter(entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
-    text = {k.decode(): v for k, v in fields.items()}
+    text = {k.decode(errors="replace"): v for k, v in fields.items()}  # field names may be any bytes
     return DeadLetter(
         entry_id=entry_id.decode(),
         source_stream=text.get("source_stream", b"").decode(),
