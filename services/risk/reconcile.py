@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -58,9 +58,23 @@ def _field(row: dict[str, Any], name: str) -> Any:
 
 
 def parse_position(row: dict[str, Any]) -> RemotePosition:
-    """One Data API position row as a RemotePosition; raises VenueRejected when a field is missing."""
+    """One Data API position row as a RemotePosition; raises VenueRejected when a field is missing or
+    a number is not a finite decimal."""
+    if not isinstance(row, dict):
+        raise VenueRejected(f"position row is not an object: {type(row).__name__}")
     return RemotePosition(token_id=str(_field(row, "token_id")), condition_id=str(_field(row, "condition_id")),
-                          size=Decimal(str(_field(row, "size"))), avg_price=Decimal(str(_field(row, "avg_price"))))
+                          size=_number(row, "size"), avg_price=_number(row, "avg_price"))
+
+
+def _number(row: dict[str, Any], name: str) -> Decimal:
+    value = _field(row, name)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise VenueRejected(f"position {name} {value!r} is not a decimal") from None
+    if not number.is_finite():
+        raise VenueRejected(f"position {name} {value!r} is not finite")
+    return number
 
 
 async def _get_page(client: httpx.AsyncClient, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -72,8 +86,13 @@ async def _get_page(client: httpx.AsyncClient, url: str, params: dict[str, Any])
         raise TransientVenueError(f"Data API answered {response.status_code}")
     if response.status_code >= 400:
         raise VenueRejected(f"Data API answered {response.status_code}: {response.text[:200]}")
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError as error:  # a proxy's HTML error page: may read fine next time
+        raise TransientVenueError(f"Data API answered invalid JSON ({response.status_code})") from error
     rows = body.get("data") if isinstance(body, dict) else body
+    if rows is not None and not isinstance(rows, list):
+        raise VenueRejected(f"Data API positions page is not a list: {type(rows).__name__}")
     return list(rows or [])  # a miss may come back as null
 
 

@@ -4,6 +4,7 @@ and the wire model of one trade row. v2 snake_case rows (`/v2/trades`) decode in
 from __future__ import annotations
 
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -42,13 +43,31 @@ class DataTrade(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> Any:
-        number = int(float(value))
+        try:
+            number = int(float(value))
+        except (TypeError, OverflowError) as error:  # None, a list, 1e400: skip the row, never raise through
+            raise ValueError(f"timestamp {value!r} is not a number of seconds") from error
         return number // 1000 if number > 10**11 else number  # tolerate ms
+
+    @field_validator("size", "price")
+    @classmethod
+    def _decimal(cls, value: str, info: Any) -> str:
+        # Checked here so that a bad row is skipped instead of failing trade_seen() in the poll loop.
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{info.field_name} {value!r} is not a decimal") from None
+        if not number.is_finite() or number < 0 or (info.field_name == "price" and number > 1):
+            raise ValueError(f"{info.field_name} {value!r} is out of range")
+        return value
 
 
 def decode_trades(payload: Any) -> tuple[list[DataTrade], int]:
-    """Trade rows of a page (a list, or the v2 envelope `{"data": [...]}`); returns (valid, n_invalid)."""
+    """Trade rows of a page (a list, or the v2 envelope `{"data": [...]}`); returns (valid, n_invalid).
+    Raises TransientVenueError when the page is not a list (an unreadable answer, not an empty page)."""
     items = payload.get("data") if isinstance(payload, dict) else payload
+    if items is not None and not isinstance(items, list):
+        raise TransientVenueError(f"data api: expected a list of trades, got {type(items).__name__}")
     out, bad = [], 0
     for item in items or []:
         try:
@@ -57,6 +76,15 @@ def decode_trades(payload: Any) -> tuple[list[DataTrade], int]:
             bad += 1
             log.debug("data api: skipped an invalid trade row: %s", error.errors()[0]["msg"])
     return out, bad
+
+
+def _retry_after(header: str | None, default: float = 5.0) -> float:
+    """Seconds from a Retry-After header; the default for an HTTP-date, garbage or a non-finite number."""
+    try:
+        secs = float(header or default)
+    except ValueError:
+        return default
+    return secs if 0 <= secs < 86_400 else default
 
 
 class DataApiClient:
@@ -77,8 +105,7 @@ class DataApiClient:
         except httpx.HTTPError as error:
             raise TransientVenueError(f"data api /trades: {type(error).__name__}: {error}") from error
         if response.status_code == 429:
-            retry = float(response.headers.get("retry-after", "5") or 5)
-            raise RateLimited("data api /trades: HTTP 429", retry)
+            raise RateLimited("data api /trades: HTTP 429", _retry_after(response.headers.get("retry-after")))
         if response.status_code >= 400:
             raise TransientVenueError(f"data api /trades: HTTP {response.status_code}")
         try:

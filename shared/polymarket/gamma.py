@@ -21,16 +21,24 @@ log = logging.getLogger(__name__)
 Num = float | int | str | None
 
 
-def _json_list(value: Any) -> Any:
+def _json_list(value: Any) -> list[Any]:
+    """A list from a real array, a JSON-encoded one, or comma-separated text; ValueError for anything else
+    (a validator's TypeError would escape pydantic instead of skipping the market)."""
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return []
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
             return [part.strip() for part in text.split(",") if part.strip()]
-    return value if value is not None else []
+        except RecursionError:
+            raise ValueError("JSON-encoded list nested too deep") from None
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    return value
 
 
 class _Wire(BaseModel):
@@ -121,17 +129,25 @@ class GammaEvent(_Wire):
 
 def decode_markets(payload: Any) -> tuple[list[GammaMarket], int]:
     """Markets of a `/markets` page (a list, or `{"markets": [...]}` from the keyset route); returns the
-    valid ones and how many entries were skipped as invalid."""
+    valid ones and how many entries were skipped as invalid; raises TransientVenueError when the page is
+    not a list."""
     items = payload.get("markets", payload.get("data", [])) if isinstance(payload, dict) else payload
-    return _decode(items or [], GammaMarket)
+    return _decode(items, GammaMarket)
 
 
 def decode_events(payload: Any) -> tuple[list[GammaEvent], int]:
+    """Like decode_markets for `/events`; raises TransientVenueError when the page is not a list."""
     items = payload.get("events", payload.get("data", [])) if isinstance(payload, dict) else payload
-    return _decode(items or [], GammaEvent)
+    return _decode(items, GammaEvent)
 
 
-def _decode(items: list[Any], model: type[Any]) -> tuple[list[Any], int]:
+def _decode(items: Any, model: type[Any]) -> tuple[list[Any], int]:
+    # A page that is not a list is an unreadable answer, not an empty page: an empty page would make
+    # discovery drop every selected market. Raised like invalid JSON, so the poller backs off and retries.
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise TransientVenueError(f"gamma: expected a list of {model.__name__}, got {type(items).__name__}")
     out, bad = [], 0
     for item in items:
         try:

@@ -61,9 +61,9 @@ def iso_to_ts(text: str | None) -> int | None:
         return None
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return calendar.timegm(parsed.utctimetuple())
+    except (ValueError, OverflowError):  # OverflowError: "0001-01-01T00:00:00+01:00" is before year 1 in UTC
         return None
-    return calendar.timegm(parsed.utctimetuple())
 
 
 def market_info(market: GammaMarket, event: GammaEventRef | None = None) -> MarketInfo | None:
