@@ -120,7 +120,8 @@ def declared_metric_names() -> set[str]:
     """Every sample name this registry can export (counter `_total`, histogram `_bucket`, ...)."""
     names: set[str] = set()
     for collector in list(REGISTRY._collector_to_names):  # noqa: SLF001 - the public API has no listing
-        for metric in collector.describe():
+        # prometheus_client's own process/platform/GC collectors have no describe() (and are not ours).
+        for metric in getattr(collector, "describe", list)():
             names.add(metric.name)
             for suffix in ("_total", "_created", "_bucket", "_sum", "_count"):
                 names.add(metric.name + suffix)
