@@ -1,0 +1,211 @@
+"""docker-compose.yml is a valid Compose file (compose-spec) and keeps the deployment's promises."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+from shared.config import known_setting_names
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+RUN_SERVICES = ("ingest", "strategy", "risk", "executor")
+REQUIRED_ENV = {"POLYDESK_REDIS_PASSWORD": "redis-pw", "GRAFANA_ADMIN_PASSWORD": "grafana-pw"}
+_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class MissingVariable(ValueError):
+    pass
+
+
+def interpolate(value, env: dict[str, str]):
+    """Compose's variable interpolation over the parsed file: ${V}, ${V:-default}, ${V-d}, ${V:?err}, ${V?e}, $$."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group(1) or match.group(4), match.group(2), match.group(3)
+        current = env.get(name)
+        if op in (":-", "-"):
+            return current if (current if op == ":-" else current is not None) else arg
+        if op in (":?", "?"):
+            if not current if op == ":?" else current is None:
+                raise MissingVariable(f"{name}: {arg}")
+            return current
+        return current or ""
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def raw() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())  # PyYAML resolves the `<<` merge keys
+
+
+def resolved(env: dict[str, str] | None = None) -> dict:
+    return interpolate(raw(), REQUIRED_ENV if env is None else env)
+
+
+def variables(value) -> set[str]:
+    text = json.dumps(value)
+    return {m.group(1) or m.group(4) for m in _VARIABLE.finditer(text) if m.group(0) != "$$"}
+
+
+SERVICES = resolved()["services"]
+
+
+def test_compose_file_validates_against_the_compose_specification():
+    PyCompose.from_json(json.dumps(resolved())).validate()
+
+
+def test_paper_mode_env_file_validates_too():
+    env = dict(REQUIRED_ENV)
+    env.update(line.split("=", 1) for line in (ROOT / "deploy" / "paper.env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    assert env["COMPOSE_PROFILES"] == "paper" and env["VENUE_ENV_FILE"] == "deploy/paper.env"
+    compose = resolved(env)
+    PyCompose.from_json(json.dumps(compose)).validate()
+    assert all("deploy/paper.env" in [f["path"] for f in compose["services"][s]["env_file"]] for s in RUN_SERVICES)
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_ENV))
+def test_required_passwords_come_from_the_environment(missing):
+    with pytest.raises(MissingVariable, match=missing):
+        resolved({k: v for k, v in REQUIRED_ENV.items() if k != missing})
+
+
+def test_grafana_admin_password_is_the_environments():
+    environment = raw()["services"]["grafana"]["environment"]
+    assert environment["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "grafana-pw"
+
+
+def test_redis_has_aof_a_password_and_no_published_port():
+    redis = SERVICES["redis"]
+    assert "ports" not in redis
+    assert "--appendonly yes" in redis["command"] and '--requirepass "redis-pw"' in redis["command"]
+    assert "${POLYDESK_REDIS_PASSWORD:?" in raw()["services"]["redis"]["command"]
+
+
+def test_published_ports_are_bound_to_loopback():
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_depends_on_names_defined_services():
+    for name, service in SERVICES.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in SERVICES, f"{name} depends on undefined {dependency}"
+
+
+def test_dependencies_on_profiled_services_are_optional():
+    """A live run (no `paper` profile) must not need the paper exchange: those dependencies say required: false."""
+    for name, service in SERVICES.items():
+        if service.get("profiles"):
+            continue
+        for dependency, condition in service.get("depends_on", {}).items():
+            if SERVICES[dependency].get("profiles"):
+                assert condition.get("required") is False, f"{name} requires the profiled {dependency}"
+
+
+def test_named_volumes_and_secrets_are_declared():
+    compose = resolved()
+    for name, service in SERVICES.items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in compose["volumes"], f"{name} mounts undeclared volume {source}"
+            else:
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+        for secret in service.get("secrets", []):
+            assert (secret if isinstance(secret, str) else secret["source"]) in compose["secrets"]
+
+
+@pytest.mark.parametrize("service", RUN_SERVICES)
+def test_each_service_runs_polydesk_with_a_health_check_and_restarts(service):
+    spec = SERVICES[service]
+    assert spec["command"] == ["run", service]
+    assert spec["healthcheck"]["test"] == ["CMD", "polydesk", "health", service]
+    assert spec["restart"] == "unless-stopped"
+    assert not spec.get("profiles"), "the pipeline runs in every mode"
+    assert spec["environment"]["POLYDESK_METRICS_PORT"] == "9100"
+    assert spec["environment"]["POLYDESK_REDIS_URL"].startswith("redis://redis:")
+    assert spec["hostname"] == service, "a stable host name is the stable consumer name (POLYDESK_INSTANCE)"
+
+
+def test_long_running_services_restart_unless_stopped_and_check_health():
+    for name, spec in SERVICES.items():
+        if name == "paper-fund":
+            assert spec["restart"] == "no"  # one shot
+            continue
+        assert spec["restart"] == "unless-stopped", name
+        assert spec["healthcheck"]["test"][0] == "CMD", name
+
+
+def test_one_dockerfile_builds_every_polydesk_container():
+    built = {name: spec for name, spec in SERVICES.items() if "build" in spec}
+    assert set(RUN_SERVICES) | {"paper-exchange", "paper-fund"} <= set(built)
+    assert {spec["build"] for spec in built.values()} == {"."}
+    assert {spec["image"] for spec in built.values()} == {"polydesk:local"}
+    assert (ROOT / "Dockerfile").is_file()
+
+
+def test_risk_and_executor_state_is_on_volumes():
+    for service in ("risk", "executor", "ingest"):
+        assert any(m.endswith(":/data/state") for m in SERVICES[service]["volumes"]), service
+
+
+def test_only_the_executor_gets_the_signing_key():
+    executor = SERVICES["executor"]
+    assert executor["secrets"] == ["private_key"]
+    assert executor["environment"]["POLYDESK_PRIVATE_KEY_FILE"] == "/run/secrets/private_key"
+    assert "deploy/secrets/executor.env" in [f["path"] for f in executor["env_file"]]
+    for name in RUN_SERVICES:
+        if name != "executor":
+            assert "secrets" not in SERVICES[name]
+            assert "POLYDESK_PRIVATE_KEY_FILE" not in SERVICES[name]["environment"]
+    secret_file = resolved()["secrets"]["private_key"]["file"]
+    assert secret_file.startswith("./deploy/secrets/")
+    ignore = (ROOT / "deploy" / "secrets" / ".gitignore").read_text().split()
+    assert "*" in ignore and "!.gitignore" in ignore
+
+
+def test_paper_exchange_is_in_the_paper_profile_and_the_paper_urls_reach_it():
+    assert SERVICES["paper-exchange"]["profiles"] == ["paper"]
+    assert SERVICES["paper-fund"]["profiles"] == ["paper"]
+    command = SERVICES["paper-exchange"]["command"]
+    assert command[0] == "paper-exchange" and command[command.index("--host") + 1] == "0.0.0.0"
+    port = command[command.index("--port") + 1]
+    urls = {k: v for k, v in (line.split("=", 1) for line in (ROOT / "deploy" / "paper.env").read_text().splitlines()
+                              if line and not line.startswith("#")) if k.endswith("_URL")}
+    assert set(urls) == {"POLYDESK_CLOB_URL", "POLYDESK_MARKET_WS_URL", "POLYDESK_USER_WS_URL",
+                         "POLYDESK_GAMMA_URL", "POLYDESK_DATA_API_URL", "POLYDESK_RPC_URL"}
+    assert all(re.match(rf"(http|ws)://paper-exchange:{port}(/|$)", url) for url in urls.values()), urls
+
+
+def test_monitoring_services():
+    prometheus, grafana = SERVICES["prometheus"], SERVICES["grafana"]
+    assert all(m.endswith(":ro") for m in prometheus["volumes"] if m.startswith("./"))
+    assert all(m.endswith(":ro") for m in grafana["volumes"] if m.startswith("./"))
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_polydesk_names_are_settings_and_compose_knobs_are_not():
+    """An unknown POLYDESK_ name stops every service at start, so none may reach a container by mistake."""
+    known = known_setting_names()
+    names = variables(raw()) | {k for s in SERVICES.values() for k in (s.get("environment") or {})}
+    for path in (ROOT / ".env.example", ROOT / "deploy" / "paper.env"):
+        names |= {m.group(1) for m in re.finditer(r"^#?\s*([A-Z][A-Z0-9_]*)=", path.read_text(), re.MULTILINE)}
+    polydesk = {n for n in names if n.startswith("POLYDESK_")}
+    assert polydesk and polydesk <= known, sorted(polydesk - known)
