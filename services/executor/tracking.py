@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
+from redis.exceptions import RedisError
+
 from services.executor.orders import UNRESOLVED_STATUSES, OrderRow, OrderStore
 from services.executor.venue import VenueOrder, VenueTrade
 from shared import metrics
@@ -81,6 +83,18 @@ class Reporter:
         self.api_key = api_key
         # Called with (client order id, phase, size matched) when a PENDING / UNKNOWN order is found.
         self.on_resolved: Callable[[str, int, Decimal], Awaitable[None]] | None = None
+        self.malformed = 0  # venue events that could not become reports (dead-lettered to fills:dead)
+
+    async def _malformed(self, event: VenueOrder | VenueTrade, via: str, reason: str) -> None:
+        """Count, log and dead-letter an event the bus contract refuses (e.g. a price above 1); the stream
+        goes on: raising would end the user stream and drop its subscription."""
+        self.malformed += 1
+        log.warning("malformed %s event %s via %s: %s; dead-lettered", type(event).__name__, event.id, via, reason)
+        raw = repr(event).encode("utf-8", "backslashreplace")[:64 * 1024]
+        try:
+            await self.bus.dead_letter(FILLS, raw, reason, source=via)
+        except (RedisError, OSError) as error:
+            log.warning("dead letter not written: %s", error)
 
     async def publish(self, keyed: Sequence[tuple[str, Output]]) -> None:
         fresh = [(key, output) for key, output in keyed if self.store.first_time(key)]
@@ -106,6 +120,13 @@ class Reporter:
 
     async def on_order(self, event: VenueOrder, *, via: str = "user_stream") -> None:
         """An order event (user stream) or an order read over REST (kind RECONCILED)."""
+        try:  # checked against the bus contract before the store adopts anything from it
+            OrderUpdate(envelope=Envelope.new(PRODUCER), kind=OrderEventKind.UPDATE, status=OrderStatus.LIVE,
+                        market=event.market, token_id=event.token_id, side=event.side, price=event.price,
+                        original_size=event.original_size, size_matched=event.size_matched)
+        except ValueError as error:  # pydantic's ValidationError included
+            await self._malformed(event, via, str(error))
+            return
         status = venue_status(event.status, size_matched=event.size_matched, original_size=event.original_size)
         if event.kind == "CANCELLATION" and status not in (OrderStatus.EXPIRED, OrderStatus.REJECTED):
             status = OrderStatus.CANCELED
@@ -130,18 +151,23 @@ class Reporter:
             log.warning("unknown trade status %r of %s: ignored", trade.status, trade.id)
             return
         keyed: list[tuple[str, Output]] = []
-        for order_id, side, token_id, size, price, is_maker in self._own_parts(trade):
-            row = self.store.order(order_id)
-            for status in chain:
-                key = f"fill:{trade.id}:{order_id}:{status.value}"
-                fill = Fill(
-                    envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
-                    trade_id=trade.id, status=status, order_id=order_id,
-                    client_order_id=row.client_order_id if row else None, strategy=row.strategy if row else None,
-                    market=trade.market, token_id=token_id, side=Side(side), size=size, price=price,
-                    is_maker=is_maker, transaction_hash=trade.transaction_hash,
-                )
-                keyed.append((key, Output(FILLS, fill)))
+        try:  # every Fill is built before anything is published: a bad part refuses the whole trade
+            for order_id, side, token_id, size, price, is_maker in self._own_parts(trade):
+                row = self.store.order(order_id)
+                for status in chain:
+                    key = f"fill:{trade.id}:{order_id}:{status.value}"
+                    fill = Fill(
+                        envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
+                        trade_id=trade.id, status=status, order_id=order_id,
+                        client_order_id=row.client_order_id if row else None,
+                        strategy=row.strategy if row else None,
+                        market=trade.market, token_id=token_id, side=Side(side), size=size, price=price,
+                        is_maker=is_maker, transaction_hash=trade.transaction_hash,
+                    )
+                    keyed.append((key, Output(FILLS, fill)))
+        except ValueError as error:  # pydantic's ValidationError included
+            await self._malformed(trade, "trade", str(error))
+            return
         fresh = [k for k, _ in keyed if not self._published(k)]
         await self.publish(keyed)
         for key in fresh:
