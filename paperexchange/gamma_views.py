@@ -81,7 +81,9 @@ def market_object(market: Market, exchange: Exchange, activity: Activity, ids: d
     now = exchange.clock.now()
     book = exchange.book(market.condition_id)
     bid, ask = bookview.best_bid_ask(book, market, market.token_ids[0])
-    volume, volume_24h = activity.volume(market.condition_id), activity.volume(market.condition_id, now - DAY_SECS)
+    history = market.prior_volume_24h
+    volume = history + activity.volume(market.condition_id)
+    volume_24h = history + activity.volume(market.condition_id, now - DAY_SECS)
     last = exchange.last_yes_price(market.condition_id)
     liq = liquidity(market, exchange)
     out = {

@@ -45,6 +45,7 @@ class Market:
     event_slug: str = ""
     event_title: str = ""
     winner: str | None = None
+    prior_volume_24h: float = 0.0  # declared history (scenario), added to Gamma's volume figures
     created_at: float = 0.0  # venue-clock seconds; Gamma's createdAt / startDate
     closed_at: float = 0.0  # set on resolution; Gamma's closedTime
 

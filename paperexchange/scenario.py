@@ -41,6 +41,9 @@ class MarketSpec(_Model):
     end_date: str = "2027-12-31T00:00:00Z"
     tags: list[str] = []
     book: Book = Book()
+    # Volume traded in the day before the scenario starts, so Gamma's volume24hr looks like a market with a
+    # history (risk's MIN_LIQUIDITY_USD reads it) instead of 0 at start.
+    prior_volume_24h: float = Field(0, ge=0)
 
     @field_validator("tick_size")
     @classmethod

@@ -19,6 +19,17 @@ class UpSettings(ServiceSettings):
     restart_backoff_base_secs: float = Field(default=0.5, gt=0)
     restart_backoff_max_secs: float = Field(default=30.0, gt=0)
     restart_reset_after_secs: float = Field(default=60.0, gt=0, description="uptime that resets the backoff")
+    redis_embedded: bool = Field(default=False, description="always start polydesk's own Redis (state/redis)")
+    embedded_redis_port: int = Field(default=6390, ge=0, le=65535, description="port of the embedded Redis")
+    up_metrics_port_base: int | None = Field(
+        default=None, ge=1, le=65000, description="give the services /metrics ports base, base+1, ...; unset: 9101.."
+    )
+    paper_port: int = Field(default=8900, ge=0, le=65535, description="paper exchange port (0: any free port)")
+    paper_scenario: str = Field(default="default", description='scenario file or shipped name; "none": no flow')
+    paper_seed: int | None = Field(default=None, description="overrides the scenario's seed")
+    paper_speed: float = Field(default=1.0, gt=0, description="simulated seconds of market flow per second")
+    paper_collateral_usd: str = Field(default="10000", pattern=r"^\d+(\.\d+)?$",
+                                      description="pUSD given to the paper wallet at start")
 
     @field_validator("up_services", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shared.logging import EventLog
 from shared.retry import backoff_delay
@@ -50,13 +51,22 @@ class Supervisor:
         self.children[name] = child
         return child
 
-    async def start(self) -> None:
+    async def start(self, log_dir: Path | None = None) -> None:
+        """Spawn every child; with `log_dir`, each child's output goes to `<log_dir>/<name>.log` (when a
+        dashboard owns the terminal) instead of the console."""
+        self._log_dir = log_dir
         for child in self.children.values():
             await self._spawn(child)
             self._tasks.append(asyncio.create_task(self._watch(child), name=f"watch:{child.name}"))
 
     async def _spawn(self, child: Child) -> None:
-        child.process = await asyncio.create_subprocess_exec(*child.argv, env=child.env, start_new_session=True)
+        output = None
+        if getattr(self, "_log_dir", None) is not None:
+            output = open(self._log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - the child keeps it
+        child.process = await asyncio.create_subprocess_exec(*child.argv, env=child.env, start_new_session=True,
+                                                             stdout=output, stderr=output)
+        if output is not None:
+            output.close()
         child.started_at = time.monotonic()
         self.events.emit("service_spawned", child=child.name, pid=child.process.pid, restarts=child.restarts)
 

@@ -138,21 +138,26 @@ def start_embedded(
     raise ConfigurationError(f"embedded redis-server did not answer within {wait_secs}s")
 
 
-def resolve_redis(url: str | None, password: str | None, state_dir: Path) -> tuple[str, EmbeddedRedis | None]:
-    """The Redis to use: `url` if given (must answer), else the machine's default, else an embedded one.
+def resolve_redis(
+    url: str | None, password: str | None, state_dir: Path, *, embedded_only: bool = False,
+    embedded_port: int = EMBEDDED_PORT,
+) -> tuple[str, EmbeddedRedis | None]:
+    """The Redis to use: `url` if given (must answer), else the machine's default, else an embedded one
+    (`embedded_only` skips straight to the embedded one).
 
-    Returns (url, embedded server or None). Raises ConfigurationError when a given URL does not answer.
+    Returns (url, embedded server we started, or None). Raises ConfigurationError when a given URL does not
+    answer.
     """
     if url:
         if not is_reachable(url, password, timeout=3.0):
             raise ConfigurationError(f"POLYDESK_REDIS_URL: no Redis answers at {mask_url(url)}")
         return url, None
-    if is_reachable(DEFAULT_URL, password):
+    if not embedded_only and is_reachable(DEFAULT_URL, password):
         return DEFAULT_URL, None
-    embedded_url = f"redis://127.0.0.1:{EMBEDDED_PORT}/0"
-    if is_reachable(embedded_url):  # one started earlier by `polydesk up` or `polydesk redis`
+    embedded_url = f"redis://127.0.0.1:{embedded_port}/0"
+    if embedded_port and is_reachable(embedded_url):  # one started earlier by `polydesk up` or `polydesk redis`
         return embedded_url, None
-    server = start_embedded(Path(state_dir) / "redis", EMBEDDED_PORT)
+    server = start_embedded(Path(state_dir) / "redis", embedded_port)
     return server.url, server
 
 

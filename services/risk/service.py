@@ -103,7 +103,7 @@ class RiskService:
         if kill != self._published:
             await killswitch.publish_status(self.ctx.redis, self.settings.stream_prefix, kill)
             self._published = kill
-            self.ctx.status["kill_switch"] = kill.active
+            self.ctx.status["kill_switch"] = {"active": kill.active, "reason": kill.reason}
             metrics.KILL_SWITCH_ACTIVE.set(int(kill.active))
 
     def refresh_metrics(self) -> None:
@@ -111,7 +111,11 @@ class RiskService:
         metrics.DAILY_PNL_USD.labels(kind="realized").set(float(realized))
         metrics.DAILY_PNL_USD.labels(kind="unrealized").set(float(unrealized))
         held = exposure_usd(self.state.positions(), self.state.marks)
-        metrics.EXPOSURE_USD.set(float(held + self.state.open_buy_notional()))
+        exposure = held + self.state.open_buy_notional()
+        metrics.EXPOSURE_USD.set(float(exposure))
+        # What `polydesk dash` and the `up` summary show (the health key carries ctx.status).
+        self.ctx.status.update(pnl_realized_usd=str(realized), pnl_unrealized_usd=str(unrealized),
+                               exposure_usd=str(exposure), dry_run=self.settings.dry_run)
         metrics.MAX_DAILY_LOSS_USD.set(float(self.settings.max_daily_loss_usd))
 
     async def _housekeeping(self) -> None:

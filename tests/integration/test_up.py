@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -44,7 +45,7 @@ def _wait(check, timeout: float = 30.0) -> None:
     wait_until(check, timeout=timeout, interval=0.2)
 
 
-async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_path, quiet_exchange):
+async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_path, quiet_exchange, bus):
     env = service_env(redis_url, prefix, tmp_path, **paper_env(quiet_exchange.url, quiet_exchange.ws_url))
     log = EventLog(tmp_path / "logs", "up")
     supervisor = Supervisor(log, backoff_base_secs=0.1, backoff_max_secs=0.5)
@@ -60,7 +61,12 @@ async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_p
             return child.restarts == 1 and child.process.pid != first_pid and child.process.returncode is None
 
         await eventually(restarted, timeout=10)
-        await eventually(lambda: asyncio.to_thread(lambda: health("risk", env, os.getcwd()) == 0), timeout=20)
+
+        async def new_instance_healthy() -> bool:  # the killed one's key lingers until its TTL ends
+            raw = await bus.redis.get(f"{prefix}health:risk:t1")
+            return raw is not None and json.loads(raw)["pid"] == supervisor.children["risk"].process.pid
+
+        await eventually(new_instance_healthy, timeout=20)
     finally:
         codes = await supervisor.stop(grace_secs=20)
     assert codes == {"risk": 0}

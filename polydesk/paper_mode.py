@@ -1,0 +1,134 @@
+"""Paper mode of `polydesk up`: the local exchange with its default scenario, a funded wallet, and the
+settings that point every layer at it.
+
+The paper exchange keeps its state in memory, so it is not restarted when it dies: `polydesk up` stops
+instead (a restarted exchange would have forgotten every order). The executor's key is generated once
+and kept in `<state_dir>/paper/executor.key` (mode 0600); only its file name travels in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from eth_account import Account
+
+from shared.errors import ConfigurationError
+
+LISTENING = re.compile(r"paper exchange listening on (\S+)")
+VENUE_URL_NAMES = ("POLYDESK_CLOB_URL", "POLYDESK_MARKET_WS_URL", "POLYDESK_USER_WS_URL", "POLYDESK_GAMMA_URL",
+                   "POLYDESK_DATA_API_URL", "POLYDESK_RPC_URL")
+PRODUCTION_HOST_SUFFIX = "polymarket.com"
+
+
+def venue_is_configured(environ: dict[str, str]) -> bool:
+    """True when the user pointed polydesk at a venue (then `up` starts no paper exchange)."""
+    return any(environ.get(name) for name in VENUE_URL_NAMES)
+
+
+def is_production(clob_url: str | None) -> bool:
+    host = urlsplit(clob_url or "https://clob.polymarket.com").hostname or ""
+    return host == PRODUCTION_HOST_SUFFIX or host.endswith("." + PRODUCTION_HOST_SUFFIX)
+
+
+@dataclass
+class PaperVenue:
+    """A running paper exchange child and what the services need to use it."""
+
+    process: subprocess.Popen[str]
+    url: str
+    wallet: str
+    key_file: Path
+    whales: list[str] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1)
+
+    def env(self) -> dict[str, str]:
+        """Settings for every layer: venue URLs, the wallet, whom to copy; paper defaults the user can override."""
+        venue = {
+            "POLYDESK_CLOB_URL": self.url, "POLYDESK_MARKET_WS_URL": f"{self.ws_url}/ws/market",
+            "POLYDESK_USER_WS_URL": self.ws_url, "POLYDESK_GAMMA_URL": f"{self.url}/gamma",
+            "POLYDESK_DATA_API_URL": f"{self.url}/data-api", "POLYDESK_RPC_URL": f"{self.url}/rpc",
+            "POLYDESK_PRIVATE_KEY_FILE": str(self.key_file), "POLYDESK_WALLET_ADDRESS": self.wallet,
+            "POLYDESK_ACCOUNT_WALLET": self.wallet, "POLYDESK_RECONCILE_WALLET_ADDRESS": self.wallet,
+        }
+        # No real money moves on the paper exchange, so paper mode trades unless the user says otherwise.
+        defaults = {"POLYDESK_DRY_RUN": "false", "POLYDESK_STRATEGIES": "copy,arbitrage" if self.whales else
+                    "arbitrage"}
+        if self.whales:
+            defaults["POLYDESK_WATCHED_WALLETS"] = ",".join(self.whales)
+            defaults["POLYDESK_COPY_WALLETS"] = ",".join(self.whales)
+        return {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}, **venue}
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url + "/_paper", timeout=10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def paper_key(state_dir: Path) -> tuple[Path, str]:
+    """The paper wallet's key file (created on first use, 0600) and its address."""
+    path = Path(state_dir).resolve() / "paper" / "executor.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Account.create().key.hex())
+    key = path.read_text().strip()
+    return path, Account.from_key(key).address
+
+
+def start_paper_exchange(
+    state_dir: Path, *, port: int, scenario: str, seed: int | None, speed: float, collateral_usd: str,
+    log_path: Path | None = None, wait_secs: float = 30.0,
+) -> PaperVenue:
+    """Start `python -m paperexchange` with its admin API on loopback, fund our wallet, read the whales."""
+    args = [sys.executable, "-m", "paperexchange", "--host", "127.0.0.1", "--port", str(port), "--admin",
+            "--scenario", scenario, "--speed", str(speed)]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
+    url = _wait_listening(process, wait_secs)
+    key_file, wallet = paper_key(state_dir)
+    venue = PaperVenue(process, url, wallet, key_file)
+    with venue.admin() as admin:
+        admin.post("/fund", json={"address": wallet, "collateral": collateral_usd, "tokens": {},
+                                  "approve": True}).raise_for_status()
+        scenario_info = admin.get("/scenario")
+        if scenario_info.status_code == 200:
+            venue.whales = [w["address"] for w in scenario_info.json().get("wallets", []) if w.get("whale")]
+    return venue
+
+
+def _wait_listening(process: subprocess.Popen[str], wait_secs: float) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + wait_secs
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        match = LISTENING.search(line)
+        if match:
+            return match.group(1)
+    process.kill()
+    raise ConfigurationError("the paper exchange did not start (is its port free? see POLYDESK_PAPER_PORT)")
