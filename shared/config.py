@@ -32,7 +32,6 @@ SETTINGS_CLASSES: tuple[str, ...] = (
     "services.strategy.config:StrategySettings",
     "services.risk.config:RiskSettings",
     "services.executor.config:ExecutorSettings",
-    "paperexchange.config:PaperExchangeSettings",
     "polydesk.settings:UpSettings",
 )
 
