@@ -357,6 +357,11 @@ class BookSet:
             return [Malformed(str(error), msg)]
         outcomes: list[Outcome] = []
         touched: dict[str, _Touched] = {}
+        # An order that sweeps several levels moves the last trade price to its last fill before the venue
+        # hashes any of the entries: every price this message touches on a token may be that price.
+        prices: dict[str, list[str]] = {}
+        for entry in entries:
+            prices.setdefault(entry.asset_id, []).append(entry.price)
         for entry, (key, best) in zip(entries, keys):
             book = books.get(entry.asset_id)
             if book is None:
@@ -373,7 +378,7 @@ class BookSet:
             state.changes.append(LevelChange("bid" if entry.side == "BUY" else "ask", entry.price, entry.size))
             counters["diffs"] += 1
             if book.synced:
-                self._check_entry(book, entry, best, msg.timestamp)
+                self._check_entry(book, entry, best, msg.timestamp, prices[entry.asset_id])
         now = self._clock()
         for state in touched.values():
             outcome = self._close(state, msg.timestamp, now)
@@ -384,7 +389,7 @@ class BookSet:
         return outcomes
 
     def _check_entry(self, book: OrderBook, entry: PriceChangeEntry, best: tuple[int, int] | None,
-                     timestamp: str) -> None:
+                     timestamp: str, message_prices: Iterable[str] = ()) -> None:
         if self._check_best and best is not None:
             self.counters["best_checked"] += 1
             if book.top_units() != best:
@@ -398,7 +403,7 @@ class BookSet:
             self.counters["hash_skipped"] += 1
             return
         book._countdown = self._hash_every
-        verdict = book.check_hash(entry.hash, timestamp, (entry.price,))
+        verdict = book.check_hash(entry.hash, timestamp, (entry.price, *message_prices))
         self._count_hash(verdict)
         if verdict is False:
             self._desync(book, "hash_mismatch")

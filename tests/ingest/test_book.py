@@ -102,6 +102,17 @@ def test_hash_covers_a_trade_price_not_yet_announced():
     assert books.books[YES].last_trade_price == "0.450"
 
 
+def test_hash_covers_the_last_fill_of_a_sweep_across_levels():
+    books, yes, _ = loaded()
+    # A buy takes the 0.50 ask and part of the 0.55 one: the venue hashes every entry of the message with
+    # the last fill's price ("0.550"), also the entry for the 0.50 level, before announcing the trades.
+    yes.ltp = "0.550"
+    entries = [yes.change("SELL", "0.50", "0", "1001"), yes.change("SELL", "0.55", "60", "1001")]
+    out = books.feed(dumps(price_change(entries, "1001")))
+    assert [type(o) for o in out] == [DeltasApplied] and books.counters["hash_mismatch"] == 0
+    assert books.books[YES].last_trade_price == "0.550" and books.books[YES].synced
+
+
 def test_unknown_neg_risk_is_learnt_from_the_snapshot_hash():
     yes = RefBook(YES, [("0.40", "1")], [("0.60", "1")], neg_risk=True)
     books = BookSet()
