@@ -81,7 +81,7 @@ def test_the_flow_log_says_when_and_at_which_asks(default_run):
     it posted per market of the event (what an arbitrageur should pay)."""
     _, flow, seen = default_run
     assert flow.log and all(0 <= e["ts"] - (START + e["t"]) < 0.5 for e in flow.log)  # stepped every 0.5 s
-    entry, ask_sum = seen[0]
+    entry, _ = seen[0]
     members = [m.condition_id for m in flow.events[entry["event"]] if not m.closed]
     assert sorted(entry["asks"]) == sorted(members)
     assert round(sum(entry["asks"].values()), 6) == entry["ask_sum"]
