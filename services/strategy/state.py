@@ -45,6 +45,9 @@ class Book:
     asks: dict[Decimal, Decimal] = field(default_factory=dict)
     epoch: int = 0
     valid: bool = False
+    # Venue time of the frame that last changed this book: a market's two books agree when they were last
+    # changed by the same frame (the venue sends both tokens' changes together; a resync fetches them apart).
+    as_of_ns: int = 0
 
     def levels(self, side: Side) -> list[PriceLevel]:
         """Best first: bids high to low (side BUY), asks low to high (side SELL)."""
@@ -211,6 +214,7 @@ def _apply_snapshot(state: WorldState, snapshot: BookSnapshot) -> None:
     book.bids = {level.price: level.size for level in snapshot.bids if level.size > 0}
     book.asks = {level.price: level.size for level in snapshot.asks if level.size > 0}
     book.epoch, book.valid = snapshot.epoch, True
+    book.as_of_ns = snapshot.envelope.source_ts_ns
     _record_mid(state, snapshot.token_id, book)
 
 
@@ -232,6 +236,7 @@ def _apply_delta(state: WorldState, delta: BookDelta) -> None:
             levels.pop(change.price, None)
         touched.add(change.token_id)
     for token_id in touched:
+        market.books[token_id].as_of_ns = delta.envelope.source_ts_ns
         _record_mid(state, token_id, market.books[token_id])
 
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from services.strategy.engine import Engine
 from services.strategy.strategies.arbitrage import Arbitrage, ArbParams
-from shared.messages import Side
-from tests.strategy.scenario import delta, discovered, feed, info, snapshot, views
+from shared.messages import BookDelta, LevelChange, Side
+from tests.strategy.scenario import T0, discovered, env, feed, info, snapshot, views
 
 
 def engine(edge_bps: int = 50, max_usd: int = 1000) -> Engine:
@@ -16,8 +16,9 @@ def engine(edge_bps: int = 50, max_usd: int = 1000) -> Engine:
 
 def binary(yes_ask: str, no_ask: str, *, yes_depth: str = "100", no_depth: str = "40", **kw: str) -> list:
     m = info("b", **kw)
-    return [discovered(m), snapshot(m, "b-yes", [("0.30", "10")], [(yes_ask, yes_depth)]),
-            snapshot(m, "b-no", [("0.30", "10")], [(no_ask, no_depth)])]
+    # One subscription snapshot frame carries both tokens' books at one venue time.
+    return [discovered(m), snapshot(m, "b-yes", [("0.30", "10")], [(yes_ask, yes_depth)], at=T0 + 500),
+            snapshot(m, "b-no", [("0.30", "10")], [(no_ask, no_depth)], at=T0 + 500)]
 
 
 def test_binary_asks_below_one_buy_both_legs_sized_by_the_thinner_leg():
@@ -31,6 +32,18 @@ def test_binary_asks_below_one_buy_both_legs_sized_by_the_thinner_leg():
     assert all(i.must_fill for i in intents)
 
 
+def test_books_of_one_market_from_different_frames_are_not_arbitraged_until_a_frame_moves_both():
+    m = info("b")
+    apart = [discovered(m), snapshot(m, "b-yes", [("0.30", "10")], [("0.45", "100")], at=T0 + 600),
+             snapshot(m, "b-no", [("0.30", "10")], [("0.50", "40")], at=T0 + 601)]
+    e = engine()
+    assert feed(e, apart) == []  # a resync of one token next to a stale book of the other
+    both = BookDelta(envelope=env(T0 + 602), market="b", changes=(
+        LevelChange(token_id="b-yes", side=Side.SELL, price=Decimal("0.45"), size=Decimal("90")),
+        LevelChange(token_id="b-no", side=Side.BUY, price=Decimal("0.55"), size=Decimal("90"))))
+    assert [v[3] for v in views(feed(e, [both]))] == ["b-yes", "b-no"]
+
+
 def test_no_intent_below_the_edge_or_when_fees_eat_it():
     assert feed(engine(), binary("0.50", "0.496")) == []  # edge 0.004 < 0.005
     # rate 0.07, exponent 1: fees 0.0173 + 0.0175 leave 0.0152 of the 0.05 gap, under a 0.02 edge.
@@ -42,12 +55,18 @@ def test_the_usd_cap_limits_the_basket_and_the_same_opportunity_fires_once():
     e = engine(max_usd=19)
     first = feed(e, binary("0.45", "0.50"))
     assert [v[6] for v in views(first)] == ["20.00", "20.00"]  # 19 / 0.95
-    m = info("b")
-    again = feed(e, [delta(m, "b-yes", Side.BUY, "0.31", "5")])  # bids move, asks do not
+    again = feed(e, [frame(("b-yes", Side.BUY, "0.31", "5"), ("b-no", Side.SELL, "0.69", "5"))])  # bids move
     assert again == []
-    gone = feed(e, [delta(m, "b-yes", Side.SELL, "0.45", "0"), delta(m, "b-yes", Side.SELL, "0.60", "10")])
-    back = feed(e, [delta(m, "b-yes", Side.SELL, "0.45", "100")])
+    gone = feed(e, [frame(("b-yes", Side.SELL, "0.45", "0"), ("b-no", Side.BUY, "0.55", "0")),
+                    frame(("b-yes", Side.SELL, "0.60", "10"), ("b-no", Side.BUY, "0.40", "10"))])
+    back = feed(e, [frame(("b-yes", Side.SELL, "0.45", "100"), ("b-no", Side.BUY, "0.55", "100"))])
     assert gone == [] and len(back) == 2
+
+
+def frame(*changes: tuple[str, Side, str, str]) -> BookDelta:
+    """One venue frame of market b: a change of the mirrored book touches both tokens at one venue time."""
+    return BookDelta(envelope=env(), market="b", changes=tuple(
+        LevelChange(token_id=t, side=side, price=Decimal(p), size=Decimal(q)) for t, side, p, q in changes))
 
 
 def neg_risk_event(yes_asks: list[str], no_asks: list[str]) -> list:

@@ -66,6 +66,11 @@ class Arbitrage:
         return intents
 
     def _binary_legs(self, market: Market) -> list[Leg] | None:
+        # YES + NO asks below 1 cannot exist on one mirrored book: seen between a resync of one token and
+        # of the other, it is an artefact. Trade it only when both books come from the same venue frame.
+        books = [market.books.get(token_id) for token_id in market.token_ids]
+        if any(book is None for book in books) or len({book.as_of_ns for book in books if book}) != 1:
+            return None
         return _legs([(market, token_id) for token_id in market.token_ids])
 
     def _group_legs(self, members: list[Market], side_index: int) -> list[Leg] | None:
