@@ -1,0 +1,348 @@
+"""The chaos run: a paper run under `Supervisor` while services (and Redis once) are SIGKILLed at random.
+
+    Redis (embedded, AOF everysec, free port, data under tmp)
+    paper exchange (scenarios/chaos.yaml, high --speed, a funded wallet)   <- polydesk.paper_mode
+    ingest, strategy, risk, executor, each under its own Supervisor        <- the env of polydesk.up.child_env
+
+Chaos phase: until `events` entries were written to `events:<shard>`, SIGKILL a random running service
+at random event counts (`service_kills` times) and Redis once (SIGKILL, pause, restart on the same port
+and data dir). Then the quiet phase stops the pipeline front to back, each stage only after its input
+stream is drained (no lag, nothing pending): ingest, then strategy; risk and the executor once every
+approval was handled and every exchange trade of our wallet shows up in `fills`. The executor's graceful
+stop cancels its open orders. `collect()` then reads every record the audit needs.
+
+One Supervisor per service, so the stages can be stopped one by one; the restart behaviour is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polydesk.paper_mode import PaperVenue, start_paper_exchange
+from polydesk.settings import SERVICES
+from polydesk.supervisor import Supervisor
+from polydesk.up import child_env
+from shared.logging import EventLog, read_events
+from shared.redis_conn import EmbeddedRedis, connect, free_port, start_embedded
+from shared.streams import APPROVED_ORDERS, FILLS, INTENTS, Bus
+from tests.chaos.audit import ExecutorOrder, Records
+
+log = logging.getLogger("chaos")
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIO = REPO / "paperexchange" / "scenarios" / "chaos.yaml"
+PREFIX = "polydesk:"
+DECISIONS = "decisions"
+ALL_STREAMS = (INTENTS, APPROVED_ORDERS, FILLS, "control", "signals", DECISIONS)
+
+
+@dataclass
+class ChaosConfig:
+    events: int = 1500  # run the chaos phase until this many entries were written to events:<shard>
+    service_kills: int = 5
+    redis_kills: int = 1
+    speed: float = 8.0  # simulated seconds of scenario flow per second
+    seed: int = 1
+    redis_down_secs: float = 1.5
+    min_kill_gap_secs: float = 1.0
+    chaos_timeout_secs: float = 240.0  # the chaos phase ends here even short of `events`
+    settle_timeout_secs: float = 120.0  # per quiet-phase stage
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ChaosRun:
+    records: Records
+    elapsed_secs: float
+    restarts: dict[str, int]
+    exit_codes: dict[str, int | None]
+    notes: list[str]
+
+
+def _base_env(tmp: Path, config: ChaosConfig) -> dict[str, str]:
+    """Settings for every service: nothing of the caller's POLYDESK_*; state and logs under tmp."""
+    for key in [k for k in os.environ if k.startswith("POLYDESK_")]:
+        os.environ.pop(key)  # child_env starts from os.environ: the test process must not leak settings
+    return {
+        "POLYDESK_STATE_DIR": str(tmp / "state"), "POLYDESK_LOG_DIR": str(tmp / "logs"),
+        "POLYDESK_STREAM_PREFIX": PREFIX, "POLYDESK_STREAM_RETAIN_SECS": "86400",
+        # A killed consumer's entries are reclaimed sooner than the production 30 s, so the run settles.
+        "POLYDESK_CLAIM_MIN_IDLE_MS": "3000",
+        "POLYDESK_SHUTDOWN_GRACE_SECS": "20",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        **config.extra_env,
+    }
+
+
+class Chaos:
+    def __init__(self, tmp: Path, config: ChaosConfig) -> None:
+        self.tmp = tmp
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.redis: EmbeddedRedis | None = None
+        self.redis_port = free_port()
+        self.paper: PaperVenue | None = None
+        self.supervisors: dict[str, Supervisor] = {}
+        self.kills: dict[str, int] = {}
+        self.notes: list[str] = []
+        self.events_log: EventLog | None = None
+
+    # ---- setup -----------------------------------------------------------------------------------------
+
+    def _start_redis(self) -> None:
+        self.redis = start_embedded(self.tmp / "redis", self.redis_port)
+
+    async def start(self) -> None:
+        self._start_redis()
+        (self.tmp / "logs" / "services").mkdir(parents=True, exist_ok=True)
+        env = _base_env(self.tmp, self.config)
+        os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})  # paper env reads os.environ
+        self.paper = start_paper_exchange(
+            self.tmp / "state", port=0, scenario=str(SCENARIO), seed=self.config.seed, speed=self.config.speed,
+            collateral_usd="100000", log_path=self.tmp / "logs" / "services" / "paper-exchange.log")
+        extra = {**env, **self.paper.env()}
+        self.events_log = EventLog(self.tmp / "logs", "chaos")
+        assert self.redis is not None
+        for name in SERVICES:
+            supervisor = Supervisor(self.events_log, backoff_base_secs=0.3, backoff_max_secs=3.0,
+                                    reset_after_secs=20.0)
+            supervisor.add_service(name, child_env(self.redis.url, f"chaos-{name}", extra, free_port()))
+            self.supervisors[name] = supervisor
+        for supervisor in self.supervisors.values():
+            await supervisor.start(log_dir=self.tmp / "logs" / "services")
+
+    # ---- Redis helpers that survive the outage ----------------------------------------------------------
+
+    async def _bus(self) -> tuple[Any, Bus]:
+        assert self.redis is not None
+        client = connect(self.redis.url)
+        return client, Bus(client, prefix=PREFIX, producer="chaos")
+
+    async def event_count(self, bus: Bus) -> int:
+        keys = [k.decode() async for k in bus.redis.scan_iter(match=f"{PREFIX}events:*", count=1000)]
+        total = 0
+        for key in keys:
+            if not key.endswith(":dead"):
+                total += await bus.redis.xlen(key)
+        return total
+
+    # ---- chaos phase ------------------------------------------------------------------------------------
+
+    def _running(self) -> list[str]:
+        out = []
+        for name, supervisor in self.supervisors.items():
+            process = supervisor.children[name].process
+            if process is not None and process.returncode is None:
+                out.append(name)
+        return out
+
+    async def chaos(self) -> int:
+        target = self.config.events
+        thresholds = sorted(self.rng.uniform(0.05, 0.9) * target for _ in range(self.config.service_kills))
+        plan: list[tuple[float, str]] = [(t, "service") for t in thresholds]
+        plan += [(self.rng.uniform(0.3, 0.7) * target, "redis") for _ in range(self.config.redis_kills)]
+        plan.sort()
+        client, bus = await self._bus()
+        deadline = time.monotonic() + self.config.chaos_timeout_secs
+        count, last_kill = 0, 0.0
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    count = await self.event_count(bus)
+                except Exception as error:  # noqa: BLE001 - Redis is down or restarting
+                    log.info("event count unavailable: %s", error)
+                    await asyncio.sleep(0.3)
+                    continue
+                if plan and count >= plan[0][0] and time.monotonic() - last_kill >= self.config.min_kill_gap_secs:
+                    _, what = plan[0]
+                    if what == "redis":
+                        plan.pop(0)
+                        await self.kill_redis()
+                        last_kill = time.monotonic()
+                        await client.aclose()
+                        client, bus = await self._bus()
+                        continue
+                    running = self._running()
+                    if running:
+                        plan.pop(0)
+                        victim = self.rng.choice(running)
+                        self.supervisors[victim].kill(victim, signal.SIGKILL)
+                        self.kills[victim] = self.kills.get(victim, 0) + 1
+                        log.warning("chaos: SIGKILL %s at %d events", victim, count)
+                        last_kill = time.monotonic()
+                if count >= target and not plan:
+                    break
+                await asyncio.sleep(0.1 + self.rng.random() * 0.2)
+            else:
+                self.notes.append(f"chaos phase timed out at {count} events with {len(plan)} kills not done")
+        finally:
+            await client.aclose()
+        return count
+
+    async def kill_redis(self) -> None:
+        assert self.redis is not None
+        self.redis.process.send_signal(signal.SIGKILL)
+        self.redis.process.wait()
+        self.kills["redis"] = self.kills.get("redis", 0) + 1
+        log.warning("chaos: SIGKILL redis; restarting in %.1fs", self.config.redis_down_secs)
+        await asyncio.sleep(self.config.redis_down_secs)
+        await asyncio.to_thread(self._start_redis)
+
+    # ---- quiet phase ------------------------------------------------------------------------------------
+
+    async def _drained(self, bus: Bus, stream: str, group: str | None = None) -> bool:
+        for stats in await bus.group_stats(stream):
+            if group is not None and stats.group != group:
+                continue
+            if stats.pending or (stats.lag or 0):
+                return False
+        return True
+
+    async def _wait(self, what: str, check: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        steady = 0
+        while time.monotonic() < deadline:
+            try:
+                steady = steady + 1 if await check() else 0
+            except Exception as error:  # noqa: BLE001
+                log.info("%s: %s", what, error)
+                steady = 0
+            if steady >= 3:  # three checks in a row, a second apart
+                return True
+            await asyncio.sleep(1.0)
+        self.notes.append(f"quiet phase: {what} not reached within {timeout:.0f}s")
+        return False
+
+    async def _stop(self, name: str) -> int | None:
+        codes = await self.supervisors[name].stop(grace_secs=30)
+        return codes[name]
+
+    async def quiet(self) -> tuple[dict[str, int | None], list[dict[str, Any]]]:
+        """Stop the pipeline front to back; returns exit codes and the trades snapshot taken before the
+        executor stops (the exchange keeps settling trades after it)."""
+        client, bus = await self._bus()
+        codes: dict[str, int | None] = {}
+        timeout = self.config.settle_timeout_secs
+        try:
+            codes["ingest"] = await self._stop("ingest")
+            shards = [k.decode().removeprefix(PREFIX) async for k in client.scan_iter(match=f"{PREFIX}events:*")]
+            shards = [s for s in shards if not s.endswith(":dead")]
+
+            async def events_drained() -> bool:
+                return all([await self._drained(bus, s) for s in shards])
+
+            await self._wait("events drained", events_drained, timeout)
+            codes["strategy"] = await self._stop("strategy")
+            await self._wait("intents drained", lambda: self._drained(bus, INTENTS), timeout)
+            await self._wait("approved_orders drained", lambda: self._drained(bus, APPROVED_ORDERS), timeout)
+            trades: list[dict[str, Any]] = []
+
+            async def fills_cover_trades() -> bool:
+                nonlocal trades
+                trades = await asyncio.to_thread(self._exchange, "/trades")
+                ours = {str(t) for o in await asyncio.to_thread(self._our_orders) for t in o["associate_trades"]}
+                recorded = {(m.trade_id, str(m.status)) for _, m in await bus.history(FILLS, count=10**7)
+                            if m is not None and m.TYPE == "fill"}
+                return all((str(t["id"]), str(t["status"])) in recorded for t in trades if str(t["id"]) in ours)
+
+            await self._wait("fills cover the exchange's trades", fills_cover_trades, timeout)
+            codes["risk"] = await self._stop("risk")
+            codes["executor"] = await self._stop("executor")
+        finally:
+            await client.aclose()
+        return codes, trades
+
+    # ---- records ----------------------------------------------------------------------------------------
+
+    def _exchange(self, path: str) -> Any:
+        assert self.paper is not None
+        with self.paper.admin() as admin:
+            response = admin.get(path)
+            response.raise_for_status()
+            return response.json()
+
+    def _our_orders(self) -> list[dict[str, Any]]:
+        assert self.paper is not None
+        wallet = self.paper.wallet.lower()
+        return [o for o in self._exchange("/orders") if str(o.get("maker_address", "")).lower() == wallet]
+
+    async def collect(self, trades: list[dict[str, Any]]) -> Records:
+        assert self.paper is not None
+        client, bus = await self._bus()
+        try:
+            records = Records(wallet=self.paper.wallet, events=await self.event_count(bus))
+            records.intents = await bus.history(INTENTS, count=10**7)
+            records.decisions = [m for _, m in await bus.history(DECISIONS, count=10**7)]
+            records.approved = [m for _, m in await bus.history(APPROVED_ORDERS, count=10**7)]
+            records.fills = [m for _, m in await bus.history(FILLS, count=10**7)]
+            streams = list(ALL_STREAMS)
+            streams += [k.decode().removeprefix(PREFIX) async for k in client.scan_iter(match=f"{PREFIX}events:*")
+                        if not k.decode().endswith(":dead")]
+            for stream in streams:
+                letters = await bus.dead_letters(stream, count=10**6)
+                if letters:
+                    records.dead_letters[stream] = letters
+        finally:
+            await client.aclose()
+        records.exchange_orders = self._exchange("/orders")
+        records.exchange_trades = trades
+        records.executor_orders = _executor_orders(self.tmp / "state" / "executor.sqlite")
+        logs = sorted((self.tmp / "logs").glob("events-*.jsonl"))
+        records.decision_log = [e for e in read_events(logs) if e.get("type") in {"risk_approve", "risk_reject"}]
+        records.kills = dict(self.kills)
+        return records
+
+    async def close(self) -> None:
+        for supervisor in self.supervisors.values():
+            with contextlib.suppress(Exception):
+                await supervisor.stop(grace_secs=10)
+        if self.paper is not None:
+            self.paper.stop()
+        if self.redis is not None:
+            self.redis.stop()
+        if self.events_log is not None:
+            self.events_log.close()
+
+
+def _executor_orders(path: Path) -> list[ExecutorOrder]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [ExecutorOrder(h, c, int(p)) for h, c, p in
+                db.execute("SELECT order_hash, client_order_id, phase FROM orders")]
+
+
+async def run_chaos(tmp: Path, config: ChaosConfig) -> ChaosRun:
+    tmp = Path(tmp).resolve()
+    saved_env = dict(os.environ)
+    chaos = Chaos(tmp, config)
+    started = time.monotonic()
+    try:
+        await chaos.start()
+        await chaos.chaos()
+        codes, trades = await chaos.quiet()
+        records = await chaos.collect(trades)
+        restarts = {name: s.children[name].restarts for name, s in chaos.supervisors.items()}
+    finally:
+        await chaos.close()
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return ChaosRun(records, time.monotonic() - started, restarts, codes, chaos.notes)
+
+
+def summary(run: ChaosRun) -> dict[str, Any]:
+    return {"elapsed_secs": round(run.elapsed_secs, 1), "restarts": run.restarts, "exit_codes": run.exit_codes,
+            "notes": run.notes}
+
+
+def dump(path: Path, text: str, extra: dict[str, Any]) -> None:
+    path.write_text(text + "\n" + json.dumps(extra, indent=2, default=str) + "\n")
