@@ -147,8 +147,14 @@ def trade_key(trade: DataTrade) -> str:
     """Stable per trade of a wallet: the Data API has no trade id, so tx hash + asset + side + size + price
     (+ timestamp when there is no tx hash)."""
     parts = [trade.proxyWallet.lower(), trade.transactionHash or f"ts{trade.timestamp}", trade.asset,
-             trade.side, str(_dec(trade.size, Decimal(0)).normalize()), str(_dec(trade.price, Decimal(0)).normalize())]
+             trade.side, _plain(_dec(trade.size, Decimal(0))), _plain(_dec(trade.price, Decimal(0)))]
     return ":".join(parts)
+
+
+def _plain(value: Decimal) -> str:
+    """A canonical decimal string without exponent: 50, 50.0 and 5E+1 all read "50"."""
+    text = format(value.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def trade_seen(trade: DataTrade, producer: str) -> TradeSeen:

@@ -131,3 +131,14 @@ async def test_account_state_from_the_paper_exchange_rpc(bus):
     assert message.allowances["ctf_exchange"] > 0
     for shard in ("main", "other"):
         assert [type(m) for _, m in await bus.history(events_stream(shard))] == [AccountState]
+
+
+def test_trade_keys_spell_numbers_canonically():
+    from shared.polymarket.data_api import DataTrade
+    from shared.polymarket.parse import trade_key
+
+    base = {"proxyWallet": "0xAbC", "side": "BUY", "asset": "123", "conditionId": "0xc", "timestamp": 1,
+            "transactionHash": "0xt"}
+    keys = {trade_key(DataTrade.model_validate({**base, "size": size, "price": price}))
+            for size, price in (("50", "0.44"), ("50.0", "0.440"), (50, 0.44))}
+    assert keys == {"0xabc:0xt:123:BUY:50:0.44"}
