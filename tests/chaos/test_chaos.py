@@ -33,11 +33,13 @@ async def _run_and_audit(tmp_path, config: ChaosConfig) -> None:
     assert result.clean, "\n".join(result.problems[:50])
 
 
+@pytest.mark.timeout(600)
 async def test_chaos_short(tmp_path):
     await _run_and_audit(tmp_path, ChaosConfig(events=1500, service_kills=5, redis_kills=1, speed=8.0, seed=1))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 async def test_chaos_long(tmp_path):
     await _run_and_audit(tmp_path, ChaosConfig(events=10_000, service_kills=20, redis_kills=1, speed=8.0, seed=2,
                                                chaos_timeout_secs=1200.0))

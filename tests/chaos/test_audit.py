@@ -1,0 +1,180 @@
+"""The chaos audit on hand-made records: a clean run passes; a duplicate order, a lost fill, an undecided
+intent, a duplicated fill and an order no approval explains are each reported."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+from shared.messages import (
+    ApprovedOrder,
+    Envelope,
+    Fill,
+    OrderEventKind,
+    OrderIntent,
+    OrderStatus,
+    OrderUpdate,
+    RiskDecision,
+    Side,
+    TradeStatus,
+)
+from shared.streams import DeadLetter
+from tests.chaos.audit import ExecutorOrder, Records, audit
+
+WALLET = "0xAbC0000000000000000000000000000000000001"
+
+
+def _env(message_id: str) -> Envelope:
+    return Envelope.new("test", message_id=message_id)
+
+
+def _intent(n: int) -> OrderIntent:
+    return OrderIntent(envelope=_env(f"intent-{n}"), token_id="tok", side=Side.BUY, size=Decimal(10),
+                       price=Decimal("0.40"), reason="test", strategy="copy", signal_key=f"sig-{n}", market="m1")
+
+
+def _decision(n: int, approved: bool) -> RiskDecision:
+    return RiskDecision(envelope=_env(f"decision-{n}"), intent_id=f"intent-{n}", signal_key=f"sig-{n}",
+                        strategy="copy", approved=approved, requested_size=Decimal(10),
+                        approved_size=Decimal(10) if approved else Decimal(0))
+
+
+def _approved(n: int) -> ApprovedOrder:
+    return ApprovedOrder(envelope=_env(f"approved-{n}"), client_order_id=f"coid-{n}", intent_id=f"intent-{n}",
+                         signal_key=f"sig-{n}", strategy="copy", market="m1", token_id="tok", side=Side.BUY,
+                         size=Decimal(10), price=Decimal("0.40"), price_limit=Decimal("0.41"), order_type="GTC",
+                         tick_size=Decimal("0.01"))
+
+
+def _fill(trade_id: str, status: TradeStatus, order_id: str = "hash-1", n: int = 1) -> Fill:
+    return Fill(envelope=_env(f"fill-{trade_id}-{status}-{id(object())}"), trade_id=trade_id, status=status,
+                order_id=order_id, client_order_id=f"coid-{n}", market="m1", token_id="tok", side=Side.BUY,
+                size=Decimal(10), price=Decimal("0.40"))
+
+
+def _update(order_id: str, n: int) -> OrderUpdate:
+    return OrderUpdate(envelope=_env(f"update-{order_id}"), client_order_id=f"coid-{n}", order_id=order_id,
+                       kind=OrderEventKind.PLACEMENT, status=OrderStatus.LIVE, market="m1", token_id="tok",
+                       side=Side.BUY, price=Decimal("0.40"), original_size=Decimal(10))
+
+
+def _order(order_id: str, trades: list[str], matched: str = "10") -> dict:
+    return {"id": order_id, "maker_address": WALLET.lower(), "status": "MATCHED", "side": "BUY",
+            "original_size": "10", "size_matched": matched, "price": "0.4", "order_type": "GTC",
+            "associate_trades": trades}
+
+
+def _clean() -> Records:
+    """Intent 1 approved, filled by trade t1 (MATCHED then CONFIRMED); intent 2 rejected; intent 3 dead."""
+    return Records(
+        wallet=WALLET, events=100,
+        intents=[("1-0", _intent(1)), ("2-0", _intent(2)), ("3-0", _intent(3)), ("4-0", _intent(1))],  # 1 replayed
+        decisions=[_decision(1, True), _decision(2, False), _decision(1, True)],
+        approved=[_approved(1), _approved(1)],
+        fills=[_update("hash-1", 1), _fill("t1", TradeStatus.MATCHED), _fill("t1", TradeStatus.CONFIRMED)],
+        dead_letters={"intents": [DeadLetter("9-0", "intents", "3-0", "risk", "boom", 6, {})]},
+        exchange_orders=[_order("hash-1", ["t1"]),
+                         {**_order("other", ["t9"]), "maker_address": "0xsomeoneelse"}],
+        exchange_trades=[{"id": "t1", "status": "CONFIRMED", "taker_order_id": "hash-1", "size": "10",
+                          "price": "0.4"},
+                         {"id": "t9", "status": "MATCHED", "taker_order_id": "other", "size": "1", "price": "0.5"}],
+        executor_orders=[ExecutorOrder("hash-1", "coid-1", 1)],
+        decision_log=[{"type": "risk_approve", "intent_id": "intent-1"},
+                      {"type": "risk_reject", "intent_id": "intent-2"}],
+        kills={"risk": 2, "redis": 1},
+    )
+
+
+def test_a_clean_run_is_clean_and_counted():
+    result = audit(_clean())
+    assert result.clean, result.problems
+    counts = result.counts
+    assert counts["intents"] == 3 and counts["intent entries replayed"] == 1
+    assert counts["approved"] == 1 and counts["rejected"] == 1 and counts["dead-lettered intents"] == 1
+    assert counts["exchange orders"] == 1 and counts["duplicate orders"] == 0
+    assert counts["fills"] == 2 and counts["fills lost"] == 0 and counts["exchange trades (ours)"] == 1
+    assert counts["kills total"] == 3 and counts["decision entries replayed"] == 1
+    table = result.table()
+    assert "clean" in table and "intents" in table
+
+
+def test_a_duplicate_order_for_one_approval_is_reported():
+    records = _clean()
+    records.exchange_orders.append(_order("hash-2", [], matched="0"))
+    records.executor_orders.append(ExecutorOrder("hash-2", "coid-1", 1))
+    result = audit(records)
+    assert result.counts["duplicate orders"] >= 1
+    assert any("produced 2 exchange orders" in p for p in result.problems)
+
+
+def test_a_duplicate_posted_but_unrecorded_order_is_reported_as_unexplained():
+    records = _clean()
+    records.exchange_orders.append(_order("hash-x", [], matched="0"))
+    result = audit(records)
+    assert result.counts["unexplained orders"] == 1
+    assert any("explained by no approval" in p for p in result.problems)
+
+
+def test_a_lost_fill_is_reported():
+    records = _clean()
+    records.exchange_orders[0]["associate_trades"].append("t2")
+    records.exchange_trades.append({"id": "t2", "status": "CONFIRMED", "taker_order_id": "hash-1", "size": "0",
+                                    "price": "0.4"})
+    result = audit(records)
+    assert result.counts["fills lost"] == 1
+    assert any("t2" in p and "missing from fills" in p for p in result.problems)
+
+
+def test_a_fill_whose_final_status_was_not_recorded_is_reported():
+    records = _clean()
+    records.fills = [m for m in records.fills if not (isinstance(m, Fill) and m.status == TradeStatus.CONFIRMED)]
+    result = audit(records)
+    assert any("fills recorded only ['MATCHED']" in p for p in result.problems)
+
+
+def test_a_fill_recorded_twice_is_reported():
+    records = _clean()
+    records.fills.append(_fill("t1", TradeStatus.CONFIRMED))
+    result = audit(records)
+    assert result.counts["fills duplicated"] == 1
+    assert any("recorded 2 times" in p for p in result.problems)
+
+
+def test_an_intent_with_no_decision_and_no_dead_letter_is_reported():
+    records = _clean()
+    records.intents.append(("5-0", _intent(5)))
+    result = audit(records)
+    assert any("intent-5" in p and "no decision" in p for p in result.problems)
+
+
+def test_conflicting_verdicts_and_approvals_without_decision_are_reported():
+    records = _clean()
+    records.decisions.append(_decision(2, True))
+    records.approved.append(_approved(7))
+    result = audit(records)
+    assert any("both approved and rejected" in p for p in result.problems)
+    assert any("coid-7" in p and "without an approving decision" in p for p in result.problems)
+
+
+def test_an_overfilled_approval_is_reported():
+    records = _clean()
+    records.exchange_orders[0]["size_matched"] = "12"
+    assert any("more than the 10 approved" in p for p in audit(records).problems)
+
+
+def test_a_market_buy_is_bounded_by_what_it_spent():
+    records = _clean()
+    approval = records.approved[0].model_copy(update={"order_type": "FAK"})
+    records.approved = [approval]
+    records.exchange_orders[0]["size_matched"] = "10.5"  # price improvement: more shares, same USD
+    records.exchange_trades[0] = {**records.exchange_trades[0], "size": "10.5", "price": "0.39"}
+    assert audit(records).clean
+    overspent = copy.deepcopy(records)
+    overspent.exchange_trades[0]["price"] = "0.45"
+    assert any("spent" in p for p in audit(overspent).problems)
+
+
+def test_a_missing_decision_log_line_is_counted():
+    records = _clean()
+    records.decision_log = records.decision_log[:1]
+    assert audit(records).counts["decision log missing"] == 1
