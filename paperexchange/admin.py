@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from paperexchange import admin_faults, errors, wire
+from paperexchange import admin_faults, benchmark, errors, wire
 from paperexchange.errors import VenueError
 from paperexchange.funds import spenders
 from paperexchange.http import JSON, body_text, parse_json
@@ -222,4 +222,5 @@ ROUTES = [
     Route("/cancel", cancel_any, methods=["POST"]),
     Route("/faults", faults, methods=["POST"]),
     *admin_faults.ROUTES,
+    *benchmark.ROUTES,
 ]
