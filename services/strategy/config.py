@@ -13,7 +13,7 @@ from pydantic_settings import NoDecode
 
 from shared.config import ServiceSettings, parse_list
 
-STRATEGY_NAMES = ("copy", "arbitrage", "market_making", "verdict")
+STRATEGY_NAMES = ("copy", "arbitrage", "market_making", "verdict", "bench")
 
 
 class StrategySettings(ServiceSettings):
@@ -51,6 +51,9 @@ class StrategySettings(ServiceSettings):
     verdict_kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
     verdict_max_usd: Decimal = Field(default=Decimal(50), gt=0, description="cap of every sizing mode")
     verdict_vol_target: Decimal = Field(default=Decimal("0.01"), gt=0, description="per-update mid stdev aimed at")
+    # bench (`polydesk bench` only): order at bench_order_price when a bid appears at bench_trigger_price
+    bench_trigger_price: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1)
+    bench_order_price: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
 
     @field_validator("strategies", "copy_wallets", "mm_markets", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from services.strategy.intents import Intent, Strategy
 from services.strategy.pricing import on_grid
 from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update
 from services.strategy.strategies.arbitrage import Arbitrage, ArbParams
+from services.strategy.strategies.bench import Bench, BenchParams
 from services.strategy.strategies.copy import CopyParams, CopyTrading
 from services.strategy.strategies.market_making import MarketMaking, MMParams
 from services.strategy.strategies.verdict import ExternalVerdict, SizingParams, VerdictParams
@@ -48,12 +49,17 @@ def _verdict(s: StrategySettings) -> Strategy:
     return ExternalVerdict(VerdictParams(min_edge_bps=s.verdict_min_edge_bps, sizing=sizing))
 
 
+def _bench(s: StrategySettings) -> Strategy:
+    return Bench(BenchParams(trigger_price=s.bench_trigger_price, order_price=s.bench_order_price))
+
+
 # Setting value -> builder: the names in StrategySettings.strategies.
 BUILDERS: dict[str, Callable[[StrategySettings], Strategy]] = {
     "copy": _copy,
     "arbitrage": _arbitrage,
     "market_making": _market_making,
     "verdict": _verdict,
+    "bench": _bench,
 }
 
 
