@@ -155,9 +155,10 @@ def resolve_redis(
     if not embedded_only and is_reachable(DEFAULT_URL, password):
         return DEFAULT_URL, None
     embedded_url = f"redis://127.0.0.1:{embedded_port}/0"
-    if embedded_port and is_reachable(embedded_url):  # one started earlier by `polydesk up` or `polydesk redis`
+    if embedded_port and is_reachable(embedded_url, password):  # one started earlier (`polydesk up`/`redis`)
         return embedded_url, None
-    server = start_embedded(Path(state_dir) / "redis", embedded_port)
+    # With a password configured, the embedded server requires it too (never an open Redis by accident).
+    server = start_embedded(Path(state_dir) / "redis", embedded_port, password=password)
     return server.url, server
 
 
