@@ -170,11 +170,13 @@ def load_settings(cls: type[_SettingsT], **overrides: Any) -> _SettingsT:
 
 
 def redacted(settings: BaseSettings) -> dict[str, Any]:
-    """The effective settings as plain data, every SecretStr replaced by '**********' (or None)."""
+    """The effective settings as plain data, every SecretStr and every SECRET_FIELDS value replaced by
+    '**********' (None stays None)."""
     out: dict[str, Any] = {}
+    secret_names = set(getattr(type(settings), "SECRET_FIELDS", ()))
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if isinstance(value, SecretStr):
+        if isinstance(value, SecretStr) or (name in secret_names and value is not None):
             out[name] = "**********"
         elif isinstance(value, str) and "://" in value:
             out[name] = mask_url(value)

@@ -22,7 +22,7 @@ class ExecutorSettings(ServiceSettings):
     """The executor service: signs, posts and tracks orders; decides nothing about what to trade."""
 
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = (
-        "redis_password", "private_key", "api_secret", "api_passphrase",
+        "redis_password", "private_key", "api_key", "api_secret", "api_passphrase",
     )
 
     clob_url: str = Field(default=PRODUCTION_CLOB_URL, description="CLOB REST base; anything else is a paper venue")
@@ -36,7 +36,8 @@ class ExecutorSettings(ServiceSettings):
     signature_type: Literal[0, 1, 2, 3] = Field(
         default=0, description="0 EOA, 1 POLY_PROXY, 2 GNOSIS_SAFE, 3 POLY_1271; checked against the wallet"
     )
-    api_key: str | None = Field(default=None, description="CLOB API key; unset: derived or created (L1)")
+    api_key: str | None = Field(default=None, description="CLOB API key; unset: derived or created (L1); "
+                                "a credential: redacted like the secret, or POLYDESK_API_KEY_FILE")
     api_secret: SecretStr | None = None
     api_passphrase: SecretStr | None = None
     chain_id: int = Field(default=137, description="Polygon; the paper exchange signs for 137 too")
