@@ -1,14 +1,15 @@
 """Order and trade events (user WebSocket, REST reconciliation) -> the store and OrderUpdate / Fill on `fills`.
 
 Each report is published once: its key (order hash + kind + status + matched size; trade id + order id +
-status) is marked in the store first, and the message id is derived from the same key, so a replay is
-idempotent downstream too. A trade first seen at a later status (after a gap) gets the earlier statuses of
+status) goes into a Redis seen set by the same script that XADDs it (then into the store), and the message
+id is derived from the same key, so a replay is idempotent downstream too. A trade first seen at a later status (after a gap) gets the earlier statuses of
 its chain published before it, so consumers always see MATCHED before MINED before CONFIRMED.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
@@ -32,6 +33,8 @@ from shared.streams import FILLS, Bus, Output
 
 log = logging.getLogger(__name__)
 PRODUCER = "executor"
+REPORTED_KEY = "fills:reported"  # sorted set of report keys already on `fills` (score: when), kept a week
+REPORTED_RETAIN_SECS = 7 * 86400.0
 
 # Venue order status -> ours (habit 10: mappings are data; a test checks every known venue value).
 VENUE_ORDER_STATUS: dict[str, OrderStatus] = {
@@ -97,15 +100,17 @@ class Reporter:
             log.warning("dead letter not written: %s", error)
 
     async def publish(self, keyed: Sequence[tuple[str, Output]]) -> None:
-        fresh = [(key, output) for key, output in keyed if self.store.first_time(key)]
-        if not fresh:
-            return
-        try:
-            await self.bus.publish_many(output for _, output in fresh)
-        except Exception:
-            for key, _ in fresh:
-                self.store.forget(key)
-            raise
+        """Each report once, in order: Redis decides (one script adds the key to a seen set and XADDs, or does
+        nothing when the key is there), then the store remembers it, to skip the round trip next time. Marking
+        the store first lost a report to a crash (or a cancel) before the XADD; forgetting the mark after a
+        failed reply duplicated one whose XADD had landed."""
+        for key, output in keyed:
+            if self.store.published(key):
+                continue
+            now = time.time()
+            await self.bus.publish_once(output.stream, output.message, seen_key=REPORTED_KEY, member=key,
+                                        score=now, prune_below=now - REPORTED_RETAIN_SECS)
+            self.store.first_time(key)
 
     def order_update(self, row: OrderRow, kind: OrderEventKind, reason: str = "") -> tuple[str, Output]:
         key = f"order:{row.order_hash}:{kind.value}:{row.status.value}:{row.size_matched}"
