@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from services.executor import venue as venue_module
 from services.executor.config import ExecutorSettings
+from services.executor.fees import FeeSchedules
 from services.executor.heartbeat import Gate, Heartbeat
 from services.executor.orders import OPEN_STATUSES, OrderStore
 from services.executor.reconcile import Reconciler
@@ -47,7 +48,9 @@ class Executor:
         self.store = store
         self.settings = settings
         self.gate = Gate()
-        self.reporter = Reporter(store, ctx.bus, ctx.events, venue.api_key)
+        fee_schedule = getattr(venue, "fee_schedule", None)
+        self.reporter = Reporter(store, ctx.bus, ctx.events, venue.api_key,
+                                 FeeSchedules(fee_schedule) if fee_schedule else None)
         self.submitter = Submitter(venue, store, self.reporter, ctx.events, self.gate, settings)
         self.reporter.on_resolved = self.submitter.after_placed
         self.reconciler = Reconciler(venue, store, self.reporter, self.submitter, ctx.events, settings)

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from redis.exceptions import RedisError
 
+from services.executor.fees import FeeSchedules
 from services.executor.orders import UNRESOLVED_STATUSES, OrderRow, OrderStore
 from services.executor.venue import VenueOrder, VenueTrade
 from shared import metrics
@@ -79,11 +80,13 @@ def venue_status(status: str, *, size_matched: Decimal, original_size: Decimal) 
 class Reporter:
     """Turns venue facts into store updates and bus reports, each exactly once."""
 
-    def __init__(self, store: OrderStore, bus: Bus, events: EventLog, api_key: str) -> None:
+    def __init__(self, store: OrderStore, bus: Bus, events: EventLog, api_key: str,
+                 fees: FeeSchedules | None = None) -> None:
         self.store = store
         self.bus = bus
         self.events = events
         self.api_key = api_key
+        self.fees = fees
         # Called with (client order id, phase, size matched) when a PENDING / UNKNOWN order is found.
         self.on_resolved: Callable[[str, int, Decimal], Awaitable[None]] | None = None
         self.malformed = 0  # venue events that could not become reports (dead-lettered to fills:dead)
@@ -159,6 +162,8 @@ class Reporter:
         try:  # every Fill is built before anything is published: a bad part refuses the whole trade
             for order_id, side, token_id, size, price, is_maker in self._own_parts(trade):
                 row = self.store.order(order_id)
+                fee = Decimal(0) if is_maker or self.fees is None else await self.fees.taker_fee(
+                    trade.market, size, price)
                 for status in chain:
                     key = f"fill:{trade.id}:{order_id}:{status.value}"
                     fill = Fill(
@@ -167,7 +172,7 @@ class Reporter:
                         client_order_id=row.client_order_id if row else None,
                         strategy=row.strategy if row else None,
                         market=trade.market, token_id=token_id, side=Side(side), size=size, price=price,
-                        is_maker=is_maker, transaction_hash=trade.transaction_hash,
+                        fee_usd=fee, is_maker=is_maker, transaction_hash=trade.transaction_hash,
                     )
                     keyed.append((key, Output(FILLS, fill)))
         except ValueError as error:  # pydantic's ValidationError included

@@ -268,11 +268,22 @@ def translate(error: BaseException, *, mutating: bool) -> PolydeskError:
 class PolymarketVenue:
     """The executor's venue over polymarket-client's AsyncSecureClient (production or paper URLs)."""
 
-    def __init__(self, client: AsyncSecureClient, *, chain_id: int, submit_timeout_secs: float) -> None:
+    def __init__(self, client: AsyncSecureClient, *, chain_id: int, submit_timeout_secs: float,
+                 clob_url: str = "https://clob.polymarket.com") -> None:
         self.client = client
         self.api_key = client.credentials.key
         self.chain_id = chain_id
         self.submit_timeout_secs = submit_timeout_secs
+        self.clob_url = clob_url.rstrip("/")
+
+    async def fee_schedule(self, condition_id: str) -> tuple[Decimal, Decimal]:
+        """The market's taker fee (rate, exponent) from the public `/clob-markets/{condition_id}`."""
+        async with httpx.AsyncClient(base_url=self.clob_url, timeout=self.submit_timeout_secs) as http:
+            response = await http.get(f"/clob-markets/{condition_id}")
+        if response.status_code != 200:
+            raise TransientVenueError(f"clob-markets answered {response.status_code}")
+        fee = response.json().get("fd") or {}
+        return Decimal(str(fee.get("r", 0))), Decimal(str(fee.get("e", 0)))
 
     def secrets(self) -> tuple[str, ...]:
         """The API secret and passphrase in use (derived ones too), for the log scrubber."""
@@ -448,4 +459,5 @@ async def connect(settings: Any) -> PolymarketVenue:
         await client.close()
         raise ConfigurationError(
             f"POLYDESK_SIGNATURE_TYPE={settings.signature_type} ({expected}) but the wallet is {client.wallet_type}")
-    return PolymarketVenue(client, chain_id=settings.chain_id, submit_timeout_secs=settings.submit_timeout_secs)
+    return PolymarketVenue(client, chain_id=settings.chain_id, submit_timeout_secs=settings.submit_timeout_secs,
+                           clob_url=settings.clob_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from decimal import Decimal
 
 import pytest
 
@@ -70,3 +71,31 @@ async def test_kill_switch_cancels_every_open_order(bus, executor, admin, market
     assert len(own_orders(admin, wallet.address)) == 3
     assert executor.stop() == 0
     assert executor.events()[-1]["type"] == "shutdown_clean"
+
+
+async def test_a_taker_fill_reports_the_fee_the_exchange_charged(bus, executor, admin, wallet):
+    fee_market = admin.create_market(fee_rate="0.07", fee_exponent="1")
+    admin.house(fee_market["token_ids"][0], "SELL", "0.60", "50")
+    before = Decimal(admin.balances(wallet.address)["balances"]["COLLATERAL"])
+    executor.start()
+    executor.wait_started()
+    order = approval(fee_market, price="0.60", size="10")
+    await bus.publish(APPROVED_ORDERS, order)
+
+    async def matched():
+        fills = [f for f in await reports(bus, Fill) if f.client_order_id == order.client_order_id]
+        return fills[0] if fills else None
+
+    fill = await eventually(matched, timeout=30)
+    assert not fill.is_maker
+    assert fill.fee_usd == Decimal("0.168")  # 10 x 0.07 x (0.6 x 0.4)
+    spent = before - Decimal(admin.balances(wallet.address)["balances"]["COLLATERAL"])
+    assert spent == Decimal("6") + fill.fee_usd
+
+
+def test_taker_fee_formula():
+    from services.executor.fees import taker_fee
+
+    assert taker_fee(Decimal(100), Decimal("0.5"), Decimal("0.07"), Decimal(1)) == Decimal("1.75")
+    assert taker_fee(Decimal(10), Decimal("0.3"), Decimal("0.04"), Decimal(2)) == Decimal("0.01764")
+    assert taker_fee(Decimal(10), Decimal("0.3"), Decimal(0), Decimal(1)) == 0
