@@ -14,7 +14,6 @@ import os
 import socket
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -118,12 +117,17 @@ def parse_list(value: Any) -> Any:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by '****' (so a Redis URL can be printed)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL with any password replaced by '****' (so a Redis URL can be printed).
+
+    Split at the last '@' rather than parsed: a password written without URL-encoding ('/', '#', '?' in it)
+    ends urllib's authority early, so urllib finds no password there and would print it whole.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
         return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:****@{host}" if colon else url
 
 
 def known_setting_names() -> set[str]:

@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -32,10 +33,22 @@ EMBEDDED_PORT = 6390
 SOCKET_TIMEOUT_SECS = 10.0  # stays well above the consumers' BLOCK (1 s)
 
 
+def checked_url(url: str) -> str:
+    """`url` if it parses; else a ConfigurationError that does not quote it (urllib's error quotes the text
+    after the first ':' of the authority, which is a password written without URL-encoding)."""
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing is the check
+    except ValueError:
+        raise ConfigurationError(
+            "POLYDESK_REDIS_URL: not a valid Redis URL (a password in it must be URL-encoded; better: "
+            "POLYDESK_REDIS_PASSWORD)") from None
+    return url
+
+
 def connect(url: str, password: str | None = None) -> aioredis.Redis:
     """An asyncio client for `url` with no automatic command retries."""
     return aioredis.Redis.from_url(
-        url,
+        checked_url(url),
         password=password,
         socket_timeout=SOCKET_TIMEOUT_SECS,
         socket_connect_timeout=5.0,
@@ -46,7 +59,7 @@ def connect(url: str, password: str | None = None) -> aioredis.Redis:
 
 def connect_sync(url: str, password: str | None = None) -> redis.Redis:
     return redis.Redis.from_url(
-        url, password=password, socket_timeout=SOCKET_TIMEOUT_SECS, socket_connect_timeout=5.0,
+        checked_url(url), password=password, socket_timeout=SOCKET_TIMEOUT_SECS, socket_connect_timeout=5.0,
         retry=Retry(NoBackoff(), 0),
     )
 
@@ -54,7 +67,7 @@ def connect_sync(url: str, password: str | None = None) -> redis.Redis:
 def is_reachable(url: str, password: str | None = None, timeout: float = 0.5) -> bool:
     """True when a Redis at `url` answers PING."""
     try:
-        client = redis.Redis.from_url(url, password=password, socket_timeout=timeout,
+        client = redis.Redis.from_url(checked_url(url), password=password, socket_timeout=timeout,
                                       socket_connect_timeout=timeout)
         try:
             return bool(client.ping())
