@@ -30,7 +30,7 @@ def test_a_malformed_private_key_is_not_echoed(case, redis_url, prefix, tmp_path
                       POLYDESK_CLOB_URL="http://127.0.0.1:9", POLYDESK_API_SECRET="not base64 at all !!",
                       POLYDESK_API_KEY="k-scan-bad", POLYDESK_API_PASSPHRASE="pp-scan-bad-0001")
     done = subprocess.run([sys.executable, "-m", "services.executor"], env=env, cwd=Path(__file__).parents[2],
-                          capture_output=True, timeout=80)
+                          capture_output=True, timeout=80, check=False)
     assert done.returncode != 0
     sources = {"stdout": done.stdout, "stderr": done.stderr, **files_under(tmp_path, set())}
     assert b"Error" in done.stderr  # the exception text we search exists

@@ -27,12 +27,12 @@ ALLOWED: dict[tuple[str, str], str] = {}
 
 HEX64 = re.compile(r"(?<![0-9a-fA-Fx])(?:0x)?([0-9a-fA-F]{64})(?![0-9a-fA-F])")
 SECRET_NAME = re.compile(
-    r"(private[_ -]?key|privkey|secret|passphrase|password|passwd|mnemonic|signing[_ -]?key|\bkey\b)", re.I)
+    r"(private[_ -]?key|privkey|secret|passphrase|password|passwd|mnemonic|signing[_ -]?key|\bkey\b)", re.IGNORECASE)
 CONFIG_SUFFIXES = {".env", ".yml", ".yaml", ".toml", ".ini", ".conf", ".cfg"}
 SECRET_SETTING = re.compile(
     r"""^\s*(?:-\s*)?(?:export\s+)?["']?([A-Za-z0-9_]*(?:PASSWORD|SECRET|PASSPHRASE|PRIVATE_KEY|API_KEY|TOKEN)"""
-    r"""[A-Za-z0-9_]*)["']?\s*[:=]\s*(.*)$""", re.I)
-PLACEHOLDER = re.compile(r"""^(?:|\.\.\.|<[^>]*>|\$\{[^}]*\}|\$[A-Za-z_]\w*|changeme|null|none|~)$""", re.I)
+    r"""[A-Za-z0-9_]*)["']?\s*[:=]\s*(.*)$""", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"""^(?:|\.\.\.|<[^>]*>|\$\{[^}]*\}|\$[A-Za-z_]\w*|changeme|null|none|~)$""", re.IGNORECASE)
 KEY_MATERIAL_NAME = re.compile(r"(^|/)(\.env|[^/]*\.(key|pem|p12|pfx|keystore)|id_(rsa|ed25519|ecdsa)[^/]*)$")
 
 
@@ -43,8 +43,8 @@ def tracked_files() -> list[str]:
 
 def is_config_file(path: str) -> bool:
     name = PurePosixPath(path).name
-    return (PurePosixPath(path).suffix in CONFIG_SUFFIXES or name.startswith(".env") or name.endswith(".env")
-            or name.startswith("Dockerfile") or name.startswith("docker-compose"))
+    return (PurePosixPath(path).suffix in CONFIG_SUFFIXES or name.endswith(".env")
+            or name.startswith((".env", "Dockerfile", "docker-compose")))
 
 
 def hex_key_findings(path: str, text: str) -> list[str]:
