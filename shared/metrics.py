@@ -40,6 +40,10 @@ HANDLER_SECONDS = Histogram(
 ENTRIES_RECLAIMED = Counter(
     "entries_reclaimed", "Entries taken over with XAUTOCLAIM", ["stream", "group"], namespace=NAMESPACE
 )
+CONSUMER_REDIS_ERRORS = Counter(
+    "consumer_redis_errors", "Times a consumer lost Redis and backed off before retrying", ["stream", "group"],
+    namespace=NAMESPACE,
+)
 STREAM_LAG = Gauge(
     "stream_lag_entries", "Entries not yet delivered to a group", ["stream", "group"], namespace=NAMESPACE
 )

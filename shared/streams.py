@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from shared import metrics
 from shared.errors import DecodeError
 from shared.messages import DATA_FIELD, TYPE_FIELD, VERSION_FIELD, Message, decode, encode
+from shared.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -438,21 +439,40 @@ class Consumer:
         return self._stopping.is_set()
 
     async def run(self) -> None:
-        """Own pending entries first, then new ones, with the reclaimer and trimmer alongside."""
-        await self.bus.ensure_group(self.stream, self.group, start_id=self.options.start_id)
-        await self.finish_own_pending()
+        """Own pending entries first, then new ones, with the reclaimer and trimmer alongside.
+
+        A lost connection to Redis (a restart, a network blip) does not end the consumer: it waits with
+        backoff, then starts over from its own pending entries, since a batch whose commit did not land
+        is still pending and must be redone before anything newer.
+        """
         side_tasks = [asyncio.create_task(self._reclaim_loop(), name=f"reclaim:{self.stream}")]
         if self.options.trim_interval_secs:
             side_tasks.append(asyncio.create_task(self._trim_loop(), name=f"trim:{self.stream}"))
+        failures = 0
         try:
             while not self.stopping:
-                entries = await self._read(">")
-                if entries:
-                    await self._process(entries, redelivered=False)
+                try:
+                    await self._run_connected()
+                    return
+                except (RedisError, OSError) as error:
+                    failures += 1
+                    delay = backoff_delay(failures, base_secs=0.2, max_secs=5.0)
+                    log.warning("%s/%s: Redis unavailable (%s); retrying in %.1fs", self.stream, self.group,
+                                error, delay)
+                    metrics.CONSUMER_REDIS_ERRORS.labels(stream=self._metric_stream, group=self.group).inc()
+                    await _sleep_unless(self._stopping, delay)
         finally:
             for task in side_tasks:
                 task.cancel()
             await asyncio.gather(*side_tasks, return_exceptions=True)
+
+    async def _run_connected(self) -> None:
+        await self.bus.ensure_group(self.stream, self.group, start_id=self.options.start_id)
+        await self.finish_own_pending()
+        while not self.stopping:
+            entries = await self._read(">")
+            if entries:
+                await self._process(entries, redelivered=False)
 
     async def finish_own_pending(self) -> int:
         """Re-read and process this consumer's own pending entries (left by a crash); returns how many."""

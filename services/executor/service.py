@@ -81,10 +81,10 @@ class Executor:
             self.gate.set(kill_switch=message.active)
             self._publish_status()
             if message.active:
-                for row in self.store.approvals_in("QUEUED"):
-                    self.store.set_approval(row.approval.client_order_id, state="DONE", outcome="kill switch")
+                self.drop_approvals("kill switch")
                 await self.cancel_everything(f"kill switch: {message.reason}")
         elif isinstance(message, CancelAllRequested):
+            self.drop_approvals("cancel all requested", market=message.market)
             if message.market:
                 result = await self.venue.cancel_market(message.market)
                 self.ctx.events.emit("cancel_market", market=message.market, canceled=len(result.canceled))
@@ -106,8 +106,17 @@ class Executor:
             self.ctx.events.emit("cancel", signal_key=message.signal_key, canceled=len(result.canceled),
                                  not_canceled=result.not_canceled)
         elif message.market and not ids:
+            self.drop_approvals("canceled", market=message.market)
             await self.venue.cancel_market(message.market)
         await self._gap_fill()
+
+    def drop_approvals(self, outcome: str, market: str | None = None) -> None:
+        """End the approvals not finished yet (all, or one market's): queued ones, and must-fill ones between
+        phases (ACTIVE). Only QUEUED ones were ended before, so a must-fill walk resting on its phase timer
+        posted its next phase right after a cancel, or after the kill switch was released."""
+        for row in self.store.approvals_in("QUEUED", "ACTIVE"):
+            if market is None or row.approval.market == market:
+                self.store.set_approval(row.approval.client_order_id, state="DONE", outcome=outcome)
 
     async def cancel_everything(self, reason: str) -> bool:
         """Cancel all open orders of the key and check the venue shows none; True when none is left."""
@@ -167,6 +176,10 @@ class Executor:
                 await self._gap_fill()
             except PolydeskError as error:
                 log.warning("reconciliation pass failed: %s", error)
+            except Exception:  # Redis away, a bug: this loop is what fills gaps, it must outlive one pass
+                log.exception("reconciliation pass failed; retrying at the next interval")
+                self.reconcile_now.set()
+                await _sleep_unless(self.ctx.stopping, 1.0)
             self._publish_status()
 
     async def _gap_fill(self) -> None:

@@ -307,3 +307,43 @@ async def test_a_dead_letter_can_be_requeued_after_a_fix(bus, redis_url, prefix,
     assert await bus.dead_letters("in") == []
     [(_, fields)] = await bus.redis.xrange(bus.key("in"), min="(" + (await bus.group_stats("in"))[0].last_delivered_id)
     assert fields[b"v"] == b"9"
+
+
+async def test_a_consumer_outlives_a_redis_restart_and_loses_nothing(tmp_path):
+    """Redis (with AOF) is SIGKILLed and restarted mid-stream; the consumer backs off and carries on."""
+    from shared.redis_conn import connect, start_embedded
+
+    server = start_embedded(tmp_path / "redis", port=0)
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    client = connect(server.url)
+    bus = Bus(client, prefix="t:", producer="test")
+    seen: list[str] = []
+
+    async def handle(delivery: Delivery) -> list[Output]:
+        seen.append(delivery.message.market)
+        return [Output("out", delivery.message)]
+
+    consumer = bus.consumer("in", "g", "c1", handle, block_ms=100, trim_interval_secs=None)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await bus.publish_many(Output("in", signal_message(i)) for i in range(50))
+        await eventually(lambda: _async(len(seen) == 50))
+        await asyncio.sleep(1.2)  # appendfsync everysec
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        await asyncio.sleep(0.5)
+        assert not task.done()
+        server = start_embedded(tmp_path / "redis", port=port)
+        # The test talks through a fresh client; the consumer keeps its own, whose pooled connections died.
+        fresh = Bus(connect(server.url), prefix="t:", producer="test")
+        assert await fresh.length("in") == 50  # AOF kept the stream (and the group)
+        await fresh.publish_many(Output("in", signal_message(i)) for i in range(50, 80))
+        await eventually(lambda: _async(len(set(seen)) == 80), timeout=20)
+        await eventually(lambda: _is_zero(pending_count(fresh, "g")), timeout=20)
+        assert await fresh.length("out") == len(seen)  # every handled entry committed its output once
+        await fresh.redis.aclose()
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 10)
+        await client.aclose()
+        server.stop()
