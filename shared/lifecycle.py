@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -219,7 +220,7 @@ def service_entry(
     try:
         settings = load_settings(settings_cls)
     except ConfigurationError as error:
-        print(f"{service}: {error}", flush=True)
+        print(f"{service}: {error}", file=sys.stderr, flush=True)
         return 2
     setup_console(service, settings.log_level)
     try:

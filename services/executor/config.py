@@ -7,15 +7,19 @@ only `clob_url` (and `user_ws_url`) differ.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from shared.config import ServiceSettings
 
 PRODUCTION_CLOB_URL = "https://clob.polymarket.com"
+_PRIVATE_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+# secp256k1's group order: a key must lie in [1, n - 1].
+_CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 class ExecutorSettings(ServiceSettings):
@@ -74,3 +78,15 @@ class ExecutorSettings(ServiceSettings):
 
     def is_production(self) -> bool:
         return self.clob_url.rstrip("/") == PRODUCTION_CLOB_URL
+
+    @field_validator("private_key")
+    @classmethod
+    def _a_signing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never quotes the value: a near-miss key is still a secret.
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if not _PRIVATE_KEY.match(text) or not 0 < int(text.removeprefix("0x"), 16) < _CURVE_ORDER:
+            raise ValueError("must be a secp256k1 private key: 64 hex digits (optionally 0x-prefixed)")
+        return SecretStr(text)
+

@@ -159,3 +159,19 @@ def test_failing_heartbeats_close_the_gate_and_say_so():
         assert gate.open and events.seen[-1] == "heartbeat_recovered" and recovered == [True]
 
     asyncio.run(scenario())
+
+
+def test_a_malformed_private_key_is_a_bad_setting_named_without_its_value(monkeypatch, tmp_path):
+    from shared.config import load_settings
+    from shared.errors import ConfigurationError
+    from services.executor.config import ExecutorSettings
+
+    monkeypatch.chdir(tmp_path)
+    for bad in ("12ab", "0x" + "g" * 64, "f" * 64, "0" * 64):  # short, not hex, above the curve order, zero
+        monkeypatch.setenv("POLYDESK_PRIVATE_KEY", bad)
+        with pytest.raises(ConfigurationError, match="POLYDESK_PRIVATE_KEY") as info:
+            load_settings(ExecutorSettings)
+        assert bad not in str(info.value)
+    good = "0x" + "1" * 64
+    monkeypatch.setenv("POLYDESK_PRIVATE_KEY", " " + good + "\n")
+    assert load_settings(ExecutorSettings).private_key.get_secret_value() == good

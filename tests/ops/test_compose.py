@@ -93,8 +93,13 @@ def test_grafana_admin_password_is_the_environments():
 def test_redis_has_aof_a_password_and_no_published_port():
     redis = SERVICES["redis"]
     assert "ports" not in redis
-    assert "--appendonly yes" in redis["command"] and '--requirepass "redis-pw"' in redis["command"]
-    assert "${POLYDESK_REDIS_PASSWORD:?" in raw()["services"]["redis"]["command"]
+    command = " ".join(redis["command"])
+    assert "--appendonly yes" in command and "--appendfsync everysec" in command
+    # The password reaches Redis through a config file written from the environment, never through argv.
+    assert "requirepass" in command and "--requirepass" not in command and "redis-pw" not in command
+    assert "$REDISCLI_AUTH" in command and "exec redis-server /tmp/auth.conf" in command
+    assert raw()["services"]["redis"]["environment"]["REDISCLI_AUTH"].startswith("${POLYDESK_REDIS_PASSWORD:?")
+    assert redis["environment"]["REDISCLI_AUTH"] == "redis-pw"
 
 
 def test_published_ports_are_bound_to_loopback():
