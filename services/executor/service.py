@@ -232,7 +232,7 @@ async def _sleep_unless(event: asyncio.Event, secs: float) -> None:
 
 def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitable[None]]:
     """The executor's main; raises ConfigurationError at start when it has no key to sign with."""
-    for secret in (settings.private_key, settings.api_secret, settings.api_passphrase):
+    for secret in (settings.private_key, settings.api_key, settings.api_secret, settings.api_passphrase):
         register_secret(secret)
     if settings.private_key is None:
         raise ConfigurationError("POLYDESK_PRIVATE_KEY: required by the executor (or POLYDESK_PRIVATE_KEY_FILE "

@@ -286,8 +286,8 @@ class PolymarketVenue:
         return Decimal(str(fee.get("r", 0))), Decimal(str(fee.get("e", 0)))
 
     def secrets(self) -> tuple[str, ...]:
-        """The API secret and passphrase in use (derived ones too), for the log scrubber."""
-        return (self.client.credentials.secret, self.client.credentials.passphrase)
+        """The API credentials in use (derived ones too), for the log scrubber."""
+        return (self.client.credentials.key, self.client.credentials.secret, self.client.credentials.passphrase)
 
     async def _call(self, operation, *, mutating: bool, timeout: float | None = None):
         try:
