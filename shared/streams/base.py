@@ -1,0 +1,99 @@
+"""Stream names, the records the bus hands out, and small helpers its modules share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from shared.messages import Message
+
+# Logical stream names; keys in Redis get the bus prefix.
+EVENTS = "events"
+SIGNALS = "signals"
+INTENTS = "intents"
+APPROVED_ORDERS = "approved_orders"
+FILLS = "fills"
+CONTROL = "control"
+DEAD_SUFFIX = ":dead"
+
+
+def events_stream(shard: str) -> str:
+    """The logical events stream of one market set."""
+    return f"{EVENTS}:{shard}"
+
+
+def dead_letter_stream(stream: str) -> str:
+    return stream + DEAD_SUFFIX
+
+
+class Output(NamedTuple):
+    """One message a handler wants written, to a logical stream."""
+
+    stream: str
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One decoded entry handed to a handler."""
+
+    stream: str
+    entry_id: str
+    message: Message
+    deliveries: int
+
+
+Handler = Callable[[Delivery], Awaitable[Sequence[Output]]]
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    stream: str
+    group: str
+    consumers: int
+    pending: int
+    lag: int | None  # entries not yet delivered to the group; None when it cannot be told
+    last_delivered_id: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    entry_id: str
+    source_stream: str
+    source_id: str
+    group: str
+    error: str
+    deliveries: int
+    fields: dict[str, bytes]
+
+
+async def sleep_unless(event: asyncio.Event, secs: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout=secs)
+    except TimeoutError:
+        pass
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def metric_label(stream: str) -> str:
+    # Shards are a bounded, configured set, so `events:<shard>` stays a bounded label.
+    return stream
+
+
+def dead_letter_from(entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
+    text = {k.decode(errors="replace"): v for k, v in fields.items()}  # field names may be any bytes
+    return DeadLetter(
+        entry_id=entry_id.decode(),
+        source_stream=text.get("source_stream", b"").decode(),
+        source_id=text.get("source_id", b"").decode(),
+        group=text.get("group", b"").decode(),
+        error=text.get("error", b"").decode(errors="replace"),
+        deliveries=int(text.get("deliveries", b"0")),
+        fields=text,
+    )
+
