@@ -1,5 +1,7 @@
-"""The executor against the paper exchange: a shared exchange (thread), a fault proxy in front of its REST
-API, a funded wallet per test, and the real service as a subprocess on a real Redis."""
+"""The executor against the paper exchange: a shared exchange (thread), a funded wallet per test, and the real
+service as a subprocess on a real Redis, talking to the exchange directly (faults come from the exchange's own
+/_paper/faults, so the executor sees its faithful responses). A recording proxy (fault_proxy.py) is there for
+tests that must see the requests themselves: `executor.start(POLYDESK_CLOB_URL=proxy.url)`."""
 
 from __future__ import annotations
 
@@ -40,6 +42,13 @@ def admin(server) -> Admin:
 def proxy(server):
     with FaultProxy(server.url) as running:
         yield running
+
+
+@pytest.fixture
+def faults(admin):
+    """Switch on one of the exchange's own faults: faults("http", {...}); all cleared after the test."""
+    yield lambda kind, body: admin.http.post(f"/faults/{kind}", json=body).raise_for_status()
+    admin.http.delete("/faults").raise_for_status()
 
 
 @pytest.fixture
@@ -97,12 +106,12 @@ class ExecutorProcess:
 
 
 @pytest.fixture
-def executor(redis_url, prefix, tmp_path, server, proxy, wallet):
+def executor(redis_url, prefix, tmp_path, server, wallet):
     key_file = tmp_path / "key"
     key_file.write_text(wallet.key.hex())
     key_file.chmod(0o600)
     env = service_env(
-        redis_url, prefix, tmp_path, POLYDESK_CLOB_URL=proxy.url, POLYDESK_USER_WS_URL=server.ws_url,
+        redis_url, prefix, tmp_path, POLYDESK_CLOB_URL=server.url, POLYDESK_USER_WS_URL=server.ws_url,
         POLYDESK_PRIVATE_KEY_FILE=str(key_file), POLYDESK_WALLET_ADDRESS=wallet.address,
         POLYDESK_HEARTBEAT_INTERVAL_SECS="1", POLYDESK_RECONCILE_INTERVAL_SECS="2",
         POLYDESK_UNKNOWN_GRACE_SECS="2", POLYDESK_SUBMIT_TIMEOUT_SECS="3", POLYDESK_PHASE_WAIT_SECS="1",

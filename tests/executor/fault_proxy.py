@@ -1,14 +1,18 @@
-"""A test-only HTTP proxy in front of the paper exchange that injects the faults issue 4 will add there.
+"""A test-only HTTP proxy in front of the paper exchange: records every request (and how many orders each
+POST carried), and can inject faults.
 
-Same contract as the planned `/_paper/faults/http`: a status (429/425/500/502/503) for the next `count`
-requests matching paths/methods, with Retry-After; `after_apply` forwards the request first (the order IS
-processed) and then answers 5xx or drops the connection; `delay_secs` holds the answer back. WebSockets
-are not proxied: point the SDK's WS base straight at the exchange.
+The executor's fault tests now use the exchange's own /_paper/faults (issue 4), which express every fault
+this proxy can (status before/after apply, drop, delay, Retry-After), and answer like the venue. The proxy
+stays as a passive recorder, for what the exchange does not log: the requests themselves (e.g. how many
+orders each POST /orders carried). Its fault contract: a status for the next `count` requests matching
+paths/methods, with Retry-After; `after_apply` forwards first, then answers 5xx or drops the connection;
+`delay_secs` holds the answer back. WebSockets are not proxied: point the SDK's WS base at the exchange.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Self
@@ -34,11 +38,24 @@ class Fault:
                 and (not self.methods or request.method in self.methods))
 
 
+_HOP_HEADERS = ("content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive", "date",
+                "server")
+
+
+def _orders_in(body: bytes) -> int:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return 0
+    return len(payload) if isinstance(payload, list) else 1
+
+
 class FaultProxy:
     def __init__(self, target: str) -> None:
         self.target = target.rstrip("/")
         self.faults: list[Fault] = []
         self.seen: list[tuple[float, str, str, int]] = []  # (loop time, method, path, status answered)
+        self.posted: list[tuple[str, int]] = []  # (path, orders in the body) of every POST /order(s) forwarded
         self._lock = threading.Lock()
         self.url = ""
 
@@ -67,12 +84,14 @@ class FaultProxy:
             self.seen.append((now, request.method, request.path, fault.status))
             return self._fault_response(fault)
         body = await request.read()
+        if request.method == "POST" and request.path in ("/order", "/orders"):
+            self.posted.append((request.path, _orders_in(body)))
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with self._session.request(request.method, self.target + request.path_qs, data=body,
                                          headers=headers) as upstream:
             payload = await upstream.read()
             status = upstream.status
-            content_type = upstream.headers.get("content-type", "application/json")
+            answer_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
         if fault and fault.status and fault.after_apply:
             self.seen.append((now, request.method, request.path, fault.status))
             if fault.drop:
@@ -80,7 +99,7 @@ class FaultProxy:
                 return web.Response(status=500)
             return self._fault_response(fault)
         self.seen.append((now, request.method, request.path, status))
-        return web.Response(body=payload, status=status, headers={"Content-Type": content_type})
+        return web.Response(body=payload, status=status, headers=answer_headers)  # Retry-After too
 
     @staticmethod
     def _fault_response(fault: Fault) -> web.Response:

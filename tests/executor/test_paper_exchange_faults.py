@@ -12,12 +12,6 @@ from tests.helpers import eventually, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
-@pytest.fixture
-def faults(admin):
-    yield lambda kind, body: admin.http.post(f"/faults/{kind}", json=body).raise_for_status()
-    admin.http.delete("/faults").raise_for_status()
-
-
 async def test_dropped_connection_after_apply_is_unknown_then_live(bus, executor, admin, market, wallet, faults):
     executor.start()
     executor.wait_started()
