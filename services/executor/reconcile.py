@@ -64,9 +64,11 @@ class Reconciler:
         if strangers and self.settings.open_orders_on_start == "cancel":
             result = await self.venue.cancel([o.id for o in strangers])
             self.events.emit("open_orders_canceled", count=len(result.canceled), not_canceled=result.not_canceled)
+            # What was cancelled is no longer open: gap_fill below must not adopt it as LIVE (it did, and
+            # published a RECONCILED LIVE report of an order the venue had just cancelled).
+            canceled = set(result.canceled)
+            open_on_venue = [o for o in open_on_venue if o.id not in canceled]
         for order in open_on_venue:
-            if order.id in {o.id for o in strangers} and self.settings.open_orders_on_start == "cancel":
-                continue
             await self.reporter.on_order(order, via="rest")
         if strangers and self.settings.open_orders_on_start == "adopt":
             self.events.emit("open_orders_adopted", count=len(strangers))
