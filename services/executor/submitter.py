@@ -198,7 +198,11 @@ class Submitter:
     async def after_placed(self, client_order_id: str, number: int, filled: Decimal) -> None:
         """An order of this approval is on the venue (or was): finish, or go on to the next phase."""
         row = self.store.approval(client_order_id)
-        if row is None or row.state == "DONE":
+        # Once per phase: the post's answer and the user stream's event for the same (still PENDING) order
+        # both land here, in either order. A second call used to start a second phase timer (two cancels,
+        # two requeues), or requeue an earlier phase after the next one was posted: an order posted twice.
+        if (row is None or row.state != "ACTIVE" or row.phase != number
+                or client_order_id in self.waiting):
             return
         a = row.approval
         remaining = row.remaining - filled
