@@ -243,6 +243,9 @@ class Submitter:
             self.waiting.pop(client_order_id, None)
 
     def _requeue(self, client_order_id: str, number: int, remaining: Decimal) -> None:
+        row = self.store.approval(client_order_id)
+        if row is None or row.state == "DONE":  # dropped meanwhile (cancel, kill switch): no next phase
+            return
         self.store.set_approval(client_order_id, state="QUEUED", phase=number, remaining=remaining)
         self.events.emit("phase_next", client_order_id=client_order_id, after_phase=number, remaining=remaining)
         self.wake.set()

@@ -175,3 +175,40 @@ def test_a_malformed_private_key_is_a_bad_setting_named_without_its_value(monkey
     good = "0x" + "1" * 64
     monkeypatch.setenv("POLYDESK_PRIVATE_KEY", " " + good + "\n")
     assert load_settings(ExecutorSettings).private_key.get_secret_value() == good
+
+
+class _Emitted:
+    def __init__(self) -> None:
+        self.emitted: list[tuple[str, dict]] = []
+
+    def emit(self, kind: str, **fields) -> None:
+        self.emitted.append((kind, fields))
+
+
+class _Reporter:
+    def order_update(self, row, kind):
+        return (row.order_hash, None)
+
+    async def publish(self, keyed) -> None:
+        pass
+
+
+def test_a_must_fill_approval_dropped_while_its_post_is_in_flight_is_not_requeued(tmp_path):
+    """Kill switch / cancel during a FOK post: the fok_not_filled answer must not bring the approval back to
+    QUEUED (it did, and the next phase went out after the switch was released)."""
+    from services.executor.submitter import Submitter
+    from services.executor.venue import PostResult
+
+    store = OrderStore(tmp_path / "x.sqlite")
+    approval = _approval().model_copy(update={"must_fill": True, "order_type": OrderType.FOK})
+    store.add_approval(approval)
+    row = store.approval(approval.client_order_id)
+    store.add_pending([(OrderRow("0xabc", approval.client_order_id, 1, OrderStatus.PENDING, "BUY", "1", "m",
+                                 D("0.5"), D(10), D(0), "FOK", "s", "", 0, 0), {"salt": 1})])
+    store.set_approval(approval.client_order_id, state="ACTIVE", phase=1)
+    store.set_approval(approval.client_order_id, state="DONE", outcome="kill switch")  # while the post is out
+    events = _Emitted()
+    submitter = Submitter(None, store, _Reporter(), events, Gate(), None)
+    asyncio.run(submitter._record(row, 1, PostResult("0xabc", False, code="fok_not_filled")))
+    assert store.approval(approval.client_order_id).state == "DONE"
+    assert "phase_next" not in [kind for kind, _ in events.emitted]
