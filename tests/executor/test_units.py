@@ -162,9 +162,9 @@ def test_failing_heartbeats_close_the_gate_and_say_so():
 
 
 def test_a_malformed_private_key_is_a_bad_setting_named_without_its_value(monkeypatch, tmp_path):
+    from services.executor.config import ExecutorSettings
     from shared.config import load_settings
     from shared.errors import ConfigurationError
-    from services.executor.config import ExecutorSettings
 
     monkeypatch.chdir(tmp_path)
     for bad in ("12ab", "0x" + "g" * 64, "f" * 64, "0" * 64):  # short, not hex, above the curve order, zero
