@@ -7,10 +7,10 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.errors import RateLimited, TransientVenueError
+from shared.errors import TransientVenueError
+from shared.polymarket.http import PublicJsonClient
 
 log = logging.getLogger(__name__)
 
@@ -78,40 +78,14 @@ def decode_trades(payload: Any) -> tuple[list[DataTrade], int]:
     return out, bad
 
 
-def _retry_after(header: str | None, default: float = 5.0) -> float:
-    """Seconds from a Retry-After header; the default for an HTTP-date, garbage or a non-finite number."""
-    try:
-        secs = float(header or default)
-    except ValueError:
-        return default
-    return secs if 0 <= secs < 86_400 else default
-
-
-class DataApiClient:
+class DataApiClient(PublicJsonClient):
     """Reads of the public Data API. Raises TransientVenueError (RateLimited on 429)."""
 
-    def __init__(self, base_url: str, *, timeout_secs: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_secs, transport=transport)
-        self.skipped = 0
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    name = "data api"
 
     async def trades_page(self, user: str, *, limit: int = 100, offset: int = 0) -> list[DataTrade]:
         params = {"user": user, "limit": str(limit), "offset": str(offset), "takerOnly": "false"}
-        try:
-            response = await self._http.get("/trades", params=params)
-        except httpx.HTTPError as error:
-            raise TransientVenueError(f"data api /trades: {type(error).__name__}: {error}") from error
-        if response.status_code == 429:
-            raise RateLimited("data api /trades: HTTP 429", _retry_after(response.headers.get("retry-after")))
-        if response.status_code >= 400:
-            raise TransientVenueError(f"data api /trades: HTTP {response.status_code}")
-        try:
-            trades, bad = decode_trades(response.json())
-        except ValueError as error:
-            raise TransientVenueError("data api /trades: invalid JSON") from error
+        trades, bad = decode_trades(await self.get_json("/trades", params))
         self.skipped += bad
         return trades
 

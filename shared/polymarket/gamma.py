@@ -11,10 +11,10 @@ import json
 import logging
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.errors import TransientVenueError
+from shared.polymarket.http import PublicJsonClient
 
 log = logging.getLogger(__name__)
 
@@ -158,28 +158,14 @@ def _decode(items: Any, model: type[Any]) -> tuple[list[Any], int]:
     return out, bad
 
 
-class GammaClient:
-    """Paged reads of Gamma. Raises TransientVenueError on transport errors and non-2xx answers."""
+class GammaClient(PublicJsonClient):
+    """Paged reads of Gamma. Raises TransientVenueError on transport errors and non-2xx answers (RateLimited
+    on 429)."""
 
-    def __init__(self, base_url: str, *, timeout_secs: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_secs, transport=transport)
-        self.skipped = 0
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    name = "gamma"
 
     async def _get(self, path: str, params: list[tuple[str, str]]) -> Any:
-        try:
-            response = await self._http.get(path, params=params)
-        except httpx.HTTPError as error:
-            raise TransientVenueError(f"gamma {path}: {type(error).__name__}: {error}") from error
-        if response.status_code >= 400:
-            raise TransientVenueError(f"gamma {path}: HTTP {response.status_code}")
-        try:
-            return response.json()
-        except ValueError as error:
-            raise TransientVenueError(f"gamma {path}: invalid JSON") from error
+        return await self.get_json(path, params)
 
     async def markets(self, params: list[tuple[str, str]], *, page_size: int = 100,
                       max_items: int = 5000) -> list[GammaMarket]:
