@@ -4,12 +4,10 @@ keeps working after garbage, and Feed.on_frame dead-letters every bad frame (wit
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 import httpx
 import pytest
-import redis
 from hypothesis import example, given
 from hypothesis import strategies as st
 
