@@ -134,10 +134,13 @@ ANALYSIS = """## Where the time goes (read with the hop rows above)
   SQLite writes and an HTTP round trip that verifies the signature). The Redis hops between ingest, strategy
   and risk are a few ms to tens of ms under this load, against the bare chain's whole three hops.
 - Inside the executor hop, measured apart on this machine: the official client's `create_limit_order` takes
-  ~1.1 ms for a market it has seen, but 5-11 ms for the first order in a market, because it reads the
-  market's metadata (`/markets-by-token`, `/clob-markets`) and caches it for 10 minutes; POST /order to
-  the paper exchange takes ~3.3 ms. The triggers go round robin over all bench markets, so nearly every
-  timed order is a market's first: the executor hop here is close to its worst case, not its steady state.
+  ~1.1 ms for a market it has seen (5-11 ms for a market's first order: it reads and caches the market's
+  metadata for 10 minutes), POST /order to the paper exchange ~3.3 ms, and each fsync'd SQLite commit of the
+  never-twice store ~0.4 ms (several per order). That is most of the ~11 ms p50 at 1k/s.
+- The generator picks trigger markets in lockstep with its round robin (1 in N changes over a multiple of N
+  markets), so triggers fall on a few markets; in the full run at 1k/s 180 orders arrived for 100 recorded
+  triggers. A reproduction (50 markets, 1k/s, 6 s) gave 60 triggers, 60 intents and 60 orders, each intent
+  caused by its own trigger delta: the excess is in the bench's trigger accounting, not a doubled order.
 - At 10,000 changes/s the generator in the exchange process cannot produce the rate while it also fans out
   and serves the pipeline: the achieved rate is printed next to the target; the pipeline falls behind
   (latencies in seconds, growing over the run) and the drain time says how long it took to catch up.
