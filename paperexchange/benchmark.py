@@ -104,7 +104,9 @@ class BenchRecorder:
             while done < total:
                 due = min(total, int((time.perf_counter() - start) * rate) + 1)
                 while done < due:
-                    market = markets[index % len(markets)]
+                    # Each lap starts one market further on, so triggers (1 in N changes) do not stay in lockstep
+                    # with a round robin over a multiple of N markets: they spread over every market.
+                    market = markets[(index + index // len(markets)) % len(markets)]
                     cid, token = market["condition_id"], market["token_ids"][0]
                     index += 1
                     if trigger[cid] is not None:
