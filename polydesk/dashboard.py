@@ -154,7 +154,7 @@ def render(state: DashboardState) -> Layout:
     layout["body"].split_row(Layout(name="left"), Layout(name="right"))
     layout["left"].split_column(Layout(_pnl_panel(state), size=7), Layout(_orders_panel(state)),
                                 Layout(_streams_panel(state)))
-    layout["right"].split_column(Layout(_health_panel(state), size=8), Layout(_signals_panel(state)),
+    layout["right"].split_column(Layout(_health_panel(state), size=4 + len(state.health)), Layout(_signals_panel(state)),
                                  Layout(_decisions_panel(state)))
     return layout
 
@@ -220,8 +220,9 @@ def _health_panel(state: DashboardState) -> Panel:
             table.add_row(service, Text("down", style="bold red"), "-", "-")
             continue
         age = max(0.0, state.taken_at - min(float(i.get("ts", state.taken_at)) for i in instances))
-        detail = ", ".join(f"{k}={v}" for k, v in _brief(instances[0]).items())
-        table.add_row(service, Text(str(len(instances)), style="green"), f"{age:.1f}s", detail)
+        detail = ", ".join(f"{k}={v}" for k, v in _brief(instances[0]).items() if v not in ("", None))
+        table.add_row(service, Text(str(len(instances)), style="green"), f"{age:.1f}s",
+                      Text(detail, no_wrap=True, overflow="ellipsis"))
     return Panel(table, title="services")
 
 
