@@ -101,3 +101,14 @@ def test_dash_once_prints_a_snapshot(active, redis_url, prefix, tmp_path):
     assert result.returncode == 0, result.stderr
     assert ("KILL SWITCH ON: test" in result.stdout) is active
     assert ("kill switch off" in result.stdout) is not active
+
+
+def test_every_service_is_listed_with_a_one_line_status():
+    now = time.time()
+    long_status = {"detail_" + str(i): "x" * 30 for i in range(5)}
+    state = DashboardState(taken_at=now, health={
+        name: [{"service": name, "instance": "a", "ts": now, **long_status}]
+        for name in ("executor", "ingest", "risk", "strategy")})
+    text = screen(state)
+    for name in ("executor", "ingest", "risk", "strategy"):
+        assert f" {name} " in text
