@@ -24,15 +24,12 @@ from rich.table import Table
 from rich.text import Text
 
 from polydesk.settings import SERVICES
-from shared.errors import DecodeError
 from shared.messages import (
     KillSwitchChanged,
-    Message,
     OrderIntent,
     OrderStatus,
     OrderUpdate,
     RiskDecision,
-    decode,
 )
 from shared.streams import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, Bus, GroupStats
 
@@ -91,10 +88,10 @@ async def collect(bus: Bus, *, recent: int = 10, order_scan: int = 2000) -> Dash
     state.health = await _health(bus)
     for stream in (*_event_streams(state), INTENTS, APPROVED_ORDERS, FILLS, CONTROL):
         state.groups += await bus.group_stats(stream)
-    state.intents = [m for m in await _newest(bus, INTENTS, recent) if isinstance(m, OrderIntent)]
-    state.decisions = [m for m in await _newest(bus, DECISIONS, recent) if isinstance(m, RiskDecision)]
-    state.open_orders = _open_orders(reversed(await _newest(bus, FILLS, order_scan)))
-    switches = [m for m in await _newest(bus, CONTROL, 200) if isinstance(m, KillSwitchChanged)]
+    state.intents = [m for m in await bus.newest(INTENTS, recent) if isinstance(m, OrderIntent)]
+    state.decisions = [m for m in await bus.newest(DECISIONS, recent) if isinstance(m, RiskDecision)]
+    state.open_orders = _open_orders(reversed(await bus.newest(FILLS, order_scan)))
+    switches = [m for m in await bus.newest(CONTROL, 200) if isinstance(m, KillSwitchChanged)]
     state.kill_switch = switches[0] if switches else None
     return state
 
@@ -119,17 +116,6 @@ async def _health(bus: Bus) -> dict[str, list[dict[str, Any]]]:
             continue
         found.setdefault(str(status.get("service", "?")), []).append(status)
     return found
-
-
-async def _newest(bus: Bus, stream: str, count: int) -> list[Message]:
-    entries = await bus.redis.xrevrange(bus.key(stream), count=count)
-    messages = []
-    for _, fields in entries:
-        try:
-            messages.append(decode(fields))
-        except DecodeError:
-            continue
-    return messages
 
 
 def _open_orders(messages_oldest_first: Any) -> list[OpenOrder]:

@@ -57,8 +57,8 @@ class WalletWatcher:
 
     async def cursor(self, wallet: str) -> int | None:
         """The newest published trade time of a wallet, or None when nothing was published yet."""
-        top = await self.bus.redis.zrevrange(self.bus.key(seen_key(wallet)), 0, 0, withscores=True)
-        return int(top[0][1]) if top else None
+        newest = await self.bus.newest_once_score(seen_key(wallet))
+        return None if newest is None else int(newest)
 
     async def poll_wallet(self, wallet: str) -> int:
         """One poll of one wallet; returns how many trade_seen events it published."""

@@ -91,6 +91,11 @@ class Bus:
         metrics.MESSAGES_PUBLISHED.labels(stream=metric_label(stream)).inc()
         return as_text(entry_id)
 
+    async def newest_once_score(self, seen_key: str) -> float | None:
+        """The highest score recorded by publish_once in `seen_key`, or None when nothing was published."""
+        top = await self.redis.zrevrange(self.key(seen_key), 0, 0, withscores=True)
+        return float(top[0][1]) if top else None
+
     async def dead_letter(self, stream: str, raw: bytes | str, error: str, **context: str) -> str:
         """XADD a payload that never became a message (e.g. a malformed venue frame) to `<stream>:dead`
         with the reason, for `polydesk dead-letters`; returns the dead letter's entry id."""
@@ -110,6 +115,17 @@ class Bus:
             if "BUSYGROUP" in str(error):
                 return False
             raise
+
+    async def newest(self, stream: str, count: int) -> list[Message]:
+        """The newest `count` decodable messages of a stream, newest first (for dashboards)."""
+        entries = await self.redis.xrevrange(self.key(stream), count=count)
+        messages = []
+        for _, fields in entries:
+            try:
+                messages.append(decode(fields))
+            except DecodeError:
+                continue
+        return messages
 
     async def history(
         self, stream: str, *, after: str | None = None, until: str = "+", count: int = 1000
