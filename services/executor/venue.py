@@ -47,6 +47,7 @@ from shared.errors import (
     VenueRejected,
 )
 from shared.messages import OrderType, Side
+from shared.polymarket.clob_public import fetch_fee_schedule
 from shared.polymarket.sdk_env import paper_environment
 
 log = logging.getLogger(__name__)
@@ -278,12 +279,7 @@ class PolymarketVenue:
 
     async def fee_schedule(self, condition_id: str) -> tuple[Decimal, Decimal]:
         """The market's taker fee (rate, exponent) from the public `/clob-markets/{condition_id}`."""
-        async with httpx.AsyncClient(base_url=self.clob_url, timeout=self.submit_timeout_secs) as http:
-            response = await http.get(f"/clob-markets/{condition_id}")
-        if response.status_code != 200:
-            raise TransientVenueError(f"clob-markets answered {response.status_code}")
-        fee = response.json().get("fd") or {}
-        return Decimal(str(fee.get("r", 0))), Decimal(str(fee.get("e", 0)))
+        return await fetch_fee_schedule(self.clob_url, condition_id, timeout_secs=self.submit_timeout_secs)
 
     def secrets(self) -> tuple[str, ...]:
         """The API credentials in use (derived ones too), for the log scrubber."""

@@ -27,6 +27,7 @@ from services.ingest.shards import ShardMap
 from shared import metrics
 from shared.messages import BookDelta, BookSnapshot, Envelope, LevelChange, MarketInfo, PriceLevel, Side
 from shared.polymarket import parse
+from shared.polymarket.clob_public import fetch_book
 from shared.polymarket.schemas import (
     LastTradePriceMessage,
     MarketFrameError,
@@ -35,7 +36,6 @@ from shared.polymarket.schemas import (
     PriceChangeMessage,
     TickSizeChangeMessage,
     decode_market_frame,
-    decode_rest_book,
 )
 from shared.streams import Bus, Output, events_stream
 
@@ -241,9 +241,7 @@ class Feed:
             self.request_resync(asset, reason)
 
     async def fetch_book(self, asset: str) -> object:
-        response = await self.http.get(f"{self.settings.clob_url.rstrip('/')}/book", params={"token_id": asset})
-        response.raise_for_status()
-        return decode_rest_book(response.content)
+        return await fetch_book(self.http, self.settings.clob_url, asset)
 
     async def _resync(self, asset: str, reason: str) -> None:
         try:

@@ -1,0 +1,27 @@
+"""Public CLOB reads outside the SDK: a token's book (ingest's resync) and a market's taker fee schedule."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+
+from shared.errors import TransientVenueError
+from shared.polymarket.schemas import BookSummary, decode_rest_book
+
+
+async def fetch_book(http: httpx.AsyncClient, clob_url: str, token_id: str) -> BookSummary:
+    """GET /book of one token; raises httpx.HTTPError (transport, non-2xx) or MarketFrameError (bad body)."""
+    response = await http.get(f"{clob_url.rstrip('/')}/book", params={"token_id": token_id})
+    response.raise_for_status()
+    return decode_rest_book(response.content)
+
+
+async def fetch_fee_schedule(clob_url: str, condition_id: str, *, timeout_secs: float) -> tuple[Decimal, Decimal]:
+    """The market's taker fee (rate, exponent) from `/clob-markets/{condition_id}` (`fd: {r, e}`; none: 0, 0)."""
+    async with httpx.AsyncClient(base_url=clob_url.rstrip("/"), timeout=timeout_secs) as http:
+        response = await http.get(f"/clob-markets/{condition_id}")
+    if response.status_code != 200:
+        raise TransientVenueError(f"clob-markets answered {response.status_code}")
+    fee = response.json().get("fd") or {}
+    return Decimal(str(fee.get("r", 0))), Decimal(str(fee.get("e", 0)))
