@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
+import runpy
 import signal
 import sys
 import time
@@ -217,13 +217,12 @@ def main(argv: list[str]) -> int:
 
 
 def run_service_main(argv: list[str]) -> int:
-    """`polydesk run <service>`: one service in the foreground, as `python -m services.<service>` does."""
+    """`polydesk run <service>`: one service in the foreground, through its own `__main__` wiring."""
     if len(argv) != 1 or argv[0] not in SERVICES:
         print(f"usage: polydesk run {{{','.join(SERVICES)}}}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"services.{argv[0]}.service")
-    config = importlib.import_module(f"services.{argv[0]}.config")
-    settings_cls = next(getattr(config, n) for n in dir(config) if n.endswith("Settings") and n != "ServiceSettings")
-    from shared.lifecycle import service_entry
-
-    return service_entry(argv[0], settings_cls, module.build_main)
+    try:
+        runpy.run_module(f"services.{argv[0]}", run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
