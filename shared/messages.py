@@ -276,6 +276,28 @@ class TickSizeChanged(Message):
     new_tick_size: Decimal
 
 
+class BookState(StrEnum):
+    """Whether a token's book can be traded on. Anything but VALID halts strategy and risk on the token."""
+
+    VALID = "valid"  # fresh: a snapshot of the current epoch and market data within the market's cadence
+    STALE = "stale"  # no market data for longer than the market's cadence; a REST probe tells quiet from frozen
+    RESYNCING = "resyncing"  # a new epoch (reconnect, tick size change): waiting for its snapshot
+    GAP = "gap"  # a check failed (hash, best bid/ask, crossed): updates were missed, resyncing from REST
+
+
+@register
+class BookStatus(Message):
+    """A change of one token's book state, published by ingest on the token's events stream."""
+
+    TYPE: ClassVar[str] = "book_status"
+    VERSION: ClassVar[int] = 1
+    market: str
+    token_id: str
+    state: BookState
+    reason: str = ""  # why it left VALID: hash_mismatch, stale, frozen_feed, tick_size_change, ...
+    epoch: int = 0  # the book's epoch (BookSnapshot.epoch) the state applies to
+
+
 @register
 class AccountState(Message):
     """Balances and allowances as read on chain."""

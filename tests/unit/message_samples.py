@@ -40,6 +40,7 @@ SAMPLES: list[m.Message] = [
     m.MarketUpdated(envelope=ENV, market=MARKET, changed=("tick_size",)),
     m.MarketResolved(envelope=ENV, condition_id=CID, winning_token_id=YES, winning_outcome="Yes"),
     m.TickSizeChanged(envelope=ENV, market=CID, token_id=YES, old_tick_size=D("0.01"), new_tick_size=D("0.001")),
+    m.BookStatus(envelope=ENV, market=CID, token_id=YES, state=m.BookState.GAP, reason="hash_mismatch", epoch=3),
     m.AccountState(envelope=ENV, wallet="0x" + "ef" * 20, collateral_balance=D("1000.5"),
                    allowances={"standard_exchange": D("1e6")}, token_balances={YES: D("20")}, block_number=123),
     m.ExternalSignal(envelope=ENV, market=CID, token_id=YES, probability=D("0.7"), source="cli",
