@@ -446,6 +446,21 @@ class Fill(Message):
     transaction_hash: str | None = None
 
 
+@register
+class PositionRedeemed(Message):
+    """Resolved outcome tokens turned back into pUSD on chain (CTF redeemPositions), published by the executor
+    on `fills`: the ledger sets the token's shares to 0 and adds the payout to cash (resolution already
+    realized the PnL). Idempotent by (transaction_hash, token_id)."""
+
+    TYPE: ClassVar[str] = "position_redeemed"
+    VERSION: ClassVar[int] = 1
+    market: str  # condition id
+    token_id: str
+    shares: Size  # shares burned
+    payout_usd: Size  # pUSD received for them (shares x payout price: 1 for the winner, 0 for a loser)
+    transaction_hash: str
+
+
 # ---- control (risk, CLI -> control) ------------------------------------------------------------------
 
 

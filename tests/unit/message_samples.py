@@ -61,6 +61,8 @@ SAMPLES: list[m.Message] = [
     m.Fill(envelope=ENV, trade_id="t1", status=m.TradeStatus.MATCHED, order_id="0x" + "56" * 32, client_order_id="c1",
            strategy="copy", market=CID, token_id=YES, side=m.Side.BUY, size=D("10"), price=D("0.45"),
            fee_usd=D("0.0495")),
+    m.PositionRedeemed(envelope=ENV, market=CID, token_id=YES, shares=D("20"), payout_usd=D("20"),
+                       transaction_hash="0x" + "78" * 32),
     m.KillSwitchChanged(envelope=ENV, active=True, reason="daily loss 51 > 50", actor="risk:auto"),
     m.CancelAllRequested(envelope=ENV, reason="kill switch"),
     m.KillSwitchCommand(envelope=ENV, active=True, reason="manual stop", actor="cli:ops@host"),
