@@ -8,11 +8,10 @@ only `clob_url` (and `user_ws_url`) differ.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from shared.config import ServiceSettings
 
@@ -49,10 +48,15 @@ class ExecutorSettings(ServiceSettings):
     open_orders_on_start: Literal["adopt", "cancel"] = Field(
         default="adopt", description="what to do with open orders found on the venue at start"
     )
+    phase2_offset_bps: int = Field(
+        default=150, ge=0, le=10_000, description="phase 2 of a must-fill order: this far from the target price"
+    )
     max_slippage_bps: int = Field(
         default=200, ge=0, le=10_000, description="phase 3 of a must-fill order: this far from the target price"
     )
-    phase2_offset_pct: Decimal = Field(default=Decimal("1.5"), ge=0, le=100, description="phase 2 offset")
+    phase_min_step_ticks: int = Field(
+        default=1, ge=1, le=100, description="each must-fill phase at least this many ticks worse than the last"
+    )
     phase_wait_secs: float = Field(
         default=2.0, gt=0, description="a resting must-fill order gets this long before its next phase"
     )
@@ -72,6 +76,14 @@ class ExecutorSettings(ServiceSettings):
         default=False, description="TEST HOOK ONLY: exit(137) right after a post returns, before recording it"
     )
     smoke_token_id: str | None = Field(default=None, description="token `polydesk smoke` buys; unset: first market")
+
+    @field_validator("max_slippage_bps")
+    @classmethod
+    def _beyond_phase2(cls, value: int, info: ValidationInfo) -> int:
+        offset = info.data.get("phase2_offset_bps")
+        if offset is not None and value <= offset:
+            raise ValueError(f"must be larger than POLYDESK_PHASE2_OFFSET_BPS ({offset}): phase 3 goes past phase 2")
+        return value
 
     def db_path(self) -> Path:
         return self.executor_db_path or self.state_dir / "executor.sqlite"

@@ -1,10 +1,13 @@
-"""The seed's three-phase price plan for must-fill orders, on the tick grid and capped by the price limit.
+"""The three-phase price plan for must-fill orders, on the tick grid and capped by the price limit.
 
-Phase 1 is the target price (rounded onto the grid in our favour); phase 2 moves it `phase2_offset_pct`
-percent toward a worse price (up for a BUY, down for a SELL) and phase 3 `max_slippage_bps` away, both
-rounded onto the grid toward the worse side (so a 1.5% step is never lost to rounding), then capped at the
-risk-approved limit (itself rounded onto the grid in our favour) and kept in [tick, 1 - tick]. A phase
-that would not be worse than the one before is skipped, so the plan stops at the limit.
+Phase 1 is the target price; phase 2 moves it `phase2_offset_bps` toward a worse price (up for a BUY,
+down for a SELL) and phase 3 `max_slippage_bps` away, all rounded onto the grid in our favour (so phase 3
+never goes past the max slippage on its own). Each phase is at least `min_step_ticks` ticks worse than the
+one before: at tick 0.01 a 1.5 % step of a 0.30 price is a fraction of a tick, and without that floor
+phases 2 and 3 collapsed onto phase 1. Risk's price limit leaves room for it (at least two ticks by
+default). Every price is then capped at the risk-approved limit (rounded onto the grid in our favour) and
+kept in [tick, 1 - tick]; a phase that would not be worse than the one before is skipped, so the plan
+stops at the limit.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ def _worse(price: Decimal, fraction: Decimal, side: Side) -> Decimal:
     return price * (1 + fraction) if side is Side.BUY else price * (1 - fraction)
 
 
+def _ticks_worse(price: Decimal, ticks: int, tick: Decimal, side: Side) -> Decimal:
+    return price + ticks * tick if side is Side.BUY else price - ticks * tick
+
+
+def _worst(a: Decimal, b: Decimal, side: Side) -> Decimal:
+    return max(a, b) if side is Side.BUY else min(a, b)
+
+
 def _clamp(price: Decimal, limit: Decimal, tick: Decimal, side: Side) -> Decimal:
     limit = on_tick(limit, tick, side)
     price = min(price, limit) if side is Side.BUY else max(price, limit)
@@ -46,8 +57,9 @@ def plan(
     limit: Decimal,
     tick: Decimal,
     must_fill: bool,
-    phase2_offset_pct: Decimal,
+    phase2_offset_bps: int,
     max_slippage_bps: int,
+    min_step_ticks: int = 1,
 ) -> list[Phase]:
     """The phases to try in order: one at the target, or up to three for a must-fill order.
 
@@ -60,13 +72,17 @@ def plan(
     if not must_fill:
         return phases
     candidates = (
-        (2, _worse(target, phase2_offset_pct / 100, side), "offset"),
+        (2, _worse(target, Decimal(phase2_offset_bps) / 10_000, side), "offset"),
         (3, _worse(target, Decimal(max_slippage_bps) / 10_000, side), "max_slippage"),
     )
+    previous = first
     for number, raw, label in candidates:
-        price = _clamp(on_tick(raw, tick, side, favourable=False), limit, tick, side)
-        if price != phases[-1].price and _is_worse(price, phases[-1].price, side):
+        wanted = _worst(on_tick(raw, tick, side),
+                        _ticks_worse(previous, min_step_ticks, tick, side), side)
+        price = _clamp(wanted, limit, tick, side)
+        if _is_worse(price, phases[-1].price, side):
             phases.append(Phase(number, price, label))
+        previous = wanted
     return phases
 
 

@@ -182,8 +182,9 @@ class Submitter:
         a = row.approval
         try:
             planned = phase_plan.plan(side=a.side, target=a.price, limit=a.price_limit, tick=a.tick_size,
-                                      must_fill=a.must_fill, phase2_offset_pct=self.settings.phase2_offset_pct,
-                                      max_slippage_bps=self.settings.max_slippage_bps)
+                                      must_fill=a.must_fill, phase2_offset_bps=self.settings.phase2_offset_bps,
+                                      max_slippage_bps=self.settings.max_slippage_bps,
+                                      min_step_ticks=self.settings.phase_min_step_ticks)
         except ValueError as error:
             self.store.set_approval(a.client_order_id, state="DONE", outcome=f"invalid: {error}")
             return None

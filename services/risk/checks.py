@@ -197,9 +197,10 @@ def evaluate(order: Order, situation: Situation, limits: Limits) -> Decision:
     return Decision(True, None, "", {}, requested, order.size)
 
 
-def price_limit(side: Side, price: Decimal, tick_size: Decimal, slippage_bps: int) -> Decimal:
-    """The worst price the executor may use: `slippage_bps` away from `price`, on the tick grid, inside (0, 1)."""
-    move = price * Decimal(slippage_bps) / Decimal(10_000)
+def price_limit(side: Side, price: Decimal, tick_size: Decimal, slippage_bps: int, min_ticks: int = 0) -> Decimal:
+    """The worst price the executor may use: `slippage_bps` away from `price` but at least `min_ticks` ticks,
+    on the tick grid, inside (0, 1)."""
+    move = max(price * Decimal(slippage_bps) / Decimal(10_000), tick_size * min_ticks)
     if side == Side.BUY:
         limit = ((price + move) / tick_size).to_integral_value(rounding=ROUND_FLOOR) * tick_size
         return max(price, min(limit, Decimal(1) - tick_size))

@@ -41,6 +41,10 @@ class RiskSettings(ServiceSettings):
     risk_price_limit_bps: int = Field(
         default=200, ge=0, le=10_000, description="price limit of an approved order, away from its price"
     )
+    risk_price_limit_min_ticks: int = Field(
+        default=2, ge=0, le=100, description="price limit at least this many ticks away, so a must-fill order's "
+        "three phases (one tick apart at least) fit at a coarse tick"
+    )
     risk_db_path: Path | None = Field(default=None, description="risk's SQLite file; unset: <state_dir>/risk.sqlite")
     data_api_url: str | None = Field(
         default=None, description="Data API base URL for reconciling positions on start; unset: skipped"

@@ -13,12 +13,16 @@ from hypothesis import strategies as st
 from polymarket.errors import RateLimitError, RequestRejectedError, TransportError, UnexpectedResponseError
 from polymarket.streams import KnownUserOrderStatus
 
+from services.executor.config import ExecutorSettings
 from services.executor.heartbeat import Gate, Heartbeat
 from services.executor.orders import OrderRow, OrderStore
 from services.executor.phases import plan
 from services.executor.tracking import TRADE_CHAIN, VENUE_ORDER_STATUS
 from services.executor.venue import Rejected, TradingRestricted, translate
-from shared.errors import RateLimited, TransientVenueError, UnknownOutcome
+from services.risk.checks import price_limit
+from services.risk.config import RiskSettings
+from shared.config import load_settings
+from shared.errors import ConfigurationError, RateLimited, TransientVenueError, UnknownOutcome
 from shared.messages import ApprovedOrder, Envelope, OrderStatus, OrderType, Side
 
 D = Decimal
@@ -26,13 +30,55 @@ D = Decimal
 
 def phases(side=Side.BUY, target="0.50", limit="0.60", tick="0.01", must_fill=True, bps=200):
     return [(p.number, str(p.price)) for p in plan(side=side, target=D(target), limit=D(limit), tick=D(tick),
-                                                   must_fill=must_fill, phase2_offset_pct=D("1.5"),
+                                                   must_fill=must_fill, phase2_offset_bps=150,
                                                    max_slippage_bps=bps)]
 
 
+@pytest.mark.parametrize("side, target, tick, expected", [
+    (Side.BUY, "0.30", "0.01", ["0.30", "0.31", "0.32"]),   # 1.5 % and 2 % are fractions of a tick here
+    (Side.SELL, "0.30", "0.01", ["0.30", "0.29", "0.28"]),
+    (Side.BUY, "0.05", "0.01", ["0.05", "0.06", "0.07"]),
+    (Side.BUY, "0.80", "0.01", ["0.80", "0.81", "0.82"]),   # 1.5 % is 0.012, 2 % 0.016: a tick each
+    (Side.BUY, "0.500", "0.001", ["0.500", "0.507", "0.510"]),
+    (Side.SELL, "0.5000", "0.0001", ["0.5000", "0.4925", "0.4900"]),
+])
+def test_default_settings_give_three_phases_a_tick_apart_at_any_tick(side, target, tick, expected):
+    """With the default settings on both sides (risk's limit, the executor's phases), three phases always."""
+    settings = ExecutorSettings()
+    limit = price_limit(side, D(target), D(tick), RiskSettings().risk_price_limit_bps,
+                        RiskSettings().risk_price_limit_min_ticks)
+    planned = plan(side=side, target=D(target), limit=limit, tick=D(tick), must_fill=True,
+                   phase2_offset_bps=settings.phase2_offset_bps, max_slippage_bps=settings.max_slippage_bps,
+                   min_step_ticks=settings.phase_min_step_ticks)
+    assert [(p.number, p.label) for p in planned] == [(1, "target"), (2, "offset"), (3, "max_slippage")]
+    assert [str(p.price) for p in planned] == expected
+
+
+def test_min_step_ticks_spreads_the_phases_further():
+    planned = plan(side=Side.BUY, target=D("0.30"), limit=D("0.40"), tick=D("0.01"), must_fill=True,
+                   phase2_offset_bps=150, max_slippage_bps=200, min_step_ticks=2)
+    assert [str(p.price) for p in planned] == ["0.30", "0.32", "0.34"]
+
+
+@pytest.mark.parametrize("env, field", [
+    ({"POLYDESK_PHASE2_OFFSET_BPS": "300", "POLYDESK_MAX_SLIPPAGE_BPS": "200"}, "POLYDESK_MAX_SLIPPAGE_BPS"),
+    ({"POLYDESK_PHASE_MIN_STEP_TICKS": "0"}, "POLYDESK_PHASE_MIN_STEP_TICKS"),
+    ({"POLYDESK_PHASE2_OFFSET_BPS": "-1"}, "POLYDESK_PHASE2_OFFSET_BPS"),
+    ({"POLYDESK_RISK_PRICE_LIMIT_MIN_TICKS": "-1"}, "POLYDESK_RISK_PRICE_LIMIT_MIN_TICKS"),
+])
+def test_bad_phase_settings_fail_at_start_naming_the_field(monkeypatch, tmp_path, env, field):
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cls = RiskSettings if "RISK" in field else ExecutorSettings
+    with pytest.raises(ConfigurationError, match=field):
+        load_settings(cls)
+
+
 def test_three_phases_move_toward_a_worse_price():
-    assert phases(Side.BUY, "0.50", "0.60", bps=500) == [(1, "0.50"), (2, "0.51"), (3, "0.53")]
-    assert phases(Side.SELL, "0.50", "0.40", bps=500) == [(1, "0.50"), (2, "0.49"), (3, "0.47")]
+    assert phases(Side.BUY, "0.50", "0.60", bps=500) == [(1, "0.50"), (2, "0.51"), (3, "0.52")]
+    assert phases(Side.SELL, "0.50", "0.40", bps=500) == [(1, "0.50"), (2, "0.49"), (3, "0.48")]
+    assert phases(Side.BUY, "0.50", "0.60", bps=1000) == [(1, "0.50"), (2, "0.51"), (3, "0.55")]
 
 
 def test_phases_stop_at_the_price_limit():
@@ -53,7 +99,7 @@ def test_every_phase_is_on_the_grid_within_the_limit_and_strictly_worse(target, 
     side = Side.BUY if buy else Side.SELL
     t = D(target) / 100
     limit = min(t + D(extra) / 100, D("0.99")) if buy else max(t - D(extra) / 100, D("0.01"))
-    planned = plan(side=side, target=t, limit=limit, tick=D(tick), must_fill=True, phase2_offset_pct=D("1.5"),
+    planned = plan(side=side, target=t, limit=limit, tick=D(tick), must_fill=True, phase2_offset_bps=150,
                    max_slippage_bps=bps)
     prices = [p.price for p in planned]
     assert [p.number for p in planned] == sorted(p.number for p in planned)

@@ -131,3 +131,14 @@ def test_a_rejection_names_the_first_failing_rule(pnl, volume, held):
 ])
 def test_price_limit_stays_on_the_grid_and_within_the_unit_interval(side, price, expected):
     assert price_limit(side, price, D("0.01"), 200) == expected
+
+
+@pytest.mark.parametrize("side, price, tick, expected", [
+    (Side.BUY, D("0.30"), D("0.01"), D("0.32")),    # 200 bps is 0.006: two ticks instead
+    (Side.SELL, D("0.30"), D("0.01"), D("0.28")),
+    (Side.BUY, D("0.80"), D("0.01"), D("0.82")),    # 200 bps is 0.016, floored to 0.01: two ticks
+    (Side.BUY, D("0.500"), D("0.001"), D("0.510")),  # 200 bps is ten ticks: bps wins
+    (Side.BUY, D("0.98"), D("0.01"), D("0.99")),    # never beyond 1 - tick
+])
+def test_price_limit_is_at_least_min_ticks_away(side, price, tick, expected):
+    assert price_limit(side, price, tick, 200, 2) == expected

@@ -75,7 +75,8 @@ def test_an_approved_intent_yields_a_decision_and_an_order_with_a_price_limit(ha
     order, = out[APPROVED_ORDERS]
     assert decision.approved and decision.intent_id == i.envelope.message_id and decision.approved_size == D(10)
     assert order.client_order_id == client_order_id(i.envelope.message_id)
-    assert (order.size, order.price, order.price_limit, order.tick_size) == (D(10), D("0.50"), D("0.51"), D("0.01"))
+    # 200 bps of 0.50 is one tick; the limit is two ticks away so a must-fill order's three phases fit.
+    assert (order.size, order.price, order.price_limit, order.tick_size) == (D(10), D("0.50"), D("0.52"), D("0.01"))
     assert order.envelope.correlation_id == i.envelope.correlation_id
 
 
