@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from paperexchange import admin_faults, benchmark, errors, wire
+from paperexchange import admin_faults, benchmark, config, errors, wire
 from paperexchange.errors import VenueError
 from paperexchange.funds import spenders
 from paperexchange.http import JSON, body_text, parse_json
@@ -93,7 +93,7 @@ async def fund(request: Request) -> Response:
     for token_id, shares in (body.get("tokens") or {}).items():
         ledger.set_balance(address, str(token_id), _units(shares))
     if body.get("approve", True):
-        for spender in spenders():
+        for spender in (*spenders(), config.CTF_COLLATERAL_ADAPTER, config.NEG_RISK_CTF_COLLATERAL_ADAPTER):
             ledger.set_allowance(address, spender, MAX_ALLOWANCE)
             ledger.set_approval_for_all(address, spender, True)
     return JSON(_balances(venue, address))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from paperexchange import markets as market_model
 from paperexchange.activity import Activity
+from paperexchange.chain_tx import PaperChain
 from paperexchange.clock import Clock, SystemClock
 from paperexchange.config import Settings
 from paperexchange.engine import BUY, SELL, Order
@@ -46,6 +47,7 @@ class Venue:
         self.heartbeats = Heartbeats(self.clock, settings.heartbeat_timeout_secs)
         self.activity = Activity(self.exchange)
         self.settlement = Settlement(self.exchange, self.clock, settings.settlement_delay_secs)
+        self.chain = PaperChain(self.exchange, self.clock)  # signed transactions sent to /rpc
         self._house_seq = 0
         self.flow = None  # the scenario's background flow (paperexchange.flow.Flow), when one runs
 
@@ -55,6 +57,7 @@ class Venue:
             self.exchange.cancel_all(api_key)
         self.exchange.expire(self.clock.now())
         self.settlement.step()
+        self.chain.mine()
 
     # ---- market lifecycle ----------------------------------------------------------------------
 
