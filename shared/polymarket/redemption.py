@@ -140,7 +140,7 @@ class ChainRedeemer:
             raise
         except ContractLogicError as error:
             raise VenueRejected(f"reverted: {error}") from error
-        except Exception as error:  # noqa: BLE001 - web3 raises many unrelated types (aiohttp, RPC, decoding)
+        except Exception as error:  # web3 raises many unrelated types (aiohttp, RPC, decoding)
             raise TransientVenueError(f"rpc: {type(error).__name__}: {error}") from error
 
     async def payouts(self, condition_id: str) -> Payouts | None:
@@ -182,9 +182,10 @@ class ChainRedeemer:
             await self._rpc(self._w3.eth.send_raw_transaction(signed.raw))
         except TransientVenueError as error:
             text = str(error).lower()
-            if "already known" in text or "nonce too low" in text:
-                if await self.receipt(signed.tx_hash) is not None or "already known" in text:
-                    return
+            if "already known" in text:
+                return
+            if "nonce too low" in text and await self.receipt(signed.tx_hash) is not None:
+                return
             raise
 
     async def receipt(self, tx_hash: str) -> dict | None:
@@ -192,7 +193,7 @@ class ChainRedeemer:
             return dict(await self._w3.eth.get_transaction_receipt(tx_hash))
         except TransactionNotFound:
             return None
-        except Exception as error:  # noqa: BLE001 - see _rpc
+        except Exception as error:  # see _rpc
             raise TransientVenueError(f"rpc: {type(error).__name__}: {error}") from error
 
     def read_receipt(self, receipt: dict, token_payouts: dict[str, Decimal]) -> RedemptionReceipt:
