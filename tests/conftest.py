@@ -5,16 +5,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from shared.redis_conn import DEFAULT_URL, EmbeddedRedis, connect, is_reachable, start_embedded
 from shared.streams import Bus
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = REPO.parent / "shared"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

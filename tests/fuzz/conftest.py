@@ -6,15 +6,11 @@ The normal suite runs a moderate number of examples per property (the whole fold
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, settings
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-CAPTURES = FIXTURES / "polymarket-captures"
+from tests.fixtures import load_json
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FAST_IO = settings(max_examples=40, deadline=None,
@@ -24,18 +20,7 @@ SLOW_IO = settings(max_examples=600, deadline=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-def capture(name: str) -> Any:
-    """One captured payload (parsed JSON) by its path under polymarket-captures/, or None when absent."""
-    path = CAPTURES / name
-    return json.loads(path.read_bytes()) if path.is_file() else None
-
-
 def captures(*names: str) -> list[Any]:
-    return [value for value in (capture(name) for name in names) if value is not None]
-
-
-@pytest.fixture
-def fixtures() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures folder {FIXTURES} is absent (expected beside the repo root)")
-    return FIXTURES
+    """Captured payloads (parsed JSON) by their names under tests/fixtures/; a missing one raises, so a
+    property never quietly runs on fewer seeds than it names."""
+    return [load_json(name) for name in names]

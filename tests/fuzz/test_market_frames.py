@@ -47,11 +47,17 @@ OWN_SEEDS = [
      "spread": "0.05", "timestamp": "1764000000004"},
 ]
 CAPTURED_SEEDS = captures(
-    "python-ws/book.json", "python-ws/price_change_v2.json", "python-ws/last_trade_price.json",
-    "python-ws/tick_size_change.json", "rust-test-data/ws_market_book_msg.json",
-    "rust-test-data/ws_market_price_change_msg.json", "rust-test-data/ws_market_best_bid_ask_msg.json",
-    "rust-test-data/ws_market_new_market_msg.json", "rust-test-data/ws_market_resolved_msg.json",
-    "rust-test-data/ws_market_tick_size_msg.json", "rust-test-data/ws_market_last_trade_msg.json",
+    "polymarket-captures/python-ws/book.json",
+    "polymarket-captures/python-ws/price_change_v2.json",
+    "polymarket-captures/python-ws/last_trade_price.json",
+    "polymarket-captures/python-ws/tick_size_change.json",
+    "polymarket-captures/rust-test-data/ws_market_book_msg.json",
+    "polymarket-captures/rust-test-data/ws_market_price_change_msg.json",
+    "polymarket-captures/rust-test-data/ws_market_best_bid_ask_msg.json",
+    "polymarket-captures/rust-test-data/ws_market_new_market_msg.json",
+    "polymarket-captures/rust-test-data/ws_market_resolved_msg.json",
+    "polymarket-captures/rust-test-data/ws_market_tick_size_msg.json",
+    "polymarket-captures/rust-test-data/ws_market_last_trade_msg.json",
 )
 SEEDS = OWN_SEEDS + CAPTURED_SEEDS
 FRAMES = frames_from(st.one_of(st.sampled_from(SEEDS).flatmap(mutated), JSON))
@@ -67,7 +73,7 @@ def check_decode(raw: str | bytes) -> None:
         assert isinstance(messages, list)
 
 
-def test_every_seed_decodes(fixtures):
+def test_every_seed_decodes():
     for seed in SEEDS:
         assert decode_market_frame(dumps(seed))
 

@@ -36,17 +36,17 @@ from tests.fuzz.strategies import JSON, dumps, mutated
 from tests.ingest.paper import ingest_settings
 
 GAMMA_SEEDS = captures(
-    "rust-test-data/gamma_market.json", "rust-test-data/gamma_market_closed_binary_accepting_true.json",
-    "rust-test-data/gamma_market_sports_market_money_line.json", "rust-test-data/gamma_event.json",
-    "python-http/markets_list.json", "python-http/events_list.json",
-) or [[{"conditionId": "0x1", "clobTokenIds": "[\"1\", \"2\"]", "outcomes": "[\"Yes\", \"No\"]"}]]
-TRADE_SEEDS = captures("rust-test-data/data_api_trades_response.json", "python-http/trades.json") or [
-    [{"proxyWallet": "0xa", "side": "BUY", "asset": "1", "conditionId": "0x1", "size": 10, "price": 0.42,
-      "timestamp": 1764000000, "transactionHash": "0x2"}]]
-TRADE_SEEDS += [{"data": rows} for rows in captures("../py-sdk/tests/fixtures/data_v2/trades.json")]
-POSITION_SEEDS = captures("rust-test-data/data_api_positions_response.json") or [
-    [{"asset": "1", "conditionId": "0x1", "size": 10, "avgPrice": 0.4}]]
-POSITION_SEEDS += [{"data": rows} for rows in captures("../py-sdk/tests/fixtures/data_v2/positions.json")]
+    "polymarket-captures/rust-test-data/gamma_market.json",
+    "polymarket-captures/rust-test-data/gamma_market_closed_binary_accepting_true.json",
+    "polymarket-captures/rust-test-data/gamma_market_sports_market_money_line.json",
+    "polymarket-captures/rust-test-data/gamma_event.json",
+    "polymarket-captures/python-http/markets_list.json", "polymarket-captures/python-http/events_list.json",
+)
+TRADE_SEEDS = captures("polymarket-captures/rust-test-data/data_api_trades_response.json",
+                       "polymarket-captures/python-http/trades.json")
+TRADE_SEEDS += [{"data": rows} for rows in captures("py-sdk/data_v2/trades.json")]
+POSITION_SEEDS = captures("polymarket-captures/rust-test-data/data_api_positions_response.json")
+POSITION_SEEDS += [{"data": rows} for rows in captures("py-sdk/data_v2/positions.json")]
 
 
 def pages(seeds: list) -> st.SearchStrategy:

@@ -37,9 +37,13 @@ TRADE = {"asset_id": "111", "event_type": "trade", "fee_rate_bps": "0", "id": "t
          "side": "BUY", "size": "10", "status": "MATCHED", "taker_order_id": "0x" + "12" * 32,
          "timestamp": "1725868859000", "trader_side": "TAKER", "type": "TRADE"}
 SEEDS = [ORDER, TRADE] + captures(
-    "python-ws/order_placement.json", "python-ws/order_cancel.json", "python-ws/user_trade1.json",
-    "python-ws/user_trade2.json", "rust-test-data/ws_user_order_fok_killed.json",
-    "rust-test-data/ws_user_order_update.json", "rust-test-data/ws_user_trade.json",
+    "polymarket-captures/python-ws/order_placement.json",
+    "polymarket-captures/python-ws/order_cancel.json",
+    "polymarket-captures/python-ws/user_trade1.json",
+    "polymarket-captures/python-ws/user_trade2.json",
+    "polymarket-captures/rust-test-data/ws_user_order_fok_killed.json",
+    "polymarket-captures/rust-test-data/ws_user_order_update.json",
+    "polymarket-captures/rust-test-data/ws_user_trade.json",
 )
 FRAMES = st.one_of(st.sampled_from(SEEDS).flatmap(mutated), JSON, st.lists(st.sampled_from(SEEDS).flatmap(mutated),
                                                                            max_size=3))

@@ -1,26 +1,15 @@
-"""Shared helpers for the ingest tests: where ../shared/fixtures lives, and a reference book that
-writes market-channel frames (with the venue's hashes and best bid/ask) for a known book state."""
+"""Shared helpers for the ingest tests: a reference book that writes market-channel frames (with the
+venue's hashes and best bid/ask) for a known book state."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from shared.polymarket.book_hash import book_hash
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 MARKET = "0x" + "5f" * 32
 YES = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 NO = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
-
-
-@pytest.fixture
-def fixtures() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures folder {FIXTURES} is absent (expected beside the repo root)")
-    return FIXTURES
 
 
 class RefBook:

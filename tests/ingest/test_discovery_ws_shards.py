@@ -15,11 +15,11 @@ from services.ingest.shards import ShardMap
 from shared.polymarket.gamma import GammaClient, GammaMarket
 from shared.polymarket.parse import market_info
 from shared.polymarket.ws import MarketConnection, WsOptions
-from tests.conftest import SHARED_REFERENCE
+from tests.fixtures import load_json
 from tests.helpers import eventually
 from tests.ingest.paper import ingest_settings
 
-CAPTURES = SHARED_REFERENCE / "fixtures" / "polymarket-captures" / "rust-test-data"
+CAPTURES = "polymarket-captures/rust-test-data/"
 NOW = 1_773_000_000.0  # 2026-03-08, before the captured markets end
 
 
@@ -39,11 +39,11 @@ def gamma_transport(markets: list[dict], events: list[dict]) -> httpx.MockTransp
 
 
 def captured_market() -> dict:
-    return json.loads((CAPTURES / "gamma_market.json").read_text())
+    return load_json(CAPTURES + "gamma_market.json")
 
 
 def event_markets() -> tuple[dict, list[dict]]:
-    event = json.loads((CAPTURES / "gamma_event.json").read_text())[0]
+    event = load_json(CAPTURES + "gamma_event.json")[0]
     for m in event["markets"]:
         m.setdefault("events", [{"slug": event["slug"], "id": event["id"]}])
     return event, event["markets"]

@@ -1,4 +1,4 @@
-"""Real captured market-channel messages from ../shared/fixtures replayed through the book code.
+"""Real captured market-channel messages (tests/fixtures/) replayed through the book code.
 
 Only the polypy messages_hash.txt tape is continuous (WS book -> price_change -> REST /book ...), so
 best_bid/best_ask and REST-book equality are checked there; the other captures are separate frames and
@@ -16,19 +16,20 @@ import pytest
 
 from services.ingest.book import BookSet, DeltasApplied, Malformed, NeedsResync, SnapshotApplied, UnknownAsset
 from shared.polymarket.schemas import BookSummary, MarketFrameError, decode_market_value, decode_rest_book
+from tests.fixtures import fixture_path
 
-HASH_TAPE = "polypy/tests/orderbook/data/messages_hash.txt"
+HASH_TAPE = "polypy/orderbook/messages_hash.txt"
 REPR_TAPES = [  # Python-repr lines written by polypy's author (Dec-2024 frames converted to the 2025 shape)
-    "polypy/tests/stream/data/test_server_messages.txt",
-    "polypy/tests/stream/data/test_server_multi_book.txt",
-    "polypy/tests/stream/data/test_server_multiple_last_trade_price.txt",
+    "polypy/stream/test_server_messages.txt",
+    "polypy/stream/test_server_multi_book.txt",
+    "polypy/stream/test_server_multiple_last_trade_price.txt",
 ]
 
 
-def test_continuous_tape_rebuilds_the_venue_books(fixtures):
+def test_continuous_tape_rebuilds_the_venue_books():
     books = BookSet()
     rest_books_compared = 0
-    for line in (fixtures / HASH_TAPE).read_bytes().splitlines():
+    for line in fixture_path(HASH_TAPE).read_bytes().splitlines():
         if not line.startswith((b"{", b"[")):
             continue  # the author's header lines
         value = orjson.loads(line)
@@ -55,11 +56,11 @@ def test_continuous_tape_rebuilds_the_venue_books(fixtures):
 
 
 @pytest.mark.parametrize("name", REPR_TAPES)
-def test_converted_tapes_apply_every_level(fixtures, name):
+def test_converted_tapes_apply_every_level(name):
     # best_bid/best_ask are placeholder "0" in these files, so only the levels are checked.
     books = BookSet(check_best=False)
     entries = 0
-    for line in (fixtures / name).read_text().splitlines():
+    for line in fixture_path(name).read_text().splitlines():
         if line.strip():
             value = ast.literal_eval(line)
             messages = decode_market_value(value)
@@ -70,14 +71,15 @@ def test_converted_tapes_apply_every_level(fixtures, name):
     assert books.counters["hash_mismatch"] == 0
 
 
-def test_negative_polypy_tapes_are_reported_not_fatal(fixtures):
-    data = fixtures / "polypy/tests/stream/data"
-    book_line, test_line = (data / "test_server_unknown_event_type.txt").read_text().splitlines()
+def test_negative_polypy_tapes_are_reported_not_fatal():
+    unknown_event = fixture_path("polypy/stream/test_server_unknown_event_type.txt")
+    book_line, test_line = unknown_event.read_text().splitlines()
     assert decode_market_value(ast.literal_eval(book_line))
     with pytest.raises(MarketFrameError, match="unknown event_type 'test'"):
         decode_market_value(ast.literal_eval(test_line))
     books = BookSet()
-    outcomes = [o for line in (data / "test_server_wrong_asset_id.txt").read_text().splitlines()
+    wrong_asset = fixture_path("polypy/stream/test_server_wrong_asset_id.txt")
+    outcomes = [o for line in wrong_asset.read_text().splitlines()
                 for m in decode_market_value(ast.literal_eval(line)) for o in books.apply(m)]
     assert UnknownAsset("1234", "price_change") in outcomes
 
@@ -85,8 +87,8 @@ def test_negative_polypy_tapes_are_reported_not_fatal(fixtures):
 @pytest.mark.parametrize("name", ["polymarket-captures/python-ws/price_change_v2.json",
                                   "polymarket-captures/rust-test-data/ws_quotes.json",
                                   "polymarket-captures/rust-test-data/ws_market_price_change_msg.json"])
-def test_standalone_price_changes_apply_every_level(fixtures, name):
-    value = orjson.loads((fixtures / name).read_bytes())
+def test_standalone_price_changes_apply_every_level(name):
+    value = orjson.loads(fixture_path(name).read_bytes())
     value.setdefault("event_type", "price_change")  # ws_quotes.json is a body without its tag
     (message,) = decode_market_value(value)
     # No snapshot belongs to these frames: start each token from an empty book, checks off.
@@ -99,13 +101,13 @@ def test_standalone_price_changes_apply_every_level(fixtures, name):
     assert {o.asset_id for o in outcomes if isinstance(o, (DeltasApplied, NeedsResync))} == set(assets)
 
 
-def test_captured_books_load(fixtures):
+def test_captured_books_load():
     paths = ["polymarket-captures/python-ws/book.json", "polymarket-captures/python-http/book.json",
-             "polypy/tests/orderbook/data/ws_msg_book_yes.json", "polypy/tests/order/data/book_data_a.txt",
-             "polypy/tests/order/data/book_data_b.txt"]
+             "polypy/orderbook/ws_msg_book_yes.json", "polypy/order/book_data_a.txt",
+             "polypy/order/book_data_b.txt"]
     books = BookSet()
     for path in paths:
-        value = orjson.loads((fixtures / path).read_bytes())
+        value = orjson.loads(fixture_path(path).read_bytes())
         value = value.get("book", value)
         (outcome, *rest) = books.apply_snapshot(decode_rest_book(value))
         assert isinstance(outcome, SnapshotApplied) and not rest
@@ -114,8 +116,8 @@ def test_captured_books_load(fixtures):
         assert outcome.hash_ok is None
 
 
-def test_book_replay_cli_on_the_continuous_tape(fixtures):
-    run = subprocess.run([sys.executable, "-m", "polydesk", "book-replay", str(fixtures / HASH_TAPE)],
+def test_book_replay_cli_on_the_continuous_tape():
+    run = subprocess.run([sys.executable, "-m", "polydesk", "book-replay", str(fixture_path(HASH_TAPE))],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     (book,) = orjson.loads(run.stdout).values()

@@ -19,6 +19,7 @@ from shared.polymarket.schemas import (
     decode_market_value,
     decode_rest_book,
 )
+from tests.fixtures import fixture_path
 
 CAPTURES = {
     "python-ws/book.json": BookMessage,
@@ -32,19 +33,19 @@ CAPTURES = {
 
 
 @pytest.mark.parametrize("name,model", CAPTURES.items())
-def test_captured_frames_decode_to_their_model(fixtures, name, model):
-    raw = (fixtures / "polymarket-captures" / name).read_bytes()
+def test_captured_frames_decode_to_their_model(name, model):
+    raw = fixture_path("polymarket-captures/" + name).read_bytes()
     (message,) = decode_market_frame(raw)
     assert type(message) is model
     assert decode_market_value(orjson.loads(raw)) == [message]
 
 
-def test_numbers_stay_strings_exactly_as_sent(fixtures):
-    (book,) = decode_market_frame((fixtures / "polymarket-captures/python-ws/book.json").read_bytes())
+def test_numbers_stay_strings_exactly_as_sent():
+    (book,) = decode_market_frame(fixture_path("polymarket-captures/python-ws/book.json").read_bytes())
     assert book.asks[0].price == "0.999" and book.asks[0].size == "10500100"
     assert book.timestamp == "1728799418260" and len(book.hash) == 40
     (new,) = decode_market_frame(
-        (fixtures / "polymarket-captures/rust-test-data/ws_market_new_market_msg.json").read_bytes())
+        fixture_path("polymarket-captures/rust-test-data/ws_market_new_market_msg.json").read_bytes())
     assert len(new.assets_ids) == 2 and new.event_message.ticker
 
 
@@ -85,14 +86,14 @@ def test_malformed_frames_raise_with_reason_and_raw(raw, reason):
     assert reason in caught.value.reason and caught.value.raw == raw
 
 
-def test_legacy_price_change_is_rejected_by_name(fixtures):
-    raw = (fixtures / "polymarket-captures/python-ws/price_change.json").read_bytes()
+def test_legacy_price_change_is_rejected_by_name():
+    raw = fixture_path("polymarket-captures/python-ws/price_change.json").read_bytes()
     with pytest.raises(MarketFrameError, match="legacy price_change"):
         decode_market_frame(raw)
 
 
-def test_rest_book_without_event_type(fixtures):
-    book = decode_rest_book((fixtures / "polypy/tests/orderbook/data/ws_msg_book_yes.json").read_bytes())
+def test_rest_book_without_event_type():
+    book = decode_rest_book(fixture_path("polypy/orderbook/ws_msg_book_yes.json").read_bytes())
     assert len(book.bids) == 14 and len(book.asks) == 4
     with pytest.raises(MarketFrameError):
         decode_rest_book(b'{"bids": []}')

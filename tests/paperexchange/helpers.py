@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 from eth_account import Account
@@ -19,9 +18,6 @@ from py_clob_client_v2.order_utils.model.side import Side
 from py_clob_client_v2.signer import Signer
 
 from paperexchange import config
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-CAPTURES = SHARED / "fixtures" / "polymarket-captures"
 
 
 def eventually(predicate, timeout: float = 5.0, interval: float = 0.02):

@@ -12,10 +12,10 @@ from eth_account import Account
 from polymarket import PublicClient, SecureClient
 
 from shared.polymarket.sdk_env import paper_environment
-from tests.paperexchange.helpers import CAPTURES, SHARED
+from tests.fixtures import fixture_path
 
-V2_TRADES = SHARED / "fixtures" / "py-sdk" / "tests" / "fixtures" / "data_v2" / "trades.json"
-V1_TRADES = CAPTURES / "rust-test-data" / "data_api_trades_response.json"
+V2_TRADES = fixture_path("py-sdk/data_v2/trades.json")
+V1_TRADES = fixture_path("polymarket-captures/rust-test-data/data_api_trades_response.json")
 
 
 @pytest.fixture(scope="module")

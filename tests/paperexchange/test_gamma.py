@@ -10,9 +10,10 @@ import pytest
 from polymarket import PublicClient
 
 from shared.polymarket.sdk_env import paper_environment
-from tests.paperexchange.helpers import CAPTURES
+from tests.fixtures import fixture_path
 
-CAPTURED_MARKET = CAPTURES / "rust-test-data" / "gamma_market_sports_market_money_line.json"
+CAPTURED_MARKET = fixture_path(
+    "polymarket-captures/rust-test-data/gamma_market_sports_market_money_line.json")
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,17 @@ and the admin API's separation from the Polymarket paths."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
 import pytest
 
 from paperexchange.server import PaperExchangeServer
-from tests.paperexchange.helpers import CAPTURES
+from tests.fixtures import load_json
 
 
 def _capture(name: str) -> dict:
-    return json.loads((CAPTURES / name).read_text())
+    return load_json("polymarket-captures/" + name)
 
 
 def _same_shape(ours: dict, captured: dict, optional: tuple[str, ...] = ()) -> None:

@@ -11,11 +11,11 @@ from websockets.sync.client import connect
 
 from paperexchange import tapes
 from paperexchange.server import PaperExchangeServer
-from tests.paperexchange.helpers import SHARED, Admin
+from tests.fixtures import fixture_path
+from tests.paperexchange.helpers import Admin
 
-POLYPY = SHARED / "fixtures" / "polypy"
-MESSAGES_HASH = POLYPY / "tests" / "orderbook" / "data" / "messages_hash.txt"
-DERIVED = POLYPY / "derived" / "test_server_messages.derived.jsonl"
+MESSAGES_HASH = fixture_path("polypy/orderbook/messages_hash.txt")
+DERIVED = fixture_path("polypy/derived/test_server_messages.derived.jsonl")
 
 
 def events(frame: str) -> list[dict]:
