@@ -34,8 +34,10 @@ SETTINGS_CLASSES: tuple[str, ...] = (
     "polydesk.settings:UpSettings",
 )
 
-# Names used by tooling around polydesk rather than by a settings class.
-EXTRA_KNOWN_NAMES = frozenset({"POLYDESK_ENV_FILE"})
+# Names used by tooling around polydesk rather than by a settings class: the .env location, and the Redis
+# the test suite uses (tests/conftest.py). A developer who exports the latter must still be able to start
+# the services (and the tests start them as subprocesses with that environment).
+EXTRA_KNOWN_NAMES = frozenset({"POLYDESK_ENV_FILE", "POLYDESK_TEST_REDIS_URL"})
 
 DEFAULT_METRICS_PORTS = {"ingest": 9101, "strategy": 9102, "risk": 9103, "executor": 9104}
 

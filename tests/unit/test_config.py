@@ -1,3 +1,4 @@
+import importlib
 import os
 import subprocess
 import sys
@@ -5,7 +6,14 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from shared.config import ServiceSettings, load_settings, mask_url, redacted, unknown_setting_names
+from shared.config import (
+    SETTINGS_CLASSES,
+    ServiceSettings,
+    load_settings,
+    mask_url,
+    redacted,
+    unknown_setting_names,
+)
 from shared.errors import ConfigurationError
 
 SECRET_PASSWORD = "s3cr3t-redis-pass-Zq9"
@@ -42,6 +50,14 @@ def test_a_setting_of_another_layer_is_not_unknown(clean_env, tmp_path):
     assert unknown_setting_names({"POLYDESK_UP_SERVICES": "risk"}) == []
     (tmp_path / ".env").write_text("POLYDESK_UP_SERVICES=risk\n")
     assert load_settings(ServiceSettings, _env_file=tmp_path / ".env").stream_prefix == "polydesk:"
+
+
+def test_the_test_suites_redis_setting_is_not_unknown_to_any_layer(clean_env):
+    clean_env.setenv("POLYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert unknown_setting_names() == []
+    for target in SETTINGS_CLASSES:
+        module_name, class_name = target.split(":")
+        load_settings(getattr(importlib.import_module(module_name), class_name))
 
 
 def test_unknown_key_in_dotenv_is_rejected(clean_env, tmp_path):
@@ -101,6 +117,11 @@ def test_polydesk_config_redacts_secrets(tmp_path):
     assert result.returncode == 0, result.stderr
     assert SECRET_PASSWORD not in result.stdout + result.stderr
     assert '"redis_password": "**********"' in result.stdout
+
+
+def test_polydesk_config_accepts_the_test_suites_redis_setting(tmp_path):
+    result = _polydesk(["config"], _env(POLYDESK_TEST_REDIS_URL="redis://127.0.0.1:6379/0"), tmp_path)
+    assert result.returncode == 0 and "unknown setting" not in result.stdout + result.stderr, result.stderr
 
 
 def test_a_service_with_a_bad_setting_fails_at_start_naming_it(tmp_path):
