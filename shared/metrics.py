@@ -71,16 +71,37 @@ INGEST_PARSE_ERRORS = Counter(
     ["source"], namespace=NAMESPACE,
 )
 INGEST_RECONNECTS = Counter(
-    "ingest_ws_reconnects", "Market-channel sockets replaced, by kind (stale, closed, error)", ["kind"],
+    "ingest_ws_reconnects", "Market-channel sockets replaced, by kind (stale, frozen_feed, closed, error)", ["kind"],
     namespace=NAMESPACE,
 )
 INGEST_RESYNCS = Counter(
     "ingest_book_resyncs", "Books rebuilt from REST /book, by reason", ["reason"], namespace=NAMESPACE
 )
-INGEST_STALE_BOOKS = Gauge("ingest_stale_books", "Books not updated within book_stale_after_secs",
+INGEST_STALE_BOOKS = Gauge("ingest_stale_books", "Books reported stale (silent feed, probe failed)",
                            namespace=NAMESPACE)
-INGEST_BOOK_MAX_AGE_SECONDS = Gauge("ingest_book_max_age_seconds", "Age of the least recently updated book",
+INGEST_BOOK_MAX_AGE_SECONDS = Gauge("ingest_book_max_age_seconds",
+                                    "Longest market-data silence of any token (PONGs do not count)",
                                     namespace=NAMESPACE)
+INGEST_BOOKS_NOT_VALID = Gauge(
+    "ingest_books_not_valid", "Books reported not valid (nothing trades on them), by shard and state",
+    ["shard", "state"], namespace=NAMESPACE,
+)
+INGEST_DATA_SILENCE_SECONDS = Gauge(
+    "ingest_data_silence_seconds", "Since a market-channel connection last delivered market data (not PONG)",
+    ["connection"], namespace=NAMESPACE,
+)
+INGEST_FRESHNESS_PROBES = Counter(
+    "ingest_freshness_probes", "REST /book probes of silent tokens, by outcome (quiet, frozen, inconclusive, "
+    "failed)", ["outcome"], namespace=NAMESPACE,
+)
+INGEST_FEED_FROZEN = Counter(
+    "ingest_feed_frozen", "Market-channel feeds found frozen (silent while the venue's book moved), replaced",
+    namespace=NAMESPACE,
+)
+VENUE_UNEXPECTED = Counter(
+    "venue_unexpected", "Venue payload parts we do not know (new event type or field), by channel, type, field",
+    ["channel", "type", "field"], namespace=NAMESPACE,
+)
 INGEST_PUBLISH_LAG_SECONDS = Histogram(
     "ingest_publish_lag_seconds", "From the venue's timestamp (or receipt) to the events being on the bus",
     ["kind"], namespace=NAMESPACE, buckets=LATENCY_BUCKETS,

@@ -52,7 +52,12 @@ class IngestSettings(ServiceSettings):
     ws_stale_after_secs: float = Field(default=30.0, gt=0, description="no frame and no PONG for this long")
     ws_backoff_base_secs: float = Field(default=0.5, gt=0)
     ws_backoff_max_secs: float = Field(default=30.0, gt=0)
-    book_stale_after_secs: float = Field(default=120.0, gt=0, description="book not updated: resync from REST")
+    book_stale_after_secs: float = Field(
+        default=120.0, gt=0, description="longest silence of a token before its book is probed over REST")
+    freshness_floor_secs: float = Field(
+        default=2.0, gt=0, description="shortest silence of a token before its book is probed over REST")
+    freshness_cadence_factor: float = Field(
+        default=5.0, gt=1, description="a token is probed after this many of its usual gaps between events")
     book_snapshot_timeout_secs: float = Field(default=5.0, gt=0, description="no WS book after subscribe: REST")
     resync_min_interval_secs: float = Field(default=1.0, ge=0, description="per token")
     hash_check_every: int = Field(default=1, ge=1)

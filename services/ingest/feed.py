@@ -4,10 +4,15 @@ Emits a BookSnapshot on every (re)sync (a new epoch), then one BookDelta per mar
 best bid/ask after it, LastTrade and TickSizeChanged; hands new_market / market_resolved to a hook.
 A malformed frame is counted and dead-lettered with its raw text; the feed goes on.
 
-Resync: a book that fails a check (hash, best bid/ask, crossed), changes tick, times out waiting for its
-snapshot after a (re)connect, or is stale is fetched from REST `GET /book` (at most once per
+Resync: a book that fails a check (hash, best bid/ask, crossed), changes tick, or times out waiting for
+its snapshot after a (re)connect is fetched from REST `GET /book` (at most once per
 `resync_min_interval_secs` per token). Deltas for that token that arrive while the request is in flight
 are kept and replayed on top of the snapshot when they are newer than it, so the book does not miss them.
+
+Freshness (freshness.py): a token silent past its own cadence is probed over REST; a book that moved
+while we heard nothing means a frozen feed: the token is resynced, its connection's tokens are reported
+stale and the connection replaced. Every change of a token's state goes out as a BookStatus (valid /
+stale / resyncing / gap) in the same publish as the frame or snapshot that caused it.
 """
 
 from __future__ import annotations
@@ -23,9 +28,20 @@ from redis.exceptions import RedisError
 
 from services.ingest.book import BookSet, DeltasApplied, Malformed, NeedsResync, OrderBook, SnapshotApplied
 from services.ingest.config import IngestSettings
+from services.ingest.freshness import BookStates, Freshness
 from services.ingest.shards import ShardMap
 from shared import metrics
-from shared.messages import BookDelta, BookSnapshot, Envelope, LevelChange, MarketInfo, PriceLevel, Side
+from shared.messages import (
+    BookDelta,
+    BookSnapshot,
+    BookState,
+    BookStatus,
+    Envelope,
+    LevelChange,
+    MarketInfo,
+    PriceLevel,
+    Side,
+)
 from shared.polymarket import parse
 from shared.polymarket.clob_public import fetch_book
 from shared.polymarket.schemas import (
@@ -35,14 +51,18 @@ from shared.polymarket.schemas import (
     NewMarketMessage,
     PriceChangeMessage,
     TickSizeChangeMessage,
-    decode_market_frame,
+    decode_market_frame_tolerant,
+    market_parts,
 )
+from shared.polymarket.venue_changes import CHANGES
 from shared.streams import Bus, Output, events_stream
 
 log = logging.getLogger(__name__)
 
 MarketHook = Callable[[NewMarketMessage | MarketResolvedMessage], Awaitable[list[Output]]]
 RAW_DEAD_LETTER_MAX = 256 * 1024
+# Checks whose failure means updates were missed (a gap); any other resync reason is a new epoch.
+GAP_REASONS = frozenset({"hash_mismatch", "best_bid_ask_mismatch", "crossed"})
 
 
 def _levels(levels: tuple[tuple[str, str], ...]) -> tuple[PriceLevel, ...]:
@@ -60,11 +80,18 @@ class Feed:
         self.books = BookSet(clock=clock, auto_track=False, hash_check_every=settings.hash_check_every)
         self.counts: dict[str, int] = dict.fromkeys(
             ("frames", "malformed", "published", "publish_failures", "resyncs", "resync_failures",
-             "snapshot_timeouts", "stale_checks", "stale_ok"), 0)
+             "snapshot_timeouts", "probe_quiet", "probe_frozen"), 0)
         self._resyncing: dict[str, list[PriceChangeMessage]] = {}  # token -> deltas held during the request
         self._last_resync: dict[str, float] = {}
         self._awaiting: dict[str, float] = {}  # token -> deadline for its WS snapshot after (re)subscribe
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
+        self.fresh = Freshness(floor_secs=settings.freshness_floor_secs,
+                               cadence_factor=settings.freshness_cadence_factor,
+                               cap_secs=settings.book_stale_after_secs)
+        self.states = BookStates()
+        # Set by the service: the tokens sharing a token's connection, and replacing that connection.
+        self.connection_peers: Callable[[str], tuple[str, ...]] = lambda asset: (asset,)
+        self.on_frozen: Callable[[str], Awaitable[None]] | None = None
 
     # ---- which tokens ------------------------------------------------------------------------------
     def track_market(self, info: MarketInfo) -> list[str]:
@@ -72,6 +99,7 @@ class Feed:
             book = self.books.track(token.token_id, info.condition_id, tick_size=str(info.tick_size),
                                     neg_risk=info.neg_risk)
             book.min_order_size = str(info.min_order_size)
+            self.fresh.track(token.token_id, self._clock())
         return [t.token_id for t in info.tokens]
 
     def untrack_market(self, condition_id: str) -> list[str]:
@@ -79,20 +107,25 @@ class Feed:
         for asset in assets:
             self.books.books.pop(asset, None)
             self._awaiting.pop(asset, None)
+            self.fresh.forget(asset)
+            self.states.forget(asset)
         return assets
 
     # ---- the socket's callbacks --------------------------------------------------------------------
     async def on_connect(self, assets: tuple[str, ...]) -> None:
         """(Re)subscribed: every book starts a new epoch and waits for the snapshot the venue sends."""
         deadline = self._clock() + self.settings.book_snapshot_timeout_secs
+        statuses: list[Output] = []
         for asset in assets:
             book = self.books.books.get(asset)
             if book is not None:
                 book.drop(None)
                 self._awaiting[asset] = deadline
+                statuses += self.status_output(asset, BookState.RESYNCING, "reconnect")
+        await self._publish(statuses)
 
     async def on_disconnect(self, reason: str) -> None:
-        kind = "stale" if reason == "stale" else "closed" if reason.startswith("closed") else "error"
+        kind = reason if reason in ("stale", "frozen_feed") else "closed" if reason.startswith("closed") else "error"
         metrics.INGEST_RECONNECTS.labels(kind=kind).inc()
 
     async def on_frame(self, raw: str | bytes) -> None:
@@ -101,13 +134,20 @@ class Feed:
         self.books.counters["frames"] += 1
         metrics.INGEST_FRAMES.inc()
         try:
-            messages = decode_market_frame(raw)
+            decoded = decode_market_frame_tolerant(raw)
         except MarketFrameError as error:
             await self._malformed(error.reason, raw)
             return
+        for item in decoded.unknown:  # a new event type: counted and logged once, the rest goes on
+            CHANGES.unknown_event("market", item)
+        messages = decoded.messages
         outputs: list[Output] = []
         resyncs: list[NeedsResync] = []
+        changed: list[object] = []
+        now = self._clock()
         for message in messages:
+            self._heard(message, now)
+            CHANGES.check("market", message.event_type, market_parts(message))
             if isinstance(message, PriceChangeMessage):
                 self._hold_for_resync(message)
             elif isinstance(message, TickSizeChangeMessage):
@@ -125,7 +165,8 @@ class Feed:
                 elif isinstance(outcome, Malformed):
                     await self._malformed(outcome.reason, raw)
             outputs += self.outcome_outputs(outcomes)
-        await self._publish(outputs)
+            changed += outcomes
+        await self._publish(outputs + self.status_outputs(changed))
         for need in resyncs:
             self.request_resync(need.asset_id, need.reason)
 
@@ -165,6 +206,44 @@ class Feed:
     def outcome_outputs(self, outcomes: list[object]) -> list[Output]:
         outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied)]
         return outputs + self.delta_messages([o for o in outcomes if isinstance(o, DeltasApplied)])
+
+    # ---- freshness and book states -------------------------------------------------------------------
+    def _heard(self, message: object, now: float) -> None:
+        if isinstance(message, PriceChangeMessage):
+            for entry in message.price_changes:
+                self.fresh.heard(entry.asset_id, now)
+        else:
+            asset = getattr(message, "asset_id", None)
+            if asset is not None:
+                self.fresh.heard(asset, now)
+
+    def status_output(self, asset: str, state: BookState, reason: str) -> list[Output]:
+        """The BookStatus to publish when `asset` changes state (none when it is already in it)."""
+        book = self.books.books.get(asset)
+        if book is None:
+            return []
+        change = self.states.set(asset, book.market, state, reason, book.epoch, self._clock())
+        if change is None:
+            return []
+        if state is not BookState.VALID:
+            log.info("ingest: book %s %s (%s)", asset[:12], state.value, reason)
+        msg = BookStatus(envelope=Envelope.new(self.producer), market=change.market, token_id=asset,
+                         state=change.state, reason=change.reason, epoch=change.epoch)
+        return [Output(self._stream(change.market), msg)]
+
+    def status_outputs(self, outcomes: list[object]) -> list[Output]:
+        """The state changes a list of book outcomes makes: a synced snapshot is VALID, a failed check a
+        GAP, any other resync (tick size change, ...) RESYNCING."""
+        out: list[Output] = []
+        for outcome in outcomes:
+            if isinstance(outcome, SnapshotApplied):
+                book = self.books.books.get(outcome.asset_id)
+                if book is not None and book.synced:
+                    out += self.status_output(outcome.asset_id, BookState.VALID, "snapshot")
+            elif isinstance(outcome, NeedsResync):
+                state = BookState.GAP if outcome.reason in GAP_REASONS else BookState.RESYNCING
+                out += self.status_output(outcome.asset_id, state, outcome.reason)
+        return out
 
     def _stream(self, market: str) -> str:
         return events_stream(self.shards.shard_of(market))
@@ -228,7 +307,7 @@ class Feed:
         self.spawn(self._resync(asset, reason))
         return True
 
-    def spawn(self, coro: Awaitable[None]) -> None:
+    def spawn(self, coro: Awaitable[object]) -> None:
         """Run `coro` in the background; cancelled by close()."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -243,23 +322,22 @@ class Feed:
     async def fetch_book(self, asset: str) -> object:
         return await fetch_book(self.http, self.settings.clob_url, asset)
 
-    async def _resync(self, asset: str, reason: str) -> None:
+    async def _resync(self, asset: str, reason: str, snap: object = None) -> None:
+        """Rebuild one book from REST (or from `snap`, a /book response already in hand)."""
+        again: list[NeedsResync] = []
         try:
-            try:
-                snap = await self.fetch_book(asset)
-            except (httpx.HTTPError, MarketFrameError) as error:
-                self.counts["resync_failures"] += 1
-                metrics.INGEST_POLL_ERRORS.labels(source="clob_book").inc()
-                log.warning("ingest: resync of %s (%s) failed: %s", asset[:12], reason, error)
-                return
+            if snap is None:
+                try:
+                    snap = await self.fetch_book(asset)
+                except (httpx.HTTPError, MarketFrameError) as error:
+                    self.counts["resync_failures"] += 1
+                    metrics.INGEST_POLL_ERRORS.labels(source="clob_book").inc()
+                    log.warning("ingest: resync of %s (%s) failed: %s", asset[:12], reason, error)
+                    return
             book = self.books.books.get(asset)
             if book is None:
                 return
             held = self._resyncing.get(asset, [])
-            if reason == "stale" and book.synced and _same_levels(book, snap):
-                self.counts["stale_ok"] += 1
-                book.last_update = self._clock()
-                return
             self.counts["resyncs"] += 1
             metrics.INGEST_RESYNCS.labels(reason=reason).inc()
             book.drop(None)
@@ -268,12 +346,63 @@ class Feed:
                 if int(message.timestamp) >= int(snap.timestamp):
                     entries = tuple(e for e in message.price_changes if e.asset_id == asset)
                     outcomes += self.books.apply(message.model_copy(update={"price_changes": entries}))
-            await self._publish(self.outcome_outputs(outcomes))
+            await self._publish(self.outcome_outputs(outcomes) + self.status_outputs(outcomes))
             again = [o for o in outcomes if isinstance(o, NeedsResync)]
         finally:
             self._resyncing.pop(asset, None)
         for need in again:
             self.request_resync(need.asset_id, need.reason)
+
+    # ---- probes: quiet market or frozen feed -----------------------------------------------------------
+    async def probe(self, asset: str) -> str:
+        """Compare a silent token's book with REST /book: quiet, frozen, inconclusive or failed."""
+        started = self._clock()
+        self.fresh.probe_started(asset)
+        outcome = "failed"
+        try:
+            try:
+                snap = await self.fetch_book(asset)
+            except (httpx.HTTPError, MarketFrameError) as error:
+                metrics.INGEST_POLL_ERRORS.labels(source="clob_book").inc()
+                log.warning("ingest: freshness probe of %s failed: %s", asset[:12], error)
+                await self._publish(self.status_output(asset, BookState.STALE, "probe_failed"))
+                return outcome
+            book = self.books.books.get(asset)
+            token = self.fresh.tokens.get(asset)
+            if book is None or token is None or not book.synced or asset in self._resyncing:
+                outcome = "inconclusive"
+            elif _same_levels(book, snap):
+                outcome = "quiet"
+                if self.states.reason(asset) == "probe_failed":  # an earlier probe failed: known good again
+                    await self._publish(self.status_output(asset, BookState.VALID, "probe"))
+            elif token.last_data > started:
+                outcome = "inconclusive"  # data arrived meanwhile: the REST book may be ahead of it
+            else:
+                outcome = "frozen"
+                await self._frozen(asset, snap)
+            return outcome
+        finally:
+            self.counts[f"probe_{outcome}"] = self.counts.get(f"probe_{outcome}", 0) + 1
+            metrics.INGEST_FRESHNESS_PROBES.labels(outcome=outcome).inc()
+            self.fresh.probe_done(asset, self._clock(), quiet=outcome == "quiet")
+
+    async def _frozen(self, asset: str, snap: object) -> None:
+        """The venue's book moved while this token's feed said nothing: halt every token of the connection,
+        rebuild this book from the probe's snapshot, and have the connection replaced (new snapshots)."""
+        peers = self.connection_peers(asset)
+        log.warning("ingest: feed frozen: %s silent %.1fs while its book moved; replacing its connection "
+                    "(%d tokens)", asset[:12], self.fresh.silence(asset, self._clock()), len(peers))
+        metrics.INGEST_FEED_FROZEN.inc()
+        statuses: list[Output] = []
+        for peer in peers:
+            statuses += self.status_output(peer, BookState.STALE, "frozen_feed")
+        await self._publish(statuses)
+        if asset not in self._resyncing:
+            self._resyncing[asset] = []
+            self._last_resync[asset] = self._clock()
+            await self._resync(asset, "frozen_feed", snap)
+        if self.on_frozen is not None:
+            await self.on_frozen(asset)
 
     # ---- maintenance: snapshot timeouts, stale books, metrics ----------------------------------------
     def maintain(self) -> None:
@@ -292,13 +421,26 @@ class Feed:
             if (book.epoch > 0 and not book.live and asset not in self._awaiting
                     and now - self._last_resync.get(asset, -1e9) > 5):
                 self.request_resync(asset, "not_live")
-        stale = self.books.stale(self.settings.book_stale_after_secs, now)
-        metrics.INGEST_STALE_BOOKS.set(len(stale))
-        ages = [now - b.last_update for b in self.books.books.values()]
+        for asset in self.fresh.due(now):
+            book = self.books.books.get(asset)
+            if book is not None and book.synced and asset not in self._resyncing:
+                self.spawn(self.probe(asset))
+        self._state_metrics(now)
+
+    def _state_metrics(self, now: float) -> None:
+        not_valid: dict[tuple[str, str], int] = {}
+        for asset in self.states.not_valid():
+            book, state = self.books.books.get(asset), self.states.state(asset)
+            if book is not None and state is not None:
+                key = (self.shards.shard_of(book.market), state.value)
+                not_valid[key] = not_valid.get(key, 0) + 1
+        for shard in self.shards.shards:
+            for state in (BookState.STALE, BookState.RESYNCING, BookState.GAP):
+                metrics.INGEST_BOOKS_NOT_VALID.labels(shard=shard, state=state.value).set(
+                    not_valid.get((shard, state.value), 0))
+        metrics.INGEST_STALE_BOOKS.set(sum(n for (_, state), n in not_valid.items() if state == "stale"))
+        ages = [now - t.last_data for t in self.fresh.tokens.values()]
         metrics.INGEST_BOOK_MAX_AGE_SECONDS.set(max(ages) if ages else 0)
-        for asset in stale:
-            self.counts["stale_checks"] += 1
-            self.request_resync(asset, "stale")
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -308,6 +450,7 @@ class Feed:
     def status(self) -> dict[str, object]:
         books = self.books.books.values()
         return {**self.counts, "books": len(self.books.books), "books_live": sum(b.synced for b in books),
+                "books_not_valid": len(self.states.not_valid()),
                 "hash_mismatch": self.books.counters["hash_mismatch"]}
 
 

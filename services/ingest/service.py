@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -55,6 +56,8 @@ class Ingest:
                               backoff_base_secs=settings.ws_backoff_base_secs,
                               backoff_max_secs=settings.ws_backoff_max_secs),
             on_connect=self.feed.on_connect, on_disconnect=self.feed.on_disconnect)
+        self.feed.connection_peers = self.ws.peers_of
+        self.feed.on_frozen = self.ws.replace_connection_of
         self.data_api = DataApiClient(settings.data_api_url, timeout_secs=settings.http_timeout_secs)
         self.wallets = WalletWatcher(
             ctx.bus, self.data_api, settings.watched_wallets, shard_of=self.shards.shard_of,
@@ -156,6 +159,10 @@ class Ingest:
     async def maintain_loop(self) -> None:
         while not self.ctx.stopping.is_set():
             self.feed.maintain()
+            now = time.monotonic()
+            for conn in self.ws.connections:
+                metrics.INGEST_DATA_SILENCE_SECONDS.labels(connection=conn.name).set(
+                    now - conn.stats.last_frame_at if conn.stats.connected else 0)
             self.ctx.status.update(self.status())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ctx.stopping.wait(), timeout=MAINTAIN_EVERY_SECS)

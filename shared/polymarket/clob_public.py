@@ -8,13 +8,16 @@ import httpx
 
 from shared.errors import TransientVenueError
 from shared.polymarket.schemas import BookSummary, decode_rest_book
+from shared.polymarket.venue_changes import CHANGES
 
 
 async def fetch_book(http: httpx.AsyncClient, clob_url: str, token_id: str) -> BookSummary:
     """GET /book of one token; raises httpx.HTTPError (transport, non-2xx) or MarketFrameError (bad body)."""
     response = await http.get(f"{clob_url.rstrip('/')}/book", params={"token_id": token_id})
     response.raise_for_status()
-    return decode_rest_book(response.content)
+    book = decode_rest_book(response.content)
+    CHANGES.check("clob", "book", [book, *book.bids[:1], *book.asks[:1]])
+    return book
 
 
 async def fetch_fee_schedule(clob_url: str, condition_id: str, *, timeout_secs: float) -> tuple[Decimal, Decimal]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.errors import TransientVenueError
+from shared.polymarket import gamma_fields
 from shared.polymarket.http import PublicJsonClient
+from shared.polymarket.venue_changes import CHANGES
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,13 @@ def _json_list(value: Any) -> list[Any]:
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # extra="allow": fields we do not model are kept so that unknown ones are reported (venue_changes.py).
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+    VENUE_EXTRA: ClassVar[frozenset[str]] = frozenset()
 
 
 class GammaTag(_Wire):
+    VENUE_EXTRA: ClassVar[frozenset[str]] = gamma_fields.TAG_FIELDS
     id: str | None = None
     label: str | None = None
     slug: str | None = None
@@ -57,6 +62,7 @@ class GammaTag(_Wire):
 
 
 class GammaEventRef(_Wire):
+    VENUE_EXTRA: ClassVar[frozenset[str]] = gamma_fields.EVENT_REF_FIELDS
     id: str | None = None
     slug: str | None = None
     title: str | None = None
@@ -70,6 +76,7 @@ class GammaEventRef(_Wire):
 
 
 class GammaMarket(_Wire):
+    VENUE_EXTRA: ClassVar[frozenset[str]] = gamma_fields.MARKET_FIELDS
     id: str | None = None
     conditionId: str
     question: str = ""
@@ -113,6 +120,7 @@ class GammaMarket(_Wire):
 
 
 class GammaEvent(_Wire):
+    VENUE_EXTRA: ClassVar[frozenset[str]] = gamma_fields.EVENT_FIELDS
     id: str | None = None
     slug: str = ""
     title: str = ""
@@ -151,11 +159,25 @@ def _decode(items: Any, model: type[Any]) -> tuple[list[Any], int]:
     out, bad = [], 0
     for item in items:
         try:
-            out.append(model.model_validate(item))
+            decoded = model.model_validate(item)
         except ValidationError as error:
             bad += 1
             log.debug("gamma: skipped an invalid %s: %s", model.__name__, error.errors()[0]["msg"])
+            continue
+        out.append(decoded)
+        _report_new_fields(decoded)
     return out, bad
+
+
+def _report_new_fields(item: GammaMarket | GammaEvent) -> None:
+    kind = "market" if isinstance(item, GammaMarket) else "event"
+    parts: list[BaseModel | None] = [item, *item.tags[:1]]
+    if isinstance(item, GammaMarket):
+        parts += item.events[:1]
+    else:
+        for market in item.markets[:1]:
+            _report_new_fields(market)
+    CHANGES.check("gamma", kind, parts)
 
 
 class GammaClient(PublicJsonClient):

@@ -1,12 +1,17 @@
 """Wire models of the Polymarket market channel (and REST /book), mirroring the venue field for field.
 
 Numbers stay decimal strings as sent; `decode_market_frame` turns one WS frame (object or array) into
-models through one discriminated union on `event_type`, or raises `MarketFrameError`.
+models through one discriminated union on `event_type`, or raises `MarketFrameError`;
+`decode_market_frame_tolerant` does the same but sets aside items of an unknown event type (a venue
+change) instead of failing the frame. Unknown fields are kept on the models (`model_extra`) so that
+venue_changes.py can count them.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -20,14 +25,16 @@ Side = Literal["BUY", "SELL"]
 
 
 class _Wire(BaseModel):
-    # extra="ignore": the venue adds fields over time; a new field must not dead-letter the feed.
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # extra="allow": the venue adds fields over time; a new field must not dead-letter the feed, and is
+    # kept (model_extra) so that it is counted and logged as a venue change.
+    model_config = ConfigDict(frozen=True, extra="allow")
+    VENUE_EXTRA: ClassVar[frozenset[str]] = frozenset()  # sent by the venue, not modelled: not news
 
 
 class _Event(_Wire):
     # Timestamps are str-ms on the wire; some captures re-typed them to ints, so ints are turned back
     # into the same digits (they enter the book hash as text).
-    model_config = ConfigDict(frozen=True, extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(frozen=True, extra="allow", coerce_numbers_to_str=True)
 
 
 class Level(_Wire):
@@ -210,6 +217,48 @@ def decode_market_frame(raw: bytes | str) -> list[MarketMessage]:
         return [_ONE.validate_json(raw)]
     except ValidationError as error:
         raise MarketFrameError(_reason(error), raw) from error
+
+
+KNOWN_EVENT_TYPES = frozenset({"book", "price_change", "tick_size_change", "last_trade_price", "best_bid_ask",
+                               "new_market", "market_resolved"})
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    messages: list[MarketMessage]
+    unknown: list[object] = field(default_factory=list)  # items with an event_type we do not know
+
+
+def decode_market_frame_tolerant(raw: bytes | str) -> DecodedFrame:
+    """Like decode_market_frame, but items of an unknown event type are set aside (returned in `unknown`)
+    and the frame's other items decoded; any other fault still fails the whole frame (MarketFrameError)."""
+    try:
+        return DecodedFrame(decode_market_frame(raw))
+    except MarketFrameError as error:
+        if "unknown event_type" not in error.reason:
+            raise
+    value = json.loads(raw)  # valid JSON: the union's tag was read
+    items = value if isinstance(value, list) else [value]
+    unknown = [i for i in items if isinstance(i, dict) and i.get("event_type") not in KNOWN_EVENT_TYPES
+               and isinstance(i.get("event_type"), str)]
+    known = [i for i in items if not any(i is u for u in unknown)]
+    try:
+        messages = _MANY.validate_python(known)
+    except ValidationError as error:
+        raise MarketFrameError(_reason(error), raw) from error
+    return DecodedFrame(messages, unknown)
+
+
+def market_parts(message: BaseModel) -> list[BaseModel | None]:
+    """The models of one message worth checking for new fields: itself, its first change or levels."""
+    parts: list[BaseModel | None] = [message]
+    if isinstance(message, PriceChangeMessage):
+        parts += message.price_changes[:1]
+    elif isinstance(message, BookSummary):
+        parts += [*message.bids[:1], *message.asks[:1]]
+    elif isinstance(message, NewMarketMessage | MarketResolvedMessage):
+        parts.append(message.event_message)
+    return parts
 
 
 def decode_market_value(value: object) -> list[MarketMessage]:

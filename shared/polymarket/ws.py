@@ -2,7 +2,9 @@
 and assets sharded over several connections. Yields raw frames to a callback; knows nothing of books.
 
 Per §4.4: text `PING` every 10 s; a socket with neither a frame nor a `PONG` for `stale_after_secs` is
-declared stale, closed and replaced. After any (re)connect the full subscription is sent again, so the
+declared stale, closed and replaced. A PONG only proves the socket is open, not that data flows: whether
+market data is fresh is the consumer's judgement (ingest's freshness probes), which can `replace` a
+connection that answers PINGs but delivers nothing. After any (re)connect the full subscription is sent again, so the
 venue sends a fresh `book` snapshot of every asset; `on_connect` tells the consumer to expect them.
 """
 
@@ -84,6 +86,7 @@ class MarketConnection:
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lived = self._went_stale = False
+        self._drop_reason: str | None = None
 
     # ---- subscriptions ---------------------------------------------------------------------------
     async def add(self, assets: Iterable[str]) -> None:
@@ -120,6 +123,7 @@ class MarketConnection:
         """Drop the current socket; the run loop connects again (and resubscribes)."""
         if self._ws is not None:
             log.info("ws %s: closing socket (%s)", self.name, reason)
+            self._drop_reason = reason
             with contextlib.suppress(Exception):
                 await self._ws.close()
 
@@ -136,7 +140,7 @@ class MarketConnection:
                 ) as ws:
                     self._ws = ws
                     healthy = await self._session(ws)
-                    reason = "stale" if not healthy else "closed by peer"
+                    reason = "stale" if not healthy else self._drop_reason or "closed by peer"
             except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as error:
                 reason = f"{type(error).__name__}: {error}"
             finally:
@@ -160,6 +164,7 @@ class MarketConnection:
     async def _session(self, ws: websockets.ClientConnection) -> bool:
         """One connected socket; returns False when it went stale, True when it closed otherwise."""
         self._lived = self._went_stale = False
+        self._drop_reason = None
         assets = tuple(self.assets)
         self.stats.connects += 1
         self.stats.connected = True
@@ -250,6 +255,20 @@ class MarketFeed:
             self.connections.append(conn)
             conn.start()
         return added, removed
+
+    def connection_of(self, asset: str) -> MarketConnection | None:
+        return next((c for c in self.connections if asset in c.assets), None)
+
+    def peers_of(self, asset: str) -> tuple[str, ...]:
+        """The assets on the same connection as `asset` (itself included)."""
+        conn = self.connection_of(asset)
+        return tuple(conn.assets) if conn is not None else (asset,)
+
+    async def replace_connection_of(self, asset: str, reason: str = "frozen_feed") -> None:
+        """Close the socket carrying `asset`; its run loop connects again and resubscribes (fresh books)."""
+        conn = self.connection_of(asset)
+        if conn is not None:
+            await conn.reconnect(reason)
 
     async def reconnect_all(self, reason: str) -> None:
         for conn in self.connections:

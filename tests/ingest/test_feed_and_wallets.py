@@ -13,7 +13,7 @@ from services.ingest.accounts import AccountReader
 from services.ingest.feed import Feed
 from services.ingest.shards import ShardMap
 from services.ingest.wallets import WalletWatcher
-from shared.messages import BookDelta, BookSnapshot, TradeSeen
+from shared.messages import BookDelta, BookSnapshot, BookState, BookStatus, TradeSeen
 from shared.polymarket.chain import ChainReader
 from shared.polymarket.data_api import DataApiClient, DataTrade
 from shared.polymarket.parse import trade_seen
@@ -35,11 +35,12 @@ async def test_malformed_frames_are_dead_lettered_and_the_feed_keeps_running(bus
         feed = Feed(ingest_settings(), bus, ShardMap(("main",), {}), http=http)
         for asset in (YES, NO):
             feed.books.track(asset, MARKET, tick_size="0.01")
-        bad = ['{"event_type": "book", "market": "x"', '{"event_type": "mystery"}',
+        bad = ['{"event_type": "book", "market": "x"', '{"event_type": "book"}',
                ('{"event_type":"price_change","market":"m","price_changes":[{"asset_id":"1","price":"abc",'
                '"size":"1","side":"BUY"}],"timestamp":"1"}')]
         for frame in bad:
             await feed.on_frame(frame)
+        await feed.on_frame('{"event_type": "mystery"}')  # a venue change, not a malformed frame
         await feed.on_frame(book_frame(YES, [("0.40", "10")], [("0.45", "5")]))
         await feed.on_frame(json.dumps({"event_type": "price_change", "market": MARKET, "timestamp": "1764000000001",
                                         "price_changes": [{"asset_id": YES, "price": "0.41", "size": "3",
@@ -49,8 +50,9 @@ async def test_malformed_frames_are_dead_lettered_and_the_feed_keeps_running(bus
         assert [d.fields["raw"].decode() for d in dead] == bad
         assert all(d.error for d in dead)
         messages = [m for _, m in await bus.history(events_stream("main"))]
-        assert [type(m) for m in messages] == [BookSnapshot, BookDelta]
-        assert messages[1].best_bid == {YES: Decimal("0.41")}
+        assert [type(m) for m in messages] == [BookSnapshot, BookStatus, BookDelta]
+        assert messages[1].state is BookState.VALID and messages[1].token_id == YES
+        assert messages[2].best_bid == {YES: Decimal("0.41")}
 
 
 def trade(tx: str, ts: int, wallet: str = "0xAAA0000000000000000000000000000000000001", size: float = 10) -> dict:
