@@ -18,8 +18,8 @@ from services.ingest.shards import ShardMap
 from shared.messages import BookDelta, BookSnapshot, BookState, BookStatus, MarketInfo, TokenInfo
 from shared.polymarket.schemas import decode_rest_book
 from shared.streams import events_stream
-from tests.ingest.conftest import MARKET, NO, YES, RefBook, price_change
 from tests.helpers import eventually
+from tests.ingest.conftest import MARKET, NO, YES, RefBook, price_change
 from tests.ingest.paper import ingest_settings
 
 
