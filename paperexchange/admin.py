@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from paperexchange import admin_faults, benchmark, config, errors, wire
+from paperexchange import admin_faults, benchmark, config, errors, wallets, wire
 from paperexchange.errors import VenueError
 from paperexchange.funds import spenders
 from paperexchange.http import JSON, body_text, parse_json
@@ -116,9 +116,11 @@ async def register_wallet(request: Request) -> Response:
     """{wallet, owner, signature_type}: a proxy / Safe / deposit wallet and the EOA that signs for it."""
     venue, body = _venue(request), await _body(request)
     try:
-        venue.exchange.wallets[str(body["wallet"]).lower()] = (str(body["owner"]), int(body["signature_type"]))
-    except (KeyError, ValueError):
+        wallet, owner, signature_type = str(body["wallet"]), str(body["owner"]), int(body["signature_type"])
+    except (KeyError, ValueError, TypeError):
         raise VenueError(errors.BAD_REQUEST) from None
+    wallets.check_registration(wallet, owner, signature_type)
+    venue.exchange.wallets[wallet.lower()] = (owner, signature_type)
     return JSON({"ok": True})
 
 

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, WebSocketRoute
 
-from paperexchange import admin, data_api, gamma, rest_private, rest_public, rpc, scenario, tapes
+from paperexchange import admin, data_api, gamma, rest_private, rest_public, rpc, scenario, tapes, wallets
 from paperexchange.clock import Clock
 from paperexchange.config import Settings
 from paperexchange.defaults import create_default_markets
@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, ven
     routes = [*rest_public.ROUTES, *rest_private.ROUTES,
               WebSocketRoute("/ws/market", market_endpoint), WebSocketRoute("/ws/user", user_endpoint)]
     # Gamma, the Data API and Polygon JSON-RPC share the base URL, so one URL stands for every service.
-    routes += [Mount("/gamma", routes=gamma.ROUTES), Mount("/data-api", routes=data_api.ROUTES), *rpc.ROUTES]
+    routes += [Mount("/gamma", routes=gamma.ROUTES), Mount("/data-api", routes=data_api.ROUTES), *rpc.ROUTES,
+               *wallets.ROUTES]
     if settings.admin:
         routes.append(Mount("/_paper", routes=admin.ROUTES))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={VenueError: venue_error_handler},

@@ -198,6 +198,9 @@ async def _drain(main_task: asyncio.Task[None], grace_secs: float) -> int:
         main_task.cancel()
         await asyncio.gather(main_task, return_exceptions=True)
         return 1
+    except ConfigurationError as error:  # found while starting (a setting that does not fit the venue): one line
+        log.error("service failed: %s", error)
+        return 1
     except Exception:
         log.exception("service failed")
         return 1

@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from shared.config import ServiceSettings
+from shared.polymarket.wallets import SignatureType, is_address, parse_signature_type
 
 PRODUCTION_CLOB_URL = "https://clob.polymarket.com"
 _PRIVATE_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
@@ -33,11 +34,14 @@ class ExecutorSettings(ServiceSettings):
         default=None, description="WebSocket base (…/ws/user is appended); unset: derived from clob_url"
     )
     private_key: SecretStr | None = Field(default=None, description="signing key (hex); or POLYDESK_PRIVATE_KEY_FILE")
-    wallet_address: str | None = Field(
-        default=None, description="funder / maker wallet; unset: the signer's own address (EOA)"
+    signature_type: SignatureType = Field(
+        default=SignatureType.EOA, description="0 EOA, 1 POLY_PROXY, 2 GNOSIS_SAFE, 3 DEPOSIT_WALLET (POLY_1271); "
+        "a number or the name; checked against the wallet at start"
     )
-    signature_type: Literal[0, 1, 2, 3] = Field(
-        default=0, description="0 EOA, 1 POLY_PROXY, 2 GNOSIS_SAFE, 3 POLY_1271; checked against the wallet"
+    wallet_address: str | None = Field(
+        default=None, validate_default=True,
+        description="the funder (maker) wallet: the proxy / Safe / deposit wallet for types 1-3; "
+        "unset for type 0: the signer's own address",
     )
     api_key: str | None = Field(default=None, description="CLOB API key; unset: derived or created (L1); "
                                 "a credential: redacted like the secret, or POLYDESK_API_KEY_FILE")
@@ -90,6 +94,25 @@ class ExecutorSettings(ServiceSettings):
 
     def is_production(self) -> bool:
         return self.clob_url.rstrip("/") == PRODUCTION_CLOB_URL
+
+    @field_validator("signature_type", mode="before")
+    @classmethod
+    def _a_signature_type(cls, value: object) -> object:
+        return parse_signature_type(value)
+
+    @field_validator("wallet_address")
+    @classmethod
+    def _a_funder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        signature_type = info.data.get("signature_type")
+        if value is None:
+            if signature_type is not None and signature_type.needs_funder:
+                raise ValueError(f"required with POLYDESK_SIGNATURE_TYPE={int(signature_type)} "
+                                 f"({signature_type.name}): the funder wallet's address")
+            return None
+        value = value.strip()
+        if not is_address(value):
+            raise ValueError("must be a 0x-prefixed 40-hex-digit address")
+        return value
 
     @field_validator("private_key")
     @classmethod

@@ -34,6 +34,7 @@ from polymarket.errors import (
     RequestRejectedError,
     TransportError,
     UnexpectedResponseError,
+    UserInputError,
 )
 from polymarket.models.clob.orders import SignedOrder as SdkSignedOrder
 from polymarket.streams import UserSpec
@@ -48,7 +49,8 @@ from shared.errors import (
 )
 from shared.messages import OrderType, Side
 from shared.polymarket.clob_public import fetch_fee_schedule
-from shared.polymarket.sdk_env import paper_environment
+from shared.polymarket.sdk_env import paper_environment, wallet_type_of
+from shared.polymarket.wallets import SignatureType
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +402,16 @@ class PolymarketVenue:
         await self.client.close()
 
 
+def wallet_mismatch(expected: SignatureType, seen: str | None, wallet: str, signer: str) -> str:
+    """Why the configured signature type and funder do not fit the signing key (one line, no secrets)."""
+    what = {SignatureType.EOA: "the signer's own address", SignatureType.POLY_PROXY: "the signer's proxy wallet",
+            SignatureType.GNOSIS_SAFE: "the signer's Safe",
+            SignatureType.DEPOSIT_WALLET: "the signer's deposit wallet"}[expected]
+    seen_as = f"its {seen} wallet" if seen else "no wallet derived from it"
+    return (f"POLYDESK_SIGNATURE_TYPE={int(expected)} ({expected.name}) needs POLYDESK_WALLET_ADDRESS to be {what}, "
+            f"but {wallet} is {seen_as} (signer {signer})")
+
+
 def _code_of(rejected: Rejected) -> str:
     """The SDK's rejection code for a 4xx refusal of a single post (its message text is the venue's)."""
     text = str(rejected).split(": ", 1)[-1]
@@ -442,18 +454,20 @@ async def connect(settings: Any) -> PolymarketVenue:
         credentials = ApiKeyCreds(key=settings.api_key, secret=settings.api_secret.get_secret_value(),
                                   passphrase=settings.api_passphrase.get_secret_value())
     key = settings.private_key.get_secret_value()
+    signer = Account.from_key(key).address
     wallet = settings.wallet_address
-    if wallet is None and settings.signature_type == 0:
-        wallet = Account.from_key(key).address
+    if wallet is None and settings.signature_type == SignatureType.EOA:
+        wallet = signer
+    expected = SignatureType(settings.signature_type)
+    seen = wallet_type_of(environment, signer, wallet) if wallet else None
+    if seen != expected.name and not (seen is None and expected is SignatureType.DEPOSIT_WALLET):
+        raise ConfigurationError(wallet_mismatch(expected, seen, wallet or "", signer))
     try:
         client = await AsyncSecureClient.create(private_key=key, wallet=wallet, environment=environment,
                                                 credentials=credentials)
+    except UserInputError as error:  # e.g. "Wallet … does not exist": not deployed (registered) for this signer
+        raise ConfigurationError(f"POLYDESK_WALLET_ADDRESS: {error}") from None
     except (PolymarketError, httpx.HTTPError) as error:
         raise translate(error, mutating=False) from None
-    expected = {0: "EOA", 1: "POLY_PROXY", 2: "GNOSIS_SAFE", 3: "DEPOSIT_WALLET"}[settings.signature_type]
-    if str(client.wallet_type) != expected:
-        await client.close()
-        raise ConfigurationError(
-            f"POLYDESK_SIGNATURE_TYPE={settings.signature_type} ({expected}) but the wallet is {client.wallet_type}")
     return PolymarketVenue(client, chain_id=settings.chain_id, submit_timeout_secs=settings.submit_timeout_secs,
                            clob_url=settings.clob_url)

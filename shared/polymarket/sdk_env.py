@@ -43,3 +43,12 @@ def paper_environment(base_url: str, ws_base_url: str | None = None, chain_id: i
         realtime_ws_url=f"{ws_base}/ws/realtime",
     )
     return _create_environment(name="paper", config=config)
+
+
+def wallet_type_of(environment: Environment, signer: str, wallet: str) -> str | None:
+    """What the SDK will take `wallet` for when `signer` trades from it: EOA, POLY_PROXY, GNOSIS_SAFE or
+    DEPOSIT_WALLET, or None when it is none of the signer's derived wallets (the SDK would then assume a
+    deposit wallet driven by a session key, and try to deploy one when it is not deployed)."""
+    from polymarket._internal.wallet import try_classify_wallet_type
+
+    return try_classify_wallet_type(signer=signer, wallet=wallet, config=environment._config.wallet_derivation)

@@ -258,3 +258,31 @@ def test_a_must_fill_approval_dropped_while_its_post_is_in_flight_is_not_requeue
     asyncio.run(submitter._record(row, 1, PostResult("0xabc", False, code="fok_not_filled")))
     assert store.approval(approval.client_order_id).state == "DONE"
     assert "phase_next" not in [kind for kind, _ in events.emitted]
+
+
+WALLET = "0x" + "ab" * 20
+
+
+@pytest.mark.parametrize("raw, expected", [("0", 0), ("1", 1), ("2", 2), ("3", 3), ("POLY_PROXY", 1),
+                                           ("gnosis_safe", 2), ("POLY_1271", 3), ("DEPOSIT_WALLET", 3)])
+def test_signature_type_from_the_environment_as_a_number_or_a_name(monkeypatch, tmp_path, raw, expected):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("POLYDESK_SIGNATURE_TYPE", raw)
+    monkeypatch.setenv("POLYDESK_WALLET_ADDRESS", WALLET)
+    settings = load_settings(ExecutorSettings)
+    assert settings.signature_type == expected and settings.wallet_address == WALLET
+
+
+@pytest.mark.parametrize("env, field", [
+    ({"POLYDESK_SIGNATURE_TYPE": "4"}, "POLYDESK_SIGNATURE_TYPE"),
+    ({"POLYDESK_SIGNATURE_TYPE": "PROXYY"}, "POLYDESK_SIGNATURE_TYPE"),
+    ({"POLYDESK_SIGNATURE_TYPE": "1"}, "POLYDESK_WALLET_ADDRESS"),  # a smart wallet needs its funder address
+    ({"POLYDESK_SIGNATURE_TYPE": "3", "POLYDESK_WALLET_ADDRESS": "0x1234"}, "POLYDESK_WALLET_ADDRESS"),
+])
+def test_bad_wallet_settings_fail_at_start_naming_the_field(monkeypatch, tmp_path, env, field):
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=field) as info:
+        load_settings(ExecutorSettings)
+    assert "Traceback" not in str(info.value)
