@@ -194,3 +194,19 @@ EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
     "executor_heartbeat_age_seconds", "Seconds since the venue last accepted a dead-man heartbeat",
     namespace=NAMESPACE,
 )
+
+# ---- the position ledger (shared.ledger: risk and strategy) ------------------------------------------
+LEDGER_ANOMALIES = Counter(
+    "ledger_anomalies",
+    "Ledger inputs that were odd, by reason (status_backwards, part_mismatch, unknown_order, ...): logged, counted",
+    ["reason"], namespace=NAMESPACE,
+)
+RECONCILE_DIFFERENCES = Gauge(
+    "reconcile_differences",
+    "Differences between the ledger and the venue at risk's last reconciliation, by kind (position, cash)",
+    ["kind"], namespace=NAMESPACE,
+)
+RECONCILE_RUNS = Counter(
+    "reconcile_runs", "Risk's reconciliations with the venue, by outcome (ok, differences, failed)", ["outcome"],
+    namespace=NAMESPACE,
+)
