@@ -34,6 +34,16 @@ class Limits:
     min_secs_to_resolution: int
     max_per_market_notional_usd: Decimal
     dedup_window_secs: float
+    allow_self_trade: bool = False
+
+
+@dataclass(frozen=True)
+class RestingOrder:
+    """One of our own open orders on the intent's token or, `complement`, on the other token of its market."""
+
+    side: Side
+    price: Decimal
+    complement: bool
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class Situation:
     market_closed: bool
     market_notional_usd: Decimal  # own open BUY orders + position cost in this market
     signal_approved_ts: float | None  # when this signal key was last approved
+    settled_shares: Decimal = Decimal(0)  # of the intent's token, on chain (provisional ones cannot be sold)
+    open_sell_size: Decimal = Decimal(0)  # own SELL orders already resting on the intent's token
+    own_resting: tuple[RestingOrder, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,44 @@ def check_market_notional(order: Order, s: Situation, limits: Limits) -> Verdict
     return _pass("MAX_PER_MARKET_NOTIONAL", **numbers)
 
 
+def check_unsettled_inventory(order: Order, s: Situation, limits: Limits) -> Verdict:
+    """A SELL only of settled shares not already offered: shares of a MATCHED trade are not on chain yet
+    (the venue refuses the sell, and the trade can still fail)."""
+    if order.side != Side.SELL:
+        return _pass("UNSETTLED_INVENTORY")
+    free = s.settled_shares - s.open_sell_size
+    numbers = {"sell_size": order.size, "settled_shares": s.settled_shares, "open_sell_size": s.open_sell_size}
+    if order.size > free:
+        return _reject("UNSETTLED_INVENTORY", f"sell {order.size} > {free} settled shares not already offered",
+                       **numbers)
+    return _pass("UNSETTLED_INVENTORY", **numbers)
+
+
+def crosses(order: Order, resting: RestingOrder) -> bool:
+    """Whether `order` would trade with our own `resting` order. On the same token: opposite sides at
+    crossing prices. Through the YES/NO mirror: two BUYs whose prices sum to 1 or more (a mint), two SELLs
+    whose prices sum to 1 or less (a merge)."""
+    if not resting.complement:
+        if order.side == resting.side:
+            return False
+        return order.price >= resting.price if order.side == Side.BUY else order.price <= resting.price
+    if order.side != resting.side:
+        return False
+    total = order.price + resting.price
+    return total >= 1 if order.side == Side.BUY else total <= 1
+
+
+def check_self_trade(order: Order, s: Situation, limits: Limits) -> Verdict:
+    if limits.allow_self_trade:
+        return _pass("SELF_TRADE")
+    for resting in s.own_resting:
+        if crosses(order, resting):
+            where = "its complement" if resting.complement else "the same token"
+            return _reject("SELF_TRADE", f"would cross our own {resting.side} @ {resting.price} on {where}",
+                           order_price=order.price, resting_price=resting.price)
+    return _pass("SELF_TRADE")
+
+
 def check_dedup(order: Order, s: Situation, limits: Limits) -> Verdict:
     window = Decimal(str(limits.dedup_window_secs))
     if s.signal_approved_ts is None:
@@ -177,6 +228,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("MIN_LIQUIDITY_USD", check_liquidity),
     ("MIN_TIME_TO_RESOLUTION", check_time_to_resolution),
     ("MAX_PER_MARKET_NOTIONAL", check_market_notional),
+    ("UNSETTLED_INVENTORY", check_unsettled_inventory),
+    ("SELF_TRADE", check_self_trade),
     ("DEDUP_WINDOW", check_dedup),
 )
 RULE_NAMES: tuple[str, ...] = tuple(name for name, _ in RULES)

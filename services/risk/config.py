@@ -52,6 +52,15 @@ class RiskSettings(ServiceSettings):
     reconcile_wallet_address: str | None = Field(
         default=None, description="the wallet (proxy/funder) whose positions are reconciled"
     )
+    rpc_url: str | None = Field(
+        default=None, description="Polygon JSON-RPC for the wallet's pUSD and CTF balances; unset: not compared"
+    )
+    risk_reconcile_interval_secs: float = Field(
+        default=60.0, ge=0, description="how often the ledger is compared with the venue (0: on start only)"
+    )
+    allow_self_trade: bool = Field(
+        default=False, description="approve an intent that would cross one of our own resting orders"
+    )
 
     def db_path(self) -> Path:
         return self.risk_db_path or self.state_dir / "risk.sqlite"

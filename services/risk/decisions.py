@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.risk import killswitch
-from services.risk.checks import Decision, Limits, Order, Situation, evaluate, price_limit
+from services.risk.checks import Decision, Limits, Order, RestingOrder, Situation, evaluate, price_limit
 from services.risk.config import RiskSettings
 from services.risk.handling import Effects
 from services.risk.state import MarketRow, RiskState
@@ -22,6 +22,7 @@ from shared.messages import (
     Message,
     OrderIntent,
     RiskDecision,
+    Side,
     deterministic_id,
 )
 from shared.streams import APPROVED_ORDERS, Output
@@ -58,10 +59,16 @@ class Decider:
                       max_daily_loss_usd=s.max_daily_loss_usd, min_liquidity_usd=s.min_liquidity_usd,
                       min_secs_to_resolution=s.min_secs_to_resolution(strategy),
                       max_per_market_notional_usd=s.max_per_market_notional_usd,
-                      dedup_window_secs=s.dedup_window_secs)
+                      dedup_window_secs=s.dedup_window_secs, allow_self_trade=s.allow_self_trade)
 
     def situation(self, intent: OrderIntent, market: MarketRow | None) -> Situation:
         realized, unrealized = self.state.daily_pnl()
+        tokens = [intent.token_id]
+        if market is not None:
+            siblings = self.state.tokens_of_market(market.condition_id)
+            if len(siblings) == 2 and intent.token_id in siblings:  # the YES/NO mirror of a binary market
+                tokens = siblings
+        resting = self.state.open_orders(tokens)
         return Situation(
             now=self.state.clock(), kill_switch_active=self.state.kill_switch().active,
             daily_pnl_usd=realized + unrealized,
@@ -70,6 +77,10 @@ class Decider:
             market_closed=market.closed if market else False,
             market_notional_usd=self.state.market_notional(intent.market),
             signal_approved_ts=self.state.signal_approved_ts(dedup_key(intent)),
+            settled_shares=self.state.position(intent.token_id).settled,
+            open_sell_size=sum((r for t, side, _, r in resting if t == intent.token_id and side == Side.SELL),
+                               Decimal(0)),
+            own_resting=tuple(RestingOrder(side, price, t != intent.token_id) for t, side, price, _ in resting),
         )
 
     def decide(self, intent: OrderIntent, fx: Effects) -> Decision:

@@ -1,64 +1,31 @@
-"""PnL arithmetic, pure: a fill's effect on a position (average cost), unrealized PnL at marks, the trading day.
+"""PnL arithmetic on ledger positions, pure: unrealized PnL and exposure at marks, the trading day, the mark.
 
-A fill's effect is kept as additive deltas (size, cost, realized) so that a FAILED trade is reversed
-exactly by subtracting them, whatever fills came in between.
+How a fill moves a position (average cost, statuses, resolution) is shared.ledger's, the same for strategy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.messages import Side
+from shared.ledger import ZERO, TokenPosition
 
-ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class Position:
-    token_id: str
-    market: str
-    size: Decimal  # shares held
-    cost_usd: Decimal  # cost basis of those shares
-
-    @property
-    def avg_price(self) -> Decimal:
-        return self.cost_usd / self.size if self.size else ZERO
+__all__ = ["ZERO", "exposure_usd", "mark_from_top", "trading_day", "unrealized_usd"]
 
 
-@dataclass(frozen=True)
-class FillEffect:
-    d_size: Decimal
-    d_cost: Decimal
-    d_realized: Decimal
+def unrealized_usd(positions: Iterable[TokenPosition], marks: dict[str, Decimal]) -> Decimal:
+    """Mark-to-market gain of the positions (a resolved token at its payout; no mark: at cost)."""
+    return sum((p.unrealized_usd(marks) for p in positions), ZERO)
 
 
-def fill_effect(held_size: Decimal, held_cost: Decimal, side: Side, size: Decimal, price: Decimal,
-                fee_usd: Decimal) -> FillEffect:
-    """The deltas one fill makes to a position of `held_size` shares costing `held_cost`; fees are realized."""
-    if side == Side.BUY:
-        return FillEffect(size, size * price, -fee_usd)
-    avg = held_cost / held_size if held_size > 0 else price
-    # Only shares we hold have a cost basis; anything sold beyond them realizes nothing against cost.
-    closed = min(size, max(held_size, ZERO))
-    return FillEffect(-size, -closed * avg, closed * (price - avg) - fee_usd)
-
-
-def unrealized_usd(positions: Iterable[Position], marks: dict[str, Decimal]) -> Decimal:
-    """Mark-to-market gain of the positions; a token without a mark counts at cost (no gain, no loss)."""
+def exposure_usd(positions: Iterable[TokenPosition], marks: dict[str, Decimal]) -> Decimal:
+    """What the positions are worth at marks (at cost where no mark is known)."""
     total = ZERO
     for position in positions:
-        mark = marks.get(position.token_id)
-        if mark is not None:
-            total += position.size * mark - position.cost_usd
+        mark = position.mark(marks)
+        total += position.cost_usd if mark is None else position.size * mark
     return total
-
-
-def exposure_usd(positions: Iterable[Position], marks: dict[str, Decimal]) -> Decimal:
-    """What the positions are worth at marks (at cost where no mark is known)."""
-    return sum((p.size * marks[p.token_id] if p.token_id in marks else p.cost_usd for p in positions), ZERO)
 
 
 def trading_day(ts: float, reset_minute_of_day: int) -> str:

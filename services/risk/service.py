@@ -16,14 +16,13 @@ from services.risk.config import RiskSettings
 from services.risk.decisions import DECISIONS, Decider
 from services.risk.handling import Effects, handle_once
 from services.risk.pnl import exposure_usd
-from services.risk.reconcile import reconcile
+from services.risk.reconcile import Difference, VenueView, adopt, compare, read_venue
 from services.risk.state import KillState, RiskState
 from services.risk.tracking import Tracker
 from shared import metrics
 from shared.config import redacted
-from shared.errors import PolydeskError
 from shared.lifecycle import ServiceContext
-from shared.messages import CancelIntent, Fill, KillSwitchCommand, OrderIntent, OrderUpdate
+from shared.messages import CancelIntent, Fill, KillSwitchCommand, OrderIntent, OrderUpdate, PositionRedeemed
 from shared.streams import CONTROL, FILLS, INTENTS, Delivery, Output, events_stream
 
 log = logging.getLogger(__name__)
@@ -67,6 +66,10 @@ class RiskService:
         message = delivery.message
         if isinstance(message, Fill):
             outputs = self._once(delivery, lambda fx: self.tracker.on_fill(message, fx), record_always=False)
+            await self._sync_status()
+            return outputs
+        if isinstance(message, PositionRedeemed):
+            outputs = self._once(delivery, lambda fx: self.tracker.on_redeemed(message, fx), record_always=False)
             await self._sync_status()
             return outputs
         if isinstance(message, OrderUpdate):
@@ -142,23 +145,66 @@ class RiskService:
 
     # ---- start and run -------------------------------------------------------------------------------
 
+    async def _read_venue(self) -> VenueView | None:
+        wallet = self.settings.reconcile_wallet_address
+        if not wallet or not (self.settings.data_api_url or self.settings.rpc_url):
+            return None
+        tokens = [p.token_id for p in self.state.ledger.positions()]
+        return await read_venue(self.settings.data_api_url, self.settings.rpc_url, wallet, tokens)
+
     async def reconcile_on_start(self) -> None:
-        url, wallet = self.settings.data_api_url, self.settings.reconcile_wallet_address
-        if not url or not wallet:
-            log.warning("reconciliation skipped: POLYDESK_DATA_API_URL or POLYDESK_RECONCILE_WALLET_ADDRESS unset")
+        """Compare with the venue, log every difference, adopt the venue's positions and pUSD balance."""
+        venue = await self._read_venue()
+        if venue is None:
+            log.warning("reconciliation skipped: POLYDESK_RECONCILE_WALLET_ADDRESS or both POLYDESK_DATA_API_URL "
+                        "and POLYDESK_RPC_URL unset")
             return
-        try:
-            found = await reconcile(self.state, url, wallet)
-        except PolydeskError as error:
-            log.error("reconciliation failed, continuing on local state: %s", error)
-            self.ctx.events.emit("reconcile_failed", error=str(error))
-            return
+        for error in venue.errors:
+            log.error("reconciliation could not read the venue, continuing on local state: %s", error)
+            self.ctx.events.emit("reconcile_failed", error=error)
+        with self.state.transaction():
+            found = adopt(self.state.ledger, venue)
         for diff in found:
-            log.warning("position differs from the exchange, adopting theirs: %s", diff)
-            self.ctx.events.emit("reconcile_diff", token_id=diff.token_id, market=diff.market,
-                                 local_size=diff.local_size, remote_size=diff.remote_size,
-                                 local_avg_price=diff.local_avg_price, remote_avg_price=diff.remote_avg_price)
-        self.ctx.events.emit("reconcile_done", differences=len(found))
+            log.warning("ledger differs from the venue, adopting the venue's: %s", diff)
+            self.ctx.events.emit("reconcile_diff", adopted=True, **diff.as_dict())
+        self.ctx.events.emit("reconcile_done", differences=len(found), cash_ledger=self.state.ledger.cash_usd())
+
+    async def reconcile_check(self) -> list[Difference]:
+        """The timer's comparison: every difference is logged (`reconcile_difference`) and counted, not adopted."""
+        venue = await self._read_venue()
+        if venue is None:
+            return []
+        if venue.errors:
+            metrics.RECONCILE_RUNS.labels(outcome="failed").inc()
+            for error in venue.errors:
+                log.warning("reconcile check could not read the venue: %s", error)
+            if venue.chain_tokens is None and venue.data_api is None:
+                return []
+        ledger = self.state.ledger
+        found = compare(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), venue)
+        for kind in ("position", "cash"):
+            metrics.RECONCILE_DIFFERENCES.labels(kind=kind).set(sum(1 for d in found if d.kind == kind))
+        metrics.RECONCILE_RUNS.labels(outcome="differences" if found else "ok").inc()
+        for diff in found:
+            log.warning("reconcile difference: %s", diff)
+            self.ctx.events.emit("reconcile_difference", **diff.as_dict())
+        self.ctx.status["reconcile"] = {"differences": len(found), "ts": time.time()}
+        return found
+
+    async def _reconcile_loop(self) -> None:
+        interval = self.settings.risk_reconcile_interval_secs
+        while interval > 0 and not self.ctx.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.ctx.stopping.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+            if self.ctx.stopping.is_set():
+                return
+            try:
+                await self.reconcile_check()
+            except Exception:  # a comparison must never take risk down
+                log.exception("reconcile check failed")
+                metrics.RECONCILE_RUNS.labels(outcome="failed").inc()
 
     async def run(self) -> None:
         log.info("risk settings: %s", redacted(self.settings))
@@ -173,6 +219,7 @@ class RiskService:
         ]
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._refresh_loop(), name="risk:refresh")
+            tasks.create_task(self._reconcile_loop(), name="risk:reconcile")
             for consumer in consumers:
                 tasks.create_task(consumer.run(), name=f"risk:{consumer.stream}")
 

@@ -1,8 +1,9 @@
 """Risk's durable state in SQLite (WAL, raw SQL, migrations by `PRAGMA user_version`), with an injected clock.
 
 Holds the kill switch, recorded outputs by input message id (so a redelivered input re-emits the same
-messages), approved signal keys, fills applied by (trade id, status), positions, realized PnL by trading
-day and the day's unrealized baseline, open orders, markets and marks. Amounts are Decimal stored as TEXT.
+messages), approved signal keys, the position ledger (shared.ledger's rules in shared.ledger_store's tables:
+fill parts, positions, realized PnL by trading day, cash), the day's unrealized baseline, open orders,
+markets and marks. Amounts are Decimal stored as TEXT.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from services.risk.pnl import ZERO, Position, fill_effect, trading_day, unrealized_usd
-from shared.messages import MarketInfo, Side, TradeStatus
+from services.risk.pnl import ZERO, trading_day, unrealized_usd
+from shared.ledger import Applied, Ledger, TokenPosition
+from shared.ledger_store import LEDGER_SCHEMA, SqliteLedgerStore
+from shared.messages import Fill, MarketInfo, PositionRedeemed, Side
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -45,6 +48,17 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # The trading day of the last automatic trip: after a release by hand, a loss does not re-trip that day.
     "ALTER TABLE kill_switch ADD COLUMN auto_day TEXT NOT NULL DEFAULT '';",
+    # The shared ledger replaces fills-by-(trade, status) and positions; held positions and the realized PnL
+    # of past days carry over (as venue adjustments: their trades are not known part by part).
+    LEDGER_SCHEMA + """
+    INSERT INTO ledger_entries SELECT rowid, 'adjust', token_id, market, '', size, cost, '0', 'migrated'
+        FROM positions;
+    INSERT INTO ledger_positions SELECT token_id, market, size, '0', cost, '0', '0', '0', '0', NULL FROM positions;
+    INSERT INTO ledger_realized SELECT 'migrated', day, usd FROM realized;
+    UPDATE ledger_meta SET value = CAST((SELECT IFNULL(MAX(seq), 0) FROM ledger_entries) AS TEXT) WHERE key='seq';
+    DROP TABLE fill_statuses; DROP TABLE trades; DROP TABLE positions; DROP TABLE realized;
+    ALTER TABLE tokens ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -67,18 +81,6 @@ class MarketRow:
     closed: bool
 
 
-@dataclass(frozen=True)
-class FillRecord:
-    trade_id: str
-    status: TradeStatus
-    market: str
-    token_id: str
-    side: Side
-    size: Decimal
-    price: Decimal
-    fee_usd: Decimal = ZERO
-
-
 class RiskState:
     """One SQLite connection, used by one event loop thread; `transaction()` groups writes atomically."""
 
@@ -93,6 +95,7 @@ class RiskState:
         self.reset_minute_of_day = reset_minute_of_day
         self._depth = 0
         self._migrate()
+        self.ledger = Ledger(SqliteLedgerStore(self.db), day=self.today)
         self.marks: dict[str, Decimal] = {r[0]: Decimal(r[1]) for r in self.db.execute("SELECT token_id, price FROM marks")}
 
     def close(self) -> None:
@@ -166,80 +169,34 @@ class RiskState:
 
     # ---- fills, positions, PnL ---------------------------------------------------------------------------
 
-    def apply_fill(self, fill: FillRecord) -> str:
-        """Apply a fill once per (trade id, status); returns applied, status, reversed, failed or duplicate.
-
-        The first non-FAILED status of a trade applies its effect (provisionally, from MATCHED on); later
-        statuses only record themselves; FAILED reverses an applied effect. A trade that failed stays failed.
-        """
+    def apply_fill(self, fill: Fill) -> Applied:
+        """One status of one fill part, through the shared ledger (idempotent; see shared.ledger)."""
         with self.transaction():
-            if self._one("SELECT 1 FROM fill_statuses WHERE trade_id=? AND status=?", fill.trade_id, fill.status):
-                return "duplicate"
+            self._baseline(self.today())  # today's baseline is taken before the first change of the day
+            return self.ledger.apply_fill(fill)
+
+    def apply_redemption(self, message: PositionRedeemed) -> Applied:
+        with self.transaction():
             self._baseline(self.today())
-            self.db.execute("INSERT INTO fill_statuses VALUES (?, ?, ?)", (fill.trade_id, fill.status, self.clock()))
-            row = self._one("SELECT status, applied, day, d_size, d_cost, d_realized FROM trades WHERE trade_id=?",
-                            fill.trade_id)
-            if fill.status == TradeStatus.FAILED:
-                return self._fail_trade(fill, row)
-            if row is None:
-                self._apply_new_trade(fill)
-                return "applied"
-            if row[0] == TradeStatus.FAILED:
-                return "failed"
-            self.db.execute("UPDATE trades SET status=? WHERE trade_id=?", (fill.status, fill.trade_id))
-            return "status"
+            return self.ledger.redeem(message)
 
-    def _apply_new_trade(self, fill: FillRecord) -> None:
-        held = self.position(fill.token_id)
-        effect = fill_effect(held.size, held.cost_usd, fill.side, fill.size, fill.price, fill.fee_usd)
-        day = trading_day(self.clock(), self.reset_minute_of_day)
-        self.db.execute("INSERT INTO trades VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)",
-                        (fill.trade_id, fill.status, fill.token_id, fill.market, day, str(effect.d_size),
-                         str(effect.d_cost), str(effect.d_realized)))
-        self._move(fill.token_id, fill.market, day, effect.d_size, effect.d_cost, effect.d_realized)
+    def resolve_market(self, condition_id: str, winning_token_id: str) -> list[str]:
+        """Winning token pays 1, the others 0, at once; returns the tokens whose position PnL moved."""
+        with self.transaction():
+            self._baseline(self.today())
+            self.close_market(condition_id)
+            return self.ledger.resolve(condition_id, self.tokens_of_market(condition_id), winning_token_id)
 
-    def _fail_trade(self, fill: FillRecord, row: tuple | None) -> str:
-        if row is None:
-            self.db.execute("INSERT INTO trades VALUES (?, ?, 0, ?, ?, ?, '0', '0', '0')",
-                            (fill.trade_id, TradeStatus.FAILED, fill.token_id, fill.market,
-                             trading_day(self.clock(), self.reset_minute_of_day)))
-            return "failed"
-        _, applied, day, d_size, d_cost, d_realized = row
-        self.db.execute("UPDATE trades SET status=?, applied=0 WHERE trade_id=?", (TradeStatus.FAILED, fill.trade_id))
-        if not applied:
-            return "failed"
-        self._move(fill.token_id, fill.market, day, -Decimal(d_size), -Decimal(d_cost), -Decimal(d_realized))
-        return "reversed"
+    def position(self, token_id: str) -> TokenPosition:
+        position = self.ledger.position(token_id)
+        return position if position.market else TokenPosition(token_id, self.market_of_token(token_id) or "")
 
-    def _move(self, token_id: str, market: str, day: str, d_size: Decimal, d_cost: Decimal,
-              d_realized: Decimal) -> None:
-        held = self.position(token_id)
-        self.set_position(token_id, market, held.size + d_size, held.cost_usd + d_cost)
-        realized = self.realized_usd(day) + d_realized
-        self.db.execute("INSERT OR REPLACE INTO realized VALUES (?, ?)", (day, str(realized)))
-        if token_id in self.marks:
-            self._persist_mark(token_id)
-
-    def set_position(self, token_id: str, market: str, size: Decimal, cost_usd: Decimal) -> None:
-        if size == 0:
-            self.db.execute("DELETE FROM positions WHERE token_id=?", (token_id,))
-        else:
-            self.db.execute("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
-                            (token_id, market, str(size), str(cost_usd)))
-
-    def position(self, token_id: str) -> Position:
-        row = self._one("SELECT market, size, cost FROM positions WHERE token_id=?", token_id)
-        if row is None:
-            return Position(token_id, self.market_of_token(token_id) or "", ZERO, ZERO)
-        return Position(token_id, row[0], Decimal(row[1]), Decimal(row[2]))
-
-    def positions(self) -> list[Position]:
-        rows = self.db.execute("SELECT token_id, market, size, cost FROM positions ORDER BY token_id")
-        return [Position(t, m, Decimal(s), Decimal(c)) for t, m, s, c in rows]
+    def positions(self) -> list[TokenPosition]:
+        """Tokens held (settled or provisional shares)."""
+        return [p for p in self.ledger.positions() if p.size != 0]
 
     def realized_usd(self, day: str) -> Decimal:
-        row = self._one("SELECT usd FROM realized WHERE day=?", day)
-        return Decimal(row[0]) if row else ZERO
+        return self.ledger.store.realized_on(day)
 
     def today(self) -> str:
         return trading_day(self.clock(), self.reset_minute_of_day)
@@ -281,8 +238,8 @@ class RiskState:
 
     def market_notional(self, market: str) -> Decimal:
         """Own open BUY orders plus the cost of what is held, in one market."""
-        rows = self.db.execute("SELECT cost FROM positions WHERE market=?", (market,))
-        return self.open_buy_notional(market) + sum((Decimal(c) for (c,) in rows), ZERO)
+        held = sum((p.cost_usd for p in self.positions() if p.market == market), ZERO)
+        return self.open_buy_notional(market) + held
 
     # ---- markets and marks ------------------------------------------------------------------------------
 
@@ -292,7 +249,8 @@ class RiskState:
                             (info.condition_id, str(info.volume_24h_usd), info.end_date_ts, str(info.tick_size),
                              str(info.min_order_size), int(info.neg_risk), int(info.closed or not info.active)))
             for token in info.tokens:
-                self.db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?)", (token.token_id, info.condition_id))
+                self.db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)",
+                                (token.token_id, info.condition_id, token.outcome))
 
     def close_market(self, condition_id: str) -> None:
         self.db.execute("UPDATE markets SET closed=1 WHERE condition_id=?", (condition_id,))
@@ -308,11 +266,27 @@ class RiskState:
         row = self._one("SELECT condition_id FROM tokens WHERE token_id=?", token_id)
         return row[0] if row else None
 
+    def tokens_of_market(self, condition_id: str) -> list[str]:
+        rows = self.db.execute("SELECT token_id FROM tokens WHERE condition_id=? ORDER BY rowid", (condition_id,))
+        return [token_id for (token_id,) in rows]
+
+    def token_of_outcome(self, condition_id: str, outcome: str) -> str | None:
+        row = self._one("SELECT token_id FROM tokens WHERE condition_id=? AND lower(outcome)=lower(?)",
+                        condition_id, outcome)
+        return row[0] if row else None
+
+    def open_orders(self, token_ids: list[str]) -> list[tuple[str, Side, Decimal, Decimal]]:
+        """Own open orders on these tokens: (token id, side, price, remaining)."""
+        marks = ",".join("?" * len(token_ids))
+        rows = self.db.execute(f"SELECT token_id, side, price, remaining FROM open_orders WHERE token_id IN ({marks})",
+                               token_ids)
+        return [(t, Side(s), Decimal(p), Decimal(r)) for t, s, p, r in rows]
+
     def set_mark(self, token_id: str, price: Decimal) -> bool:
         """Remember a token's mark; returns True when we hold the token (so PnL moved)."""
         if self.marks.get(token_id) == price:
             return False
-        held = self._one("SELECT 1 FROM positions WHERE token_id=?", token_id) is not None
+        held = self.ledger.position(token_id).size != 0
         if held:
             self._baseline(self.today())
         self.marks[token_id] = price

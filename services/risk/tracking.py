@@ -1,6 +1,8 @@
-"""What happened, applied to risk's state: fills and order updates (`fills`), markets and marks (`events:*`).
+"""What happened, applied to risk's state: fills, redemptions and order updates (`fills`), markets, resolutions
+and marks (`events:*`). Fills go through the shared ledger (shared.ledger), the same rules strategy uses.
 
-Any change that moves today's PnL is followed by the daily loss check, which trips the kill switch.
+Any change that moves today's PnL (a fill, a resolution, a mark) is followed at once by the daily loss
+check, which trips the kill switch.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from services.risk import killswitch
 from services.risk.config import RiskSettings
 from services.risk.handling import Effects
 from services.risk.pnl import mark_from_top
-from services.risk.state import FillRecord, RiskState
+from services.risk.state import RiskState
+from shared.ledger import order_is_open
 from shared.messages import (
     BookDelta,
     BookSnapshot,
@@ -20,24 +23,9 @@ from shared.messages import (
     MarketResolved,
     MarketUpdated,
     Message,
-    OrderStatus,
     OrderUpdate,
+    PositionRedeemed,
 )
-
-# Whether an order with this status can still trade (and so still counts as open notional).
-ORDER_STATUS_IS_OPEN: dict[OrderStatus, bool] = {
-    OrderStatus.PENDING: True,
-    OrderStatus.UNKNOWN: True,  # may be live at the venue: count it until reconciled
-    OrderStatus.LIVE: True,
-    OrderStatus.DELAYED: True,
-    OrderStatus.MATCHED: True,  # the remaining size decides: a partial match is still open
-    OrderStatus.CANCELED: False,
-    OrderStatus.REJECTED: False,
-    OrderStatus.EXPIRED: False,
-}
-
-# Fill outcomes that change positions or PnL (see RiskState.apply_fill).
-MOVING_OUTCOMES = frozenset({"applied", "reversed"})
 
 
 class Tracker:
@@ -46,33 +34,61 @@ class Tracker:
         self.state = state
 
     def on_fill(self, fill: Fill, fx: Effects) -> str:
-        record = FillRecord(fill.trade_id, fill.status, fill.market, fill.token_id, fill.side, fill.size, fill.price,
-                            fill.fee_usd)
-        outcome = self.state.apply_fill(record)
-        if outcome == "duplicate":
-            return outcome
-        fx.event("fill", trade_id=fill.trade_id, status=fill.status, outcome=outcome, market=fill.market,
-                 token_id=fill.token_id, side=fill.side, size=fill.size, price=fill.price, fee_usd=fill.fee_usd,
+        applied = self.state.apply_fill(fill)
+        if applied.outcome == "duplicate":
+            return applied.outcome
+        fx.event("fill", trade_id=fill.trade_id, order_id=fill.order_id, status=fill.status,
+                 outcome=applied.outcome, moved=applied.moved, market=fill.market, token_id=fill.token_id,
+                 side=fill.side, size=fill.size, price=fill.price, fee_usd=fill.fee_usd,
                  client_order_id=fill.client_order_id, strategy=fill.strategy)
-        if outcome in MOVING_OUTCOMES:
+        if applied.anomaly:
+            fx.event("ledger_anomaly", reason=applied.anomaly, detail=applied.detail, trade_id=fill.trade_id,
+                     order_id=fill.order_id, status=fill.status)
+        if applied.moved:
             self.check_loss(fill, fx)
-        return outcome
+        return applied.outcome
+
+    def on_redeemed(self, message: PositionRedeemed, fx: Effects) -> None:
+        applied = self.state.apply_redemption(message)
+        if applied.outcome == "duplicate":
+            return
+        fx.event("position_redeemed", market=message.market, token_id=message.token_id, shares=message.shares,
+                 payout_usd=message.payout_usd, transaction_hash=message.transaction_hash,
+                 anomaly=applied.anomaly)
+        self.check_loss(message, fx)
 
     def on_order_update(self, update: OrderUpdate) -> None:
         if update.client_order_id is None:
             return  # not ours to count: risk tracks orders it approved
-        remaining = update.original_size - update.size_matched
-        if ORDER_STATUS_IS_OPEN[update.status] and remaining > 0:
+        if order_is_open(update.status, update.original_size, update.size_matched):
             self.state.upsert_open_order(update.client_order_id, update.market, update.token_id, update.side,
-                                         update.price, remaining)
+                                         update.price, update.original_size - update.size_matched)
         else:
             self.state.close_open_order(update.client_order_id)
+
+    def on_resolved(self, message: MarketResolved, fx: Effects) -> None:
+        """Winning tokens are worth 1 and losing ones 0 at once: realized and daily PnL move, then the loss check."""
+        winner = message.winning_token_id
+        if winner is None and message.winning_outcome:
+            winner = self.state.token_of_outcome(message.condition_id, message.winning_outcome)
+        if winner is None:
+            # Unknown is shown as unknown: the market is closed, its positions stay at their last marks.
+            self.state.close_market(message.condition_id)
+            fx.event("market_resolved", market=message.condition_id, winner=None, moved_tokens=[],
+                     detail="no winning token known: positions not settled")
+            return
+        moved = self.state.resolve_market(message.condition_id, winner)
+        realized, unrealized = self.state.daily_pnl()
+        fx.event("market_resolved", market=message.condition_id, winner=winner, moved_tokens=moved,
+                 realized_today_usd=realized, unrealized_today_usd=unrealized)
+        if moved:
+            self.check_loss(message, fx)
 
     def on_market_event(self, message: Message, fx: Effects) -> None:
         if isinstance(message, MarketDiscovered | MarketUpdated):
             self.state.upsert_market(message.market)
         elif isinstance(message, MarketResolved):
-            self.state.close_market(message.condition_id)
+            self.on_resolved(message, fx)
         elif isinstance(message, BookSnapshot):
             best_bid = message.bids[0].price if message.bids else None
             best_ask = message.asks[0].price if message.asks else None

@@ -36,6 +36,7 @@ def intent(*, size: str = "10", price: str = "0.50", side: m.Side = m.Side.BUY, 
 
 
 def fill(trade_id: str, status: m.TradeStatus, *, side: m.Side = m.Side.BUY, size: str = "10", price: str = "0.50",
-         token: str = YES, fee: str = "0") -> m.Fill:
-    return m.Fill(envelope=m.Envelope.new("executor"), trade_id=trade_id, status=status, order_id="0xo",
-                  market=CID, token_id=token, side=side, size=D(size), price=D(price), fee_usd=D(fee))
+         token: str = YES, fee: str = "0", order: str = "0xo", client: str | None = "c1") -> m.Fill:
+    return m.Fill(envelope=m.Envelope.new("executor"), trade_id=trade_id, status=status, order_id=order,
+                  client_order_id=client, market=CID, token_id=token, side=side, size=D(size), price=D(price),
+                  fee_usd=D(fee))

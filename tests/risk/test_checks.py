@@ -15,6 +15,7 @@ from services.risk.checks import (
     Limits,
     Order,
     Outcome,
+    RestingOrder,
     Situation,
     evaluate,
     price_limit,
@@ -31,7 +32,8 @@ ORDER = Order(Side.BUY, D(10), D("0.5"))
 
 def test_rules_run_in_the_seeds_order():
     assert RULE_NAMES == ("KILL_SWITCH", "DRY_RUN", "MAX_TRADE_SIZE_USD", "MAX_DAILY_LOSS_USD", "MIN_LIQUIDITY_USD",
-                          "MIN_TIME_TO_RESOLUTION", "MAX_PER_MARKET_NOTIONAL", "DEDUP_WINDOW")
+                          "MIN_TIME_TO_RESOLUTION", "MAX_PER_MARKET_NOTIONAL", "UNSETTLED_INVENTORY", "SELF_TRADE",
+                          "DEDUP_WINDOW")
 
 
 def test_everything_within_limits_is_approved_unchanged():
@@ -81,7 +83,7 @@ def test_unknown_market_closed_market_and_missing_end_date_fail_closed():
 
 def test_selling_held_inventory_is_not_blocked_by_market_notional():
     sell = Order(Side.SELL, D(10), D("0.5"))
-    assert evaluate(sell, replace(OK, market_notional_usd=D(500)), LIMITS).approved
+    assert evaluate(sell, replace(OK, market_notional_usd=D(500), settled_shares=D(10)), LIMITS).approved
 
 
 def test_max_trade_size_clamps_instead_of_rejecting():
@@ -142,3 +144,34 @@ def test_price_limit_stays_on_the_grid_and_within_the_unit_interval(side, price,
 ])
 def test_price_limit_is_at_least_min_ticks_away(side, price, tick, expected):
     assert price_limit(side, price, tick, 200, 2) == expected
+
+
+def test_a_sell_only_of_settled_shares_not_already_offered():
+    sell = Order(Side.SELL, D(10), D("0.5"))
+    provisional_only = evaluate(sell, replace(OK, settled_shares=D(0)), LIMITS)
+    assert not provisional_only.approved and provisional_only.rule == "UNSETTLED_INVENTORY"
+    offered = evaluate(sell, replace(OK, settled_shares=D(15), open_sell_size=D(6)), LIMITS)
+    assert not offered.approved and offered.numbers["open_sell_size"] == D(6)
+    assert evaluate(sell, replace(OK, settled_shares=D(16), open_sell_size=D(6)), LIMITS).approved
+    assert evaluate(ORDER, replace(OK, settled_shares=D(0)), LIMITS).approved  # a BUY needs no shares
+
+
+@pytest.mark.parametrize(("order", "resting", "crosses"), [
+    (Order(Side.BUY, D(10), D("0.50")), RestingOrder(Side.SELL, D("0.50"), False), True),
+    (Order(Side.BUY, D(10), D("0.49")), RestingOrder(Side.SELL, D("0.50"), False), False),
+    (Order(Side.SELL, D(10), D("0.40")), RestingOrder(Side.BUY, D("0.45"), False), True),
+    (Order(Side.BUY, D(10), D("0.50")), RestingOrder(Side.BUY, D("0.60"), False), False),
+    # Through the mirror: BUY YES + BUY NO at prices summing to 1 or more mint; SELL + SELL at 1 or less merge.
+    (Order(Side.BUY, D(10), D("0.55")), RestingOrder(Side.BUY, D("0.45"), True), True),
+    (Order(Side.BUY, D(10), D("0.54")), RestingOrder(Side.BUY, D("0.45"), True), False),
+    (Order(Side.SELL, D(10), D("0.50")), RestingOrder(Side.SELL, D("0.50"), True), True),
+    (Order(Side.SELL, D(10), D("0.56")), RestingOrder(Side.SELL, D("0.45"), True), False),
+    (Order(Side.BUY, D(10), D("0.90")), RestingOrder(Side.SELL, D("0.10"), True), False),
+])
+def test_self_trade_is_rejected_unless_allowed(order, resting, crosses):
+    situation = replace(OK, own_resting=(resting,), settled_shares=D(100))
+    decision = evaluate(order, situation, LIMITS)
+    assert decision.approved is not crosses
+    if crosses:
+        assert decision.rule == "SELF_TRADE"
+        assert evaluate(order, situation, replace(LIMITS, allow_self_trade=True)).approved

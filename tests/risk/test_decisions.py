@@ -10,8 +10,9 @@ from services.risk.config import RiskSettings
 from services.risk.decisions import DECISIONS, Decider, client_order_id
 from services.risk.handling import handle_once
 from services.risk.state import RiskState
-from services.risk.tracking import ORDER_STATUS_IS_OPEN, Tracker
+from services.risk.tracking import Tracker
 from shared import messages as m
+from shared.ledger import ORDER_STATUS_CAN_TRADE
 from shared.logging import EventLog, read_events
 from shared.streams import APPROVED_ORDERS, CONTROL
 from tests.risk.helpers import CID, NO, YES, Clock, fill, intent, market_info
@@ -127,10 +128,11 @@ def test_dedup_window_with_a_clock(harness, clock):
 
 
 def test_dedup_is_per_leg_so_every_leg_of_one_signal_passes_once(harness):
-    yes_leg, no_leg = intent(key="arb:b:1", token=YES), intent(key="arb:b:1", token=NO)
+    # An arbitrage buys both sides below 1 in total (at 1 or more the two BUYs would mint against each other).
+    yes_leg, no_leg = intent(key="arb:b:1", token=YES, price="0.48"), intent(key="arb:b:1", token=NO, price="0.48")
     assert by_stream(harness.decide(yes_leg))[DECISIONS][0].approved
     assert by_stream(harness.decide(no_leg))[DECISIONS][0].approved
-    again = by_stream(harness.decide(intent(key="arb:b:1", token=NO)))[DECISIONS][0]
+    again = by_stream(harness.decide(intent(key="arb:b:1", token=NO, price="0.48")))[DECISIONS][0]
     assert not again.approved and again.rule == "DEDUP_WINDOW"
 
 
@@ -178,7 +180,7 @@ def test_order_updates_move_open_notional(harness):
 
 
 def test_every_order_status_is_mapped():
-    assert set(ORDER_STATUS_IS_OPEN) == set(m.OrderStatus)
+    assert set(ORDER_STATUS_CAN_TRADE) == set(m.OrderStatus)
 
 
 def test_cancels_pass_even_with_the_kill_switch_on(harness):
@@ -212,3 +214,28 @@ def test_rejections_are_counted_by_rule(harness):
     before = count()
     harness.decide(intent(market="0xunknown", key="count-me"))
     assert count() == before + 1
+
+
+def test_a_resolution_against_us_moves_daily_pnl_and_trips_the_switch_at_once(harness, tmp_path):
+    harness.on_fill(fill("t1", m.TradeStatus.CONFIRMED, size="200", price="0.50"))
+    assert harness.state.daily_pnl() == (D(0), D(0)) and not harness.state.kill_switch().active
+    resolved = m.MarketResolved(envelope=m.Envelope.new("ingest"), condition_id=CID, winning_outcome="No")
+    out = by_stream(harness.on_event(resolved))
+    assert harness.state.daily_pnl()[0] == D(-100)
+    assert harness.state.kill_switch().active and out[CONTROL][0].active
+    events = read_events(sorted((tmp_path / "logs").glob("*.jsonl")))
+    assert any(e["type"] == "market_resolved" and e["winner"] == NO for e in events)
+
+
+def test_a_sell_of_provisional_shares_is_rejected_until_they_settle(harness):
+    harness.on_fill(fill("t1", m.TradeStatus.MATCHED, size="10", price="0.50"))
+    sell = by_stream(harness.decide(intent(side=m.Side.SELL, size="10", key="mm:s1")))[DECISIONS][0]
+    assert not sell.approved and sell.rule == "UNSETTLED_INVENTORY"
+    harness.on_fill(fill("t1", m.TradeStatus.MINED, size="10", price="0.50"))
+    assert by_stream(harness.decide(intent(side=m.Side.SELL, size="10", key="mm:s2")))[DECISIONS][0].approved
+
+
+def test_an_intent_crossing_our_own_resting_order_is_rejected(harness):
+    assert by_stream(harness.decide(intent(side=m.Side.BUY, price="0.55", token=NO, key="mm:b")))[DECISIONS][0].approved
+    crossing = by_stream(harness.decide(intent(side=m.Side.BUY, price="0.45", token=YES, key="v:1")))[DECISIONS][0]
+    assert not crossing.approved and crossing.rule == "SELF_TRADE"

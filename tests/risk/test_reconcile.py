@@ -7,11 +7,10 @@ from decimal import Decimal as D
 import httpx
 import pytest
 
-from services.risk.reconcile import parse_position, reconcile
-from services.risk.state import FillRecord, RiskState
-from shared.errors import TransientVenueError
-from shared.messages import Side, TradeStatus
-from tests.risk.helpers import CID, NO, YES, Clock
+from services.risk.reconcile import VenueView, adopt, compare, parse_position, read_venue
+from services.risk.state import RiskState
+from shared.messages import TradeStatus
+from tests.risk.helpers import CID, NO, YES, Clock, fill
 
 WALLET = "0x" + "cd" * 20
 
@@ -25,10 +24,19 @@ def v1_row(asset, size, avg):
 @pytest.fixture
 def state(tmp_path):
     s = RiskState(tmp_path / "r.sqlite", clock=Clock())
-    s.apply_fill(FillRecord("t1", TradeStatus.MATCHED, CID, YES, Side.BUY, D(10), D("0.5")))
-    s.apply_fill(FillRecord("t2", TradeStatus.MATCHED, CID, NO, Side.BUY, D(4), D("0.5")))
+    s.apply_fill(fill("t1", TradeStatus.MINED, token=YES, size="10", price="0.5"))
+    s.apply_fill(fill("t2", TradeStatus.MINED, token=NO, size="4", price="0.5"))
     yield s
     s.close()
+
+
+async def reconcile(state, url, wallet, transport):
+    """What risk does on start, with the Data API only."""
+    venue = await read_venue(url, None, wallet, [], transport=transport)
+    if venue.errors:
+        return venue.errors
+    with state.transaction():
+        return adopt(state.ledger, venue)
 
 
 async def test_differences_are_found_and_the_exchange_is_adopted(state):
@@ -40,7 +48,7 @@ async def test_differences_are_found_and_the_exchange_is_adopted(state):
 
     found = await reconcile(state, "http://paper/data-api/", WALLET, transport=httpx.MockTransport(handler))
     assert seen[0].path == "/data-api/positions" and seen[0].params["user"] == WALLET
-    assert {(d.token_id, d.local_size, d.remote_size) for d in found} == {(YES, D(10), D("12.5")), (NO, D(4), D(0))}
+    assert {(d.token_id, d.ledger, d.venue) for d in found} == {(YES, D(10), D("12.5")), (NO, D(4), D(0))}
     assert state.position(YES).size == D("12.5") and state.position(YES).avg_price == D("0.48")
     assert state.position(NO).size == 0
 
@@ -69,8 +77,23 @@ def test_v2_names_are_read_too():
     assert parse_position(row).size == D(3) and parse_position(row).avg_price == D("0.25")
 
 
-async def test_a_failing_api_raises_a_transient_error(state):
+async def test_a_failing_api_is_reported_and_nothing_is_adopted(state):
     transport = httpx.MockTransport(lambda r: httpx.Response(503))
-    with pytest.raises(TransientVenueError):
-        await reconcile(state, "http://paper", WALLET, transport=transport)
-    assert state.position(YES).size == D(10)  # nothing adopted
+    errors = await reconcile(state, "http://paper", WALLET, transport=transport)
+    assert errors and "data_api" in errors[0]
+    assert state.position(YES).size == D(10)
+
+
+def test_pending_settlement_is_not_a_difference_but_anything_outside_it_is(state):
+    ledger = state.ledger
+    ledger.adopt_cash(D(100))
+    state.apply_fill(fill("t3", TradeStatus.MATCHED, token=YES, size="5", price="0.5", order="0xp"))
+    for venue_yes, different in ((D(10), False), (D(15), False), (D("15.5"), True), (D(9), True)):
+        view = VenueView(chain_tokens={YES: venue_yes, NO: D(4)}, chain_cash=D(100))
+        found = compare(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), view)
+        assert bool(found) == different, venue_yes
+    # Cash: the venue may or may not have moved the pending 2.50 yet; a cent beyond is a difference.
+    for venue_cash, different in ((D("97.50"), False), (D(100), False), (D("97.48"), True)):
+        view = VenueView(chain_tokens={YES: D(15), NO: D(4)}, chain_cash=venue_cash)
+        found = compare(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), view)
+        assert [d.kind for d in found] == (["cash"] if different else []), venue_cash

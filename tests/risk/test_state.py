@@ -1,4 +1,5 @@
-"""Risk's SQLite state: fills once per (trade, status), FAILED reversal, daily reset, persistence."""
+"""Risk's SQLite state: fills through the shared ledger (once per part and status), FAILED reversal, resolution,
+the migration of older databases, daily reset, persistence."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from decimal import Decimal as D
 
 import pytest
 
-from services.risk.state import MIGRATIONS, FillRecord, RiskState
+from services.risk.state import MIGRATIONS, RiskState
 from shared.messages import Side, TradeStatus
-from tests.risk.helpers import CID, NO, YES, Clock, market_info
+from tests.risk.helpers import CID, NO, YES, Clock, fill, market_info
 
 S = TradeStatus
 
 
-def rec(trade_id, status, side=Side.BUY, size="10", price="0.50", token=YES, fee="0"):
-    return FillRecord(trade_id, status, CID, token, side, D(size), D(price), D(fee))
+def rec(trade_id, status, side=Side.BUY, size="10", price="0.50", token=YES, fee="0", order="0xo"):
+    return fill(trade_id, status, side=side, size=size, price=price, token=token, fee=fee, order=order)
+
+
+def outcome(state, record) -> str:
+    applied = state.apply_fill(record)
+    return "reversed" if applied.moved and record.status == S.FAILED else applied.outcome
 
 
 @pytest.fixture
@@ -42,13 +48,21 @@ def test_schema_is_migrated_once_and_wal_is_on(tmp_path, clock):
 
 
 def test_a_replayed_fill_changes_nothing_twice(state):
-    assert state.apply_fill(rec("t1", S.MATCHED)) == "applied"
-    assert state.apply_fill(rec("t1", S.MATCHED)) == "duplicate"
-    assert state.apply_fill(rec("t1", S.MINED)) == "status"
-    assert state.apply_fill(rec("t1", S.CONFIRMED)) == "status"
-    assert state.apply_fill(rec("t1", S.CONFIRMED)) == "duplicate"
+    assert outcome(state, rec("t1", S.MATCHED)) == "applied"
+    assert outcome(state, rec("t1", S.MATCHED)) == "duplicate"
+    assert state.position(YES).provisional == D(10)
+    assert outcome(state, rec("t1", S.MINED)) == "status"
+    assert outcome(state, rec("t1", S.CONFIRMED)) == "status"
+    assert outcome(state, rec("t1", S.CONFIRMED)) == "duplicate"
     position = state.position(YES)
-    assert position.size == D(10) and position.cost_usd == D(5)
+    assert position.settled == D(10) and position.cost_usd == D(5)
+
+
+def test_both_own_parts_of_a_self_trade_count(state):
+    state.apply_fill(rec("t1", S.CONFIRMED, size="10", price="0.40", order="0xa"))
+    state.apply_fill(rec("t2", S.MATCHED, side=Side.SELL, size="4", price="0.50", order="0xb"))
+    assert outcome(state, rec("t2", S.MATCHED, side=Side.BUY, size="4", price="0.50", order="0xc")) == "applied"
+    assert state.position(YES).size == D(10) and state.daily_pnl()[0] == D("0.40")
 
 
 def test_a_sell_realizes_against_average_cost_and_replay_does_not_double_it(state):
@@ -67,21 +81,48 @@ def test_a_failed_trade_reverses_its_provisional_effect_exactly(state):
     state.apply_fill(rec("b2", S.MATCHED, size="6", price="0.70"))
     before_failure = state.daily_pnl()[0]
     assert before_failure == D("-1.25")
-    assert state.apply_fill(rec("s1", S.FAILED, side=Side.SELL, size="4", price="0.20", fee="0.05")) == "reversed"
+    assert outcome(state, rec("s1", S.FAILED, side=Side.SELL, size="4", price="0.20", fee="0.05")) == "reversed"
     assert state.daily_pnl()[0] == D(0)
     position = state.position(YES)
     assert position.size == D(16) and position.cost_usd == D("9.2")  # b1 + b2 only
     # A late replay of the trade's earlier statuses must not bring it back.
-    assert state.apply_fill(rec("s1", S.MATCHED, side=Side.SELL, size="4", price="0.20")) == "duplicate"
-    assert state.apply_fill(rec("s1", S.MINED, side=Side.SELL, size="4", price="0.20")) == "failed"
-    assert state.apply_fill(rec("s1", S.FAILED, side=Side.SELL, size="4", price="0.20")) == "duplicate"
+    assert outcome(state, rec("s1", S.MATCHED, side=Side.SELL, size="4", price="0.20")) == "duplicate"
+    late = state.apply_fill(rec("s1", S.MINED, side=Side.SELL, size="4", price="0.20"))
+    assert (late.moved, late.anomaly) == (False, "status_after_failed")
+    assert outcome(state, rec("s1", S.FAILED, side=Side.SELL, size="4", price="0.20")) == "duplicate"
     assert state.position(YES).size == D(16) and state.daily_pnl()[0] == D(0)
 
 
 def test_failed_first_never_applies(state):
-    assert state.apply_fill(rec("t9", S.FAILED)) == "failed"
-    assert state.apply_fill(rec("t9", S.MATCHED)) == "failed"
+    assert state.apply_fill(rec("t9", S.FAILED)).moved is False
+    assert state.apply_fill(rec("t9", S.MATCHED)).moved is False
     assert state.position(YES).size == 0
+
+
+def test_a_resolution_realizes_at_once_winner_at_1_loser_at_0(state):
+    state.apply_fill(rec("b1", S.CONFIRMED, size="200", price="0.50"))
+    state.set_mark(YES, D("0.50"))
+    assert state.daily_pnl() == (D(0), D(0))
+    assert state.resolve_market(CID, NO) == [YES]
+    assert state.daily_pnl() == (D(-100), D(0))
+    assert state.market(CID).closed and state.position(YES).resolved_price == 0
+    assert state.resolve_market(CID, NO) == []  # once
+
+
+def test_a_database_of_the_previous_schema_keeps_its_positions_and_realized_pnl(tmp_path, clock):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    db.execute("INSERT INTO positions VALUES (?, ?, '12', '6')", (YES, CID))
+    db.execute("INSERT INTO realized VALUES (?, '-3')", (dt.datetime.fromtimestamp(clock.now, dt.UTC).date().isoformat(),))
+    db.close()
+    state = RiskState(path, clock=clock)
+    assert state.position(YES).settled == D(12) and state.position(YES).cost_usd == D(6)
+    assert state.daily_pnl()[0] == D(-3)
+    state.apply_fill(rec("b1", S.MATCHED, size="2", price="0.50"))
+    assert state.position(YES).size == D(14)
+    state.close()
 
 
 def test_unrealized_pnl_follows_marks(state):
