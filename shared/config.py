@@ -73,6 +73,9 @@ class ServiceSettings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1)
     claim_min_idle_ms: int = Field(default=30_000, ge=10)
     stream_retain_secs: float = Field(default=3600.0, ge=0)
+    crash_points_dir: Path | None = Field(
+        default=None, description="TEST HOOK ONLY: SIGKILL at the named points listed in <dir>/<service>"
+    )
     shards: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("main",), description="market sets; comma list or JSON array"
     )

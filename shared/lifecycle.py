@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from shared import metrics
+from shared import crashpoints, metrics
 from shared.config import ServiceSettings, mask_url
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret
@@ -149,6 +149,7 @@ async def run_service(
     bus = Bus(client, prefix=settings.stream_prefix, producer=service)
     events = EventLog(settings.log_dir, service)
     ctx = ServiceContext(service, settings, client, bus, events)
+    crashpoints.arm(settings.crash_points_dir, service)
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

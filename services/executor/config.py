@@ -70,8 +70,12 @@ class ExecutorSettings(ServiceSettings):
     submit_timeout_secs: float = Field(default=10.0, gt=0, description="past this the post's outcome is UNKNOWN")
     post_attempts: int = Field(default=6, ge=1, description="tries of a post refused before processing (429, 425)")
     post_only_retry_secs: float = Field(default=5.0, gt=0, description="wait when the venue is in post-only mode")
+    max_posts_per_order: int = Field(
+        default=10, ge=1, description="posts of the same signed order the venue shows no trace of, before it is "
+        "final (rejected with that reason)"
+    )
     unknown_grace_secs: float = Field(
-        default=15.0, gt=0, description="an UNKNOWN order absent from the venue this long is final (never placed)"
+        default=15.0, gt=0, description="an UNKNOWN order absent from the venue this long is posted again (the same signed order)"
     )
     reconcile_interval_secs: float = Field(
         default=10.0, gt=0, description="REST gap fill of trades and orders (user-stream reconnects are silent)"

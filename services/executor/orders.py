@@ -43,7 +43,7 @@ MIGRATIONS: tuple[str, ...] = (
         size_matched TEXT NOT NULL DEFAULT '0',
         order_type TEXT NOT NULL,
         strategy TEXT,
-        signed TEXT,                      -- the POST body of this order (kept for audit, never re-sent)
+        signed TEXT,                      -- the POST body of this order: re-posted as is, never re-signed
         reason TEXT NOT NULL DEFAULT '',
         created_ts REAL NOT NULL,
         updated_ts REAL NOT NULL
@@ -52,6 +52,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX orders_status ON orders(status);
     CREATE TABLE published (key TEXT PRIMARY KEY, ts REAL NOT NULL);
     """,
+    # How many times the same signed order was posted (re-posts after the venue showed no trace of it).
+    "ALTER TABLE orders ADD COLUMN posts INTEGER NOT NULL DEFAULT 1",
 )
 
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.LIVE, OrderStatus.DELAYED)
@@ -140,9 +142,17 @@ class OrderStore:
     # ---- orders ---------------------------------------------------------------------------------
 
     def add_pending(self, rows: list[tuple[OrderRow, dict]]) -> None:
-        """Commit orders as PENDING with their hashes and signed bodies, in one transaction (before posting)."""
+        """Commit orders as PENDING with their hashes and signed bodies, in one transaction (before posting).
+
+        The approvals of orders with a client order id become ACTIVE at their order's phase in the same
+        transaction: a crash between two commits left a saved order beside a still-QUEUED approval, which
+        the next start signed again (a second order for one phase) while re-posting the saved one."""
         now = self._clock()
         with self._transaction():
+            for row, _ in rows:
+                if row.client_order_id is not None:
+                    self._db.execute("UPDATE approvals SET state = 'ACTIVE', phase = ?, updated_ts = ?"
+                                     " WHERE client_order_id = ?", (row.phase, now, row.client_order_id))
             for row, signed in rows:
                 self._db.execute(
                     "INSERT INTO orders (order_hash, client_order_id, phase, status, side, token_id, market, price,"
@@ -163,6 +173,20 @@ class OrderStore:
              str(row.size_matched), row.order_type, now, now),
         )
         return cursor.rowcount == 1
+
+    def signed_body(self, order_hash: str) -> dict | None:
+        """The POST body the order was committed with (None: adopted from the venue, or unknown)."""
+        row = self._db.execute("SELECT signed FROM orders WHERE order_hash = ?", (order_hash,)).fetchone()
+        return json.loads(row["signed"]) if row and row["signed"] else None
+
+    def posts(self, order_hash: str) -> int:
+        row = self._db.execute("SELECT posts FROM orders WHERE order_hash = ?", (order_hash,)).fetchone()
+        return int(row["posts"]) if row else 0
+
+    def mark_reposted(self, order_hash: str, reason: str) -> None:
+        """The same signed order goes out again: PENDING, one more post counted."""
+        self._db.execute("UPDATE orders SET status = 'PENDING', posts = posts + 1, reason = ?, updated_ts = ?"
+                         " WHERE order_hash = ?", (reason, self._clock(), order_hash))
 
     def order(self, order_hash: str) -> OrderRow | None:
         row = self._db.execute("SELECT * FROM orders WHERE order_hash = ?", (order_hash,)).fetchone()

@@ -18,7 +18,7 @@ from services.executor.submitter import Submitter
 from services.executor.tracking import Reporter, venue_status
 from services.executor.venue import Venue
 from shared.logging import EventLog
-from shared.messages import OrderEventKind, OrderStatus, OrderType
+from shared.messages import OrderStatus, OrderType
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,17 @@ class Reconciler:
         self._clock = clock
 
     async def resolve_unresolved(self) -> int:
-        """Settle PENDING / UNKNOWN orders by hash; returns how many are still unresolved."""
+        """Settle PENDING / UNKNOWN orders by hash; returns how many are still unresolved.
+
+        Found on the venue: reported, and its approval resumes. Absent past the grace period: the post
+        never took effect, so the *same* signed order is posted again (the venue takes a hash once);
+        nothing is ever signed anew for it, and the approval is never left without an outcome."""
         left = 0
+        absent: list[OrderRow] = []
         for row in self.store.orders_in(*UNRESOLVED_STATUSES):
+            if row.order_hash in self.submitter.in_flight:  # its POST is still out: its answer decides
+                left += 1
+                continue
             found = await self.venue.order(row.order_hash)
             if found is not None:
                 await self.reporter.on_order(found, via="rest")  # reports, and resumes the approval
@@ -45,15 +53,12 @@ class Reconciler:
             if self._clock() - row.updated_ts < self.settings.unknown_grace_secs:
                 left += 1
                 continue
-            # Absent past the grace period: the post never took effect. Final, and never re-posted.
-            done = self.store.update_order(row.order_hash, OrderStatus.REJECTED,
-                                           reason="unknown outcome: not on the venue (never placed)")
-            self.events.emit("unknown_resolved", client_order_id=row.client_order_id, order_hash=row.order_hash,
-                             status="REJECTED", found=False)
-            if done:
-                await self.reporter.publish([self.reporter.order_update(done, OrderEventKind.RECONCILED)])
-            if row.client_order_id:
-                self.store.set_approval(row.client_order_id, state="DONE", outcome="unknown outcome: not placed")
+            self.events.emit("unknown_absent", client_order_id=row.client_order_id, order_hash=row.order_hash,
+                             status=row.status, action="post the same signed order again")
+            absent.append(row)
+        if absent:
+            await self.submitter.repost(absent)
+            left += len(absent)
         return left
 
     async def on_start(self) -> None:

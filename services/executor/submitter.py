@@ -1,10 +1,13 @@
 """Drives queued approvals to the venue: sign, persist, post in batches of up to 15, walk the must-fill phases.
 
-Never twice: an order's hash and signed body are committed to the store before its POST. A post that
-ends without a definitive answer (5xx, timeout, dropped connection) leaves the order UNKNOWN; the
-Resolver settles it by hash (user stream or REST), and nothing is ever re-posted for it. A post refused
-before processing (429, 425 restart, 503 post-only) is retried, after the wait the venue asked for, with
-the *same* signed orders, so even a misjudged refusal cannot make a second order.
+Never twice, never abandoned (docs/architecture.md, "One order per approval phase"): an order's hash and
+signed body are committed to the store, with its approval ACTIVE at that phase, before its POST. An
+approval is signed again (a new salt, a new hash) only when no earlier order of it is open or unresolved
+in the store, i.e. the venue has shown by hash that each earlier order is final (filled, cancelled,
+rejected) or never existed. A post without a definitive answer (5xx, timeout, dropped connection), a
+refusal (429, 425, 503) that outlasts `post_attempts`, and the venue's INVALID_ORDER_DUPLICATED all leave
+the order UNKNOWN: the Resolver settles it by hash, and when the venue has no trace of it past the grace
+period it posts the *same* signed order again (`repost`), which the venue can only take once.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ from decimal import Decimal
 from services.executor import phases as phase_plan
 from services.executor.config import ExecutorSettings
 from services.executor.heartbeat import Gate
-from services.executor.orders import ApprovalRow, OrderRow, OrderStore, iter_chunks
+from services.executor.orders import (
+    OPEN_STATUSES,
+    UNRESOLVED_STATUSES,
+    ApprovalRow,
+    OrderRow,
+    OrderStore,
+    iter_chunks,
+)
 from services.executor.tracking import POST_STATUS, Reporter
 from services.executor.venue import OrderRequest, PostResult, Rejected, SignedOrder, TradingRestricted, Venue
-from shared import metrics
-from shared.errors import PolydeskError, TransientVenueError, UnknownOutcome
+from shared import crashpoints, metrics
+from shared.errors import PolydeskError, TransientVenueError, UnknownOutcome, VenueRejected
 from shared.logging import EventLog
 from shared.messages import OrderEventKind, OrderStatus, OrderType, Side
 from shared.retry import retry_async
@@ -32,6 +42,8 @@ log = logging.getLogger(__name__)
 # Rejections that mean "no liquidity at this price": the next must-fill phase may try a worse price.
 # Every other rejection is definitive for the approval.
 NEXT_PHASE_CODES = frozenset({"fok_not_filled", "fak_not_filled", "unmatched"})
+# The venue already holds an order with this hash: it exists, whatever the earlier answers said.
+DUPLICATED_CODE = "duplicated"
 
 
 class Submitter:
@@ -46,6 +58,7 @@ class Submitter:
         self.wake = asyncio.Event()
         self.waiting: dict[str, asyncio.Task[None]] = {}  # resting must-fill phases on their timer
         self.post_only_until = 0.0
+        self.in_flight: set[str] = set()  # hashes of orders whose POST is under way in this process
 
     # ---- the loop -------------------------------------------------------------------------------
 
@@ -77,29 +90,107 @@ class Submitter:
     async def _submit(self, approvals: list[ApprovalRow]) -> None:
         prepared: list[tuple[ApprovalRow, int, SignedOrder]] = []
         for row in approvals:
-            next_phase = self._next_phase(row)
-            if next_phase is None:
+            try:  # one approval that cannot be signed (a bad size, an SDK error) never holds up the others
+                signed = await self._prepare(row)
+            except Exception as error:  # noqa: BLE001 - anything the SDK raises: this approval ends with it
+                log.warning("approval %s not signed: %r", row.approval.client_order_id, error)
+                await self._finish(row, f"not signed: {type(error).__name__}: {error}"[:500])
                 continue
-            number, price, label = next_phase
-            a = row.approval
-            request = OrderRequest(a.token_id, a.side, price, row.remaining, a.order_type, a.post_only,
-                                   a.expiration_ts, a.neg_risk)
-            try:
-                signed = await self.venue.sign(request)
-            except PolydeskError as error:
-                await self._finish(row, f"not signed: {error}")
-                continue
-            self.events.emit("order_phase", client_order_id=a.client_order_id, phase=number, label=label,
-                             price=price, size=row.remaining, side=a.side, order_hash=signed.order_hash)
-            prepared.append((row, number, signed))
+            if signed is not None:
+                prepared.append((row, *signed))
         if not prepared:
             return
-        self.store.add_pending([(self._row(r, n, s), s.body) for r, n, s in prepared])
-        for row, number, _ in prepared:
-            self.store.set_approval(row.approval.client_order_id, state="ACTIVE", phase=number)
+        crashpoints.hit("after_sign")
+        self.store.add_pending([(self._row(r, n, s), s.body) for r, n, s in prepared])  # + approvals ACTIVE
+        crashpoints.hit("after_save")
         await self._post([s for _, _, s in prepared], {s.order_hash: (r, n) for r, n, s in prepared})
 
+    async def _prepare(self, row: ApprovalRow) -> tuple[int, SignedOrder] | None:
+        """Sign the approval's next phase; None when it has none, or an earlier order is not final yet."""
+        a = row.approval
+        unsettled = [o for o in self.store.orders_of(a.client_order_id) if o.status in OPEN_STATUSES]
+        if unsettled:  # the rule: never sign again while an earlier order may exist or be live
+            await self._defer(row, unsettled)
+            return None
+        next_phase = self._next_phase(row)
+        if next_phase is None:
+            return None
+        number, price, label = next_phase
+        request = OrderRequest(a.token_id, a.side, price, row.remaining, a.order_type, a.post_only,
+                               a.expiration_ts, a.neg_risk)
+        try:
+            signed = await self.venue.sign(request)
+        except PolydeskError as error:
+            await self._finish(row, f"not signed: {error}")
+            return None
+        self.events.emit("order_phase", client_order_id=a.client_order_id, phase=number, label=label,
+                         price=price, size=row.remaining, side=a.side, order_hash=signed.order_hash)
+        return number, signed
+
+    async def _defer(self, row: ApprovalRow, unsettled: list[OrderRow]) -> None:
+        """Queued while an order of it is still open or unresolved: it goes back to following that order
+        (the resolver settles an unresolved one; a live one is waited on like any placed order)."""
+        a = row.approval
+        phase = max(o.phase for o in unsettled)
+        self.store.set_approval(a.client_order_id, state="ACTIVE", phase=phase)
+        self.events.emit("sign_deferred", client_order_id=a.client_order_id,
+                         open_orders=[o.order_hash for o in unsettled])
+        if not any(o.status in UNRESOLVED_STATUSES for o in unsettled):
+            current = [o for o in unsettled if o.phase == phase]
+            await self.after_placed(a.client_order_id, phase, sum((o.size_matched for o in current), Decimal(0)))
+
+    async def repost(self, orders: list[OrderRow]) -> None:
+        """Post again, as signed, orders the venue has shown no trace of (by hash) past the grace period:
+        a crash between save and post, a refusal that outlasted the retries. Never a new signature."""
+        batch: list[SignedOrder] = []
+        owners: dict[str, tuple[ApprovalRow, int]] = {}
+        for order in orders:
+            row = self.store.approval(order.client_order_id) if order.client_order_id else None
+            body = self.store.signed_body(order.order_hash)
+            reason = self._not_repostable(order, row, body)
+            if reason is not None:
+                done = self.store.update_order(order.order_hash, OrderStatus.REJECTED, reason=reason)
+                self.events.emit("unknown_resolved", client_order_id=order.client_order_id,
+                                 order_hash=order.order_hash, status="REJECTED", found=False, reason=reason)
+                if done:
+                    await self.reporter.publish([self.reporter.order_update(done, OrderEventKind.RECONCILED)])
+                if row is not None and row.state != "DONE":
+                    self.store.set_approval(row.approval.client_order_id, state="DONE", outcome=reason)
+                continue
+            assert row is not None and body is not None
+            a = row.approval
+            request = OrderRequest(a.token_id, a.side, order.price, order.size, a.order_type, a.post_only,
+                                   a.expiration_ts, a.neg_risk)
+            self.store.mark_reposted(order.order_hash, "re-posted: the same signed order (absent by hash)")
+            self.events.emit("order_reposted", client_order_id=a.client_order_id, order_hash=order.order_hash,
+                             phase=order.phase, posts=self.store.posts(order.order_hash))
+            batch.append(self.venue.restore(order.order_hash, body, request))
+            owners[order.order_hash] = (row, order.phase)
+        for chunk in iter_chunks(batch, self.settings.post_batch_max):
+            await self._post(chunk, {s.order_hash: owners[s.order_hash] for s in chunk})
+
+    def _not_repostable(self, order: OrderRow, row: ApprovalRow | None, body: dict | None) -> str | None:
+        """Why an absent order is final instead of posted again (None: post it again)."""
+        if row is None or body is None:
+            return "unknown outcome: not on the venue (never placed)"
+        if row.state == "DONE":
+            return f"not on the venue (never placed); approval ended: {row.outcome}"
+        expiration = int(body.get("expiration") or 0)
+        if expiration and expiration <= time.time():
+            return "expired: not on the venue and past its expiration"
+        if self.store.posts(order.order_hash) >= self.settings.max_posts_per_order:
+            return f"rejected: not on the venue after {self.store.posts(order.order_hash)} posts of the same order"
+        return None
+
     async def _post(self, batch: list[SignedOrder], owners: dict[str, tuple[ApprovalRow, int]]) -> None:
+        hashes = {s.order_hash for s in batch}
+        self.in_flight |= hashes
+        try:
+            await self._post_batch(batch, owners)
+        finally:
+            self.in_flight -= hashes
+
+    async def _post_batch(self, batch: list[SignedOrder], owners: dict[str, tuple[ApprovalRow, int]]) -> None:
         now_ns = time.time_ns()
         for row, number in owners.values():
             if number == 1:  # end to end: from the venue event that caused it (the envelope's source time)
@@ -112,28 +203,44 @@ class Submitter:
             )
         except UnknownOutcome as error:
             metrics.EXECUTOR_SUBMIT_SECONDS.observe(time.perf_counter() - started)
-            for signed in batch:
-                metrics.EXECUTOR_ORDERS.labels(outcome="unknown").inc()
-                metrics.EXECUTOR_UNKNOWN_OUTCOMES.inc()
-                row = self.store.update_order(signed.order_hash, OrderStatus.UNKNOWN, reason=str(error))
-                self.events.emit("order_unknown", client_order_id=row.client_order_id if row else None,
-                                 order_hash=signed.order_hash, error=str(error), action="reconcile, never resend")
+            self._unresolved([s.order_hash for s in batch], "unknown", str(error), "reconcile by hash; re-post the same order if absent")
             log.warning("post of %d order(s) ended unknown (%s): reconciling by hash", len(batch), error)
             return
-        except TransientVenueError as error:  # refused before processing, every attempt: requeue
+        except TransientVenueError as error:
+            # Refused every attempt, "before processing" by the venue's word; but a refusal can come after
+            # the order was applied, so it is resolved by hash like an unknown outcome, never signed again.
+            self._unresolved([s.order_hash for s in batch], "refused", f"refused {self.settings.post_attempts} times: {error}",
+                             "resolve by hash; re-post the same order if absent")
+            log.warning("post of %d order(s) refused every attempt (%s): resolving by hash", len(batch), error)
+            return
+        except VenueRejected as error:
+            if len(batch) == 1:
+                raise
+            # The whole batch refused (one bad order makes the body invalid): each order on its own, so the
+            # others still go out and the bad one gets its own answer.
+            log.warning("batch of %d refused (%s): posting each order alone", len(batch), error)
             for signed in batch:
-                metrics.EXECUTOR_ORDERS.labels(outcome="not_sent").inc()
-                self.store.update_order(signed.order_hash, OrderStatus.REJECTED, reason=f"not processed: {error}")
-                row, number = owners[signed.order_hash]
-                self.store.set_approval(row.approval.client_order_id, state="QUEUED", phase=number - 1)
-            log.warning("post of %d order(s) refused before processing (%s): requeued", len(batch), error)
+                await self._post_batch([signed], {signed.order_hash: owners[signed.order_hash]})
             return
         metrics.EXECUTOR_SUBMIT_SECONDS.observe(time.perf_counter() - started)
         if self.settings.executor_crash_after_post:  # TEST HOOK: die between the post and recording it
             os._exit(137)
+        crashpoints.hit("after_post")
         for result in results:
             row, number = owners[result.order_hash]
-            await self._record(row, number, result)
+            try:  # one answer that cannot be recorded (Redis away for its report) leaves the others recorded
+                await self._record(row, number, result)
+            except Exception:  # the order stays as stored; the resolver and gap fill catch up
+                log.exception("recording the answer for %s failed", result.order_hash)
+
+    def _unresolved(self, hashes: list[str], outcome: str, reason: str, action: str) -> None:
+        """These orders may exist on the venue: UNKNOWN until the venue shows, by hash, what became of them."""
+        for order_hash in hashes:
+            metrics.EXECUTOR_ORDERS.labels(outcome=outcome).inc()
+            metrics.EXECUTOR_UNKNOWN_OUTCOMES.inc()
+            row = self.store.update_order(order_hash, OrderStatus.UNKNOWN, reason=reason)
+            self.events.emit("order_unknown", client_order_id=row.client_order_id if row else None,
+                             order_hash=order_hash, error=reason, action=action)
 
     async def _post_once(self, batch: list[SignedOrder]) -> list[PostResult]:
         try:
@@ -164,6 +271,10 @@ class Submitter:
             if order:
                 await self.reporter.publish([self.reporter.order_update(order, OrderEventKind.PLACEMENT)])
             await self.after_placed(a.client_order_id, number, filled)
+            return
+        if result.code == DUPLICATED_CODE:  # it exists: an earlier post of this very order went through
+            self._unresolved([result.order_hash], "duplicated", f"{result.code}: {result.message}",
+                             "the venue has this hash: resolve by hash")
             return
         order = self.store.update_order(result.order_hash, OrderStatus.REJECTED, reason=f"{result.code}: {result.message}")
         metrics.EXECUTOR_ORDERS.labels(outcome="rejected").inc()

@@ -8,6 +8,7 @@ its chain published before it, so consumers always see MATCHED before MINED befo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -144,8 +145,12 @@ class Reporter:
             row = OrderRow(event.id, None, 0, status, event.side, event.token_id, event.market, event.price,
                            event.original_size, event.size_matched, event.order_type, None, "adopted", 0.0, 0.0)
             self.store.adopt(row)
-        row = self.store.update_order(event.id, status, size_matched=event.size_matched) or row
-        await self.publish([self.order_update(row, ORDER_KINDS.get(event.kind, OrderEventKind.UPDATE))])
+        # Reported before the store moves on: a crash between the two used to leave the store at the new
+        # status with its report never sent (nothing differs any more for the gap fill to notice). Now a
+        # crash there only makes the next pass report it again, under the same key when it is the same event.
+        changed = dataclasses.replace(row, status=status, size_matched=event.size_matched)
+        await self.publish([self.order_update(changed, ORDER_KINDS.get(event.kind, OrderEventKind.UPDATE))])
+        row = self.store.update_order(event.id, status, size_matched=event.size_matched) or changed
         if was_unresolved:
             self.events.emit("unknown_resolved", client_order_id=row.client_order_id, order_hash=row.order_hash,
                              status=row.status, found=True, via=via)

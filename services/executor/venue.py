@@ -179,6 +179,7 @@ class Venue(Protocol):
     api_key: str
 
     async def sign(self, request: OrderRequest) -> SignedOrder: ...
+    def restore(self, order_hash: str, body: dict[str, Any], request: OrderRequest) -> SignedOrder: ...
     async def post_orders(self, batch: Sequence[SignedOrder]) -> list[PostResult]: ...
     async def cancel(self, order_ids: Sequence[str]) -> CancelResult: ...
     async def cancel_all(self) -> CancelResult: ...
@@ -221,6 +222,18 @@ def _recovers_to(digest_hex: str, signature_hex: str, address: str) -> bool:
     except (eth_keys_exceptions.BadSignature, ValueError):
         return False
     return public.to_checksum_address().lower() == address.lower()
+
+
+def from_wire_body(body: dict[str, Any]) -> SdkSignedOrder:
+    """The SDK's signed order back from its stored wire body (the inverse of wire_body): the very same
+    signature and hash, for re-posting an order instead of signing a new one."""
+    return SdkSignedOrder(
+        salt=int(body["salt"]), maker=body["maker"], signer=body["signer"], token_id=body["tokenId"],
+        maker_amount=int(body["makerAmount"]), taker_amount=int(body["takerAmount"]), side=body["side"],
+        expiration=int(body["expiration"]), signature_type=int(body["signatureType"]),
+        timestamp=int(body["timestamp"]), metadata=body["metadata"], builder=body["builder"],
+        signature=body["signature"], order_type=body["orderType"], post_only=bool(body.get("postOnly", False)),
+    )
 
 
 def wire_body(order: SdkSignedOrder) -> dict[str, Any]:
@@ -307,6 +320,10 @@ class PolymarketVenue:
             native = dataclasses.replace(native, order_type=request.order_type.value)
         return SignedOrder(self._hash_of(native, request.neg_risk), wire_body(native), request, native)
 
+    def restore(self, order_hash: str, body: dict[str, Any], request: OrderRequest) -> SignedOrder:
+        """A committed order as it was signed (same salt, signature and hash), ready to be posted again."""
+        return SignedOrder(order_hash, body, request, from_wire_body(body))
+
     def _hash_of(self, native: SdkSignedOrder, neg_risk: bool) -> str:
         preferred = NEG_RISK_EXCHANGE if neg_risk else STANDARD_EXCHANGE
         candidates = [(preferred, "2"), (STANDARD_EXCHANGE if neg_risk else NEG_RISK_EXCHANGE, "2"), (EXCHANGE_V3, "3")]
@@ -335,7 +352,8 @@ class PolymarketVenue:
                 results.append(PostResult(signed.order_hash, True, response.status, response.making_amount,
                                           response.taking_amount, tuple(response.trade_ids)))
             else:
-                results.append(PostResult(signed.order_hash, False, code=response.code, message=response.message))
+                results.append(PostResult(signed.order_hash, False, code=_batch_code(response.code, response.message),
+                                          message=response.message))
         return results
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
@@ -419,6 +437,13 @@ def _code_of(rejected: Rejected) -> str:
         if fragment in text:
             return code
     return rejected.code
+
+
+def _batch_code(code: str, message: str) -> str:
+    """The SDK's code of a refused order in a batch; it has none for a duplicated hash, so read the text."""
+    if code == "unknown" and "INVALID_ORDER_DUPLICATED" in (message or ""):
+        return "duplicated"
+    return code
 
 
 def _venue_order(o: Any, kind: str = "RECONCILED") -> VenueOrder:
