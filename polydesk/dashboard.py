@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -61,6 +62,9 @@ class DashboardState:
     decisions: list[RiskDecision] = field(default_factory=list)  # newest first
     open_orders: list[OpenOrder] = field(default_factory=list)
     kill_switch: KillSwitchChanged | None = None
+    # From the supervisor of `polydesk up` (absent under `polydesk dash`): per service its state
+    # (running / restarting / gave up), restarts and the last error line it printed.
+    supervised: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def risk_status(self) -> dict[str, Any]:
@@ -202,11 +206,19 @@ def _health_panel(state: DashboardState) -> Panel:
     for column in ("service", "instances", "age", "status"):
         table.add_column(column)
     for service, instances in sorted(state.health.items()):
+        supervised = state.supervised.get(service, {})
         if not instances:
-            table.add_row(service, Text("down", style="bold red"), "-", "-")
+            what = str(supervised.get("state", "down")) if supervised.get("state") != "running" else "starting"
+            error = supervised.get("last_error")
+            detail = f"restarts={supervised.get('restarts', 0)}: {error}" if error else "-"
+            table.add_row(service, Text(what if what != "restarting" else "down", style="bold red"), "-",
+                          Text(detail, style="red", no_wrap=True, overflow="ellipsis"))
             continue
         age = max(0.0, state.taken_at - min(float(i.get("ts", state.taken_at)) for i in instances))
-        detail = ", ".join(f"{k}={v}" for k, v in _brief(instances[0]).items() if v not in ("", None))
+        brief = _brief(instances[0])
+        if supervised.get("restarts"):
+            brief = {"restarts": supervised["restarts"], **brief}
+        detail = ", ".join(f"{k}={v}" for k, v in brief.items() if v not in ("", None))
         table.add_row(service, Text(str(len(instances)), style="green"), f"{age:.1f}s",
                       Text(detail, no_wrap=True, overflow="ellipsis"))
     return Panel(table, title="services")
@@ -242,12 +254,16 @@ def _decisions_panel(state: DashboardState) -> Panel:
 # ---- the command -------------------------------------------------------------------------------------
 
 
-async def run_dashboard(bus: Bus, stop: asyncio.Event, console: Console | None = None) -> None:
-    """Redraw every 250 ms until `stop` is set."""
+async def run_dashboard(bus: Bus, stop: asyncio.Event, console: Console | None = None,
+                        supervised: Callable[[], dict[str, dict[str, Any]]] | None = None) -> None:
+    """Redraw every 250 ms until `stop` is set; `supervised` gives the supervisor's view of each service."""
     with Live(console=console, refresh_per_second=1 / REFRESH_SECS, screen=False, transient=False) as live:
         while not stop.is_set():
             try:
-                live.update(render(await collect(bus)))
+                state = await collect(bus)
+                if supervised is not None:
+                    state.supervised = supervised()
+                live.update(render(state))
             except Exception as error:  # a Redis hiccup must not kill the screen
                 live.update(Panel(Text(f"waiting for Redis: {error}", style="yellow")))
             try:

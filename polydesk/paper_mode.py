@@ -15,7 +15,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 from eth_account import Account
@@ -25,17 +24,11 @@ from shared.errors import ConfigurationError
 LISTENING = re.compile(r"paper exchange listening on (\S+)")
 VENUE_URL_NAMES = ("POLYDESK_CLOB_URL", "POLYDESK_MARKET_WS_URL", "POLYDESK_USER_WS_URL", "POLYDESK_GAMMA_URL",
                    "POLYDESK_DATA_API_URL", "POLYDESK_RPC_URL")
-PRODUCTION_HOST_SUFFIX = "polymarket.com"
 
 
 def venue_is_configured(environ: dict[str, str]) -> bool:
     """True when the user pointed polydesk at a venue (then `up` starts no paper exchange)."""
     return any(environ.get(name) for name in VENUE_URL_NAMES)
-
-
-def is_production(clob_url: str | None) -> bool:
-    host = urlsplit(clob_url or "https://clob.polymarket.com").hostname or ""
-    return host == PRODUCTION_HOST_SUFFIX or host.endswith("." + PRODUCTION_HOST_SUFFIX)
 
 
 @dataclass
@@ -54,20 +47,7 @@ class PaperVenue:
 
     def env(self) -> dict[str, str]:
         """Settings for every layer: venue URLs, the wallet, whom to copy; paper defaults the user can override."""
-        venue = {
-            "POLYDESK_CLOB_URL": self.url, "POLYDESK_MARKET_WS_URL": f"{self.ws_url}/ws/market",
-            "POLYDESK_USER_WS_URL": self.ws_url, "POLYDESK_GAMMA_URL": f"{self.url}/gamma",
-            "POLYDESK_DATA_API_URL": f"{self.url}/data-api", "POLYDESK_RPC_URL": f"{self.url}/rpc",
-            "POLYDESK_PRIVATE_KEY_FILE": str(self.key_file), "POLYDESK_WALLET_ADDRESS": self.wallet,
-            "POLYDESK_ACCOUNT_WALLET": self.wallet, "POLYDESK_RECONCILE_WALLET_ADDRESS": self.wallet,
-        }
-        # No real money moves on the paper exchange, so paper mode trades unless the user says otherwise.
-        defaults = {"POLYDESK_DRY_RUN": "false", "POLYDESK_STRATEGIES": "copy,arbitrage" if self.whales else
-                    "arbitrage"}
-        if self.whales:
-            defaults["POLYDESK_WATCHED_WALLETS"] = ",".join(self.whales)
-            defaults["POLYDESK_COPY_WALLETS"] = ",".join(self.whales)
-        return {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}, **venue}
+        return paper_env(self.url, self.wallet, self.key_file, self.whales)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -83,6 +63,28 @@ class PaperVenue:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def paper_env(url: str, wallet: str, key_file: Path, whales: list[str] | None = None) -> dict[str, str]:
+    """What the services get in paper mode: the venue URLs on the exchange at `url`, the wallet, its key file,
+    whom to copy; plus paper defaults that a setting of the user's (environment or `.env`) overrides."""
+    from polydesk.preflight import effective_environ
+
+    ws = url.replace("http://", "ws://", 1)
+    venue = {
+        "POLYDESK_CLOB_URL": url, "POLYDESK_MARKET_WS_URL": f"{ws}/ws/market",
+        "POLYDESK_USER_WS_URL": ws, "POLYDESK_GAMMA_URL": f"{url}/gamma",
+        "POLYDESK_DATA_API_URL": f"{url}/data-api", "POLYDESK_RPC_URL": f"{url}/rpc",
+        "POLYDESK_PRIVATE_KEY_FILE": str(key_file), "POLYDESK_WALLET_ADDRESS": wallet,
+        "POLYDESK_ACCOUNT_WALLET": wallet, "POLYDESK_RECONCILE_WALLET_ADDRESS": wallet,
+    }
+    # No real money moves on the paper exchange, so paper mode trades unless the user says otherwise.
+    defaults = {"POLYDESK_DRY_RUN": "false", "POLYDESK_STRATEGIES": "copy,arbitrage" if whales else "arbitrage"}
+    if whales:
+        defaults["POLYDESK_WATCHED_WALLETS"] = ",".join(whales)
+        defaults["POLYDESK_COPY_WALLETS"] = ",".join(whales)
+    users = effective_environ()
+    return {**{k: v for k, v in defaults.items() if k not in users}, **venue}
 
 
 def paper_key(state_dir: Path) -> tuple[Path, str]:
@@ -108,15 +110,21 @@ def start_paper_exchange(
         args += ["--seed", str(seed)]
     stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
+    if stderr is not None:
+        stderr.close()  # the child holds its own copy
     url = _wait_listening(process, wait_secs)
     key_file, wallet = paper_key(state_dir)
     venue = PaperVenue(process, url, wallet, key_file)
-    with venue.admin() as admin:
-        admin.post("/fund", json={"address": wallet, "collateral": collateral_usd, "tokens": {},
-                                  "approve": True}).raise_for_status()
-        scenario_info = admin.get("/scenario")
-        if scenario_info.status_code == 200:
-            venue.whales = [w["address"] for w in scenario_info.json().get("wallets", []) if w.get("whale")]
+    try:
+        with venue.admin() as admin:
+            admin.post("/fund", json={"address": wallet, "collateral": collateral_usd, "tokens": {},
+                                      "approve": True}).raise_for_status()
+            scenario_info = admin.get("/scenario")
+            if scenario_info.status_code == 200:
+                venue.whales = [w["address"] for w in scenario_info.json().get("wallets", []) if w.get("whale")]
+    except httpx.HTTPError as error:
+        venue.stop()
+        raise ConfigurationError(f"the paper exchange did not fund the paper wallet: {error}") from None
     return venue
 
 

@@ -12,6 +12,10 @@ from shared.errors import ConfigurationError
 from shared.redis_conn import EMBEDDED_PORT, start_embedded
 
 
+class _StopRequested(BaseException):
+    """SIGTERM or SIGINT arrived."""
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="polydesk redis", description=__doc__)
     parser.add_argument("--port", type=int, default=EMBEDDED_PORT)
@@ -24,9 +28,18 @@ def main(argv: list[str]) -> int:
         print(f"polydesk redis: {error}", file=sys.stderr)
         return 2
     print(f"embedded Redis at {server.url} (data in {server.data_dir}); Ctrl-C stops", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+
+    def stop_requested(signum: int, _frame: object) -> None:
+        # Stopping from inside the handler would deadlock: the interrupted wait() below holds the lock
+        # subprocess needs to reap the server. Unwind instead, and stop it from the main flow.
+        raise _StopRequested
+
+    signal.signal(signal.SIGTERM, stop_requested)
+    signal.signal(signal.SIGINT, stop_requested)
     try:
-        return server.process.wait()
-    except KeyboardInterrupt:
+        code = server.process.wait()
+    except _StopRequested:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the AOF flush short
         server.stop()
         return 0
+    return code

@@ -19,6 +19,8 @@ class UpSettings(ServiceSettings):
     restart_backoff_base_secs: float = Field(default=0.5, gt=0)
     restart_backoff_max_secs: float = Field(default=30.0, gt=0)
     restart_reset_after_secs: float = Field(default=60.0, gt=0, description="uptime that resets the backoff")
+    restart_max_failures: int = Field(
+        default=5, ge=1, description="a service failing this many times in a row (each up < the reset time): up stops")
     redis_embedded: bool = Field(default=False, description="always start polydesk's own Redis (state/redis)")
     embedded_redis_port: int = Field(default=6390, ge=0, le=65535, description="port of the embedded Redis")
     up_metrics_port_base: int | None = Field(

@@ -1,10 +1,17 @@
-"""Runs services as child processes, restarts a crashed one with backoff, stops them all gracefully."""
+"""Runs services as child processes, restarts a crashed one with backoff, stops them all gracefully.
+
+Each child's output passes through the supervisor (to its log file, or the console), which keeps the last
+error line it printed: the dashboard shows it next to a service that is down, and a service that fails
+`max_failures_in_a_row` times without staying up is given up on (`gave_up` is set; `polydesk up` stops).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -15,6 +22,8 @@ from shared.logging import EventLog
 from shared.retry import backoff_delay
 
 log = logging.getLogger(__name__)
+
+ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Error\b|Exception\b|invalid settings|required")
 
 
 @dataclass
@@ -29,6 +38,23 @@ class Child:
     restarts: int = 0
     failures_in_a_row: int = 0
     exit_codes: list[int] = field(default_factory=list)
+    recent_output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=40))
+    last_error: str | None = None
+    gave_up: bool = False
+    pump: asyncio.Task[None] | None = None
+
+    def remember_exit(self) -> None:
+        """The last error-looking line of the output (else its last line) becomes `last_error`."""
+        lines = [line for line in self.recent_output if line.strip()]
+        errors = [line for line in lines if ERROR_LINE.search(line)]
+        if errors or lines:
+            self.last_error = (errors or lines)[-1].strip()[:300]
+
+    def status(self) -> dict[str, object]:
+        running = self.process is not None and self.process.returncode is None
+        state = "gave up" if self.gave_up else "running" if running else "restarting"
+        return {"state": state, "restarts": self.restarts, "last_error": self.last_error,
+                "last_exit_code": self.exit_codes[-1] if self.exit_codes else None}
 
 
 @dataclass
@@ -39,11 +65,17 @@ class Supervisor:
     backoff_base_secs: float = 0.5
     backoff_max_secs: float = 30.0
     reset_after_secs: float = 60.0
+    max_failures_in_a_row: int | None = None
     children: dict[str, Child] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.gave_up = asyncio.Event()  # set when some child failed max_failures_in_a_row times
+
+    def status(self) -> dict[str, dict[str, object]]:
+        """Per child: running / restarting / gave up, restarts, last error line, last exit code."""
+        return {name: child.status() for name, child in self.children.items()}
 
     def add_service(self, name: str, env: dict[str, str], module: str | None = None) -> Child:
         argv = [sys.executable, "-m", module or f"services.{name}"]
@@ -60,30 +92,56 @@ class Supervisor:
             self._tasks.append(asyncio.create_task(self._watch(child), name=f"watch:{child.name}"))
 
     async def _spawn(self, child: Child) -> None:
-        output = None
-        if getattr(self, "_log_dir", None) is not None:
-            output = open(self._log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - the child keeps it
-        child.process = await asyncio.create_subprocess_exec(*child.argv, env=child.env, start_new_session=True,
-                                                             stdout=output, stderr=output)
-        if output is not None:
-            output.close()
+        child.process = await asyncio.create_subprocess_exec(
+            *child.argv, env=child.env, start_new_session=True, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         child.started_at = time.monotonic()
+        child.pump = asyncio.create_task(self._pump(child, child.process), name=f"output:{child.name}")
         self.events.emit("service_spawned", child=child.name, pid=child.process.pid, restarts=child.restarts)
+
+    async def _pump(self, child: Child, process: asyncio.subprocess.Process) -> None:
+        """Copy the child's output to its log file (or our stderr), keeping its last lines."""
+        assert process.stdout is not None
+        log_dir = getattr(self, "_log_dir", None)
+        sink = open(log_dir / f"{child.name}.log", "ab") if log_dir is not None else None  # noqa: SIM115, ASYNC230 - a log file
+        try:
+            async for raw in process.stdout:
+                child.recent_output.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                if sink is not None:
+                    sink.write(raw)
+                    sink.flush()
+                else:
+                    sys.stderr.buffer.write(raw)
+                    sys.stderr.flush()
+        finally:
+            if sink is not None:
+                sink.close()
 
     async def _watch(self, child: Child) -> None:
         while True:
             assert child.process is not None
             code = await child.process.wait()
+            if child.pump is not None:  # the output up to the exit (a grandchild could hold the pipe: bounded)
+                await asyncio.wait({child.pump}, timeout=2.0)
             child.exit_codes.append(code)
             if self._stopping.is_set():
                 return
+            child.remember_exit()
             uptime = time.monotonic() - child.started_at
             child.failures_in_a_row = 1 if uptime > self.reset_after_secs else child.failures_in_a_row + 1
+            if self.max_failures_in_a_row is not None and child.failures_in_a_row >= self.max_failures_in_a_row:
+                child.gave_up = True
+                log.error("%s failed %d times in a row; giving up. Last error: %s", child.name,
+                          child.failures_in_a_row, child.last_error)
+                self.events.emit("service_gave_up", child=child.name, exit_code=code,
+                                 failures=child.failures_in_a_row, last_error=child.last_error)
+                self.gave_up.set()
+                return
             delay = backoff_delay(child.failures_in_a_row, base_secs=self.backoff_base_secs,
                                   max_secs=self.backoff_max_secs)
             log.warning("%s exited with %s after %.1fs; restarting in %.1fs", child.name, code, uptime, delay)
             self.events.emit("service_restarted", child=child.name, exit_code=code, uptime_secs=round(uptime, 3),
-                             delay_secs=round(delay, 3), restarts=child.restarts + 1)
+                             delay_secs=round(delay, 3), restarts=child.restarts + 1, last_error=child.last_error)
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
                 return
@@ -117,4 +175,9 @@ class Supervisor:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        pumps = [c.pump for c in self.children.values() if c.pump is not None]
+        if pumps:
+            await asyncio.wait(pumps, timeout=2.0)
+        for pump in pumps:
+            pump.cancel()
         return {c.name: (c.process.returncode if c.process else None) for c in self.children.values()}

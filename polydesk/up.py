@@ -19,16 +19,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from polydesk.paper_mode import PaperVenue, is_production, start_paper_exchange, venue_is_configured
+from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
+from polydesk.preflight import check_layers, effective_environ
 from polydesk.settings import SERVICES, UpSettings
 from polydesk.supervisor import Supervisor
-from shared.config import load_settings
+from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret, setup_console
-from shared.redis_conn import connect, resolve_redis
+from shared.mode import DRY_RUN, LIVE, PAPER, is_production, trading_mode, venue_name
+from shared.redis_conn import EmbeddedRedis, connect, resolve_redis
 from shared.streams import FILLS, Bus
 
 log = logging.getLogger("polydesk.up")
+
+# Paper mode's venue URL and its scenario's whales are known only once the exchange runs; settings are
+# checked before that, with these in their place.
+PLACEHOLDER_PAPER_URL = "http://127.0.0.1:1"
+PLACEHOLDER_WHALE = "0x" + "0" * 39 + "1"
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -40,9 +47,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def child_env(redis_url: str, slot: str, extra: dict[str, str], metrics_port: int | None = None) -> dict[str, str]:
+def child_env(redis_url: str | None, slot: str, extra: dict[str, str], metrics_port: int | None = None,
+              ) -> dict[str, str]:
     env = {**os.environ, **extra}
-    env["POLYDESK_REDIS_URL"] = redis_url
+    if redis_url is not None:
+        env["POLYDESK_REDIS_URL"] = redis_url
     env["POLYDESK_INSTANCE"] = slot
     env.pop("POLYDESK_METRICS_PORT", None)  # unless given, each service keeps its own default port
     if metrics_port is not None:
@@ -50,45 +59,85 @@ def child_env(redis_url: str, slot: str, extra: dict[str, str], metrics_port: in
     return env
 
 
-def announce_mode(paper: PaperVenue | None) -> str:
-    """The one line that says where orders go; loud when real money can move."""
-    if paper is not None:
+def announce_mode(paper: PaperVenue | None, layers: dict[str, ServiceSettings]) -> str:
+    """The one line that says where orders go, from the settings risk and the executor will load (the same
+    environment and `.env`); loud when real money can move."""
+    risk, executor = layers.get("risk"), layers.get("executor")
+    dry_run = getattr(risk, "dry_run", None)
+    clob = getattr(executor, "clob_url", None)
+    mode = trading_mode(dry_run, None if executor is None else is_production(clob))
+    if paper is not None and mode == PAPER:
         return f"PAPER mode: orders go to the local paper exchange at {paper.url} (wallet {paper.wallet})"
-    clob = os.environ.get("POLYDESK_CLOB_URL")
-    dry_run = os.environ.get("POLYDESK_DRY_RUN", "true").lower() not in {"false", "0", "no", "off"}
-    if is_production(clob) and not dry_run:
+    if paper is not None and mode == DRY_RUN:
+        return f"DRY RUN on the local paper exchange at {paper.url}: decisions are logged, no order is sent"
+    if mode == LIVE:
         bar = "!" * 78
-        return f"{bar}\n!!  LIVE TRADING on Polymarket ({clob or 'https://clob.polymarket.com'}): real money.\n{bar}"
-    if is_production(clob):
-        return "Polymarket venue, DRY RUN: decisions are logged, no order is sent (POLYDESK_DRY_RUN=false to trade)"
-    return f"external venue {clob}: {'DRY RUN' if dry_run else 'orders are sent'}"
+        return f"{bar}\n!!  LIVE TRADING on Polymarket ({clob}): real money.\n{bar}"
+    if mode == DRY_RUN:
+        return (f"DRY RUN on {venue_name(clob)}: decisions are logged, no order is sent "
+                "(POLYDESK_DRY_RUN=false to trade)")
+    if mode == PAPER:
+        return f"PAPER mode: orders are sent to {clob}"
+    return f"mode UNKNOWN: risk or the executor is not run by this `up` (venue {venue_name(clob)})"
 
 
-async def run_up(settings: UpSettings, args: argparse.Namespace) -> int:
-    url, embedded = resolve_redis(settings.redis_url, settings.redis_password_value(), settings.state_dir,
-                                  embedded_only=settings.redis_embedded, embedded_port=settings.embedded_redis_port)
+def up_services_env(settings: UpSettings, redis_url: str | None, extra: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The environment each service gets."""
+    base = settings.up_metrics_port_base
+    return {name: child_env(redis_url, f"local-{name}", extra, None if base is None else base + SERVICES.index(name))
+            for name in settings.up_services}
+
+
+def preflight(settings: UpSettings) -> tuple[dict[str, ServiceSettings], tuple[Path, str] | None]:
+    """Every layer's settings checked before anything starts; in paper mode the paper wallet's key file
+    (created once, 0600) and address. Raises ConfigurationError (one line, the setting named)."""
+    key = None
+    extra: dict[str, str] = {}
+    if not venue_is_configured(effective_environ()):
+        key = paper_key(settings.state_dir)
+        extra = paper_env(PLACEHOLDER_PAPER_URL, key[1], key[0], [PLACEHOLDER_WHALE])
+    layers = check_layers(up_services_env(settings, settings.redis_url, extra))
+    return layers, key
+
+
+async def run_up(settings: UpSettings, args: argparse.Namespace, layers: dict[str, ServiceSettings] | None = None,
+                 ) -> int:
+    if layers is None:
+        layers, _ = preflight(settings)
+    with contextlib.ExitStack() as started:  # whatever started is stopped, also when a later start fails
+        url, embedded = resolve_redis(settings.redis_url, settings.redis_password_value(), settings.state_dir,
+                                      embedded_only=settings.redis_embedded,
+                                      embedded_port=settings.embedded_redis_port)
+        if embedded:
+            started.callback(embedded.stop)
+        service_logs = Path(settings.log_dir) / "services"
+        paper = None
+        if not venue_is_configured(effective_environ()):
+            service_logs.mkdir(parents=True, exist_ok=True)
+            paper = start_paper_exchange(
+                settings.state_dir, port=settings.paper_port, scenario=settings.paper_scenario,
+                seed=settings.paper_seed, speed=settings.paper_speed, collateral_usd=settings.paper_collateral_usd,
+                log_path=service_logs / "paper-exchange.log")
+            started.callback(paper.stop)
+        return await _supervise(settings, args, url, embedded, paper, layers)
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+
+async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, embedded: EmbeddedRedis | None,
+                     paper: PaperVenue | None, layers: dict[str, ServiceSettings]) -> int:
     events = EventLog(settings.log_dir, "up")
     dashboard = args.duration is None and not args.no_dash and sys.stdout.isatty()
     service_logs = Path(settings.log_dir) / "services"
-    paper = None
-    if not venue_is_configured(dict(os.environ)):
-        service_logs.mkdir(parents=True, exist_ok=True)
-        paper = start_paper_exchange(
-            settings.state_dir, port=settings.paper_port, scenario=settings.paper_scenario, seed=settings.paper_seed,
-            speed=settings.paper_speed, collateral_usd=settings.paper_collateral_usd,
-            log_path=service_logs / "paper-exchange.log")
+    service_logs.mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor(events, settings.restart_backoff_base_secs, settings.restart_backoff_max_secs,
-                            settings.restart_reset_after_secs)
-    extra = paper.env() if paper else {}
-    base = settings.up_metrics_port_base
-    for name in settings.up_services:
-        port = None if base is None else base + SERVICES.index(name)
-        supervisor.add_service(name, child_env(url, f"local-{name}", extra, port))
+                            settings.restart_reset_after_secs, max_failures_in_a_row=settings.restart_max_failures)
+    for name, env in up_services_env(settings, url, paper.env() if paper else {}).items():
+        supervisor.add_service(name, env)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(announce_mode(paper), flush=True)
+    print(announce_mode(paper, layers), flush=True)
     print(f"polydesk: Redis at {'embedded ' if embedded else ''}{url.split('@')[-1]}; running "
           f"{', '.join(settings.up_services)}; {'Ctrl-C stops' if args.duration is None else f'{args.duration:.0f}s'}",
           flush=True)
@@ -102,26 +151,26 @@ async def run_up(settings: UpSettings, args: argparse.Namespace) -> int:
     bus = Bus(client, prefix=settings.stream_prefix)
     try:
         await supervisor.start(log_dir=service_logs if dashboard else None)
-        await _run_until_stopped(stop, args.duration, paper, bus if dashboard else None)
+        await _run_until_stopped(stop, args.duration, paper, bus if dashboard else None, supervisor)
         last_risk = await _risk_status(bus)
         print("polydesk: stopping (the executor cancels its open orders)...", flush=True)
         codes = await supervisor.stop(settings.shutdown_grace_secs + 5)
         summary = await _summary(bus, since_id, paper, supervisor, codes, last_risk, time.monotonic() - started)
     finally:
         await client.aclose()
-        if paper:
-            paper.stop()
-        if embedded:
-            embedded.stop()
+    for name, child in supervisor.children.items():
+        if child.gave_up:
+            print(f"polydesk up: {name} failed {child.failures_in_a_row} times in a row; gave up. "
+                  f"Last error: {child.last_error or 'none printed'}", file=sys.stderr, flush=True)
     _print_summary(summary)
     events.emit("up_stopped", **summary)
     events.close()
     clean = all(code == 0 for code in codes.values()) and not summary.get("open_orders_left")
-    return 0 if clean else 1
+    return 0 if clean and not supervisor.gave_up.is_set() else 1
 
 
 async def _run_until_stopped(stop: asyncio.Event, duration: float | None, paper: PaperVenue | None,
-                             dashboard_bus: Bus | None) -> None:
+                             dashboard_bus: Bus | None, supervisor: Supervisor | None = None) -> None:
     async def watch_paper() -> None:
         while paper is not None and not stop.is_set():
             if not paper.alive():
@@ -129,14 +178,22 @@ async def _run_until_stopped(stop: asyncio.Event, duration: float | None, paper:
                 stop.set()
             await asyncio.sleep(0.5)
 
-    tasks = [asyncio.create_task(watch_paper())]
+    async def watch_supervisor() -> None:
+        if supervisor is not None:
+            await supervisor.gave_up.wait()
+            log.error("a service kept failing; stopping (see its last error below)")
+            stop.set()
+
+    tasks = [asyncio.create_task(watch_paper()), asyncio.create_task(watch_supervisor())]
     if dashboard_bus is not None:
         from polydesk.dashboard import run_dashboard
 
-        tasks.append(asyncio.create_task(run_dashboard(dashboard_bus, stop)))
+        tasks.append(asyncio.create_task(run_dashboard(
+            dashboard_bus, stop, supervised=supervisor.status if supervisor else None)))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=duration)
     stop.set()
+    tasks[1].cancel()  # the supervisor watch waits for a give-up that will not come now
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -203,14 +260,15 @@ def main(argv: list[str]) -> int:
     args = _parse(argv)
     try:
         settings = load_settings(UpSettings)
+        if settings.redis_password:
+            register_secret(settings.redis_password)
+        layers, _ = preflight(settings)
     except ConfigurationError as error:
         print(f"polydesk up: {error}", file=sys.stderr)
         return 2
     setup_console("up", settings.log_level)
-    if settings.redis_password:
-        register_secret(settings.redis_password)
     try:
-        return asyncio.run(run_up(settings, args))
+        return asyncio.run(run_up(settings, args, layers))
     except ConfigurationError as error:
         print(f"polydesk up: {error}", file=sys.stderr)
         return 2

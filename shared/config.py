@@ -9,8 +9,10 @@ named by `POLYDESK_<NAME>_FILE` (Docker secrets), and is held as `SecretStr` so 
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -41,6 +43,43 @@ EXTRA_KNOWN_NAMES = frozenset({"POLYDESK_ENV_FILE", "POLYDESK_TEST_REDIS_URL"})
 
 DEFAULT_METRICS_PORTS = {"ingest": 9101, "strategy": 9102, "risk": 9103, "executor": 9104}
 
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_SHARD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def url_with_scheme(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    """`value` when it is a URL with one of `schemes` and a host; else ValueError (naming the schemes, not
+    quoting the value: a URL may carry a password)."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - parsing is the check
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in schemes or not (parts.hostname or parts.scheme == "unix"):
+        raise ValueError(f"must be a {' or '.join(s + '://' for s in schemes)} URL with a host")
+    return value.strip()
+
+
+def http_url(value: str | None) -> str | None:
+    return url_with_scheme(value, ("http", "https"))
+
+
+def ws_url(value: str | None) -> str | None:
+    return url_with_scheme(value, ("ws", "wss"))
+
+
+def wallet_address(value: str | None) -> str | None:
+    """An EVM address: 0x and 40 hex digits."""
+    if value is None:
+        return None
+    if not _ADDRESS.match(value.strip()):
+        raise ValueError("must be an address: 0x followed by 40 hex digits")
+    return value.strip()
+
 
 class ServiceSettings(BaseSettings):
     """Settings every service shares: Redis, bus, logs, metrics, identity."""
@@ -66,7 +105,7 @@ class ServiceSettings(BaseSettings):
     log_dir: Path = Field(default=Path("logs"), description="the daily JSONL event log")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="unset: the service's default")
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str = Field(default="0.0.0.0", description="address /metrics listens on")
     instance: str = Field(default_factory=socket.gethostname, description="stable consumer name per process slot")
     health_ttl_secs: float = Field(default=15.0, gt=0)
     shutdown_grace_secs: float = Field(default=20.0, gt=0)
@@ -84,6 +123,34 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return parse_list(value)
+
+    @field_validator("shards")
+    @classmethod
+    def _shard_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one market set name")
+        if not all(_SHARD_NAME.match(name) for name in value):
+            raise ValueError("names may hold only letters, digits, '_', '-' and '.'")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        return url_with_scheme(value, ("redis", "rediss", "unix")) if value else None
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+        try:
+            socket.getaddrinfo(value, None)
+        except (OSError, UnicodeError):
+            raise ValueError("must be an IP address or a host name this machine resolves") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -172,10 +239,16 @@ def load_settings(cls: type[_SettingsT], **overrides: Any) -> _SettingsT:
         problems = []
         for e in error.errors():
             field_path = ".".join(str(p) for p in e["loc"])
-            env_name = ENV_PREFIX + field_path.upper() if field_path else "<settings>"
+            message = e["msg"].removeprefix("Value error, ")
+            if not field_path:  # a check across fields: name them as the user writes them
+                message = re.sub(r"\b[a-z][a-z0-9_]*\b", lambda m: _env_name(cls, m.group()), message)
             # Never echo the input: it may be a secret.
-            problems.append(f"{env_name}: {e['msg']}")
+            problems.append(f"{ENV_PREFIX}{field_path.upper()}: {message}" if field_path else message)
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+
+
+def _env_name(cls: type[BaseSettings], word: str) -> str:
+    return ENV_PREFIX + word.upper() if word in cls.model_fields and "_" in word else word
 
 
 def redacted(settings: BaseSettings) -> dict[str, Any]:

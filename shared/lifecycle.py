@@ -155,7 +155,13 @@ async def run_service(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, ctx.request_stop)
     if serve_metrics:
-        metrics.serve(settings.metrics_port_for(service), settings.metrics_host)
+        port = settings.metrics_port_for(service)
+        try:
+            metrics.serve(port, settings.metrics_host)
+        except OSError as error:
+            await client.aclose()
+            raise ConfigurationError(f"POLYDESK_METRICS_PORT: cannot serve /metrics on {settings.metrics_host}:"
+                                     f"{port} ({error.strerror or error})") from None
     metrics.SERVICE_UP.labels(service=service).set(1)
     metrics.SERVICE_STARTED.labels(service=service).set(time.time())
     events.emit("service_started", instance=settings.instance, pid=os.getpid(), redis=mask_url(url))

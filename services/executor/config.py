@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from shared.config import ServiceSettings
+from shared.config import ServiceSettings, http_url, ws_url
 from shared.polymarket.wallets import SignatureType, is_address, parse_signature_type
 
 PRODUCTION_CLOB_URL = "https://clob.polymarket.com"
@@ -117,6 +117,16 @@ class ExecutorSettings(ServiceSettings):
         if not is_address(value):
             raise ValueError("must be a 0x-prefixed 40-hex-digit address")
         return value
+
+    @field_validator("clob_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("user_ws_url")
+    @classmethod
+    def _ws(cls, value: str | None) -> str | None:
+        return ws_url(value)
 
     @field_validator("private_key")
     @classmethod

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from shared.config import ServiceSettings, parse_list
+from shared.config import ServiceSettings, http_url, parse_list, wallet_address, ws_url
 
 _List = Annotated[tuple[str, ...], NoDecode]
 
@@ -85,7 +85,22 @@ class IngestSettings(ServiceSettings):
     @field_validator("watched_wallets")
     @classmethod
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(w.lower() for w in value))
+        return tuple(dict.fromkeys(wallet_address(w).lower() for w in value))
+
+    @field_validator("clob_url", "gamma_url", "data_api_url", "rpc_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        return http_url(value)
+
+    @field_validator("market_ws_url")
+    @classmethod
+    def _ws(cls, value: str) -> str:
+        return ws_url(value)
+
+    @field_validator("account_wallet")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return wallet_address(value)
 
     @field_validator("market_sets", mode="before")
     @classmethod

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from shared.config import ServiceSettings
+from shared.config import ServiceSettings, http_url, wallet_address
 
 # Seconds an order's market must still have before it resolves, by strategy; "default" covers the rest.
 DEFAULT_MIN_TIME_TO_RESOLUTION_SECS: dict[str, int] = {
@@ -61,6 +61,16 @@ class RiskSettings(ServiceSettings):
     allow_self_trade: bool = Field(
         default=False, description="approve an intent that would cross one of our own resting orders"
     )
+
+    @field_validator("data_api_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        return http_url(value)
+
+    @field_validator("reconcile_wallet_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return wallet_address(value)
 
     def db_path(self) -> Path:
         return self.risk_db_path or self.state_dir / "risk.sqlite"

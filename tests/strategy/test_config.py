@@ -52,5 +52,5 @@ def test_mistakes_fail_at_start(env, name, value):
 
 def test_copy_needs_wallets(env):
     env.setenv("POLYDESK_STRATEGIES", "copy")
-    with pytest.raises(ConfigurationError, match="copy_wallets"):
+    with pytest.raises(ConfigurationError, match="POLYDESK_COPY_WALLETS"):
         load_settings(StrategySettings, _env_file=None)

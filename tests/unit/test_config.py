@@ -90,7 +90,7 @@ def test_secret_from_a_file(clean_env, tmp_path):
 
 def test_missing_secret_file_is_a_clear_error(clean_env, tmp_path):
     clean_env.setenv("POLYDESK_REDIS_PASSWORD_FILE", str(tmp_path / "absent"))
-    with pytest.raises(ConfigurationError, match="redis_password: cannot read the file"):
+    with pytest.raises(ConfigurationError, match="POLYDESK_REDIS_PASSWORD: cannot read the file"):
         load_settings(ServiceSettings)
 
 
