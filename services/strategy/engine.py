@@ -1,7 +1,8 @@
 """The strategy engine: folds events, fills and signals into the world state and asks each strategy for intents.
 
 No I/O. `now` comes from the triggering message's envelope, so a redelivered or replayed message yields the
-same intents. A last check drops any order off the tick grid, outside [tick, 1 - tick] or below the minimum.
+same intents. A last check drops any order off the tick grid, outside [tick, 1 - tick], below the minimum, or on a token
+whose book is not valid.
 """
 
 from __future__ import annotations
@@ -111,7 +112,15 @@ class Engine:
             return True
         market = self.state.markets.get(intent.market)
         if market is not None and on_grid(intent.price, market.tick_size) and intent.size >= market.min_size:
-            return True
+            # A token with no book here was priced from its complement's (a mirrored quote); one whose book
+            # ingest reported not valid, or that awaits its snapshot, trades on nothing until a fresh one.
+            book = market.books.get(intent.token_id)
+            if book is None or book.valid:
+                return True
+            log.info("dropped an intent from %s on a book that is not valid (%s): %s %s @ %s in %s",
+                     intent.strategy, book.halted_reason or "no snapshot", intent.side, intent.size,
+                     intent.price, intent.market)
+            return False
         log.error("dropped an invalid intent from %s: %s %s @ %s in %s", intent.strategy, intent.side,
                   intent.size, intent.price, intent.market)
         return False

@@ -1,7 +1,9 @@
 """Per-market state of a strategy worker: books, market rules, own orders and inventory, and the apply functions.
 
 Pure data plus functions that fold bus messages into it; no I/O. Books are valid only from a snapshot of
-the current epoch on (a delta without one, or of another epoch, is ignored: ingest resyncs with a snapshot).
+the current epoch on (a delta without one, or of another epoch, is ignored: ingest resyncs with a snapshot)
+and until ingest reports the book not valid (BookStatus: stale, resyncing, gap); a VALID status brings back
+only the book of the epoch it names.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from statistics import pstdev
 from shared.messages import (
     BookDelta,
     BookSnapshot,
+    BookState,
+    BookStatus,
     Fill,
     LastTrade,
     MarketDiscovered,
@@ -48,6 +52,8 @@ class Book:
     # Venue time of the frame that last changed this book: a market's two books agree when they were last
     # changed by the same frame (the venue sends both tokens' changes together; a resync fetches them apart).
     as_of_ns: int = 0
+    snapshot_epoch: int | None = None  # the epoch of the last snapshot applied
+    halted_reason: str = ""  # why ingest last reported this book not valid
 
     def levels(self, side: Side) -> list[PriceLevel]:
         """Best first: bids high to low (side BUY), asks low to high (side SELL)."""
@@ -187,6 +193,19 @@ def apply_event(state: WorldState, message: Message) -> None:
         # The venue clears the book on a tick change; ingest follows with a snapshot of a new epoch.
         for book in market.books.values():
             book.valid = False
+    elif isinstance(message, BookStatus):
+        _apply_status(state, message)
+
+
+def _apply_status(state: WorldState, status: BookStatus) -> None:
+    book = state.market(status.market).book(status.token_id)
+    state.token_market[status.token_id] = status.market
+    if status.state is not BookState.VALID:
+        book.valid = False
+        book.halted_reason = f"{status.state.value}: {status.reason}"
+    elif book.snapshot_epoch == status.epoch:  # ingest checked the book we hold (a probe, a resync)
+        book.valid = True
+        book.halted_reason = ""
 
 
 def _apply_info(state: WorldState, info: MarketInfo) -> None:
@@ -214,6 +233,7 @@ def _apply_snapshot(state: WorldState, snapshot: BookSnapshot) -> None:
     book.bids = {level.price: level.size for level in snapshot.bids if level.size > 0}
     book.asks = {level.price: level.size for level in snapshot.asks if level.size > 0}
     book.epoch, book.valid = snapshot.epoch, True
+    book.snapshot_epoch, book.halted_reason = snapshot.epoch, ""
     book.as_of_ns = snapshot.envelope.source_ts_ns
     _record_mid(state, snapshot.token_id, book)
 

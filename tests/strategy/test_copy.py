@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from services.strategy.engine import Engine
 from services.strategy.strategies.copy import CopyParams, CopyTrading
-from shared.messages import Side
-from tests.strategy.scenario import discovered, feed, fill, info, snapshot, trade, views
+from shared.messages import BookState, BookStatus, Side
+from tests.strategy.scenario import discovered, env, feed, fill, info, snapshot, trade, views
 
 M = info("m1")
 YES, NO = "m1-yes", "m1-no"
@@ -73,3 +73,21 @@ def test_a_redelivered_trade_yields_the_same_intent_id():
     again = feed(e, [leader])
     assert [i.envelope.message_id for i in first] == [i.envelope.message_id for i in again]
     assert first[0].envelope.causation_id == leader.envelope.message_id
+
+
+def status(state: BookState, epoch: int = 0, reason: str = "hash_mismatch") -> BookStatus:
+    return BookStatus(envelope=env(), market=M.condition_id, token_id=YES, state=state, reason=reason, epoch=epoch)
+
+
+def test_nothing_is_copied_on_a_book_ingest_reports_not_valid_until_a_fresh_snapshot():
+    leader = [trade(M, YES, Side.BUY, "20", "0.50", key=k) for k in ("k1", "k2", "k3", "k4")]
+    copy = engine()
+    for state in (BookState.GAP, BookState.STALE, BookState.RESYNCING):
+        assert feed(copy, [*book(), status(state), leader[0]]) == []
+    # A VALID status for another epoch is not a snapshot of the book held: still nothing.
+    assert feed(copy, [status(BookState.VALID, epoch=1), leader[1]]) == []
+    # A VALID status naming the epoch held (a probe found the venue's book unchanged): trading again.
+    assert len(feed(copy, [status(BookState.VALID, epoch=0), leader[2]])) == 1
+    # A fresh snapshot (new epoch) after a gap: trading again.
+    fresh = snapshot(M, YES, [("0.49", "500")], [("0.51", "500")], epoch=2)
+    assert len(feed(copy, [status(BookState.GAP), fresh, leader[3]])) == 1
