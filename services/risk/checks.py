@@ -61,6 +61,8 @@ class Situation:
     settled_shares: Decimal = Decimal(0)  # of the intent's token, on chain (provisional ones cannot be sold)
     open_sell_size: Decimal = Decimal(0)  # own SELL orders already resting on the intent's token
     own_resting: tuple[RestingOrder, ...] = ()
+    book_state: str | None = None  # the token's book as ingest last reported it (None: never reported)
+    book_reason: str = ""  # why it is not valid
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,13 @@ def check_kill_switch(order: Order, s: Situation, limits: Limits) -> Verdict:
     if s.kill_switch_active:
         return _reject("KILL_SWITCH", "kill switch is on")
     return _pass("KILL_SWITCH")
+
+
+def check_book_valid(order: Order, s: Situation, limits: Limits) -> Verdict:
+    # Prices decided on a stale, resyncing or gapped book would trade on prices the venue no longer has.
+    if s.book_state is not None and s.book_state != "valid":
+        return _reject("BOOK_NOT_VALID", f"book {s.book_state}: {s.book_reason or 'no reason given'}")
+    return _pass("BOOK_NOT_VALID")
 
 
 def check_dry_run(order: Order, s: Situation, limits: Limits) -> Verdict:
@@ -222,6 +231,7 @@ def check_dedup(order: Order, s: Situation, limits: Limits) -> Verdict:
 # The seed's order (the kill switch before all); data, so the order is visible and tested in one place.
 RULES: tuple[tuple[str, Rule], ...] = (
     ("KILL_SWITCH", check_kill_switch),
+    ("BOOK_NOT_VALID", check_book_valid),
     ("DRY_RUN", check_dry_run),
     ("MAX_TRADE_SIZE_USD", check_max_trade_size),
     ("MAX_DAILY_LOSS_USD", check_daily_loss),

@@ -45,6 +45,9 @@ class RiskSettings(ServiceSettings):
         default=2, ge=0, le=100, description="price limit at least this many ticks away, so a must-fill order's "
         "three phases (one tick apart at least) fit at a coarse tick"
     )
+    book_invalid_cancel_secs: float = Field(
+        default=10.0, gt=0, description="resting orders on a market whose book stays not valid this long are cancelled"
+    )
     risk_db_path: Path | None = Field(default=None, description="risk's SQLite file; unset: <state_dir>/risk.sqlite")
     data_api_url: str | None = Field(
         default=None, description="Data API base URL for reconciling positions on start; unset: skipped"

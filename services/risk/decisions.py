@@ -81,7 +81,13 @@ class Decider:
             open_sell_size=sum((r for t, side, _, r in resting if t == intent.token_id and side == Side.SELL),
                                Decimal(0)),
             own_resting=tuple(RestingOrder(side, price, t != intent.token_id) for t, side, price, _ in resting),
+            **self._book(intent.token_id),
         )
+
+    def _book(self, token_id: str) -> dict[str, str | None]:
+        row = self.state.book_status(token_id)
+        return {"book_state": None, "book_reason": ""} if row is None else {"book_state": row.state,
+                                                                          "book_reason": row.reason}
 
     def decide(self, intent: OrderIntent, fx: Effects) -> Decision:
         """Evaluate `intent` and add its outputs and events to `fx` (inside the caller's transaction)."""

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from services.risk import killswitch
+from services.risk.books import BookGuard
 from services.risk.config import RiskSettings
 from services.risk.decisions import DECISIONS, Decider
 from services.risk.handling import Effects, handle_once
@@ -42,6 +43,7 @@ class RiskService:
         self.decider = Decider(settings, state)
         self.tracker = Tracker(settings, state)
         self._published: KillState | None = None
+        self.book_guard = BookGuard(settings, state)
 
     # ---- handlers ------------------------------------------------------------------------------------
 
@@ -133,6 +135,10 @@ class RiskService:
             try:
                 self.refresh_metrics()
                 await self._sync_status()
+                for message in self.book_guard.cancels():
+                    await self.ctx.bus.publish(CONTROL, message)
+                    self.ctx.events.emit("cancel_market_book_not_valid", market=message.market,
+                                         reason=message.reason)
                 if time.monotonic() - last_housekeeping > HOUSEKEEPING_SECS:
                     await self._housekeeping()
                     last_housekeeping = time.monotonic()

@@ -59,6 +59,12 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE fill_statuses; DROP TABLE trades; DROP TABLE positions; DROP TABLE realized;
     ALTER TABLE tokens ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
     """,
+    # Each token's book as ingest last reported it (BookStatus, BookSnapshot): risk approves nothing on a
+    # book that is not valid, and cancels resting orders on a market whose book stays invalid.
+    """
+    CREATE TABLE book_status (token_id TEXT PRIMARY KEY, market TEXT NOT NULL, state TEXT NOT NULL,
+                              reason TEXT NOT NULL, epoch INTEGER NOT NULL, since_ts REAL NOT NULL);
+    """,
 )
 
 
@@ -79,6 +85,16 @@ class MarketRow:
     min_order_size: Decimal
     neg_risk: bool
     closed: bool
+
+
+@dataclass(frozen=True)
+class BookStatusRow:
+    token_id: str
+    market: str
+    state: str  # valid | stale | resyncing | gap
+    reason: str
+    epoch: int
+    since_ts: float  # when the book entered this state (risk's clock)
 
 
 class RiskState:
@@ -261,6 +277,29 @@ class RiskState:
             return None
         cid, volume, end, tick, min_size, neg_risk, closed = row
         return MarketRow(cid, Decimal(volume), end, Decimal(tick), Decimal(min_size), bool(neg_risk), bool(closed))
+
+    def set_tick_size(self, condition_id: str, tick_size: Decimal) -> None:
+        self.db.execute("UPDATE markets SET tick_size=? WHERE condition_id=?", (str(tick_size), condition_id))
+
+    def set_book_status(self, token_id: str, market: str, state: str, reason: str, epoch: int) -> None:
+        """Record a token's book state; `since_ts` moves only when the state changes."""
+        old = self.book_status(token_id)
+        since = old.since_ts if old is not None and old.state == state else self.clock()
+        self.db.execute("INSERT OR REPLACE INTO book_status VALUES (?, ?, ?, ?, ?, ?)",
+                        (token_id, market, state, reason, epoch, since))
+
+    def book_status(self, token_id: str) -> BookStatusRow | None:
+        row = self._one("SELECT * FROM book_status WHERE token_id=?", token_id)
+        return None if row is None else BookStatusRow(*row)
+
+    def books_invalid_since(self, before_ts: float) -> list[BookStatusRow]:
+        """Books not valid since before `before_ts`."""
+        rows = self.db.execute("SELECT * FROM book_status WHERE state != 'valid' AND since_ts <= ? "
+                               "ORDER BY market, token_id", (before_ts,))
+        return [BookStatusRow(*row) for row in rows]
+
+    def has_open_orders(self, market: str) -> bool:
+        return self._one("SELECT 1 FROM open_orders WHERE market=? LIMIT 1", market) is not None
 
     def market_of_token(self, token_id: str) -> str | None:
         row = self._one("SELECT condition_id FROM tokens WHERE token_id=?", token_id)

@@ -18,6 +18,7 @@ from shared.ledger import order_is_open
 from shared.messages import (
     BookDelta,
     BookSnapshot,
+    BookStatus,
     Fill,
     MarketDiscovered,
     MarketResolved,
@@ -25,6 +26,7 @@ from shared.messages import (
     Message,
     OrderUpdate,
     PositionRedeemed,
+    TickSizeChanged,
 )
 
 
@@ -89,7 +91,14 @@ class Tracker:
             self.state.upsert_market(message.market)
         elif isinstance(message, MarketResolved):
             self.on_resolved(message, fx)
+        elif isinstance(message, BookStatus):
+            self.state.set_book_status(message.token_id, message.market, message.state.value, message.reason,
+                                       message.epoch)
+        elif isinstance(message, TickSizeChanged):
+            self.state.set_tick_size(message.market, message.new_tick_size)
+            self.state.set_book_status(message.token_id, message.market, "resyncing", "tick_size_change", -1)
         elif isinstance(message, BookSnapshot):
+            self.state.set_book_status(message.token_id, message.market, "valid", "", message.epoch)
             best_bid = message.bids[0].price if message.bids else None
             best_ask = message.asks[0].price if message.asks else None
             self._mark(message.token_id, mark_from_top(best_bid, best_ask), message, fx)

@@ -31,9 +31,9 @@ ORDER = Order(Side.BUY, D(10), D("0.5"))
 
 
 def test_rules_run_in_the_seeds_order():
-    assert RULE_NAMES == ("KILL_SWITCH", "DRY_RUN", "MAX_TRADE_SIZE_USD", "MAX_DAILY_LOSS_USD", "MIN_LIQUIDITY_USD",
-                          "MIN_TIME_TO_RESOLUTION", "MAX_PER_MARKET_NOTIONAL", "UNSETTLED_INVENTORY", "SELF_TRADE",
-                          "DEDUP_WINDOW")
+    assert RULE_NAMES == ("KILL_SWITCH", "BOOK_NOT_VALID", "DRY_RUN", "MAX_TRADE_SIZE_USD", "MAX_DAILY_LOSS_USD",
+                          "MIN_LIQUIDITY_USD", "MIN_TIME_TO_RESOLUTION", "MAX_PER_MARKET_NOTIONAL",
+                          "UNSETTLED_INVENTORY", "SELF_TRADE", "DEDUP_WINDOW")
 
 
 def test_everything_within_limits_is_approved_unchanged():
@@ -45,6 +45,8 @@ def test_everything_within_limits_is_approved_unchanged():
 FAILING = {
     "KILL_SWITCH": ({"situation": replace(OK, kill_switch_active=True)}, {}),
     "DRY_RUN": ({"limits": replace(LIMITS, dry_run=True)}, {}),
+    "BOOK_NOT_VALID": ({"situation": replace(OK, book_state="gap", book_reason="hash_mismatch")},
+                       {"situation": replace(OK, book_state="valid")}),
     "MAX_DAILY_LOSS_USD": ({"situation": replace(OK, daily_pnl_usd=D("-100.01"))},
                            {"situation": replace(OK, daily_pnl_usd=D(-100))}),
     "MIN_LIQUIDITY_USD": ({"situation": replace(OK, volume_24h_usd=D("999.99"))},
@@ -64,7 +66,7 @@ def test_each_rule_rejects_with_its_name_and_numbers(rule):
     decision = evaluate(failing.get("order", ORDER), failing.get("situation", OK), failing.get("limits", LIMITS))
     assert not decision.approved and decision.rule == rule and decision.size == 0
     assert decision.detail
-    if rule not in ("KILL_SWITCH", "DRY_RUN"):
+    if rule not in ("KILL_SWITCH", "DRY_RUN", "BOOK_NOT_VALID"):
         assert decision.numbers
     passed = evaluate(passing.get("order", ORDER), passing.get("situation", OK), passing.get("limits", LIMITS))
     assert passed.approved, passed

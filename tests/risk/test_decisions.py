@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from services.risk.books import BookGuard
 from services.risk.config import RiskSettings
 from services.risk.decisions import DECISIONS, Decider, client_order_id
 from services.risk.handling import handle_once
@@ -239,3 +240,49 @@ def test_an_intent_crossing_our_own_resting_order_is_rejected(harness):
     assert by_stream(harness.decide(intent(side=m.Side.BUY, price="0.55", token=NO, key="mm:b")))[DECISIONS][0].approved
     crossing = by_stream(harness.decide(intent(side=m.Side.BUY, price="0.45", token=YES, key="v:1")))[DECISIONS][0]
     assert not crossing.approved and crossing.rule == "SELF_TRADE"
+
+
+def book_status(state: m.BookState, token: str = YES, reason: str = "hash_mismatch", epoch: int = 1):
+    return m.BookStatus(envelope=m.Envelope.new("ingest"), market=CID, token_id=token, state=state, reason=reason,
+                        epoch=epoch)
+
+
+def test_nothing_is_approved_on_a_book_ingest_reports_not_valid_until_a_fresh_snapshot(harness, tmp_path):
+    harness.on_event(book_status(m.BookState.GAP))
+    out = by_stream(harness.decide(intent(key="copy:gap")))
+    assert out[DECISIONS][0].rule == "BOOK_NOT_VALID" and APPROVED_ORDERS not in out
+    assert "gap" in out[DECISIONS][0].detail and "hash_mismatch" in out[DECISIONS][0].detail
+    assert by_stream(harness.decide(intent(key="copy:other", token=NO)))[APPROVED_ORDERS]  # the other token's is fine
+    snapshot = m.BookSnapshot(envelope=m.Envelope.new("ingest"), market=CID, token_id=YES, epoch=2,
+                              bids=(m.PriceLevel(price=D("0.49"), size=D(10)),),
+                              asks=(m.PriceLevel(price=D("0.51"), size=D(10)),), tick_size=D("0.01"))
+    harness.on_event(snapshot)
+    assert by_stream(harness.decide(intent(key="copy:fresh")))[APPROVED_ORDERS]
+    harness.events.close()
+    reject = [e for e in read_events(sorted((tmp_path / "logs").glob("*.jsonl"))) if e["type"] == "risk_reject"]
+    assert reject[0]["rule"] == "BOOK_NOT_VALID" and "hash_mismatch" in reject[0]["detail"]
+
+
+def test_a_tick_size_change_halts_the_token_and_the_next_approval_carries_the_new_tick(harness):
+    harness.on_event(m.TickSizeChanged(envelope=m.Envelope.new("ingest"), market=CID, token_id=YES,
+                                       old_tick_size=D("0.01"), new_tick_size=D("0.001")))
+    assert by_stream(harness.decide(intent(key="copy:t1")))[DECISIONS][0].rule == "BOOK_NOT_VALID"
+    harness.on_event(book_status(m.BookState.VALID, reason="", epoch=3))
+    order, = by_stream(harness.decide(intent(key="copy:t2", price="0.419")))[APPROVED_ORDERS]
+    assert order.tick_size == D("0.001") and order.price == D("0.419")
+
+
+def test_resting_orders_are_cancelled_once_a_book_stays_not_valid_past_the_setting(harness, clock, settings):
+    guard = BookGuard(settings, harness.state)
+    harness.decide(intent(key="copy:resting"))  # approved: an open order in the market
+    harness.on_event(book_status(m.BookState.STALE, reason="frozen_feed"))
+    assert guard.cancels() == []
+    clock.now += settings.book_invalid_cancel_secs - 1
+    assert guard.cancels() == []  # not yet
+    clock.now += 2
+    cancel, = guard.cancels()
+    assert cancel.market == CID and "frozen_feed" in cancel.reason
+    assert guard.cancels() == []  # asked once per period
+    harness.on_event(book_status(m.BookState.VALID, reason="", epoch=2))
+    clock.now += settings.book_invalid_cancel_secs + 1
+    assert guard.cancels() == []  # valid again
