@@ -252,7 +252,8 @@ def test_nothing_is_approved_on_a_book_ingest_reports_not_valid_until_a_fresh_sn
     out = by_stream(harness.decide(intent(key="copy:gap")))
     assert out[DECISIONS][0].rule == "BOOK_NOT_VALID" and APPROVED_ORDERS not in out
     assert "gap" in out[DECISIONS][0].detail and "hash_mismatch" in out[DECISIONS][0].detail
-    assert by_stream(harness.decide(intent(key="copy:other", token=NO)))[APPROVED_ORDERS]  # the other token's is fine
+    other = by_stream(harness.decide(intent(key="copy:other", token=NO, price="0.40")))
+    assert APPROVED_ORDERS in other, other  # the other token's book is fine
     snapshot = m.BookSnapshot(envelope=m.Envelope.new("ingest"), market=CID, token_id=YES, epoch=2,
                               bids=(m.PriceLevel(price=D("0.49"), size=D(10)),),
                               asks=(m.PriceLevel(price=D("0.51"), size=D(10)),), tick_size=D("0.01"))
