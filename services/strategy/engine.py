@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from services.strategy.config import StrategySettings
 from services.strategy.intents import Intent, Strategy
 from services.strategy.pricing import on_grid
-from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update
+from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update, apply_redemption
 from services.strategy.strategies.arbitrage import Arbitrage, ArbParams
 from services.strategy.strategies.bench import Bench, BenchParams
 from services.strategy.strategies.copy import CopyParams, CopyTrading
 from services.strategy.strategies.market_making import MarketMaking, MMParams
 from services.strategy.strategies.verdict import ExternalVerdict, SizingParams, VerdictParams
-from shared.messages import ExternalSignal, Fill, Message, OrderIntent, OrderUpdate
+from shared.messages import ExternalSignal, Fill, Message, OrderIntent, OrderUpdate, PositionRedeemed
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,11 @@ class Engine:
         return self._run(signal, message_time(signal) if now is None else now)
 
     def on_fill(self, message: Message) -> None:
-        """A `fills` message: own inventory and open orders."""
+        """A `fills` message: own inventory (fills, redemptions) and open orders."""
         if isinstance(message, Fill):
             apply_fill(self.state.portfolio, message)
+        elif isinstance(message, PositionRedeemed):
+            apply_redemption(self.state.portfolio, message)
         elif isinstance(message, OrderUpdate):
             apply_order_update(self.state.portfolio, message)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from statistics import pstdev
 
+from shared.ledger import Ledger, MemoryLedgerStore, order_is_open
 from shared.messages import (
     BookDelta,
     BookSnapshot,
@@ -25,20 +26,17 @@ from shared.messages import (
     MarketResolved,
     MarketUpdated,
     Message,
-    OrderStatus,
     OrderUpdate,
+    PositionRedeemed,
     PriceLevel,
     Side,
     TickSizeChanged,
     TradeSeen,
-    TradeStatus,
 )
 
 DEFAULT_TICK = Decimal("0.01")
 DEFAULT_MIN_SIZE = Decimal(5)
 MID_HISTORY = 64  # mids kept per token for the volatility estimate
-CLOSED_ORDER_STATUSES = frozenset({OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED,
-                                   OrderStatus.MATCHED})
 
 
 @dataclass
@@ -114,15 +112,22 @@ class Market:
 
 @dataclass
 class Portfolio:
-    """Own inventory (shares per token) and open orders, from the fills stream."""
+    """Own inventory (the shared ledger, in memory, from the fills stream) and own open orders."""
 
-    inventory: dict[str, Decimal] = field(default_factory=dict)
-    counted_trades: dict[str, Decimal] = field(default_factory=dict)  # trade id -> signed shares applied
-    failed_trades: set[str] = field(default_factory=set)
+    ledger: Ledger = field(default_factory=lambda: Ledger(MemoryLedgerStore()))
     open_orders: dict[str, OrderUpdate] = field(default_factory=dict)  # client order id (or venue id) -> last
 
     def position(self, token_id: str) -> Decimal:
-        return self.inventory.get(token_id, Decimal(0))
+        """Shares held, settled and provisional (what the position will be if nothing fails)."""
+        return self.ledger.position(token_id).size
+
+    def settled(self, token_id: str) -> Decimal:
+        """Shares on chain: the only ones that can be sold."""
+        return self.ledger.position(token_id).settled
+
+    def provisional(self, token_id: str) -> Decimal:
+        """Shares of MATCHED trades not settled yet (negative for a pending sell)."""
+        return self.ledger.position(token_id).provisional
 
     def open_size(self, token_id: str, side: Side) -> Decimal:
         """Shares still open in own orders on one side of a token."""
@@ -182,7 +187,7 @@ def apply_event(state: WorldState, message: Message) -> None:
     if isinstance(message, MarketDiscovered | MarketUpdated):
         _apply_info(state, message.market)
     elif isinstance(message, MarketResolved):
-        state.market(message.condition_id).resolved = True
+        _apply_resolution(state, message)
     elif isinstance(message, BookSnapshot):
         _apply_snapshot(state, message)
     elif isinstance(message, BookDelta):
@@ -269,33 +274,33 @@ def _record_mid(state: WorldState, token_id: str, book: Book) -> None:
         mids.append(mid)
 
 
+def _apply_resolution(state: WorldState, resolved: MarketResolved) -> None:
+    """The market is closed; held tokens are worth their payout (winner 1, others 0) in the ledger."""
+    market = state.market(resolved.condition_id)
+    market.resolved = True
+    winner = resolved.winning_token_id
+    if winner is None and resolved.winning_outcome and market.info is not None:
+        winner = next((t.token_id for t in market.info.tokens
+                       if t.outcome.lower() == resolved.winning_outcome.lower()), None)
+    if winner is not None and market.token_ids:
+        state.portfolio.ledger.resolve(resolved.condition_id, market.token_ids, winner)
+
+
 def apply_fill(portfolio: Portfolio, fill: Fill) -> None:
-    """Count a trade once whatever statuses it goes through; a FAILED trade takes its shares back."""
-    if fill.trade_id in portfolio.failed_trades:
-        return
-    if fill.status is TradeStatus.FAILED:
-        portfolio.failed_trades.add(fill.trade_id)
-        counted = portfolio.counted_trades.pop(fill.trade_id, None)
-        if counted is not None:
-            _add(portfolio, fill.token_id, -counted)
-        return
-    if fill.trade_id in portfolio.counted_trades:
-        return
-    signed = fill.size if fill.side is Side.BUY else -fill.size
-    portfolio.counted_trades[fill.trade_id] = signed
-    _add(portfolio, fill.token_id, signed)
+    """One status of one own order's part of a trade, by the shared ledger's rules (the same as risk's)."""
+    portfolio.ledger.apply_fill(fill)
 
 
-def _add(portfolio: Portfolio, token_id: str, shares: Decimal) -> None:
-    portfolio.inventory[token_id] = portfolio.inventory.get(token_id, Decimal(0)) + shares
+def apply_redemption(portfolio: Portfolio, redeemed: PositionRedeemed) -> None:
+    portfolio.ledger.redeem(redeemed)
 
 
 def apply_order_update(portfolio: Portfolio, update: OrderUpdate) -> None:
-    """Keep the last view of each open order; a closed one leaves the set."""
+    """Keep the last view of each open order; a closed one leaves the set (open: shared.ledger.order_is_open)."""
     key = update.client_order_id or update.order_id
     if key is None:
         return
-    if update.status in CLOSED_ORDER_STATUSES or update.size_matched >= update.original_size:
-        portfolio.open_orders.pop(key, None)
-    else:
+    if order_is_open(update.status, update.original_size, update.size_matched):
         portfolio.open_orders[key] = update
+    else:
+        portfolio.open_orders.pop(key, None)

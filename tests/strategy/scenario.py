@@ -82,9 +82,9 @@ def signal(market: MarketInfo, probability: str, *, token: str | None = None, ex
 
 
 def fill(market: MarketInfo, token: str, side: Side, size: str, *, trade_id: str = "t1",
-         status: TradeStatus = TradeStatus.MATCHED, price: str = "0.5") -> Fill:
-    return Fill(envelope=env(), trade_id=trade_id, status=status, order_id="o1", market=market.condition_id,
-                token_id=token, side=side, size=D(size), price=D(price))
+         status: TradeStatus = TradeStatus.MATCHED, price: str = "0.5", order_id: str = "o1") -> Fill:
+    return Fill(envelope=env(), trade_id=trade_id, status=status, order_id=order_id, client_order_id=f"c-{order_id}",
+                market=market.condition_id, token_id=token, side=side, size=D(size), price=D(price))
 
 
 def view(intent: Intent) -> tuple[object, ...]:

@@ -39,8 +39,8 @@ def test_books_of_one_market_from_different_frames_are_not_arbitraged_until_a_fr
     e = engine()
     assert feed(e, apart) == []  # a resync of one token next to a stale book of the other
     both = BookDelta(envelope=env(T0 + 602), market="b", changes=(
-        LevelChange(token_id="b-yes", side=Side.SELL, price=Decimal("0.45"), size=Decimal("90")),
-        LevelChange(token_id="b-no", side=Side.BUY, price=Decimal("0.55"), size=Decimal("90"))))
+        LevelChange(token_id="b-yes", side=Side.SELL, price=Decimal("0.45"), size=Decimal(90)),
+        LevelChange(token_id="b-no", side=Side.BUY, price=Decimal("0.55"), size=Decimal(90))))
     assert [v[3] for v in views(feed(e, [both]))] == ["b-yes", "b-no"]
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from services.strategy.engine import Engine
 from services.strategy.strategies.copy import CopyParams, CopyTrading
-from shared.messages import BookState, BookStatus, Side
+from shared.messages import BookState, BookStatus, Side, TradeStatus
 from tests.strategy.scenario import discovered, env, feed, fill, info, snapshot, trade, views
 
 M = info("m1")
@@ -57,11 +57,13 @@ def test_other_wallets_and_unknown_markets_are_ignored():
     assert other == [] and unknown == []
 
 
-def test_sells_are_mirrored_only_against_own_inventory():
+def test_sells_are_mirrored_only_against_own_settled_inventory():
     no_inventory = feed(engine(), [*book(), trade(M, YES, Side.SELL, "20", "0.50", key="s1")])
+    provisional = feed(engine(), [*book(), fill(M, YES, Side.BUY, "6"), trade(M, YES, Side.SELL, "20", "0.50")])
     e = engine()
-    intents = feed(e, [*book(), fill(M, YES, Side.BUY, "6"), trade(M, YES, Side.SELL, "20", "0.50", key="s2")])
-    assert no_inventory == []
+    settled = fill(M, YES, Side.BUY, "6", status=TradeStatus.MINED)
+    intents = feed(e, [*book(), settled, trade(M, YES, Side.SELL, "20", "0.50", key="s2")])
+    assert no_inventory == [] and provisional == []
     # The leader's 20 x 0.5 = 10 shares, but only 6 are held.
     assert views(intents) == [("copy", "copy:s2", "m1", YES, "SELL", "0.49", "6.00", "FAK")]
 

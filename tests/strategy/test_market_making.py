@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from services.strategy.engine import Engine
 from services.strategy.strategies.market_making import MarketMaking, MMParams
-from shared.messages import MarketResolved, OrderIntent, Side
+from shared.messages import MarketResolved, OrderIntent, Side, TradeStatus
 from tests.strategy.scenario import T0, delta, discovered, env, feed, fill, info, snapshot, views
 
 M = info("m")
@@ -40,11 +40,17 @@ def test_microprice_leans_toward_the_thin_side():
     assert [v[5] for v in views(intents)] == ["0.53", "0.43"]
 
 
-def test_inventory_skews_quotes_and_allows_a_yes_sell():
+def test_inventory_skews_quotes_and_allows_a_yes_sell_once_settled():
     e = engine()
-    intents = feed(e, [fill(M, "m-yes", Side.BUY, "30"), *start()])
+    intents = feed(e, [fill(M, "m-yes", Side.BUY, "30", status=TradeStatus.MINED), *start()])
     # fair 0.50 - 30 x 0.001 = 0.47: bid 0.45, ask 0.49 as a SELL of held YES
     assert [(v[3], v[4], v[5]) for v in views(intents)] == [("m-yes", "BUY", "0.45"), ("m-yes", "SELL", "0.49")]
+
+
+def test_provisional_inventory_skews_but_is_not_sold():
+    intents = feed(engine(), [fill(M, "m-yes", Side.BUY, "30"), *start()])
+    # The same skew, but the 30 YES of a MATCHED trade are not on chain: the ask is the mirror BUY of NO.
+    assert [(v[3], v[4], v[5]) for v in views(intents)] == [("m-yes", "BUY", "0.45"), ("m-no", "BUY", "0.51")]
 
 
 def test_requotes_wait_for_the_interval_then_cancel_and_replace():

@@ -1,11 +1,21 @@
-"""World state: books from snapshots and deltas by epoch, inventory idempotent by trade, open orders."""
+"""World state: books from snapshots and deltas by epoch, inventory by the shared ledger (parts, settled vs
+provisional, resolution, redemption), open orders."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
 
-from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update
-from shared.messages import OrderEventKind, OrderStatus, OrderUpdate, Side, TickSizeChanged, TradeStatus
+from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update, apply_redemption
+from shared.messages import (
+    MarketResolved,
+    OrderEventKind,
+    OrderStatus,
+    OrderUpdate,
+    PositionRedeemed,
+    Side,
+    TickSizeChanged,
+    TradeStatus,
+)
 from tests.strategy.scenario import delta, discovered, env, fill, info, snapshot
 
 M = info("m", neg_risk_id="E")
@@ -40,9 +50,30 @@ def test_inventory_counts_a_trade_once_and_a_failed_trade_reverses_it():
         apply_fill(state.portfolio, fill(M, "m-yes", Side.BUY, "10", trade_id="a", status=status))
     apply_fill(state.portfolio, fill(M, "m-yes", Side.SELL, "4", trade_id="b"))
     assert state.portfolio.position("m-yes") == D(6)
+    assert (state.portfolio.settled("m-yes"), state.portfolio.provisional("m-yes")) == (D(10), D(-4))
+    apply_fill(state.portfolio, fill(M, "m-yes", Side.SELL, "4", trade_id="b", status=TradeStatus.RETRYING))
     apply_fill(state.portfolio, fill(M, "m-yes", Side.SELL, "4", trade_id="b", status=TradeStatus.FAILED))
-    apply_fill(state.portfolio, fill(M, "m-yes", Side.SELL, "4", trade_id="b", status=TradeStatus.CONFIRMED))
-    assert state.portfolio.position("m-yes") == D(10)
+    apply_fill(state.portfolio, fill(M, "m-yes", Side.SELL, "4", trade_id="b", status=TradeStatus.MINED))
+    assert state.portfolio.position("m-yes") == D(10)  # a MINED after FAILED does not bring it back
+
+
+def test_both_own_parts_of_a_self_trade_count():
+    state = WorldState()
+    apply_fill(state.portfolio, fill(M, "m-yes", Side.BUY, "10", trade_id="a", status=TradeStatus.MINED))
+    apply_fill(state.portfolio, fill(M, "m-yes", Side.BUY, "5", trade_id="s", order_id="0xbuy"))
+    apply_fill(state.portfolio, fill(M, "m-yes", Side.SELL, "5", trade_id="s", order_id="0xsell"))
+    assert state.portfolio.position("m-yes") == D(10) and state.portfolio.provisional("m-yes") == D(0)
+
+
+def test_a_resolution_and_a_redemption_reach_the_inventory():
+    state = WorldState()
+    apply_event(state, discovered(M))
+    apply_fill(state.portfolio, fill(M, "m-yes", Side.BUY, "10", trade_id="a", status=TradeStatus.CONFIRMED))
+    apply_event(state, MarketResolved(envelope=env(), condition_id="m", winning_outcome="Yes"))
+    assert state.markets["m"].resolved and state.portfolio.ledger.position("m-yes").resolved_price == 1
+    apply_redemption(state.portfolio, PositionRedeemed(envelope=env(), market="m", token_id="m-yes", shares=D(10),
+                                                       payout_usd=D(10), transaction_hash="0xt"))
+    assert state.portfolio.position("m-yes") == 0
 
 
 def test_open_orders_leave_when_closed():

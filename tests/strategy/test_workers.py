@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from services.strategy.service import group_name
-from shared.messages import OrderIntent, Side, decode
+from shared.messages import OrderIntent, Side, TradeStatus, decode
 from shared.streams import FILLS, INTENTS, Bus, Output, events_stream
 from tests.helpers import eventually
 from tests.integration.test_services import service_env
@@ -52,7 +52,8 @@ async def publish_scenario(bus: Bus) -> tuple[dict[str, list[str]], list[Output]
                 key = f"{m}-{i:04d}"
                 trades.append(Output(events_stream(shard), trade(market, f"{m}-yes", side, "20", "0.50", key=key)))
                 expected[m].append(key)
-        held = fill(info(markets[0]), f"{markets[0]}-yes", Side.BUY, "100000", trade_id=f"seed-{shard}")
+        held = fill(info(markets[0]), f"{markets[0]}-yes", Side.BUY, "100000", trade_id=f"seed-{shard}",
+                    status=TradeStatus.MINED)  # settled: copy sells only shares on chain
         await bus.publish_many([*setup, Output(FILLS, held)])
         # Interleave the markets as a venue would, so a batch holds several markets.
         interleaved = [trades[i + k * TRADES_PER_MARKET] for i in range(TRADES_PER_MARKET) for k in range(len(markets))]

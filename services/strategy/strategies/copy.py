@@ -50,7 +50,8 @@ class CopyTrading:
         size = sizing.proportional(event.size, self.params.size_ratio, touch.price,
                                    min_usd=self.params.min_size_usd, max_usd=self.params.max_size_usd)
         if event.side is Side.SELL:
-            free = state.portfolio.position(event.token_id) - state.portfolio.open_size(event.token_id, Side.SELL)
+            # Only settled shares can be sold (a MATCHED buy is not on chain yet and may still fail).
+            free = state.portfolio.settled(event.token_id) - state.portfolio.open_size(event.token_id, Side.SELL)
             size = min(size, free)
         shares = tradable_size(size, market.min_size)
         if shares is None:

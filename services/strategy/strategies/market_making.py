@@ -120,7 +120,7 @@ class MarketMaking:
         if bid_size is None or ask_size is None:
             return []
         sides = [("bid", token, Side.BUY, quote.bid, bid_size)]
-        if state.portfolio.position(token) >= ask_size:
+        if state.portfolio.settled(token) >= ask_size:  # provisional shares cannot be sold yet
             sides.append(("ask", token, Side.SELL, quote.ask, ask_size))
         elif other is not None:
             no_price = ONE - quote.ask
