@@ -358,6 +358,14 @@ class CancelIntent(Message):
 
 
 @register
+class CancelIntentV2(CancelIntent):
+    """v2 adds `of_signal_key`: only the orders that signal produced (a requote pulls its own old quote)."""
+
+    VERSION: ClassVar[int] = 2
+    of_signal_key: str | None = None
+
+
+@register
 class RiskDecision(Message):
     TYPE: ClassVar[str] = "risk_decision"
     VERSION: ClassVar[int] = 1
@@ -398,12 +406,22 @@ class ApprovedOrder(Message):
 
 @register
 class ApprovedCancel(Message):
+    """Cancel orders of `strategy` only: the named ones, or all of it in `market`."""
+
     TYPE: ClassVar[str] = "approved_cancel"
     VERSION: ClassVar[int] = 1
     signal_key: str
     strategy: str
     market: str | None = None
     client_order_ids: tuple[str, ...] = ()
+
+
+@register
+class ApprovedCancelV2(ApprovedCancel):
+    """v2 adds `of_signal_key`: only the orders of `strategy` that this signal produced."""
+
+    VERSION: ClassVar[int] = 2
+    of_signal_key: str | None = None
 
 
 # ---- execution reports (executor -> fills) -----------------------------------------------------------

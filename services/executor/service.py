@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from services.executor import cancels
 from services.executor import venue as venue_module
 from services.executor.config import ExecutorSettings
 from services.executor.fees import FeeSchedules
@@ -95,19 +96,24 @@ class Executor:
         return ()
 
     async def cancel_approvals(self, message: ApprovedCancel) -> None:
-        ids = list(message.client_order_ids)
-        order_ids = []
-        for client_order_id in ids:
-            if self.store.approval(client_order_id):
+        """Cancel the sender's own orders only (cancels.py); every cancel is logged with what it touched."""
+        found = cancels.scope(self.store, message)
+        for client_order_id in found.client_order_ids:
+            row = self.store.approval(client_order_id)
+            if row is not None and row.state != "DONE":
                 self.store.set_approval(client_order_id, state="DONE", outcome="canceled")
-            order_ids += [o.order_hash for o in self.store.orders_of(client_order_id) if o.status in OPEN_STATUSES]
-        if order_ids:
-            result = await self.venue.cancel(order_ids)
-            self.ctx.events.emit("cancel", signal_key=message.signal_key, canceled=len(result.canceled),
-                                 not_canceled=result.not_canceled)
-        elif message.market and not ids:
-            self.drop_approvals("canceled", market=message.market)
-            await self.venue.cancel_market(message.market)
+        canceled: list[str] = []
+        not_canceled: dict[str, str] = {}
+        if found.order_hashes:
+            result = await self.venue.cancel(found.order_hashes)
+            canceled, not_canceled = list(result.canceled), dict(result.not_canceled)
+        self.ctx.events.emit("cancel", strategy=message.strategy, signal_key=message.signal_key,
+                             of_signal_key=getattr(message, "of_signal_key", None), market=message.market,
+                             client_order_ids=found.client_order_ids, order_ids=found.order_hashes,
+                             canceled=len(canceled), not_canceled=not_canceled, refused=found.refused)
+        if found.refused:
+            log.warning("cancel from %s refused for %d order(s) it does not own", message.strategy,
+                        len(found.refused))
         await self._gap_fill()
 
     def drop_approvals(self, outcome: str, market: str | None = None) -> None:

@@ -15,7 +15,7 @@ from services.risk.handling import Effects
 from services.risk.state import MarketRow, RiskState
 from shared import metrics
 from shared.messages import (
-    ApprovedCancel,
+    ApprovedCancelV2,
     ApprovedOrder,
     CancelIntent,
     Envelope,
@@ -149,13 +149,14 @@ class Decider:
 
     def pass_cancel(self, intent: CancelIntent, fx: Effects) -> None:
         """Cancels only lower risk: they pass always, kill switch and dry run included."""
-        cancel = ApprovedCancel(envelope=_envelope("approved", intent), signal_key=intent.signal_key,
-                                strategy=intent.strategy, market=intent.market,
-                                client_order_ids=intent.client_order_ids)
+        cancel = ApprovedCancelV2(envelope=_envelope("approved", intent), signal_key=intent.signal_key,
+                                  strategy=intent.strategy, market=intent.market,
+                                  client_order_ids=intent.client_order_ids,
+                                  of_signal_key=getattr(intent, "of_signal_key", None))
         decision = RiskDecision(envelope=_envelope("decision", intent), intent_id=intent.envelope.message_id,
                                 signal_key=intent.signal_key, strategy=intent.strategy, approved=True,
                                 detail="cancel", requested_size=Decimal(0))
         fx.outputs += [Output(DECISIONS, decision), Output(APPROVED_ORDERS, cancel)]
         fx.event("risk_approve", intent_id=intent.envelope.message_id, signal_key=intent.signal_key,
                  strategy=intent.strategy, market=intent.market, cancel=True,
-                 client_order_ids=list(intent.client_order_ids))
+                 client_order_ids=list(intent.client_order_ids), of_signal_key=cancel.of_signal_key)

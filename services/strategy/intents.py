@@ -1,7 +1,9 @@
 """Building intents: deterministic ids from the signal key, the cause's envelope, and a bounded reason kind.
 
-A redelivered event yields intents with the same message ids (deterministic_id("intent", key, leg)), so
-risk drops the replay. A reason reads "<kind>: <detail>"; the kind alone is a metric label.
+A redelivered event yields intents with the same message ids (deterministic_id("intent", cause id, key,
+leg)), so risk replays its recorded decision; a new event that finds the same opportunity again (same
+signal key) makes a new intent, judged afresh (risk's DEDUP_WINDOW is what blocks a repeat of an approved
+one). The cause's id is in it because a recurring identical arbitrage once replayed an old rejection. A reason reads "<kind>: <detail>"; the kind alone is a metric label.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Protocol
 
 from shared.messages import (
     CancelIntent,
+    CancelIntentV2,
     Envelope,
     Message,
     OrderIntent,
@@ -42,7 +45,8 @@ def fingerprint(*parts: object) -> str:
 
 
 def envelope(cause: Message, signal_key: str, leg: str) -> Envelope:
-    return Envelope.new(PRODUCER, cause=cause, message_id=deterministic_id("intent", signal_key, leg))
+    return Envelope.new(PRODUCER, cause=cause,
+                        message_id=deterministic_id("intent", cause.envelope.message_id, signal_key, leg))
 
 
 def order(
@@ -69,10 +73,12 @@ def order(
     )
 
 
-def cancel(cause: Message, *, strategy: str, signal_key: str, market: str, reason: str) -> CancelIntent:
-    """Cancel every open order of `strategy` in `market` (risk and the executor resolve the ids)."""
-    return CancelIntent(envelope=envelope(cause, signal_key, "cancel"), strategy=strategy,
-                        signal_key=signal_key, reason=reason, market=market)
+def cancel(cause: Message, *, strategy: str, signal_key: str, market: str, reason: str,
+           of_signal_key: str | None = None) -> CancelIntent:
+    """Cancel the open orders of `strategy` in `market`: all of them, or only those `of_signal_key` produced
+    (the executor resolves the ids; never another strategy's orders)."""
+    return CancelIntentV2(envelope=envelope(cause, signal_key, "cancel"), strategy=strategy,
+                          signal_key=signal_key, reason=reason, market=market, of_signal_key=of_signal_key)
 
 
 def reason_kind(reason: str) -> str:

@@ -287,3 +287,31 @@ def test_resting_orders_are_cancelled_once_a_book_stays_not_valid_past_the_setti
     harness.on_event(book_status(m.BookState.VALID, reason="", epoch=2))
     clock.now += settings.book_invalid_cancel_secs + 1
     assert guard.cancels() == []  # valid again
+
+
+def test_a_recurring_identical_opportunity_is_judged_afresh_and_only_a_redelivery_replays(harness):
+    """An arbitrage seen again after the kill switch was released gets a new decision; the same input
+    message (a redelivery) gets the recorded one."""
+    from services.strategy.intents import order
+
+    harness.on_event(m.MarketDiscovered(envelope=m.Envelope.new("ingest"), market=market_info()))
+
+    def opportunity(cause):
+        return order(cause, strategy="arbitrage", signal_key="arb:m:samefingerprint", leg="yes", market=CID,
+                     token_id=YES, side=m.Side.BUY, price=D("0.40"), size=D(10), reason="arb: test",
+                     must_fill=True)
+
+    first_event, second_event = (m.BookDelta(envelope=m.Envelope.new("ingest"), market=CID, changes=())
+                                 for _ in range(2))
+    first, again = opportunity(first_event), opportunity(second_event)
+    assert first.envelope.message_id != again.envelope.message_id
+    assert opportunity(first_event).envelope.message_id == first.envelope.message_id  # a redelivery
+
+    harness.state.set_kill_switch(True, "test", "cli")
+    rejected, = by_stream(harness.decide(first))[DECISIONS]
+    assert not rejected.approved and rejected.rule == "KILL_SWITCH"
+    harness.state.set_kill_switch(False, "released", "cli")
+    approved, = by_stream(harness.decide(again))[DECISIONS]
+    assert approved.approved and approved.intent_id == again.envelope.message_id
+    replayed, = by_stream(harness.decide(opportunity(first_event)))[DECISIONS]
+    assert replayed == rejected

@@ -122,7 +122,7 @@ async def test_intents_become_decisions_orders_and_log_lines(bus, risk_process):
     assert not rejected.approved and rejected.rule == "MIN_LIQUIDITY_USD"
     orders = {o.intent_id: o for o in await read(bus, APPROVED_ORDERS)}
     assert set(orders) == {ok.envelope.message_id, big.envelope.message_id}
-    assert orders[big.envelope.message_id].size == D(40) and orders[big.envelope.message_id].price_limit == D("0.51")
+    assert orders[big.envelope.message_id].size == D(40) and orders[big.envelope.message_id].price_limit == D("0.52")  # two ticks
     risk.stop()
     assert {e["rule"] for e in risk.events("risk_reject")} == {"MIN_LIQUIDITY_USD"}
     assert len(risk.events("risk_approve")) == 2 and len(risk.events("order_intent")) == 3

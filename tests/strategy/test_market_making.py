@@ -61,6 +61,7 @@ def test_requotes_wait_for_the_interval_then_cancel_and_replace():
     later = feed(e, [delta(M, "m-yes", Side.BUY, "0.52", "100", at=T0 + 12)])
     old_key = first[0].signal_key
     assert views(later)[0] == ("cancel", "market_making", old_key + ":cancel", "m")
+    assert later[0].of_signal_key == old_key  # only the old quote's orders, never another strategy's
     assert [v[5] for v in views(later)[1:]] == ["0.54", "0.42"]  # mid 0.56
     assert all(isinstance(i, OrderIntent) and i.replaces_signal_key == old_key for i in later[1:])
     assert feed(e, [delta(M, "m-yes", Side.BUY, "0.10", "1", at=T0 + 30)]) == []  # same best prices
@@ -79,3 +80,4 @@ def test_a_resolved_market_pulls_the_quotes():
     first = feed(e, start())
     pulled = feed(e, [MarketResolved(envelope=env(), condition_id="m")])
     assert views(pulled) == [("cancel", "market_making", first[0].signal_key + ":cancel", "m")]
+    assert pulled[0].of_signal_key == first[0].signal_key

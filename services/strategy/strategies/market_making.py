@@ -138,5 +138,6 @@ class MarketMaking:
         ]
 
     def _cancel(self, event: Message, market: Market, token: str, previous: Quote, reason: str) -> Intent:
-        key = f"mm:{token}:{previous.generation}:cancel"
-        return cancel(event, strategy=NAME, signal_key=key, market=market.condition_id, reason=reason)
+        quoted = f"mm:{token}:{previous.generation}"
+        return cancel(event, strategy=NAME, signal_key=f"{quoted}:cancel", market=market.condition_id, reason=reason,
+                      of_signal_key=quoted)
