@@ -21,6 +21,7 @@ from services.executor.heartbeat import Gate, Heartbeat
 from services.executor.orders import OPEN_STATUSES, OrderStore
 from services.executor.reconcile import Reconciler
 from services.executor.submitter import Submitter
+from services.executor.ticks import retick
 from services.executor.tracking import Reporter
 from services.executor.venue import Venue, VenueOrder
 from shared.errors import ConfigurationError, PolydeskError
@@ -34,6 +35,7 @@ from shared.messages import (
     OrderEventKind,
     OrderStatus,
     ShutdownNotice,
+    TickSizeChanged,
 )
 from shared.streams import APPROVED_ORDERS, CONTROL, Delivery, Output
 
@@ -91,9 +93,31 @@ class Executor:
                 self.ctx.events.emit("cancel_market", market=message.market, canceled=len(result.canceled))
             else:
                 await self.cancel_everything(f"cancel all requested: {message.reason}")
+        elif isinstance(message, TickSizeChanged):
+            self.on_tick_size(message)
         elif isinstance(message, ShutdownNotice) and message.service in ("executor", "all"):
             self.ctx.request_stop()
         return ()
+
+    def on_tick_size(self, message: TickSizeChanged) -> None:
+        """The market's tick changed: approvals not posted yet are re-rounded in our favour (at post time,
+        from `submitter.ticks`) or, when no price on the new grid is within their limit, refused now."""
+        self.submitter.ticks.set(message.market, message.new_tick_size)
+        for row in self.store.approvals_in("QUEUED", "ACTIVE"):
+            a = row.approval
+            if a.market != message.market:
+                continue
+            price = retick(a, message.new_tick_size)
+            if price is None:
+                self.store.set_approval(a.client_order_id, state="DONE",
+                                        outcome=f"refused: off the new tick {message.new_tick_size}")
+                self.ctx.events.emit("approval_dropped", client_order_id=a.client_order_id,
+                                     reason=f"tick size {message.old_tick_size} -> {message.new_tick_size}: "
+                                            f"no price within the limit {a.price_limit}")
+            elif price != a.price:
+                self.ctx.events.emit("approval_retick", client_order_id=a.client_order_id, price=a.price,
+                                     new_price=price, tick_size=message.new_tick_size)
+        self.submitter.wake.set()
 
     async def cancel_approvals(self, message: ApprovedCancel) -> None:
         """Cancel the sender's own orders only (cancels.py); every cancel is logged with what it touched."""

@@ -29,6 +29,7 @@ from services.executor.orders import (
     OrderStore,
     iter_chunks,
 )
+from services.executor.ticks import TickSizes, retick
 from services.executor.tracking import POST_STATUS, Reporter
 from services.executor.venue import OrderRequest, PostResult, Rejected, SignedOrder, TradingRestricted, Venue
 from shared import crashpoints, metrics
@@ -57,6 +58,7 @@ class Submitter:
         self.settings = settings
         self.wake = asyncio.Event()
         self.waiting: dict[str, asyncio.Task[None]] = {}  # resting must-fill phases on their timer
+        self.ticks = TickSizes()  # the venue's latest tick per market (TickSizeChanged on control)
         self.post_only_until = 0.0
         self.in_flight: set[str] = set()  # hashes of orders whose POST is under way in this process
 
@@ -291,8 +293,14 @@ class Submitter:
 
     def _next_phase(self, row: ApprovalRow) -> tuple[int, Decimal, str] | None:
         a = row.approval
+        tick = self.ticks.of(a)
+        if retick(a, tick) is None:  # the tick changed under it: no price on the new grid is within its limit
+            self.store.set_approval(a.client_order_id, state="DONE", outcome=f"refused: off the new tick {tick}")
+            self.events.emit("approval_dropped", client_order_id=a.client_order_id,
+                             reason=f"price {a.price} has no price on tick {tick} within the limit {a.price_limit}")
+            return None
         try:
-            planned = phase_plan.plan(side=a.side, target=a.price, limit=a.price_limit, tick=a.tick_size,
+            planned = phase_plan.plan(side=a.side, target=a.price, limit=a.price_limit, tick=tick,
                                       must_fill=a.must_fill, phase2_offset_bps=self.settings.phase2_offset_bps,
                                       max_slippage_bps=self.settings.max_slippage_bps,
                                       min_step_ticks=self.settings.phase_min_step_ticks)

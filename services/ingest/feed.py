@@ -41,6 +41,7 @@ from shared.messages import (
     MarketInfo,
     PriceLevel,
     Side,
+    TickSizeChanged,
 )
 from shared.polymarket import parse
 from shared.polymarket.clob_public import fetch_book
@@ -55,7 +56,7 @@ from shared.polymarket.schemas import (
     market_parts,
 )
 from shared.polymarket.venue_changes import CHANGES
-from shared.streams import Bus, Output, events_stream
+from shared.streams import CONTROL, Bus, Output, events_stream
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class Feed:
             elif isinstance(message, TickSizeChangeMessage):
                 book = self.books.books.get(message.asset_id)
                 tick_msg = parse.tick_size_changed(message, self.producer, book.tick_size if book else None)
-                outputs.append(Output(self._stream(message.market), tick_msg))
+                outputs += self.tick_outputs(tick_msg)
             elif isinstance(message, LastTradePriceMessage) and message.asset_id in self.books.books:
                 outputs.append(Output(self._stream(message.market), parse.last_trade(message, self.producer)))
             elif isinstance(message, NewMarketMessage | MarketResolvedMessage) and self.market_hook:
@@ -206,6 +207,31 @@ class Feed:
     def outcome_outputs(self, outcomes: list[object]) -> list[Output]:
         outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied)]
         return outputs + self.delta_messages([o for o in outcomes if isinstance(o, DeltasApplied)])
+
+    def tick_outputs(self, message: TickSizeChanged) -> list[Output]:
+        """A tick size change goes to the market's events stream (strategy, risk) and to `control`, which
+        the executor reads, so its queued approvals follow the new tick at once."""
+        return [Output(self._stream(message.market), message), Output(CONTROL, message)]
+
+    def gamma_tick_change(self, info: MarketInfo) -> list[Output]:
+        """Gamma shows a market's tick changed: handled like the market channel's tick_size_change (books
+        dropped and resynced, TickSizeChanged out) unless the books already have that tick."""
+        outputs: list[Output] = []
+        new_tick = format(info.tick_size, "f")
+        for token in info.tokens:
+            book = self.books.books.get(token.token_id)
+            if book is None or book.tick_size is None or Decimal(book.tick_size) == info.tick_size:
+                continue
+            wire = TickSizeChangeMessage(event_type="tick_size_change", asset_id=token.token_id,
+                                         market=info.condition_id, old_tick_size=book.tick_size,
+                                         new_tick_size=new_tick, timestamp=str(int(time.time() * 1000)))
+            outputs += self.tick_outputs(parse.tick_size_changed(wire, self.producer, book.tick_size))
+            outcomes = self.books.apply(wire)
+            outputs += self.status_outputs(outcomes)
+            for need in outcomes:
+                if isinstance(need, NeedsResync):
+                    self.request_resync(need.asset_id, need.reason)
+        return outputs
 
     # ---- freshness and book states -------------------------------------------------------------------
     def _heard(self, message: object, now: float) -> None:

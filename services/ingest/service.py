@@ -87,6 +87,8 @@ class Ingest:
         for info, changed in result.updated:
             out.append(Output(self._stream(info.condition_id),
                               MarketUpdated(envelope=self._envelope(), market=info, changed=changed)))
+            if "tick_size" in changed:
+                out += self.feed.gamma_tick_change(info)
         for cid, token, outcome in result.resolved:
             out.append(Output(self._stream(cid), MarketResolved(
                 envelope=self._envelope(deterministic_id("market_resolved", cid)), condition_id=cid,

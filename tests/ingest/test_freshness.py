@@ -15,9 +15,17 @@ from prometheus_client import REGISTRY
 from services.ingest.feed import Feed
 from services.ingest.freshness import BookStates, Freshness
 from services.ingest.shards import ShardMap
-from shared.messages import BookDelta, BookSnapshot, BookState, BookStatus, MarketInfo, TokenInfo
+from shared.messages import (
+    BookDelta,
+    BookSnapshot,
+    BookState,
+    BookStatus,
+    MarketInfo,
+    TickSizeChanged,
+    TokenInfo,
+)
 from shared.polymarket.schemas import decode_rest_book
-from shared.streams import events_stream
+from shared.streams import CONTROL, events_stream
 from tests.helpers import eventually
 from tests.ingest.conftest import MARKET, NO, YES, RefBook, price_change
 from tests.ingest.paper import ingest_settings
@@ -172,3 +180,19 @@ async def test_an_unknown_event_type_in_a_batch_costs_nothing_else(bus, caplog):
         assert _unexpected("market", "price_change", "sequence") >= 2
         logged = [r for r in caplog.records if "venue change" in r.getMessage() and "order_book_v9" in r.getMessage()]
         assert len(logged) <= 1  # once per process (an earlier test may have logged it already)
+
+
+async def test_a_tick_size_change_goes_to_events_and_control_and_the_books_resync(bus):
+    clock, venue = Clock(), _venue()
+    async with httpx.AsyncClient() as http:
+        feed = await _feed(bus, http, clock, venue)
+        await feed.on_frame(json.dumps({"event_type": "tick_size_change", "asset_id": YES, "market": MARKET,
+                                        "old_tick_size": "0.01", "new_tick_size": "0.001",
+                                        "timestamp": "1700000000005"}))
+        (control,) = [m for _, m in await bus.history(CONTROL)]
+        assert isinstance(control, TickSizeChanged) and control.new_tick_size == Decimal("0.001")
+        events = [m for _, m in await bus.history(events_stream("main"))]
+        assert any(isinstance(m, TickSizeChanged) for m in events)
+        resyncing = {s.token_id for s in await _statuses(bus) if s.state is BookState.RESYNCING}
+        assert resyncing == {YES, NO}  # the tick is the market's: both books start a new epoch
+        await eventually(lambda: _counted(feed, "resyncs"))
