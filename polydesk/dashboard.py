@@ -32,9 +32,12 @@ from shared.messages import (
     OrderUpdate,
     RiskDecision,
 )
+from shared.mode import DRY_RUN, LIVE, PAPER, UNKNOWN, trading_mode
 from shared.streams import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, Bus, GroupStats
 
 REFRESH_SECS = 0.25
+MODE_STYLES = {LIVE: "bold white on red", PAPER: "bold white on blue", DRY_RUN: "bold black on yellow",
+               UNKNOWN: "bold black on yellow"}
 DECISIONS = "decisions"
 OPEN_STATUSES = {OrderStatus.LIVE, OrderStatus.DELAYED, OrderStatus.PENDING, OrderStatus.UNKNOWN}
 
@@ -73,10 +76,26 @@ class DashboardState:
 
     @property
     def kill_switch_active(self) -> bool | None:
+        """Risk's own report; without one, only an announced ON is believed (an announced off may be stale
+        while risk is down, and "off" would look safer than "unknown")."""
         status = self.risk_status.get("kill_switch")
         if isinstance(status, dict) and "active" in status:
             return bool(status["active"])
-        return self.kill_switch.active if self.kill_switch else None
+        return True if self.kill_switch and self.kill_switch.active else None
+
+    @property
+    def mode(self) -> str:
+        """PAPER / LIVE / DRY RUN as risk and the executor report them; UNKNOWN when one is silent."""
+        dry_run = self.risk_status.get("dry_run")
+        executors = self.health.get("executor", [])
+        production = executors[0].get("production") if executors else None
+        return trading_mode(dry_run if isinstance(dry_run, bool) else None,
+                            production if isinstance(production, bool) else None)
+
+    @property
+    def venue(self) -> str:
+        executors = self.health.get("executor", [])
+        return str(executors[0].get("venue") or "unknown") if executors else "unknown"
 
     @property
     def kill_switch_reason(self) -> str:
@@ -156,9 +175,12 @@ def _header(state: DashboardState) -> Panel:
     elif active is False:
         text = Text(" kill switch off ", style="bold black on green")
     else:
-        text = Text(" kill switch: unknown (risk not reporting) ", style="bold black on yellow")
+        text = Text(" kill switch: UNKNOWN (risk not reporting) ", style="bold black on yellow")
+    mode = state.mode
+    mode_text = Text(f" {mode} ", style=MODE_STYLES[mode])
     clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(state.taken_at))
-    return Panel(Group(Text.assemble(("polydesk  ", "bold"), text, f"   {clock}")), padding=(0, 1))
+    return Panel(Group(Text.assemble(("polydesk  ", "bold"), mode_text, f" venue {state.venue}  ", text,
+                                     f"   {clock}")), padding=(0, 1))
 
 
 def _money(value: Any) -> str:

@@ -105,7 +105,7 @@ class ServiceSettings(BaseSettings):
     log_dir: Path = Field(default=Path("logs"), description="the daily JSONL event log")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="unset: the service's default")
-    metrics_host: str = Field(default="0.0.0.0", description="address /metrics listens on")
+    metrics_host: str = Field(default="127.0.0.1", description="address /metrics listens on (0.0.0.0: every interface)")
     instance: str = Field(default_factory=socket.gethostname, description="stable consumer name per process slot")
     health_ttl_secs: float = Field(default=15.0, gt=0)
     shutdown_grace_secs: float = Field(default=20.0, gt=0)

@@ -157,7 +157,7 @@ async def run_service(
     if serve_metrics:
         port = settings.metrics_port_for(service)
         try:
-            metrics.serve(port, settings.metrics_host)
+            metrics.serve(port, settings.metrics_host, service=service)
         except OSError as error:
             await client.aclose()
             raise ConfigurationError(f"POLYDESK_METRICS_PORT: cannot serve /metrics on {settings.metrics_host}:"

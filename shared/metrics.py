@@ -2,6 +2,11 @@
 
 Label sets are fixed and bounded: streams, groups, services, rules, statuses. Never an order id or a
 token id. Grafana panels and alert rules read only the names declared here (a test checks that).
+
+Each service serves its own registry: the metrics every service keeps plus those `OWNERS` gives it, so no
+service exports another's gauge (risk's kill switch exported as 0 by ingest read as "off" in Grafana). An
+unlabeled metric exports a sample from the moment it is declared, so each one must have an owner here
+(a test checks that); a labeled one exports nothing until a service sets it.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics_core import Metric
 
 NAMESPACE = "polydesk"
 
@@ -136,15 +142,65 @@ def timed(histogram: Histogram, **labels: str) -> Iterator[None]:
         target.observe(time.perf_counter() - started)
 
 
-def serve(port: int, host: str = "0.0.0.0") -> None:
-    """Serve /metrics on `port` from a daemon thread (port 0 picks a free one; used by tests)."""
-    start_http_server(port, addr=host, registry=REGISTRY)
+# Metric name prefixes (after `polydesk_`) -> the services that export them; a name no prefix matches is
+# exported by every service.
+OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ingest_", ("ingest",)),
+    ("venue_unexpected", ("ingest", "executor")),
+    ("strategy_", ("strategy",)),
+    ("intents_emitted", ("strategy",)),
+    ("kill_switch_", ("risk",)),
+    ("daily_pnl_", ("risk",)),
+    ("exposure_", ("risk",)),
+    ("max_daily_loss_", ("risk",)),
+    ("risk_", ("risk",)),
+    ("executor_", ("executor",)),
+    ("tick_to_order_", ("executor",)),
+    ("ledger_", ("risk", "strategy")),
+    ("reconcile_", ("risk", "strategy")),
+)
+
+
+def owners_of(metric_name: str) -> tuple[str, ...] | None:
+    """The services that export `metric_name` (None: every service)."""
+    short = metric_name.removeprefix(NAMESPACE + "_")
+    for prefix, services in OWNERS:
+        if short.startswith(prefix):
+            return services
+    return None
+
+
+class ServiceView:
+    """The process-wide registry as one service exports it: its own metrics and the shared ones (and
+    prometheus_client's process and GC metrics)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in list(REGISTRY._collector_to_names):
+            for metric in collector.collect():
+                owners = owners_of(metric.name) if metric.name.startswith(NAMESPACE + "_") else None
+                if owners is None or self.service in owners:
+                    yield metric
+
+
+def service_registry(service: str) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ServiceView(service))
+    return registry
+
+
+def serve(port: int, host: str = "127.0.0.1", service: str | None = None) -> None:
+    """Serve /metrics on `port` from a daemon thread (port 0 picks a free one; used by tests): `service`'s
+    own registry, or the whole process's when None."""
+    start_http_server(port, addr=host, registry=REGISTRY if service is None else service_registry(service))
 
 
 def declared_metric_names() -> set[str]:
     """Every sample name this registry can export (counter `_total`, histogram `_bucket`, ...)."""
     names: set[str] = set()
-    for collector in list(REGISTRY._collector_to_names):  # noqa: SLF001 - the public API has no listing
+    for collector in list(REGISTRY._collector_to_names):
         # prometheus_client's own process/platform/GC collectors have no describe() (and are not ours).
         for metric in getattr(collector, "describe", list)():
             names.add(metric.name)
@@ -155,6 +211,10 @@ def declared_metric_names() -> set[str]:
 
 # ---- risk ----------------------------------------------------------------------------------------------
 KILL_SWITCH_ACTIVE = Gauge("kill_switch_active", "1 while the kill switch is on", namespace=NAMESPACE)
+RISK_DRY_RUN = Gauge(
+    "risk_dry_run", "1 while risk dry-runs (nothing reaches the executor), 0 while it approves orders",
+    namespace=NAMESPACE,
+)
 DAILY_PNL_USD = Gauge(
     "daily_pnl_usd", "Today's PnL in USD by kind (realized, unrealized), since the daily reset",
     ["kind"], namespace=NAMESPACE,
@@ -190,6 +250,10 @@ EXECUTOR_UNKNOWN_OUTCOMES = Counter(
     namespace=NAMESPACE,
 )
 EXECUTOR_FILLS = Counter("executor_fills", "Fill reports published, by trade status", ["status"], namespace=NAMESPACE)
+EXECUTOR_VENUE_PRODUCTION = Gauge(
+    "executor_venue_production", "1 when the executor posts to production Polymarket, 0 to another venue (paper)",
+    namespace=NAMESPACE,
+)
 EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
     "executor_heartbeat_age_seconds", "Seconds since the venue last accepted a dead-man heartbeat",
     namespace=NAMESPACE,

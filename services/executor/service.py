@@ -24,6 +24,7 @@ from services.executor.submitter import Submitter
 from services.executor.ticks import retick
 from services.executor.tracking import Reporter
 from services.executor.venue import Venue, VenueOrder
+from shared import metrics
 from shared.errors import ConfigurationError, PolydeskError
 from shared.lifecycle import ServiceContext
 from shared.logging import register_secret
@@ -37,6 +38,7 @@ from shared.messages import (
     ShutdownNotice,
     TickSizeChanged,
 )
+from shared.mode import is_production, venue_name
 from shared.streams import APPROVED_ORDERS, CONTROL, Delivery, Output
 
 log = logging.getLogger(__name__)
@@ -269,6 +271,10 @@ def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitab
                                  "naming a file that holds it)")
 
     async def main(ctx: ServiceContext) -> None:
+        # The venue half of the mode on screen (PAPER / LIVE): a production host by either test counts.
+        production = settings.is_production() or is_production(settings.clob_url)
+        ctx.status.update(venue=venue_name(settings.clob_url), production=production)
+        metrics.EXECUTOR_VENUE_PRODUCTION.set(int(production))
         venue = await venue_module.connect(settings)
         for secret in venue.secrets():
             register_secret(secret)

@@ -121,6 +121,7 @@ class RiskService:
         # What `polydesk dash` and the `up` summary show (the health key carries ctx.status).
         self.ctx.status.update(pnl_realized_usd=str(realized), pnl_unrealized_usd=str(unrealized),
                                exposure_usd=str(exposure), dry_run=self.settings.dry_run)
+        metrics.RISK_DRY_RUN.set(int(self.settings.dry_run))
         metrics.MAX_DAILY_LOSS_USD.set(float(self.settings.max_daily_loss_usd))
 
     async def _housekeeping(self) -> None:
@@ -232,6 +233,9 @@ class RiskService:
 
 def build_main(settings: RiskSettings) -> Callable[[ServiceContext], Awaitable[None]]:
     async def main(ctx: ServiceContext) -> None:
+        # Half of the mode on screen (PAPER / LIVE / DRY RUN), published before anything else happens.
+        ctx.status["dry_run"] = settings.dry_run
+        metrics.RISK_DRY_RUN.set(int(settings.dry_run))
         state = RiskState(settings.db_path(), reset_minute_of_day=settings.reset_minute_of_day())
         try:
             await RiskService(settings, ctx, state).run()

@@ -47,14 +47,17 @@ def test_up_for_60_seconds_trades_on_paper_and_leaves_nothing_behind(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "polydesk", "up", "--duration", "60"], env=env, cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     answered: dict[str, bool] = {}
+    exported: dict[str, str] = {}
 
     def scrape() -> None:  # while it runs: every service answers on /metrics
         deadline = time.monotonic() + 55
         while time.monotonic() < deadline and len(answered) < 4:
             for index, service in enumerate(SERVICES):
                 try:
-                    if f'polydesk_service_up{{service="{service}"}} 1.0' in _metrics(metrics_base + index):
+                    text = _metrics(metrics_base + index)
+                    if f'polydesk_service_up{{service="{service}"}} 1.0' in text:
                         answered[service] = True
+                        exported[service] = text
                 except OSError:
                     pass
             time.sleep(0.5)
@@ -66,6 +69,9 @@ def test_up_for_60_seconds_trades_on_paper_and_leaves_nothing_behind(tmp_path):
     assert process.returncode == 0, err[-3000:]
     assert "PAPER mode" in out
     assert answered == dict.fromkeys(SERVICES, True)
+    # One registry per service: only risk exports the kill switch (a 0 from ingest would read as "off").
+    assert [s for s in SERVICES if "polydesk_kill_switch_active" in exported[s]] == ["risk"]
+    assert "polydesk_executor_venue_production 0.0" in exported["executor"]
 
     logs = sorted((tmp_path / "logs").glob("events-*.jsonl"))
     assert logs and logs[-1].name == time.strftime("events-%Y-%m-%d.jsonl", time.gmtime())

@@ -151,6 +151,7 @@ def test_alert_file_has_the_prometheus_rule_structure():
 
 @pytest.mark.parametrize(("alert", "must_read"), [
     ("PolydeskKillSwitchTripped", {"polydesk_kill_switch_active"}),
+    ("PolydeskKillSwitchUnknown", {"polydesk_kill_switch_active"}),
     ("PolydeskStreamLagHigh", {"polydesk_stream_lag_entries"}),
     ("PolydeskServiceDown", {"up"}),
     ("PolydeskMarketFeedStale", {"polydesk_ingest_stale_books"}),

@@ -33,7 +33,8 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 def _up(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "polydesk", "up", "--duration", "1", *args],
-                          env=_env(tmp_path, **settings), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                          env=_env(tmp_path, **settings), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          check=False)
 
 
 @pytest.mark.parametrize(("settings", "field"), [
