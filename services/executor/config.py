@@ -17,6 +17,7 @@ from shared.config import ServiceSettings, http_url, ws_url
 from shared.polymarket.wallets import SignatureType, is_address, parse_signature_type
 
 PRODUCTION_CLOB_URL = "https://clob.polymarket.com"
+PRODUCTION_DATA_API_URL = "https://data-api.polymarket.com"
 _PRIVATE_KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 # secp256k1's group order: a key must lie in [1, n - 1].
 _CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -84,6 +85,17 @@ class ExecutorSettings(ServiceSettings):
         default=False, description="TEST HOOK ONLY: exit(137) right after a post returns, before recording it"
     )
     smoke_token_id: str | None = Field(default=None, description="token `polydesk smoke` buys; unset: first market")
+    auto_redeem: bool | None = Field(
+        default=None, description="redeem resolved positions on chain by itself; unset: on against a paper "
+        "venue, off in production (`polydesk redeem` does it on demand)")
+    redeem_interval_secs: float = Field(default=30.0, gt=0, description="how often auto-redeem looks for "
+                                        "resolved positions (Data API positions, then chain reads)")
+    redeem_receipt_timeout_secs: float = Field(
+        default=120.0, gt=0, description="wait this long for a redemption's receipt before trying again later")
+    rpc_url: str | None = Field(default=None, description="Polygon JSON-RPC for redemptions; unset: <clob_url>/rpc "
+                                "against a paper venue, none in production (redemption then needs it)")
+    data_api_url: str | None = Field(default=None, description="Data API (the wallet's positions); unset: "
+                                     "<clob_url>/data-api against a paper venue, else the production one")
 
     @field_validator("max_slippage_bps")
     @classmethod
@@ -98,6 +110,17 @@ class ExecutorSettings(ServiceSettings):
 
     def is_production(self) -> bool:
         return self.clob_url.rstrip("/") == PRODUCTION_CLOB_URL
+
+    def redeems_automatically(self) -> bool:
+        return (not self.is_production()) if self.auto_redeem is None else self.auto_redeem
+
+    def chain_rpc_url(self) -> str | None:
+        return self.rpc_url or (None if self.is_production() else self.clob_url.rstrip("/") + "/rpc")
+
+    def positions_url(self) -> str:
+        if self.data_api_url:
+            return self.data_api_url
+        return PRODUCTION_DATA_API_URL if self.is_production() else self.clob_url.rstrip("/") + "/data-api"
 
     @field_validator("signature_type", mode="before")
     @classmethod

@@ -13,13 +13,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from services.executor import cancels
+from services.executor import cancels, redeem
 from services.executor import venue as venue_module
 from services.executor.config import ExecutorSettings
 from services.executor.fees import FeeSchedules
 from services.executor.heartbeat import Gate, Heartbeat
 from services.executor.orders import OPEN_STATUSES, OrderStore
 from services.executor.reconcile import Reconciler
+from services.executor.redeem import Redeemer
 from services.executor.submitter import Submitter
 from services.executor.ticks import retick
 from services.executor.tracking import Reporter
@@ -62,6 +63,7 @@ class Executor:
         self.heartbeat = Heartbeat(venue, self.gate, ctx.events, interval_secs=settings.heartbeat_interval_secs,
                                    max_failures=settings.heartbeat_max_failures, on_recovered=self._gap_fill)
         self.reconcile_now = asyncio.Event()
+        self.redeemer: Redeemer | None = None  # auto-redeem (services.executor.redeem), when on
 
     # ---- consumers ------------------------------------------------------------------------------
 
@@ -234,6 +236,9 @@ class Executor:
             asyncio.create_task(self.ctx.consumer(APPROVED_ORDERS, GROUP, self.on_approved).run(), name="approved"),
             asyncio.create_task(self.ctx.consumer(CONTROL, GROUP, self.on_control).run(), name="control"),
         ]
+        if self.redeemer is not None:
+            redeeming = self.redeemer.run(stopping, self.settings.redeem_interval_secs)
+            tasks.append(asyncio.create_task(redeeming, name="redeemer"))
         self._publish_status()
         try:
             await stopping.wait()
@@ -254,6 +259,9 @@ class Executor:
         finally:
             with contextlib.suppress(Exception):
                 await self.venue.close()
+            if self.redeemer is not None:
+                with contextlib.suppress(Exception):
+                    await self.redeemer.close()
             self.store.close()
 
 
@@ -269,6 +277,8 @@ def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitab
     if settings.private_key is None:
         raise ConfigurationError("POLYDESK_PRIVATE_KEY: required by the executor (or POLYDESK_PRIVATE_KEY_FILE "
                                  "naming a file that holds it)")
+    if settings.auto_redeem and (reason := redeem.unavailable(settings)):
+        raise ConfigurationError(f"POLYDESK_AUTO_REDEEM is on but {reason}")
 
     async def main(ctx: ServiceContext) -> None:
         # The venue half of the mode on screen (PAPER / LIVE): a production host by either test counts.
@@ -280,9 +290,15 @@ def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitab
             register_secret(secret)
         store = OrderStore(settings.db_path())
         executor = Executor(ctx, venue, store, settings)
+        if settings.redeems_automatically():
+            if (reason := redeem.unavailable(settings)) is None:  # on by default (paper): off when it cannot
+                executor.redeemer = redeem.from_settings(settings, executor.reporter.publish, ctx.events)
+            else:
+                ctx.events.emit("auto_redeem_off", reason=reason)
         ctx.on_shutdown(executor.shutdown)
         ctx.events.emit("executor_started", wallet=settings.wallet_address, signature_type=settings.signature_type,
-                        production=settings.is_production(), open_orders_on_start=settings.open_orders_on_start)
+                        production=settings.is_production(), open_orders_on_start=settings.open_orders_on_start,
+                        auto_redeem=executor.redeemer is not None)
         await executor.run()
 
     return main

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import httpx
 
-from shared.errors import TransientVenueError
+from shared.errors import TransientVenueError, VenueRejected
 from shared.polymarket.schemas import BookSummary, decode_rest_book
 from shared.polymarket.venue_changes import CHANGES
 
@@ -28,3 +28,22 @@ async def fetch_fee_schedule(clob_url: str, condition_id: str, *, timeout_secs: 
         raise TransientVenueError(f"clob-markets answered {response.status_code}")
     fee = response.json().get("fd") or {}
     return Decimal(str(fee.get("r", 0))), Decimal(str(fee.get("e", 0)))
+
+
+async def fetch_market_tokens(clob_url: str, condition_id: str, *, timeout_secs: float) -> tuple[tuple[str, ...], bool]:
+    """A market's outcome token ids in outcome order (index i is CTF outcome slot i) and its neg-risk flag,
+    from `/markets/{condition_id}`; raises TransientVenueError, or VenueRejected for an unknown market."""
+    try:
+        async with httpx.AsyncClient(base_url=clob_url.rstrip("/"), timeout=timeout_secs) as http:
+            response = await http.get(f"/markets/{condition_id}")
+    except httpx.HTTPError as error:
+        raise TransientVenueError(f"clob markets unreachable: {error!r}") from error
+    if response.status_code == 404:
+        raise VenueRejected(f"market {condition_id} not found")
+    if response.status_code != 200:
+        raise TransientVenueError(f"clob markets answered {response.status_code}")
+    body = response.json()
+    tokens = tuple(str(token["token_id"]) for token in body.get("tokens") or [] if token.get("token_id"))
+    if len(tokens) != 2:
+        raise VenueRejected(f"market {condition_id} has {len(tokens)} outcome tokens, expected 2")
+    return tokens, bool(body.get("neg_risk"))
