@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "signal": ("polydesk.signal_cmd", "main", "post a fair probability for a market to the signals stream"),
     "kill-switch": ("polydesk.kill_switch", "main", "trip or release the kill switch, or show it"),
     "smoke": ("polydesk.smoke", "main", "deploy check: a $1 GTC BUY at 0.01, confirm, cancel"),
+    "redeem": ("polydesk.redeem_cmd", "main", "redeem resolved positions on chain now: polydesk redeem [--market M]"),
     "bench": ("bench.__main__", "main", "measure the pipeline; writes bench/results.md"),
 }
 
