@@ -76,7 +76,8 @@ def test_settings_that_cannot_redeem_are_named(monkeypatch, capsys, wallet):
     assert redeem_cmd.main([]) == 1
     assert "POLYDESK_RPC_URL" in capsys.readouterr().err
     key = SecretStr(wallet.key.hex())
-    assert "POLYDESK_SIGNATURE_TYPE" in redeem.unavailable(ExecutorSettings(private_key=key, signature_type=1))
+    assert "POLYDESK_SIGNATURE_TYPE" in redeem.unavailable(ExecutorSettings(
+        private_key=key, signature_type=1, wallet_address="0x" + "11" * 20))
     monkeypatch.delenv("POLYDESK_PRIVATE_KEY_FILE")
     assert "POLYDESK_PRIVATE_KEY" in redeem.unavailable(ExecutorSettings(clob_url="http://paper"))
     assert redeem.unavailable(ExecutorSettings(private_key=key, clob_url="http://paper")) is None
