@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "paper-exchange": ("paperexchange.__main__", "main", "run the local Polymarket-compatible paper exchange"),
     "book-replay": ("services.ingest.replay", "main", "rebuild books from a JSONL file of market-channel frames"),
     "signal": ("polydesk.signal_cmd", "main", "post a fair probability for a market to the signals stream"),
+    "positions": ("polydesk.positions", "main", "the ledger's positions and cash beside the venue's, every difference"),
     "kill-switch": ("polydesk.kill_switch", "main", "trip or release the kill switch, or show it"),
     "smoke": ("polydesk.smoke", "main", "deploy check: a $1 GTC BUY at 0.01, confirm, cancel"),
     "redeem": ("polydesk.redeem_cmd", "main", "redeem resolved positions on chain now: polydesk redeem [--market M]"),

@@ -65,6 +65,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE book_status (token_id TEXT PRIMARY KEY, market TEXT NOT NULL, state TEXT NOT NULL,
                               reason TEXT NOT NULL, epoch INTEGER NOT NULL, since_ts REAL NOT NULL);
     """,
+    # The market's question, for `polydesk positions`.
+    "ALTER TABLE markets ADD COLUMN question TEXT NOT NULL DEFAULT '';",
 )
 
 
@@ -261,9 +263,10 @@ class RiskState:
 
     def upsert_market(self, info: MarketInfo) -> None:
         with self.transaction():
-            self.db.execute("INSERT OR REPLACE INTO markets VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self.db.execute("INSERT OR REPLACE INTO markets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (info.condition_id, str(info.volume_24h_usd), info.end_date_ts, str(info.tick_size),
-                             str(info.min_order_size), int(info.neg_risk), int(info.closed or not info.active)))
+                             str(info.min_order_size), int(info.neg_risk), int(info.closed or not info.active),
+                             info.question))
             for token in info.tokens:
                 self.db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)",
                                 (token.token_id, info.condition_id, token.outcome))
@@ -275,7 +278,7 @@ class RiskState:
         row = self._one("SELECT * FROM markets WHERE condition_id=?", condition_id)
         if row is None:
             return None
-        cid, volume, end, tick, min_size, neg_risk, closed = row
+        cid, volume, end, tick, min_size, neg_risk, closed, _question = row
         return MarketRow(cid, Decimal(volume), end, Decimal(tick), Decimal(min_size), bool(neg_risk), bool(closed))
 
     def set_tick_size(self, condition_id: str, tick_size: Decimal) -> None:

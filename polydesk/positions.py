@@ -1,0 +1,193 @@
+"""`polydesk positions [--json]`: what the ledger holds and what the venue says, with every difference.
+
+The ledger is risk's (its SQLite file, read-only, so this works while risk runs): per token the settled and
+provisional shares, average cost, mark (the payout once resolved), unrealized and realized PnL, the market's
+question; cash. The venue is the chain (pUSD and CTF balances over JSON-RPC) and the Data API positions,
+compared as risk's reconciliation compares them (services.risk.reconcile). The `up` summary uses `report`.
+
+Venue endpoints: POLYDESK_DATA_API_URL, POLYDESK_RPC_URL and POLYDESK_RECONCILE_WALLET_ADDRESS; with none set,
+the paper exchange `polydesk up` runs (POLYDESK_PAPER_PORT) and the paper wallet in the state directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sqlite3
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from services.risk.config import RiskSettings
+from services.risk.reconcile import VenueView, compare, read_venue
+from shared.config import load_settings
+from shared.errors import ConfigurationError
+from shared.ledger import ZERO, Ledger, TokenPosition
+from shared.ledger_store import SqliteLedgerStore, open_readonly
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    positions: list[TokenPosition]
+    cash_usd: Decimal | None
+    pending_cash_usd: Decimal
+    marks: dict[str, Decimal]
+    questions: dict[str, str]  # condition id -> question
+    outcomes: dict[str, str]  # token id -> outcome
+
+
+def read_ledger(db_path: Path) -> LedgerView:
+    """Risk's ledger as it is now; raises FileNotFoundError when risk has never run with this state dir."""
+    if not Path(db_path).exists():
+        raise FileNotFoundError(f"no ledger at {db_path}: risk has not run with this state directory")
+    db = open_readonly(db_path)
+    try:
+        ledger = Ledger(SqliteLedgerStore(db))
+        marks = {t: Decimal(p) for t, p in db.execute("SELECT token_id, price FROM marks")}
+        questions = dict(_rows(db, "SELECT condition_id, question FROM markets"))
+        outcomes = dict(_rows(db, "SELECT token_id, outcome FROM tokens"))
+        return LedgerView(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), marks, questions,
+                          outcomes)
+    finally:
+        db.close()
+
+
+def _rows(db: sqlite3.Connection, sql: str) -> list[tuple]:
+    try:
+        return list(db.execute(sql))
+    except sqlite3.OperationalError:  # a database from before the column existed
+        return []
+
+
+def _usd(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.000001")))
+
+
+def _token_row(p: TokenPosition, ledger: LedgerView, venue: VenueView | None) -> dict[str, Any]:
+    mark = p.mark(ledger.marks)
+    chain = venue.chain_tokens.get(p.token_id) if venue and venue.chain_tokens is not None else None
+    data_api = venue.data_api.get(p.token_id) if venue and venue.data_api is not None else None
+    return {
+        "token_id": p.token_id, "market": p.market, "question": ledger.questions.get(p.market, ""),
+        "outcome": ledger.outcomes.get(p.token_id, ""), "settled": str(p.settled), "provisional": str(p.provisional),
+        "avg_price": _usd(p.avg_price), "cost_usd": _usd(p.cost_usd),
+        "mark": None if mark is None else str(mark), "resolved_price": None if p.resolved_price is None else
+        str(p.resolved_price), "unrealized_usd": _usd(p.unrealized_usd(ledger.marks)) if mark is not None else None,
+        "realized_usd": _usd(p.realized_usd), "fees_usd": _usd(p.fees_usd),
+        "venue_chain": None if chain is None else str(chain),
+        "venue_data_api": None if venue is None or venue.data_api is None else
+        str(data_api.size if data_api else ZERO),
+    }
+
+
+def report(ledger: LedgerView, venue: VenueView | None) -> dict[str, Any]:
+    """Ledger and venue side by side; unknown venue numbers stay None (never taken as a match)."""
+    held = [p for p in ledger.positions if p.size != 0 or p.settled != 0]
+    venue_tokens = set()
+    if venue is not None:
+        venue_tokens = set(venue.chain_tokens or ()) | set(venue.data_api or ())
+    shown = {p.token_id: p for p in held}
+    for p in ledger.positions:
+        if p.token_id in venue_tokens and p.token_id not in shown:
+            shown[p.token_id] = p
+    differences = [] if venue is None else compare(ledger.positions, ledger.cash_usd, ledger.pending_cash_usd, venue)
+    checked = set(shown) | venue_tokens
+    venue_read = venue is not None and (venue.chain_tokens is not None or venue.data_api is not None)
+    unrealized = sum((p.unrealized_usd(ledger.marks) for p in ledger.positions), ZERO)
+    return {
+        "as_of": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "tokens": [_token_row(shown[t], ledger, venue) for t in sorted(shown)],
+        "cash_ledger": _usd(ledger.cash_usd), "cash_pending": _usd(ledger.pending_cash_usd),
+        "cash_venue": _usd(venue.chain_cash) if venue is not None else None,
+        "realized_pnl": _usd(sum((p.realized_usd for p in ledger.positions), ZERO)),
+        "unrealized_pnl": _usd(unrealized), "fees": _usd(sum((p.fees_usd for p in ledger.positions), ZERO)),
+        "positions_checked": len(checked) if venue_read else 0,
+        "position_differences": [d.as_dict() for d in differences if d.kind == "position"],
+        "cash_difference": next((d.as_dict() for d in differences if d.kind == "cash"), None),
+        "venue_errors": ["venue not configured"] if venue is None else list(venue.errors),
+    }
+
+
+def venue_endpoints(settings: RiskSettings, paper_port: int) -> tuple[str | None, str | None, str | None]:
+    """(Data API URL, RPC URL, wallet): the configured venue, else the local paper exchange and wallet."""
+    if settings.data_api_url or settings.rpc_url:
+        return settings.data_api_url, settings.rpc_url, settings.reconcile_wallet_address
+    key_file = Path(settings.state_dir).resolve() / "paper" / "executor.key"
+    if not key_file.exists():
+        return None, None, None
+    from eth_account import Account  # slow import: only for paper mode
+
+    wallet = Account.from_key(key_file.read_text().strip()).address
+    base = f"http://127.0.0.1:{paper_port}"
+    return f"{base}/data-api", f"{base}/rpc", wallet
+
+
+async def gather(db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None) -> dict[str, Any]:
+    ledger = read_ledger(db_path)
+    venue = None
+    if wallet and (data_api_url or rpc_url):
+        tokens = [p.token_id for p in ledger.positions]
+        venue = await read_venue(data_api_url, rpc_url, wallet, tokens, timeout_secs=5.0)
+    return report(ledger, venue)
+
+
+def render(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"positions as of {result['as_of']}")
+    for column in ("question", "outcome", "settled", "provisional", "avg", "mark", "unrealized", "realized",
+                   "chain", "data api"):
+        table.add_column(column, justify="left" if column in ("question", "outcome") else "right")
+    for row in result["tokens"]:
+        table.add_row((row["question"] or row["token_id"])[:48], row["outcome"], row["settled"], row["provisional"],
+                      _short(row["avg_price"]), row["mark"] or "unknown", _short(row["unrealized_usd"]) or "unknown",
+                      _short(row["realized_usd"]), row["venue_chain"] or "unknown", row["venue_data_api"] or "unknown")
+    console = Console()
+    console.print(table)
+    console.print(f"cash: ledger {_short(result['cash_ledger']) or 'unknown'} (pending {_short(result['cash_pending'])})"
+                  f", venue {_short(result['cash_venue']) or 'unknown'}; realized {_short(result['realized_pnl'])}, "
+                  f"unrealized {_short(result['unrealized_pnl'])}, fees {_short(result['fees'])}")
+    for diff in result["position_differences"] + ([result["cash_difference"]] if result["cash_difference"] else []):
+        console.print(f"[red]DIFFERENCE[/red] {diff['kind']} {diff['token_id'] or ''} ({diff['source']}): ledger "
+                      f"{diff['ledger']} (settled {diff['ledger_settled']}), venue {diff['venue']}")
+    for error in result["venue_errors"]:
+        console.print(f"[yellow]venue unknown:[/yellow] {error}")
+    if not result["position_differences"] and not result["cash_difference"] and not result["venue_errors"]:
+        console.print(f"ledger and venue agree on {result['positions_checked']} tokens and cash")
+
+
+def _short(value: str | None) -> str | None:
+    return None if value is None else str(Decimal(value).quantize(CENT))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="polydesk positions", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        from polydesk.settings import UpSettings
+
+        settings = load_settings(RiskSettings)
+        paper_port = load_settings(UpSettings).paper_port
+    except ConfigurationError as error:
+        print(f"polydesk positions: {error}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(gather(settings.db_path(), *venue_endpoints(settings, paper_port)))
+    except (FileNotFoundError, sqlite3.Error) as error:
+        print(f"polydesk positions: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        render(result)
+    differs = result["position_differences"] or result["cash_difference"]
+    return 1 if differs or result["venue_errors"] else 0
