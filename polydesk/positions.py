@@ -90,8 +90,8 @@ def report(ledger: LedgerView, venue: VenueView | None) -> dict[str, Any]:
     """Ledger and venue side by side; unknown venue numbers stay None (never taken as a match)."""
     held = [p for p in ledger.positions if p.size != 0 or p.settled != 0]
     venue_tokens = set()
-    if venue is not None:
-        venue_tokens = set(venue.chain_tokens or ()) | set(venue.data_api or ())
+    if venue is not None:  # tokens the venue shows some shares of
+        venue_tokens = {t for t, size in (venue.chain_tokens or {}).items() if size} | set(venue.data_api or ())
     shown = {p.token_id: p for p in held}
     for p in ledger.positions:
         if p.token_id in venue_tokens and p.token_id not in shown:
@@ -142,14 +142,16 @@ def render(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"positions as of {result['as_of']}")
-    for column in ("question", "outcome", "settled", "provisional", "avg", "mark", "unrealized", "realized",
-                   "chain", "data api"):
-        table.add_column(column, justify="left" if column in ("question", "outcome") else "right")
+    table.add_column("market", overflow="ellipsis", no_wrap=True, max_width=44)
+    for column in ("outcome", "settled", "pending", "avg", "mark", "unreal.", "real.", "chain", "data api"):
+        table.add_column(column, justify="left" if column == "outcome" else "right")
     for row in result["tokens"]:
-        table.add_row((row["question"] or row["token_id"])[:48], row["outcome"], row["settled"], row["provisional"],
+        table.add_row(row["question"] or row["token_id"], row["outcome"], row["settled"], row["provisional"],
                       _short(row["avg_price"]), row["mark"] or "unknown", _short(row["unrealized_usd"]) or "unknown",
                       _short(row["realized_usd"]), row["venue_chain"] or "unknown", row["venue_data_api"] or "unknown")
     console = Console()
+    if not console.is_terminal:  # a pipe or a file: room for every column rather than 80 characters
+        console = Console(width=140)
     console.print(table)
     console.print(f"cash: ledger {_short(result['cash_ledger']) or 'unknown'} (pending {_short(result['cash_pending'])})"
                   f", venue {_short(result['cash_venue']) or 'unknown'}; realized {_short(result['realized_pnl'])}, "

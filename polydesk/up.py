@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from polydesk import run_summary
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
 from polydesk.preflight import check_layers, effective_environ
 from polydesk.settings import SERVICES, UpSettings
@@ -156,6 +157,9 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
         print("polydesk: stopping (the executor cancels its open orders)...", flush=True)
         codes = await supervisor.stop(settings.shutdown_grace_secs + 5)
         summary = await _summary(bus, since_id, paper, supervisor, codes, last_risk, time.monotonic() - started)
+        reconciliation = await run_summary.reconcile_run(layers, paper, settings.paper_port)
+        summary.update(run_summary.summary_fields(reconciliation))
+        summary_path = run_summary.write(Path(settings.log_dir), summary, reconciliation)
     finally:
         await client.aclose()
     for name, child in supervisor.children.items():
@@ -163,7 +167,10 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
             print(f"polydesk up: {name} failed {child.failures_in_a_row} times in a row; gave up. "
                   f"Last error: {child.last_error or 'none printed'}", file=sys.stderr, flush=True)
     _print_summary(summary)
-    events.emit("up_stopped", **summary)
+    for line in run_summary.difference_lines(summary):
+        print(f"polydesk up: {line}", flush=True)
+    print(f"polydesk up: run summary with the ledger/venue reconciliation in {summary_path}", flush=True)
+    events.emit("up_stopped", **summary, run_summary=str(summary_path))
     events.close()
     clean = all(code == 0 for code in codes.values()) and not summary.get("open_orders_left")
     return 0 if clean and not supervisor.gave_up.is_set() else 1
@@ -252,7 +259,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table.add_column("value", justify="right")
     for key, value in summary.items():
         if key != "elapsed_secs":
-            table.add_row(key.replace("_", " "), str(value))
+            shown = len(value) if isinstance(value, list) and key != "venue_errors" else value
+            table.add_row(key.replace("_", " "), str(shown))
     Console().print(table)
 
 

@@ -99,12 +99,15 @@ async def read_venue(data_api_url: str | None, rpc_url: str | None, wallet: str,
     if rpc_url:
         from shared.polymarket.chain import ChainReader  # web3 is slow to import: only when a chain is read
 
+        reader = ChainReader(rpc_url, timeout_secs=timeout_secs)
         try:
             asked = sorted(set(token_ids) | set(data_api or ()))
-            reading = await ChainReader(rpc_url, timeout_secs=timeout_secs).read(wallet, asked)
+            reading = await reader.read(wallet, asked)
             chain_tokens, chain_cash = dict(reading.token_balances), reading.collateral_balance
         except PolydeskError as error:
             errors.append(f"chain: {error}")
+        finally:
+            await reader.close()
     return VenueView(data_api, chain_tokens, chain_cash, errors)
 
 

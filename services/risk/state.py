@@ -191,7 +191,9 @@ class RiskState:
         """One status of one fill part, through the shared ledger (idempotent; see shared.ledger)."""
         with self.transaction():
             self._baseline(self.today())  # today's baseline is taken before the first change of the day
-            return self.ledger.apply_fill(fill)
+            applied = self.ledger.apply_fill(fill)
+            self._keep_mark(fill.token_id)
+            return applied
 
     def apply_redemption(self, message: PositionRedeemed) -> Applied:
         with self.transaction():
@@ -336,6 +338,11 @@ class RiskState:
         if held:
             self._persist_mark(token_id)
         return held
+
+    def _keep_mark(self, token_id: str) -> None:
+        """A token just became (or still is) held: its mark matters after a restart (and to `polydesk positions`)."""
+        if token_id in self.marks and self.ledger.position(token_id).size != 0:
+            self._persist_mark(token_id)
 
     def _persist_mark(self, token_id: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO marks VALUES (?, ?, ?)",

@@ -64,6 +64,12 @@ class ChainReader:
         self._pusd = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(pusd), abi=_ERC20_ABI)
         self._ctf = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(ctf), abi=_ERC1155_ABI)
 
+    async def close(self) -> None:
+        """Close the provider's HTTP session (a reader used once must not leave it to the garbage collector)."""
+        disconnect = getattr(self._w3.provider, "disconnect", None)
+        if disconnect is not None:
+            await disconnect()
+
     async def read(self, wallet: str, token_ids: Iterable[str] = ()) -> AccountReading:
         """Balance, allowances, approvals and the given tokens' balances at the latest block.
 
