@@ -29,7 +29,7 @@ from shared.logging import EventLog
 from shared.messages import Envelope, PositionRedeemed, deterministic_id
 from shared.polymarket.clob_public import fetch_market_tokens
 from shared.polymarket.positions import fetch_positions
-from shared.polymarket.redemption import ChainRedeemer, Payouts, SignedRedemption
+from shared.polymarket.redemption import ChainRedeemer, Payouts, Replaced, SignedRedemption
 from shared.streams import FILLS, Output
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS redemptions (
     raw TEXT NOT NULL,
     nonce INTEGER NOT NULL,
     token_payouts TEXT NOT NULL,  -- JSON {token_id: payout fraction}
-    state TEXT NOT NULL,          -- SENT, DONE, REVERTED
+    state TEXT NOT NULL,          -- SENT, DONE, REVERTED, DROPPED (its nonce went to another tx)
     created_ts REAL NOT NULL,
     updated_ts REAL NOT NULL
 );
@@ -184,6 +184,9 @@ class Redeemer:
                 if await self.chain.receipt(row.tx_hash) is None:
                     await self.chain.send(SignedRedemption(row.condition_id, row.tx_hash, row.raw, row.nonce))
                 outcomes.append(await self._await_receipt(row))
+            except Replaced as error:  # never mined and never will be: the market is looked at afresh
+                self.store.set_state(row.tx_hash, "DROPPED")
+                self.events.emit("redeem_dropped", market=row.condition_id, tx_hash=row.tx_hash, reason=str(error))
             except PolydeskError as error:
                 outcomes.append(Outcome(row.condition_id, "pending", str(error), row.tx_hash))
         return outcomes

@@ -55,6 +55,10 @@ _CTF_ABI = [
 ]
 
 
+class Replaced(VenueRejected):
+    """The signed transaction can never be mined: its nonce was used by another transaction of the wallet."""
+
+
 def adapter_for(neg_risk: bool) -> str:
     return NEG_RISK_CTF_COLLATERAL_ADAPTER if neg_risk else CTF_COLLATERAL_ADAPTER
 
@@ -177,15 +181,18 @@ class ChainRedeemer:
                                 raw=_hex(signed.raw_transaction), nonce=nonce)
 
     async def send(self, signed: SignedRedemption) -> None:
-        """Send the signed transaction; one the node already has (a resend after a restart) is fine."""
+        """Send the signed transaction; one the node already has (a resend after a restart) is fine. Raises
+        Replaced when its nonce went to another transaction (it will never be mined)."""
         try:
             await self._rpc(self._w3.eth.send_raw_transaction(signed.raw))
         except TransientVenueError as error:
             text = str(error).lower()
             if "already known" in text:
                 return
-            if "nonce too low" in text and await self.receipt(signed.tx_hash) is not None:
-                return
+            if "nonce too low" in text:
+                if await self.receipt(signed.tx_hash) is not None:
+                    return
+                raise Replaced(f"nonce {signed.nonce} of {signed.tx_hash} was used by another transaction") from None
             raise
 
     async def receipt(self, tx_hash: str) -> dict | None:
