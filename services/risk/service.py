@@ -195,6 +195,8 @@ class RiskService:
         for diff in found:
             log.warning("reconcile difference: %s", diff)
             self.ctx.events.emit("reconcile_difference", **diff.as_dict())
+        self.ctx.events.emit("reconcile_checked", differences=len(found), cash_ledger=ledger.cash_usd(),
+                             cash_venue=venue.chain_cash, venue_errors=venue.errors)
         self.ctx.status["reconcile"] = {"differences": len(found), "ts": time.time()}
         return found
 
