@@ -57,7 +57,9 @@ def delay_rule(venue: Venue, body: dict) -> Rule:
 
 
 def ws_fault(venue: Venue, body: dict) -> dict:
-    """{channel, action: "disconnect"} or {channel: "market", drop_ratio?, duplicate_ratio?, secs?, seed?}."""
+    """{channel, action: "disconnect"}; {channel: "market", action: "inject", events: [{...}, ...]} (sent
+    inside the next market frame, e.g. an unknown event type); or {channel: "market", drop_ratio?,
+    duplicate_ratio?, drop_next? (the next N frame deliveries dropped), secs?, seed?}."""
     channel = body.get("channel")
     if channel not in ("market", "user"):
         raise ValueError("channel must be market or user")
@@ -66,12 +68,28 @@ def ws_fault(venue: Venue, body: dict) -> dict:
         return {"disconnected": hub.disconnect_all()}
     if channel != "market":
         raise ValueError("frame faults apply to the market channel")
+    if body.get("action") == "inject":
+        events = body.get("events")
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events) or not events:
+            raise ValueError("inject needs events: a non-empty list of objects")
+        venue.market_hub.inject_next(events)
+        return {"ok": True}
     drop, duplicate = float(body.get("drop_ratio", 0)), float(body.get("duplicate_ratio", 0))
     if not (0 <= drop <= 1 and 0 <= duplicate <= 1 and drop + duplicate <= 1):
         raise ValueError("drop_ratio and duplicate_ratio must be within 0..1 and sum to at most 1")
     secs = body.get("secs")
-    venue.faults.set_frames(drop, duplicate, None if secs is None else float(secs), int(body.get("seed", 0)))
+    drop_next = int(body.get("drop_next", 0))
+    if drop_next < 0:
+        raise ValueError("drop_next must be >= 0")
+    venue.faults.set_frames(drop, duplicate, None if secs is None else float(secs), int(body.get("seed", 0)),
+                            drop_next)
     return {"ok": True}
+
+
+def ws_silent(venue: Venue, body: dict) -> dict:
+    """{} : every market socket open now stays open and answers PING with PONG but receives no more data
+    (no events, no snapshots on resubscribe), as a frozen venue connection does. New sockets are fine."""
+    return {"silenced": venue.market_hub.silence_all()}
 
 
 def apply_fault(venue: Venue, kind: str, body: dict) -> dict:
@@ -85,6 +103,8 @@ def apply_fault(venue: Venue, kind: str, body: dict) -> dict:
         return {"ok": True}
     if kind == "ws":
         return ws_fault(venue, body)
+    if kind == "ws_silent":
+        return ws_silent(venue, body)
     raise ValueError(f"unknown fault kind {kind}")
 
 

@@ -1,8 +1,9 @@
 """Faults on demand: the failures production throws, as state the admin API and scenarios switch on and off.
 
 HTTP faults (429/425/5xx, answered before or after the order is processed), slow responses, the
-restart window (425, then post-only mode answering 503 `post_only_mode`), and market-channel frame
-drops and duplicates. Durations run on the venue clock (so they follow an accelerated scenario).
+restart window (425, then post-only mode answering 503 `post_only_mode`), market-channel frame drops
+(a ratio, or the next N) and duplicates, silent market sockets (`ws_silent`: PINGs answered, no data),
+and events injected into the next market frame (a venue change: an unknown event type). Durations run on the venue clock (so they follow an accelerated scenario).
 """
 
 from __future__ import annotations
@@ -78,9 +79,13 @@ class FrameFault:
     duplicate_ratio: float = 0.0
     until: float | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    drop_next: int = 0  # deliveries dropped outright before the ratios apply (a deterministic gap)
 
     def copies(self, now: float) -> int:
         """How many times to deliver one frame: 0 (dropped), 1, or 2 (duplicated)."""
+        if self.drop_next > 0:
+            self.drop_next -= 1
+            return 0
         if self.until is not None and now >= self.until:
             return 1
         draw = self.rng.random()
@@ -109,9 +114,10 @@ class Faults:
         self.restart_until = now + secs
         self.post_only_until = now + secs + post_only_secs
 
-    def set_frames(self, drop_ratio: float, duplicate_ratio: float, secs: float | None, seed: int) -> None:
+    def set_frames(self, drop_ratio: float, duplicate_ratio: float, secs: float | None, seed: int,
+                   drop_next: int = 0) -> None:
         until = None if secs is None else self.clock.now() + secs
-        self.frames = FrameFault(drop_ratio, duplicate_ratio, until, random.Random(seed))
+        self.frames = FrameFault(drop_ratio, duplicate_ratio, until, random.Random(seed), drop_next)
 
     def clear(self) -> None:
         self.rules.clear()

@@ -24,6 +24,7 @@ class MarketSubscriber(Subscriber):
         super().__init__(websocket, batch)
         self.assets: set[str] = set()
         self.custom = False
+        self.silent = False  # ws_silent fault: PINGs answered, data never delivered
 
 
 class MarketHub:
@@ -36,6 +37,7 @@ class MarketHub:
         self.taps: list[Callable[[bytes], None]] = []
         # Set while a tape is served instead of the live book (tapes.TapePlayer): live events go nowhere.
         self.player = None
+        self._injected: list[bytes] = []  # events to send inside the next frame (inject fault)
 
     def publish(self, asset_ids: tuple[str, ...], message: dict, custom: bool = False) -> None:
         data = orjson.dumps(message) if self.taps else None
@@ -60,10 +62,23 @@ class MarketHub:
 
     def _deliver(self, targets, data: bytes) -> None:
         faulty = self.faults is not None and self.faults.frames is not None
+        injected, self._injected = self._injected, []
         for sub in targets:
+            if sub.silent:
+                continue
+            for item in injected:  # pushed in the same turn: the writer sends them in one array frame
+                sub.push(item)
             for _ in range(self.faults.frame_copies() if faulty else 1):
                 sub.push(data)
         self.sent += len(targets)
+
+    def inject_next(self, events: list[dict]) -> None:
+        self._injected += [orjson.dumps(event) for event in events]
+
+    def silence_all(self) -> int:
+        for sub in self._all:
+            sub.silent = True
+        return len(self._all)
 
     def disconnect_all(self) -> int:
         subs = list(self._all)
@@ -112,7 +127,7 @@ def _subscribe(exchange: Exchange, hub: MarketHub, sub: MarketSubscriber, messag
     if hub.player is not None:  # replaying a tape: the tape is the feed, snapshots included
         hub.player.start(sub)
         return
-    if added and message.get("initial_dump", True) is not False:
+    if added and not sub.silent and message.get("initial_dump", True) is not False:
         books = snapshot(exchange, added)
         if books is not None:
             sub.push(books, mergeable=False)
