@@ -254,6 +254,13 @@ EXECUTOR_VENUE_PRODUCTION = Gauge(
     "executor_venue_production", "1 when the executor posts to production Polymarket, 0 to another venue (paper)",
     namespace=NAMESPACE,
 )
+EXECUTOR_REDEMPTIONS = Counter(
+    "executor_redemptions", "Redemptions of resolved positions, by result (redeemed, reverted, dropped, failed, "
+    "not_approved)", ["result"], namespace=NAMESPACE,
+)
+EXECUTOR_REDEEMED_USD = Counter(
+    "executor_redeemed_usd", "pUSD paid out by confirmed redemptions", namespace=NAMESPACE,
+)
 EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
     "executor_heartbeat_age_seconds", "Seconds since the venue last accepted a dead-man heartbeat",
     namespace=NAMESPACE,

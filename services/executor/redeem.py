@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from services.executor.config import ExecutorSettings
+from shared import metrics
 from shared.errors import ConfigurationError, PolydeskError
 from shared.logging import EventLog
 from shared.messages import Envelope, PositionRedeemed, deterministic_id
@@ -135,6 +136,7 @@ class Redeemer:
             try:
                 outcomes.append(await self.redeem_market(condition_id))
             except PolydeskError as error:
+                metrics.EXECUTOR_REDEMPTIONS.labels(result="failed").inc()
                 self.events.emit("redeem_failed", market=condition_id, error=str(error))
                 outcomes.append(Outcome(condition_id, "failed", str(error)))
         return outcomes
@@ -164,6 +166,7 @@ class Redeemer:
                       "part of the SDK's trading approvals)")
             if condition_id not in self._blocked:
                 self._blocked.add(condition_id)
+                metrics.EXECUTOR_REDEMPTIONS.labels(result="not_approved").inc()
                 self.events.emit("redeem_blocked", market=condition_id, reason=detail)
             return Outcome(condition_id, "not_approved", detail)
         signed = await self.chain.sign(condition_id, neg_risk)
@@ -186,6 +189,7 @@ class Redeemer:
                 outcomes.append(await self._await_receipt(row))
             except Replaced as error:  # never mined and never will be: the market is looked at afresh
                 self.store.set_state(row.tx_hash, "DROPPED")
+                metrics.EXECUTOR_REDEMPTIONS.labels(result="dropped").inc()
                 self.events.emit("redeem_dropped", market=row.condition_id, tx_hash=row.tx_hash, reason=str(error))
             except PolydeskError as error:
                 outcomes.append(Outcome(row.condition_id, "pending", str(error), row.tx_hash))
@@ -203,6 +207,7 @@ class Redeemer:
         read = self.chain.read_receipt(receipt, row.token_payouts)
         if not read.succeeded:
             self.store.set_state(row.tx_hash, "REVERTED")
+            metrics.EXECUTOR_REDEMPTIONS.labels(result="reverted").inc()
             self.events.emit("redeem_reverted", market=row.condition_id, tx_hash=row.tx_hash,
                              block=read.block_number)
             return Outcome(row.condition_id, "reverted", "the transaction reverted on chain", row.tx_hash)
@@ -217,6 +222,8 @@ class Redeemer:
         await self.publish(keyed)
         self.store.set_state(row.tx_hash, "DONE")
         payout = sum((t.payout_usd for t in read.tokens), Decimal(0))
+        metrics.EXECUTOR_REDEMPTIONS.labels(result="redeemed").inc()
+        metrics.EXECUTOR_REDEEMED_USD.inc(float(payout))
         self.events.emit("position_redeemed", market=row.condition_id, tx_hash=row.tx_hash, block=read.block_number,
                          payout_usd=str(payout), tokens={t.token_id: str(t.shares) for t in read.tokens})
         return Outcome(row.condition_id, "redeemed", f"paid {payout} pUSD", row.tx_hash,

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from eth_account import Account
+from prometheus_client import REGISTRY
 from web3 import Web3
 
 from paperexchange import config
@@ -46,6 +47,10 @@ async def setup(server, tmp_path):
     events.close()
 
 
+def counted(result: str) -> float:
+    return REGISTRY.get_sample_value("polydesk_executor_redemptions_total", {"result": result}) or 0.0
+
+
 def resolved_market(server, account, *, approve: bool = True) -> dict:
     admin = Admin(server.url)
     market = admin.create_market()
@@ -68,8 +73,10 @@ async def test_a_redemption_whose_nonce_went_elsewhere_is_dropped_and_redone(ser
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction),
                                         timeout=20)
 
+    before = {result: counted(result) for result in ("dropped", "redeemed")}
     outcomes = await redeemer.run_pass()
     assert [(o.condition_id, o.result) for o in outcomes] == [(market["condition_id"], "redeemed")]
+    assert {result: counted(result) - before[result] for result in before} == {"dropped": 1, "redeemed": 1}
     assert outcomes[0].tx_hash != stale.tx_hash
     assert [(m.token_id, m.shares, m.payout_usd) for m in published] == [(market["token_ids"][0], 6, 6)]
     assert redeemer.store.in_state("SENT") == [] and [r.tx_hash for r in redeemer.store.in_state("DROPPED")] == [
