@@ -25,12 +25,15 @@ def parse_args(argv: list[str]) -> Settings:
     parser.add_argument("--replay-tape", default=None, metavar="FILE", help="serve this tape on /ws/market")
     parser.add_argument("--replay-speed", type=float, default=1.0)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--geoblock", choices=("ok", "blocked", "close_only"), default=defaults.geoblock,
+                        help="what GET /api/geoblock answers (the admin API can change it)")
     args = parser.parse_args(argv)
     return Settings(
         host=args.host, port=args.port, admin=args.admin, default_markets=not args.no_default_markets,
         settlement_delay_secs=args.settlement_delay_secs, heartbeat_timeout_secs=args.heartbeat_timeout_secs,
         log_level=args.log_level, scenario=None if args.scenario == "none" else args.scenario, seed=args.seed,
         speed=args.speed, record_tape=args.record_tape, replay_tape=args.replay_tape, replay_speed=args.replay_speed,
+        geoblock=args.geoblock,
     )
 
 

@@ -11,7 +11,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, WebSocketRoute
 
-from paperexchange import admin, data_api, gamma, rest_private, rest_public, rpc, scenario, tapes, wallets
+from paperexchange import (
+    admin,
+    data_api,
+    gamma,
+    geoblock,
+    rest_private,
+    rest_public,
+    rpc,
+    scenario,
+    tapes,
+    wallets,
+)
 from paperexchange.clock import Clock
 from paperexchange.config import Settings
 from paperexchange.defaults import create_default_markets
@@ -74,12 +85,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, ven
               WebSocketRoute("/ws/market", market_endpoint), WebSocketRoute("/ws/user", user_endpoint)]
     # Gamma, the Data API and Polygon JSON-RPC share the base URL, so one URL stands for every service.
     routes += [Mount("/gamma", routes=gamma.ROUTES), Mount("/data-api", routes=data_api.ROUTES), *rpc.ROUTES,
-               *wallets.ROUTES]
+               *wallets.ROUTES, *geoblock.ROUTES]
     if settings.admin:
-        routes.append(Mount("/_paper", routes=admin.ROUTES))
+        routes.append(Mount("/_paper", routes=[*admin.ROUTES, *geoblock.ADMIN_ROUTES]))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={VenueError: venue_error_handler},
                     middleware=[Middleware(FaultMiddleware, faults=venue.faults)])
     app.state.venue = venue
+    app.state.geoblock = dict(geoblock.MODES[settings.geoblock])
     app.state.exchange = venue.exchange
     app.state.heartbeats = venue.heartbeats
     app.state.market_hub = venue.market_hub

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "kill-switch": ("polydesk.kill_switch", "main", "trip or release the kill switch, or show it"),
     "smoke": ("polydesk.smoke", "main", "deploy check: a $1 GTC BUY at 0.01, confirm, cancel"),
     "redeem": ("polydesk.redeem_cmd", "main", "redeem resolved positions on chain now: polydesk redeem [--market M]"),
+    "preflight": ("polydesk.preflight_cmd", "main", "venue, region, clock, wallet, funds, approvals, heartbeat"),
     "bench": ("bench.__main__", "main", "measure the pipeline; writes bench/results.md"),
 }
 

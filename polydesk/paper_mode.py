@@ -75,6 +75,7 @@ def paper_env(url: str, wallet: str, key_file: Path, whales: list[str] | None = 
         "POLYDESK_CLOB_URL": url, "POLYDESK_MARKET_WS_URL": f"{ws}/ws/market",
         "POLYDESK_USER_WS_URL": ws, "POLYDESK_GAMMA_URL": f"{url}/gamma",
         "POLYDESK_DATA_API_URL": f"{url}/data-api", "POLYDESK_RPC_URL": f"{url}/rpc",
+        "POLYDESK_GEOBLOCK_URL": f"{url}/api/geoblock",
         "POLYDESK_PRIVATE_KEY_FILE": str(key_file), "POLYDESK_WALLET_ADDRESS": wallet,
         "POLYDESK_ACCOUNT_WALLET": wallet, "POLYDESK_RECONCILE_WALLET_ADDRESS": wallet,
     }

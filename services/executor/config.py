@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from shared.config import ServiceSettings, http_url, ws_url
+from shared.polymarket.geoblock import geoblock_url_for
 from shared.polymarket.wallets import SignatureType, is_address, parse_signature_type
 
 PRODUCTION_CLOB_URL = "https://clob.polymarket.com"
@@ -84,6 +85,17 @@ class ExecutorSettings(ServiceSettings):
     executor_crash_after_post: bool = Field(
         default=False, description="TEST HOOK ONLY: exit(137) right after a post returns, before recording it"
     )
+    geoblock_url: str | None = Field(
+        default=None, description="the region check (polymarket.com/api/geoblock, not an API host); unset: "
+        "Polymarket's for production, <clob_url>/api/geoblock for a paper venue"
+    )
+    max_clock_skew_secs: float = Field(
+        default=5.0, gt=0, description="preflight fails when the venue's /time is further off than this"
+    )
+    preflight_on_start: Literal["live", "always", "never"] = Field(
+        default="live", description="run the venue preflight before trading: in live mode (production URL), "
+        "always, or never"
+    )
     smoke_token_id: str | None = Field(default=None, description="token `polydesk smoke` buys; unset: first market")
     auto_redeem: bool | None = Field(
         default=None, description="redeem resolved positions on chain by itself; unset: on against a paper "
@@ -92,8 +104,9 @@ class ExecutorSettings(ServiceSettings):
                                         "resolved positions (Data API positions, then chain reads)")
     redeem_receipt_timeout_secs: float = Field(
         default=120.0, gt=0, description="wait this long for a redemption's receipt before trying again later")
-    rpc_url: str | None = Field(default=None, description="Polygon JSON-RPC for redemptions; unset: <clob_url>/rpc "
-                                "against a paper venue, none in production (redemption then needs it)")
+    rpc_url: str | None = Field(default=None, description="Polygon JSON-RPC for redemptions and preflight's "
+                                "balance reads; unset: <clob_url>/rpc against a paper venue, none in production "
+                                "(redemption then needs it; preflight uses the SDK's)")
     data_api_url: str | None = Field(default=None, description="Data API (the wallet's positions); unset: "
                                      "<clob_url>/data-api against a paper venue, else the production one")
 
@@ -121,6 +134,9 @@ class ExecutorSettings(ServiceSettings):
         if self.data_api_url:
             return self.data_api_url
         return PRODUCTION_DATA_API_URL if self.is_production() else self.clob_url.rstrip("/") + "/data-api"
+
+    def effective_geoblock_url(self) -> str:
+        return self.geoblock_url or geoblock_url_for(self.clob_url, PRODUCTION_CLOB_URL)
 
     @field_validator("signature_type", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from services.executor import cancels, redeem
+from services.executor import cancels, preflight, redeem
 from services.executor import venue as venue_module
 from services.executor.config import ExecutorSettings
 from services.executor.fees import FeeSchedules
@@ -270,6 +270,15 @@ async def _sleep_unless(event: asyncio.Event, secs: float) -> None:
         await asyncio.wait_for(event.wait(), timeout=secs)
 
 
+async def _preflight(ctx: ServiceContext, settings: ExecutorSettings) -> None:
+    """Live trading starts only when every preflight check passes (a close-only region passes with a warning)."""
+    results = await preflight.run_preflight(settings)
+    ctx.events.emit("preflight", checks=[{"name": c.name, "status": c.status, "detail": c.detail} for c in results])
+    bad = preflight.failed(results)
+    if bad:
+        raise ConfigurationError("preflight failed, not trading: " + "; ".join(f"{c.name}: {c.detail}" for c in bad))
+
+
 def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitable[None]]:
     """The executor's main; raises ConfigurationError at start when it has no key to sign with."""
     for secret in (settings.private_key, settings.api_key, settings.api_secret, settings.api_passphrase):
@@ -281,6 +290,9 @@ def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitab
         raise ConfigurationError(f"POLYDESK_AUTO_REDEEM is on but {reason}")
 
     async def main(ctx: ServiceContext) -> None:
+        if settings.preflight_on_start == "always" or (settings.preflight_on_start == "live"
+                                                        and settings.is_production()):
+            await _preflight(ctx, settings)
         # The venue half of the mode on screen (PAPER / LIVE): a production host by either test counts.
         production = settings.is_production() or is_production(settings.clob_url)
         ctx.status.update(venue=venue_name(settings.clob_url), production=production)

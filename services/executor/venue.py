@@ -26,7 +26,7 @@ from eth_keys import exceptions as eth_keys_exceptions
 from eth_keys import keys as eth_keys
 from eth_utils.crypto import keccak
 from polymarket import ApiKeyCreds, AsyncSecureClient
-from polymarket.environments import PRODUCTION
+from polymarket.environments import PRODUCTION, Environment
 from polymarket.errors import (
     OrderHeartbeatMismatchError,
     PolymarketError,
@@ -467,13 +467,19 @@ def _venue_trade(t: Any) -> VenueTrade:
     )
 
 
+def sdk_environment(settings: Any) -> Environment:
+    """Production's URLs, or every URL on `clob_url` (paper)."""
+    if settings.is_production():
+        return PRODUCTION
+    return paper_environment(settings.clob_url, settings.user_ws_url, chain_id=settings.chain_id)
+
+
 async def connect(settings: Any) -> PolymarketVenue:
     """Build the client from ExecutorSettings: production URLs, or every URL on `clob_url` (paper)."""
 
     if settings.private_key is None:
         raise ConfigurationError("POLYDESK_PRIVATE_KEY (or POLYDESK_PRIVATE_KEY_FILE) is required")
-    environment = PRODUCTION if settings.is_production() else paper_environment(
-        settings.clob_url, settings.user_ws_url, chain_id=settings.chain_id)
+    environment = sdk_environment(settings)
     credentials = None
     if settings.api_key and settings.api_secret and settings.api_passphrase:
         credentials = ApiKeyCreds(key=settings.api_key, secret=settings.api_secret.get_secret_value(),

@@ -63,6 +63,7 @@ class Situation:
     own_resting: tuple[RestingOrder, ...] = ()
     book_state: str | None = None  # the token's book as ingest last reported it (None: never reported)
     book_reason: str = ""  # why it is not valid
+    trading_region: str = "unchecked"  # the venue's geoblock answer: ok, close_only, blocked, unknown (region.py)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,16 @@ def check_kill_switch(order: Order, s: Situation, limits: Limits) -> Verdict:
     if s.kill_switch_active:
         return _reject("KILL_SWITCH", "kill switch is on")
     return _pass("KILL_SWITCH")
+
+
+def check_region(order: Order, s: Situation, limits: Limits) -> Verdict:
+    """A geoblocked region trades nothing; a close-only one only reduces positions (SELLs of held shares,
+    which UNSETTLED_INVENTORY then bounds by what is settled and not already offered)."""
+    if s.trading_region == "blocked":
+        return _reject("GEO_RESTRICTION", "the venue geoblocks this region: no orders")
+    if s.trading_region == "close_only" and order.side is Side.BUY:
+        return _reject("GEO_RESTRICTION", "close-only region: only orders that reduce a position pass")
+    return _pass("GEO_RESTRICTION")
 
 
 def check_book_valid(order: Order, s: Situation, limits: Limits) -> Verdict:
@@ -231,6 +242,7 @@ def check_dedup(order: Order, s: Situation, limits: Limits) -> Verdict:
 # The seed's order (the kill switch before all); data, so the order is visible and tested in one place.
 RULES: tuple[tuple[str, Rule], ...] = (
     ("KILL_SWITCH", check_kill_switch),
+    ("GEO_RESTRICTION", check_region),
     ("BOOK_NOT_VALID", check_book_valid),
     ("DRY_RUN", check_dry_run),
     ("MAX_TRADE_SIZE_USD", check_max_trade_size),

@@ -61,6 +61,11 @@ class RiskSettings(ServiceSettings):
     risk_reconcile_interval_secs: float = Field(
         default=60.0, ge=0, description="how often the ledger is compared with the venue (0: on start only)"
     )
+    geoblock_url: str | None = Field(
+        default=None, description="the venue's region check (https://polymarket.com/api/geoblock live); a "
+        "close-only answer lets only reducing orders pass, blocked none; unset: not checked"
+    )
+    geoblock_check_secs: float = Field(default=300.0, gt=0, description="how often the region is checked")
     allow_self_trade: bool = Field(
         default=False, description="approve an intent that would cross one of our own resting orders"
     )

@@ -6,6 +6,7 @@ the same intent can only ever produce the same messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from services.risk import killswitch
@@ -52,6 +53,7 @@ class Decider:
     def __init__(self, settings: RiskSettings, state: RiskState) -> None:
         self.settings = settings
         self.state = state
+        self.region: Callable[[], str] = lambda: "unchecked"  # the service points it at its RegionWatch
 
     def limits(self, strategy: str) -> Limits:
         s = self.settings
@@ -81,7 +83,7 @@ class Decider:
             open_sell_size=sum((r for t, side, _, r in resting if t == intent.token_id and side == Side.SELL),
                                Decimal(0)),
             own_resting=tuple(RestingOrder(side, price, t != intent.token_id) for t, side, price, _ in resting),
-            **self._book(intent.token_id),
+            **self._book(intent.token_id), trading_region=self.region(),
         )
 
     def _book(self, token_id: str) -> dict[str, str | None]:

@@ -18,6 +18,7 @@ from services.risk.decisions import DECISIONS, Decider
 from services.risk.handling import Effects, handle_once
 from services.risk.pnl import exposure_usd
 from services.risk.reconcile import Difference, VenueView, adopt, compare, read_venue
+from services.risk.region import RegionWatch
 from services.risk.state import KillState, RiskState
 from services.risk.tracking import Tracker
 from shared import metrics
@@ -44,6 +45,8 @@ class RiskService:
         self.tracker = Tracker(settings, state)
         self._published: KillState | None = None
         self.book_guard = BookGuard(settings, state)
+        self.region = RegionWatch(settings.geoblock_url, settings.geoblock_check_secs, ctx.events)
+        self.decider.region = lambda: self.region.status
 
     # ---- handlers ------------------------------------------------------------------------------------
 
@@ -100,6 +103,14 @@ class RiskService:
         outputs = self._once(delivery, work, record_always=True)
         await self._sync_status()
         return outputs
+
+    async def _region_loop(self) -> None:
+        if self.region.url is None:
+            return
+        while True:
+            await asyncio.sleep(self.settings.geoblock_check_secs)
+            await self.region.check()
+            self.ctx.status["trading_region"] = self.region.status
 
     # ---- status, metrics, housekeeping ----------------------------------------------------------------
 
@@ -219,6 +230,8 @@ class RiskService:
         log.info("risk settings: %s", redacted(self.settings))
         await self._sync_status()
         await self.reconcile_on_start()
+        if self.region.url is not None:
+            await self.region.check()  # before the first intent is judged
         consumers = [
             self.ctx.consumer(INTENTS, GROUP, self.on_intent),
             self.ctx.consumer(FILLS, GROUP, self.on_fill),
@@ -229,6 +242,7 @@ class RiskService:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._refresh_loop(), name="risk:refresh")
             tasks.create_task(self._reconcile_loop(), name="risk:reconcile")
+            tasks.create_task(self._region_loop(), name="risk:region")
             for consumer in consumers:
                 tasks.create_task(consumer.run(), name=f"risk:{consumer.stream}")
 

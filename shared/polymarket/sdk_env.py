@@ -52,3 +52,8 @@ def wallet_type_of(environment: Environment, signer: str, wallet: str) -> str | 
     from polymarket._internal.wallet import try_classify_wallet_type
 
     return try_classify_wallet_type(signer=signer, wallet=wallet, config=environment._config.wallet_derivation)
+
+
+def rpc_url_of(environment: Environment) -> str:
+    """The environment's Polygon JSON-RPC URL (production's public one, or the paper exchange's /rpc)."""
+    return environment._config.rpc_url

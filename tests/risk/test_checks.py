@@ -17,6 +17,7 @@ from services.risk.checks import (
     Outcome,
     RestingOrder,
     Situation,
+    check_region,
     evaluate,
     price_limit,
 )
@@ -31,8 +32,8 @@ ORDER = Order(Side.BUY, D(10), D("0.5"))
 
 
 def test_rules_run_in_the_seeds_order():
-    assert RULE_NAMES == ("KILL_SWITCH", "BOOK_NOT_VALID", "DRY_RUN", "MAX_TRADE_SIZE_USD", "MAX_DAILY_LOSS_USD",
-                          "MIN_LIQUIDITY_USD", "MIN_TIME_TO_RESOLUTION", "MAX_PER_MARKET_NOTIONAL",
+    assert RULE_NAMES == ("KILL_SWITCH", "GEO_RESTRICTION", "BOOK_NOT_VALID", "DRY_RUN", "MAX_TRADE_SIZE_USD",
+                          "MAX_DAILY_LOSS_USD", "MIN_LIQUIDITY_USD", "MIN_TIME_TO_RESOLUTION", "MAX_PER_MARKET_NOTIONAL",
                           "UNSETTLED_INVENTORY", "SELF_TRADE", "DEDUP_WINDOW")
 
 
@@ -45,6 +46,8 @@ def test_everything_within_limits_is_approved_unchanged():
 FAILING = {
     "KILL_SWITCH": ({"situation": replace(OK, kill_switch_active=True)}, {}),
     "DRY_RUN": ({"limits": replace(LIMITS, dry_run=True)}, {}),
+    "GEO_RESTRICTION": ({"situation": replace(OK, trading_region="blocked")},
+                        {"situation": replace(OK, trading_region="ok")}),
     "BOOK_NOT_VALID": ({"situation": replace(OK, book_state="gap", book_reason="hash_mismatch")},
                        {"situation": replace(OK, book_state="valid")}),
     "MAX_DAILY_LOSS_USD": ({"situation": replace(OK, daily_pnl_usd=D("-100.01"))},
@@ -66,10 +69,28 @@ def test_each_rule_rejects_with_its_name_and_numbers(rule):
     decision = evaluate(failing.get("order", ORDER), failing.get("situation", OK), failing.get("limits", LIMITS))
     assert not decision.approved and decision.rule == rule and decision.size == 0
     assert decision.detail
-    if rule not in ("KILL_SWITCH", "DRY_RUN", "BOOK_NOT_VALID"):
+    if rule not in ("KILL_SWITCH", "DRY_RUN", "BOOK_NOT_VALID", "GEO_RESTRICTION"):
         assert decision.numbers
     passed = evaluate(passing.get("order", ORDER), passing.get("situation", OK), passing.get("limits", LIMITS))
     assert passed.approved, passed
+
+
+@pytest.mark.parametrize("region", ["ok", "unknown", "unchecked"])
+def test_a_region_without_a_known_restriction_passes_both_sides(region):
+    for side in (Side.BUY, Side.SELL):
+        assert check_region(Order(side, D(10), D("0.5")), replace(OK, trading_region=region), LIMITS).outcome \
+            == Outcome.PASS
+
+
+def test_a_close_only_region_passes_only_reducing_orders():
+    close_only = replace(OK, trading_region="close_only", settled_shares=D(10))
+    buy = evaluate(Order(Side.BUY, D(10), D("0.5")), close_only, LIMITS)
+    assert not buy.approved and buy.rule == "GEO_RESTRICTION" and "close-only" in buy.detail
+    assert evaluate(Order(Side.SELL, D(10), D("0.5")), close_only, LIMITS).approved
+    # A SELL past the held shares would open a short: UNSETTLED_INVENTORY refuses it.
+    assert evaluate(Order(Side.SELL, D(11), D("0.5")), close_only, LIMITS).rule == "UNSETTLED_INVENTORY"
+    blocked = replace(close_only, trading_region="blocked")
+    assert evaluate(Order(Side.SELL, D(10), D("0.5")), blocked, LIMITS).rule == "GEO_RESTRICTION"
 
 
 def test_each_rule_function_passes_the_ok_situation():
