@@ -290,13 +290,12 @@ def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitab
         raise ConfigurationError(f"POLYDESK_AUTO_REDEEM is on but {reason}")
 
     async def main(ctx: ServiceContext) -> None:
-        if settings.preflight_on_start == "always" or (settings.preflight_on_start == "live"
-                                                        and settings.is_production()):
-            await _preflight(ctx, settings)
         # The venue half of the mode on screen (PAPER / LIVE): a production host by either test counts.
         production = settings.is_production() or is_production(settings.clob_url)
         ctx.status.update(venue=venue_name(settings.clob_url), production=production)
         metrics.EXECUTOR_VENUE_PRODUCTION.set(int(production))
+        if settings.preflight_on_start == "always" or (settings.preflight_on_start == "live" and production):
+            await _preflight(ctx, settings)
         venue = await venue_module.connect(settings)
         for secret in venue.secrets():
             register_secret(secret)
