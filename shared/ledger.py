@@ -236,15 +236,30 @@ def fold(token_id: str, market: str, parts: Iterable[Part], entries: Iterable[En
     """A token's position from all its parts and entries, in first-seen order; reversed parts count nothing."""
     state = _Fold()
     for item in sorted([*parts, *entries], key=lambda item: item.seq):
-        if isinstance(item, Part):
-            if item.state is not PartState.REVERSED:
-                state.trade(item)
-        else:
-            state.other(item)
+        _fold_in(state, item)
+    return _position_of(token_id, market, state)
+
+
+def _fold_in(state: _Fold, item: Part | Entry) -> None:
+    if isinstance(item, Part):
+        if item.state is not PartState.REVERSED:
+            state.trade(item)
+    else:
+        state.other(item)
+
+
+def _position_of(token_id: str, market: str, state: _Fold) -> TokenPosition:
     return TokenPosition(token_id=token_id, market=market, settled=state.settled, provisional=state.provisional,
                          cost_usd=state.cost, realized_usd=sum(state.realized.values(), ZERO), fees_usd=state.fees,
                          cash_usd=state.cash, pending_cash_usd=state.pending_cash, resolved_price=state.resolved,
                          realized_by_day=dict(state.realized))
+
+
+def _state_of(position: TokenPosition) -> _Fold:
+    """The running numbers a fold ended with (the store keeps realized PnL by day with the position)."""
+    return _Fold(settled=position.settled, provisional=position.provisional, cost=position.cost_usd,
+                 realized=dict(position.realized_by_day), fees=position.fees_usd, cash=position.cash_usd,
+                 pending_cash=position.pending_cash_usd, resolved=position.resolved_price)
 
 
 class LedgerStore(Protocol):
@@ -297,8 +312,10 @@ class Ledger:
             return Applied("duplicate", False)
         self.store.put_part(new)
         moved = new.state is not old.state
-        if moved:
-            self._refold(new.token_id, new.market)
+        if moved and PartState.REVERSED not in (old.state, new.state):
+            self._settle(new)  # provisional -> settled: the cost basis does not change
+        elif moved:
+            self._refold(new.token_id, new.market)  # a part taken out (or put back) anywhere in the order
         anomaly = _status_anomaly(old, fill.status)
         if anomaly:
             self._report(fill, anomaly, f"{fill.status} after {sorted(old.statuses)}: now {new.status}")
@@ -310,7 +327,7 @@ class Ledger:
         part = self._part_of(fill, self.store.next_seq(), self.day())
         self.store.put_part(part)
         moved = part.state is not PartState.REVERSED
-        self._refold(part.token_id, part.market)  # even a reversed part: the token has been seen
+        self._append(part)  # even a reversed part: the token has been seen
         if fill.client_order_id is None:
             # Still our wallet's trade (an order placed outside this pipeline, or adopted): the venue's
             # position moved, so the ledger counts it, and says so.
@@ -343,10 +360,9 @@ class Ledger:
             if self.store.has_entry(EntryKind.RESOLVE, token_id, ""):
                 continue
             price = ONE if token_id == winning_token_id else ZERO
-            self.store.add_entry(Entry(EntryKind.RESOLVE, token_id, market, self.store.next_seq(), self.day(),
-                                       price=price))
             before = self.store.position(token_id)
-            after = self._refold(token_id, market)
+            after = self._append(Entry(EntryKind.RESOLVE, token_id, market, self.store.next_seq(), self.day(),
+                                       price=price))
             if before is not None and before.size != 0 or after.size != 0:
                 moved.append(token_id)
         return moved
@@ -355,10 +371,9 @@ class Ledger:
         """Shares burned for pUSD on chain; idempotent by (transaction hash, token)."""
         if self.store.has_entry(EntryKind.REDEEM, message.token_id, message.transaction_hash):
             return Applied("duplicate", False)
-        self.store.add_entry(Entry(EntryKind.REDEEM, message.token_id, message.market, self.store.next_seq(),
+        after = self._append(Entry(EntryKind.REDEEM, message.token_id, message.market, self.store.next_seq(),
                                    self.day(), shares=message.shares, usd=message.payout_usd,
                                    ref=message.transaction_hash))
-        after = self._refold(message.token_id, message.market)
         anomaly = ""
         if after.resolved_price is None:
             anomaly = "redeemed_unresolved"
@@ -376,13 +391,29 @@ class Ledger:
         shares, cost = size - current.size, size * avg_price - current.cost_usd
         if shares == 0 and cost == 0:
             return current
-        self.store.add_entry(Entry(EntryKind.ADJUST, token_id, market or current.market, self.store.next_seq(),
-                                   self.day(), shares=shares, usd=cost))
-        return self._refold(token_id, market or current.market)
+        return self._append(Entry(EntryKind.ADJUST, token_id, market or current.market, self.store.next_seq(),
+                                  self.day(), shares=shares, usd=cost))
 
     def adopt_cash(self, venue_usd: Decimal) -> None:
         """Take the venue's pUSD balance as ledger cash now (the base absorbs every flow seen so far)."""
         self.store.set_cash_base(venue_usd - self.flows_usd())
+
+    def _append(self, item: Part | Entry) -> TokenPosition:
+        """Add the newest item (the highest seq): folding it onto the stored position equals a full fold."""
+        if isinstance(item, Entry):
+            self.store.add_entry(item)
+        current = self.store.position(item.token_id)
+        state = _Fold() if current is None else _state_of(current)
+        _fold_in(state, item)
+        position = _position_of(item.token_id, item.market or (current.market if current else ""), state)
+        self.store.put_position(position)
+        return position
+
+    def _settle(self, part: Part) -> None:
+        position = self.store.position(part.token_id) or TokenPosition(part.token_id, part.market)
+        self.store.put_position(replace(position, settled=position.settled + part.signed_size,
+                                        provisional=position.provisional - part.signed_size,
+                                        pending_cash_usd=position.pending_cash_usd - part.cash_usd))
 
     def _refold(self, token_id: str, market: str) -> TokenPosition:
         parts, entries = self.store.token_items(token_id)

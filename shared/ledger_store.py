@@ -7,6 +7,7 @@ The rules are shared.ledger's; this module only stores. `LEDGER_SCHEMA` is appli
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -90,8 +91,12 @@ class SqliteLedgerStore:
                             [(p.token_id, day, str(usd)) for day, usd in p.realized_by_day.items()])
 
     def position(self, token_id: str) -> TokenPosition | None:
+        """The position with its realized PnL by day (what a fold continues from)."""
         row = self._one("SELECT * FROM ledger_positions WHERE token_id=?", token_id)
-        return None if row is None else _position(row)
+        if row is None:
+            return None
+        days = self.db.execute("SELECT day, usd FROM ledger_realized WHERE token_id=?", (token_id,))
+        return replace(_position(row), realized_by_day={day: Decimal(usd) for day, usd in days})
 
     def positions(self) -> list[TokenPosition]:
         return [_position(r) for r in self.db.execute("SELECT * FROM ledger_positions ORDER BY token_id")]

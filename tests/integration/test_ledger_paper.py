@@ -2,7 +2,8 @@
 
 Our own orders cross (a self trade, allowed by the setting), a trade is forced FAILED after MATCHED, a taker
 fee is paid, one market resolves for us and one against us, the winner is redeemed on the paper chain, and at
-the end risk's ledger holds exactly the venue's shares of every token and its pUSD to the cent.
+the end risk's ledger holds exactly the venue's shares of every token and its pUSD to the cent; shares moved
+in from outside are then reported by risk's reconcile timer.
 
 Ingest is not run: the market events it would publish (discovery, resolution) are published by the test.
 The redemption is sent by the test with shared.polymarket.redemption and announced as the executor will
@@ -225,6 +226,16 @@ async def test_the_ledger_equals_the_venue_after_self_trades_failures_fees_resol
 
         check = (await eventually(next_check, timeout=15, interval=0.3))[0]
         assert check["differences"] == 0 and check["venue_errors"] == []
+
+        # Shares the ledger never saw (moved in outside the pipeline): the timer reports the difference.
+        admin.http.post("/fund", json={"address": wallet.address, "tokens": {b_no: "5"}, "approve": False}
+                        ).raise_for_status()
+
+        async def reported() -> list[dict]:
+            return [e for e in services.events("reconcile_difference") if e["token_id"] == b_no]
+
+        difference = (await eventually(reported, timeout=15, interval=0.3))[0]
+        assert (difference["source"], difference["ledger"], difference["venue"]) == ("chain", "0", "5")
     finally:
         services.stop()
 

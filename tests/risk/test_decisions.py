@@ -315,3 +315,15 @@ def test_a_recurring_identical_opportunity_is_judged_afresh_and_only_a_redeliver
     assert approved.approved and approved.intent_id == again.envelope.message_id
     replayed, = by_stream(harness.decide(opportunity(first_event)))[DECISIONS]
     assert replayed == rejected
+
+
+def test_odd_fills_are_logged_with_their_reason_and_never_change_a_position_silently(harness, tmp_path):
+    harness.on_fill(fill("t1", m.TradeStatus.MINED, size="10"))
+    harness.on_fill(fill("t1", m.TradeStatus.MATCHED, size="10"))  # a status going backwards: kept MINED
+    harness.on_fill(fill("t1", m.TradeStatus.CONFIRMED, size="12"))  # the same part with other numbers: ignored
+    harness.on_fill(fill("t2", m.TradeStatus.MATCHED, size="5", order="0xother", client=None))  # nobody's order
+    position = harness.state.position(YES)
+    assert (position.settled, position.provisional) == (D(10), D(5))
+    events = read_events(sorted((tmp_path / "logs").glob("*.jsonl")))
+    reasons = [e["reason"] for e in events if e["type"] == "ledger_anomaly"]
+    assert reasons == ["status_backwards", "part_mismatch", "unknown_order"]

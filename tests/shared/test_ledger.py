@@ -14,6 +14,7 @@ from shared.ledger import (
     Ledger,
     MemoryLedgerStore,
     final_status,
+    fold,
     order_is_open,
 )
 from shared.ledger_store import LEDGER_SCHEMA, SqliteLedgerStore
@@ -224,3 +225,9 @@ def test_the_sqlite_store_folds_exactly_like_the_memory_store(parts, data):
     for event in events:
         assert memory.apply_fill(event) == stored.apply_fill(event)
     assert memory.positions() == stored.positions()
+    # What was applied step by step (appended, settled in place) equals one fold of everything.
+    for position in stored.positions():
+        parts, entries = stored.store.token_items(position.token_id)
+        folded = fold(position.token_id, position.market, parts, entries)
+        assert folded == position
+        assert folded.realized_by_day == stored.store.position(position.token_id).realized_by_day
