@@ -84,8 +84,9 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def market_data(bus: Bus, **settings: object) -> AsyncIterator[Harness]:
-    """A running feed on one paper market (two tokens, one connection) with house liquidity."""
+async def market_data(bus: Bus, ws_options: WsOptions | None = None, **settings: object) -> AsyncIterator[Harness]:
+    """A running feed on one paper market (two tokens, one connection) with house liquidity; quick
+    reconnects and a 1 s freshness floor unless given."""
     async with PaperExchangeServer(admin=True) as server:
         admin = PaperAdmin(server.url)
         created = await admin.create_market()
@@ -102,8 +103,8 @@ async def market_data(bus: Bus, **settings: object) -> AsyncIterator[Harness]:
         http = httpx.AsyncClient(timeout=5)
         feed = Feed(ingest_settings(clob_url=server.url, **options), bus, ShardMap(("main",), {}), http=http)
         ws = MarketFeed(server.ws_url + "/ws/market", feed.on_frame, max_assets=10,
-                        options=WsOptions(ping_interval_secs=0.5, stale_after_secs=3, backoff_base_secs=0.05,
-                                          backoff_max_secs=0.2),
+                        options=ws_options or WsOptions(ping_interval_secs=0.5, stale_after_secs=3,
+                                                                        backoff_base_secs=0.05, backoff_max_secs=0.2),
                         on_connect=feed.on_connect, on_disconnect=feed.on_disconnect)
         feed.connection_peers, feed.on_frozen = ws.peers_of, ws.replace_connection_of  # as the service does
         stop = asyncio.Event()

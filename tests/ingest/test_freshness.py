@@ -24,6 +24,7 @@ from shared.messages import (
     TickSizeChanged,
     TokenInfo,
 )
+from shared.polymarket.gamma import decode_markets
 from shared.polymarket.schemas import decode_rest_book
 from shared.streams import CONTROL, events_stream
 from tests.helpers import eventually
@@ -196,3 +197,14 @@ async def test_a_tick_size_change_goes_to_events_and_control_and_the_books_resyn
         resyncing = {s.token_id for s in await _statuses(bus) if s.state is BookState.RESYNCING}
         assert resyncing == {YES, NO}  # the tick is the market's: both books start a new epoch
         await eventually(lambda: _counted(feed, "resyncs"))
+
+
+def test_gamma_fields_we_do_not_know_are_counted_and_the_market_still_decoded():
+    market = {"conditionId": "0xc", "question": "q", "clobTokenIds": '["1","2"]', "outcomes": '["Yes","No"]',
+              "orderPriceMinTickSize": 0.01, "volume1wk": 3, "quantumFlux": True}
+    before_new, before_known = _unexpected("gamma", "market", "quantumFlux"), _unexpected("gamma", "market",
+                                                                                          "volume1wk")
+    decoded, skipped = decode_markets([market])
+    assert skipped == 0 and decoded[0].conditionId == "0xc"
+    assert _unexpected("gamma", "market", "quantumFlux") == before_new + 1
+    assert _unexpected("gamma", "market", "volume1wk") == before_known  # known to be sent, just not modelled
