@@ -62,6 +62,9 @@ log = logging.getLogger(__name__)
 
 MarketHook = Callable[[NewMarketMessage | MarketResolvedMessage], Awaitable[list[Output]]]
 RAW_DEAD_LETTER_MAX = 256 * 1024
+# REST /book probes of silent tokens at once: many quiet markets fall due together (after a start, say),
+# and the venue rate-limits /book; the others wait for the next maintenance pass.
+PROBES_IN_FLIGHT_MAX = 8
 # Checks whose failure means updates were missed (a gap); any other resync reason is a new epoch.
 GAP_REASONS = frozenset({"hash_mismatch", "best_bid_ask_mismatch", "crossed"})
 
@@ -447,9 +450,14 @@ class Feed:
             if (book.epoch > 0 and not book.live and asset not in self._awaiting
                     and now - self._last_resync.get(asset, -1e9) > 5):
                 self.request_resync(asset, "not_live")
+        in_flight = sum(t.probing for t in self.fresh.tokens.values())
         for asset in self.fresh.due(now):
             book = self.books.books.get(asset)
+            if in_flight >= PROBES_IN_FLIGHT_MAX:
+                break
             if book is not None and book.synced and asset not in self._resyncing:
+                self.fresh.probe_started(asset)  # now, so the next pass neither repeats nor over-counts it
+                in_flight += 1
                 self.spawn(self.probe(asset))
         self._state_metrics(now)
 

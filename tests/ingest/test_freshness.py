@@ -5,6 +5,7 @@ counted venue change that does not cost the frame's other events."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from services.ingest.feed import Feed
+from services.ingest.feed import PROBES_IN_FLIGHT_MAX, Feed
 from services.ingest.freshness import BookStates, Freshness
 from services.ingest.shards import ShardMap
 from shared.messages import (
@@ -208,3 +209,38 @@ def test_gamma_fields_we_do_not_know_are_counted_and_the_market_still_decoded():
     assert skipped == 0 and decoded[0].conditionId == "0xc"
     assert _unexpected("gamma", "market", "quantumFlux") == before_new + 1
     assert _unexpected("gamma", "market", "volume1wk") == before_known  # known to be sent, just not modelled
+
+
+async def test_probes_are_capped_so_many_quiet_markets_do_not_flood_rest(bus):
+    clock = Clock()
+    async with httpx.AsyncClient() as http:
+        feed = Feed(ingest_settings(), bus, ShardMap(("main",), {}), http=http, clock=clock)
+        books = {}
+        for n in range(12):
+            market, token = f"0x{n:064x}", f"9{n:03d}"
+            feed.track_market(MarketInfo(condition_id=market, question="q", slug="s", tick_size="0.01",
+                                         min_order_size=5, tokens=(TokenInfo(token_id=token, outcome="Yes"),)))
+            books[token] = RefBook(token, bids=[("0.40", "10")], asks=[("0.45", "5")], market=market)
+            await feed.on_frame(json.dumps(books[token].book_frame()))
+        started: list[str] = []
+        release = asyncio.Event()
+
+        async def fetch_book(asset: str) -> object:
+            started.append(asset)
+            await release.wait()
+            return decode_rest_book(json.dumps(books[asset].book_frame()))
+
+        feed.fetch_book = fetch_book  # type: ignore[method-assign]
+        clock.now += 10
+        feed.maintain()
+        feed.maintain()  # a second pass while the first probes are in flight adds none
+        await eventually(lambda: _started(started, PROBES_IN_FLIGHT_MAX))
+        assert len(started) == PROBES_IN_FLIGHT_MAX
+        release.set()
+        await eventually(lambda: _counted(feed, "probe_quiet"))
+        feed.maintain()  # the rest are probed on a later pass
+        await eventually(lambda: _started(started, 12))
+
+
+async def _started(started: list[str], n: int) -> bool:
+    return len(started) == n
