@@ -21,6 +21,8 @@ def _probability(text: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_finite():  # NaN cannot even be compared with 0 and 1 (InvalidOperation: a traceback)
+        raise argparse.ArgumentTypeError(f"not a probability: {text!r}")
     if not Decimal(0) <= value <= Decimal(1):
         raise argparse.ArgumentTypeError(f"a probability lies in [0, 1], not {text}")
     return value

@@ -13,13 +13,36 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import DecodeError
 
+# Domain bounds, checked wherever a message is built or decoded (issue 15: a tick of 0, a size of 1e30 and a
+# book of 10^6 levels were valid messages, and crashed or swamped every consumer downstream).
+# The venue's tick sizes (the SDK's TickSize; polymarket-protocol.md 5.1). Anything else is not a venue tick.
+VENUE_TICKS = frozenset(Decimal(t) for t in ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001"))
+# One order: more shares than this is a bug upstream, never a trade (10M shares is $10M at the top price).
+MAX_ORDER_SIZE = Decimal(10_000_000)
+# A book level, a fill, a position: well above any real market's depth, far below an absurd 1e30.
+MAX_SIZE = Decimal(10) ** 12
+# Levels per side of one token's book: the finest tick (0.0001) has 9,999 prices in (0, 1).
+MAX_BOOK_LEVELS = 10_000
+# Level changes in one BookDelta (a market's tokens, both sides).
+MAX_DELTA_CHANGES = 4 * MAX_BOOK_LEVELS
+
+
+def _venue_tick(value: Decimal) -> Decimal:
+    if value not in VENUE_TICKS:
+        raise ValueError(f"tick size {value} is not one of the venue's ({', '.join(map(str, sorted(VENUE_TICKS)))})")
+    return value
+
+
 # Money, prices and sizes: Decimal on the bus, always encoded as JSON strings so no float ever creeps in.
-Price = Annotated[Decimal, Field(ge=0, le=1)]
-Size = Annotated[Decimal, Field(ge=0)]
+Price = Annotated[Decimal, Field(ge=0, le=1)]  # a report of what happened (a trade, an order's state)
+OrderPrice = Annotated[Decimal, Field(gt=0, lt=1)]  # a price to trade at, or a book level: strictly inside
+Size = Annotated[Decimal, Field(ge=0, le=MAX_SIZE)]
+OrderSize = Annotated[Decimal, Field(gt=0, le=MAX_ORDER_SIZE)]
+Tick = Annotated[Decimal, AfterValidator(_venue_tick)]
 Usd = Decimal
 
 
@@ -126,7 +149,7 @@ class OrderEventKind(StrEnum):
 
 
 class PriceLevel(_Frozen):
-    price: Price
+    price: OrderPrice
     size: Size
 
 
@@ -135,7 +158,7 @@ class LevelChange(_Frozen):
 
     token_id: str
     side: Side  # BUY = bid side, SELL = ask side
-    price: Price
+    price: OrderPrice
     size: Size
 
 
@@ -154,8 +177,8 @@ class MarketInfo(_Frozen):
     neg_risk: bool = False
     neg_risk_market_id: str | None = None
     event_slug: str | None = None
-    tick_size: Decimal
-    min_order_size: Decimal
+    tick_size: Tick
+    min_order_size: OrderSize
     end_date_ts: int | None = None  # unix seconds
     volume_24h_usd: Usd = Decimal(0)
     liquidity_usd: Usd = Decimal(0)
@@ -191,10 +214,10 @@ class BookSnapshot(Message):
     VERSION: ClassVar[int] = 1
     market: str
     token_id: str
-    bids: tuple[PriceLevel, ...]  # best first
-    asks: tuple[PriceLevel, ...]  # best first
-    tick_size: Decimal
-    min_order_size: Decimal | None = None
+    bids: tuple[PriceLevel, ...] = Field(max_length=MAX_BOOK_LEVELS)  # best first
+    asks: tuple[PriceLevel, ...] = Field(max_length=MAX_BOOK_LEVELS)  # best first
+    tick_size: Tick
+    min_order_size: OrderSize | None = None
     neg_risk: bool = False
     venue_hash: str | None = None
     epoch: int = 0  # bumped by every resync and tick-size change
@@ -205,9 +228,9 @@ class BookDelta(Message):
     TYPE: ClassVar[str] = "book_delta"
     VERSION: ClassVar[int] = 1
     market: str
-    changes: tuple[LevelChange, ...]
-    best_bid: dict[str, Decimal | None] = Field(default_factory=dict)  # token_id -> best bid after
-    best_ask: dict[str, Decimal | None] = Field(default_factory=dict)
+    changes: tuple[LevelChange, ...] = Field(max_length=MAX_DELTA_CHANGES)
+    best_bid: dict[str, OrderPrice | None] = Field(default_factory=dict)  # token_id -> best bid after
+    best_ask: dict[str, OrderPrice | None] = Field(default_factory=dict)
     epoch: int = 0
 
 
@@ -272,8 +295,8 @@ class TickSizeChanged(Message):
     VERSION: ClassVar[int] = 1
     market: str
     token_id: str
-    old_tick_size: Decimal
-    new_tick_size: Decimal
+    old_tick_size: Tick
+    new_tick_size: Tick
 
 
 class BookState(StrEnum):
@@ -333,8 +356,8 @@ class OrderIntent(Message):
     VERSION: ClassVar[int] = 1
     token_id: str
     side: Side
-    size: Size
-    price: Price
+    size: OrderSize
+    price: OrderPrice
     order_type: OrderType = OrderType.GTC
     reason: str
     strategy: str
@@ -392,15 +415,15 @@ class ApprovedOrder(Message):
     market: str
     token_id: str
     side: Side
-    size: Size
-    price: Price
-    price_limit: Price  # the worst price the executor may use in its retry phases
+    size: OrderSize
+    price: OrderPrice
+    price_limit: OrderPrice  # the worst price the executor may use in its retry phases
     order_type: OrderType
     post_only: bool = False
     must_fill: bool = False
     expiration_ts: int | None = None
     neg_risk: bool = False
-    tick_size: Decimal
+    tick_size: Tick
     clamped_from_size: Size | None = None
 
 

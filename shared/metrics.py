@@ -39,6 +39,13 @@ MESSAGES_CONSUMED = Counter(
     ["stream", "group", "outcome"],
     namespace=NAMESPACE,
 )
+DEAD_LETTERS = Counter(
+    "dead_letters",
+    "Entries and venue payloads moved to a dead-letter stream, by stream and reason (too_large, wrong_type, "
+    "invalid, max_deliveries, venue_payload)",
+    ["stream", "reason"],
+    namespace=NAMESPACE,
+)
 HANDLER_SECONDS = Histogram(
     "handler_seconds", "Time a handler took for one entry", ["stream", "group"],
     namespace=NAMESPACE, buckets=LATENCY_BUCKETS,

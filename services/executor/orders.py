@@ -129,7 +129,14 @@ class OrderStore:
         rows = self._db.execute(
             f"SELECT * FROM approvals WHERE state IN ({marks}) ORDER BY created_ts", states
         ).fetchall()
-        return [_approval(r) for r in rows]
+        out = []
+        for r in rows:
+            try:
+                out.append(_approval(r))
+            except ValueError as error:  # stored before today's bounds: ended with the reason, the rest go on
+                self._db.execute("UPDATE approvals SET state = 'DONE', outcome = ? WHERE client_order_id = ?",
+                                 (f"invalid: {error}"[:500], r["client_order_id"]))
+        return out
 
     def set_approval(self, client_order_id: str, *, state: str, phase: int | None = None,
                      remaining: Decimal | None = None, outcome: str | None = None) -> None:

@@ -18,6 +18,7 @@ stale / resyncing / gap) in the same publish as the frame or snapshot that cause
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,7 @@ from shared.polymarket.clob_public import fetch_book
 from shared.polymarket.schemas import (
     LastTradePriceMessage,
     MarketFrameError,
+    MarketMessage,
     MarketResolvedMessage,
     NewMarketMessage,
     PriceChangeMessage,
@@ -144,35 +146,45 @@ class Feed:
             return
         for item in decoded.unknown:  # a new event type: counted and logged once, the rest goes on
             CHANGES.unknown_event("market", item)
-        messages = decoded.messages
+        for item, reason in decoded.invalid:  # out of the venue's domain (a tick of 0...): refused alone
+            await self._malformed(reason, json.dumps(item))
         outputs: list[Output] = []
         resyncs: list[NeedsResync] = []
         changed: list[object] = []
         now = self._clock()
-        for message in messages:
-            self._heard(message, now)
-            CHANGES.check("market", message.event_type, market_parts(message))
-            if isinstance(message, PriceChangeMessage):
-                self._hold_for_resync(message)
-            elif isinstance(message, TickSizeChangeMessage):
-                book = self.books.books.get(message.asset_id)
-                tick_msg = parse.tick_size_changed(message, self.producer, book.tick_size if book else None)
-                outputs += self.tick_outputs(tick_msg)
-            elif isinstance(message, LastTradePriceMessage) and message.asset_id in self.books.books:
-                outputs.append(Output(self._stream(message.market), parse.last_trade(message, self.producer)))
-            elif isinstance(message, NewMarketMessage | MarketResolvedMessage) and self.market_hook:
-                outputs += await self.market_hook(message)
-            outcomes = self.books.apply(message)
-            for outcome in outcomes:
-                if isinstance(outcome, NeedsResync):
-                    resyncs.append(outcome)
-                elif isinstance(outcome, Malformed):
-                    await self._malformed(outcome.reason, raw)
-            outputs += self.outcome_outputs(outcomes)
+        for message in decoded.messages:
+            try:  # one message that cannot become bus messages is dead-lettered; the frame's others go on
+                outcomes, made = await self._one(message, raw, now)
+            except ValueError as error:  # pydantic's ValidationError included: a bus bound refused it
+                await self._malformed(f"{message.event_type}: {error}"[:2000], raw)
+                continue
+            resyncs += [o for o in outcomes if isinstance(o, NeedsResync)]
+            outputs += made
             changed += outcomes
         await self._publish(outputs + self.status_outputs(changed))
         for need in resyncs:
             self.request_resync(need.asset_id, need.reason)
+
+    async def _one(self, message: MarketMessage, raw: str | bytes, now: float) -> tuple[list[object], list[Output]]:
+        """Apply one decoded message to the books; returns its outcomes and the bus messages it makes."""
+        outputs: list[Output] = []
+        self._heard(message, now)
+        CHANGES.check("market", message.event_type, market_parts(message))
+        if isinstance(message, PriceChangeMessage):
+            self._hold_for_resync(message)
+        elif isinstance(message, TickSizeChangeMessage):
+            book = self.books.books.get(message.asset_id)
+            tick_msg = parse.tick_size_changed(message, self.producer, book.tick_size if book else None)
+            outputs += self.tick_outputs(tick_msg)
+        elif isinstance(message, LastTradePriceMessage) and message.asset_id in self.books.books:
+            outputs.append(Output(self._stream(message.market), parse.last_trade(message, self.producer)))
+        elif isinstance(message, NewMarketMessage | MarketResolvedMessage) and self.market_hook:
+            outputs += await self.market_hook(message)
+        outcomes = self.books.apply(message)
+        for outcome in outcomes:
+            if isinstance(outcome, Malformed):
+                await self._malformed(outcome.reason, raw)
+        return outcomes, outputs + self.outcome_outputs(outcomes)
 
     # ---- outcomes -> messages ------------------------------------------------------------------------
     def snapshot_message(self, outcome: SnapshotApplied) -> Output:

@@ -48,7 +48,8 @@ class StrategyWorker:
         events = await replay_finished(bus, self.events, self.group, self._replay_event)
         signals = await replay_finished(bus, SIGNALS, self.group, self._replay_signal)
         # In the health key rather than the event log, which holds decisions and trades.
-        self.ctx.status["rebuilt"] = {"fills": fills.entries, "events": events.entries, "signals": signals.entries}
+        self.ctx.status["rebuilt"] = {"fills": fills.entries, "events": events.entries, "signals": signals.entries,
+                                      "skipped": fills.skipped + events.skipped + signals.skipped}
         log.info("rebuilt shard %s from %d fills, %d events, %d signals", self.shard, fills.entries,
                  events.entries, signals.entries)
 

@@ -7,10 +7,14 @@ latency can be measured from the venue end to end.
 from __future__ import annotations
 
 import calendar
+import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
+from shared import metrics
 from shared.messages import (
     Envelope,
     LastTrade,
@@ -33,6 +37,8 @@ from shared.polymarket.schemas import (
 
 DEFAULT_TICK = Decimal("0.01")
 DEFAULT_MIN_SIZE = Decimal(5)
+
+log = logging.getLogger(__name__)
 
 
 def ms_to_ns(ms: str | int | None) -> int | None:
@@ -67,7 +73,22 @@ def iso_to_ts(text: str | None) -> int | None:
 
 
 def market_info(market: GammaMarket, event: GammaEventRef | None = None) -> MarketInfo | None:
-    """A Gamma market as MarketInfo; None when it has no order book tokens (nothing to trade)."""
+    """A Gamma market as MarketInfo; None when it has no order book tokens (nothing to trade), or when its
+    rules are out of the venue's domain (a tick of 0, an absurd minimum size): logged and counted."""
+    try:
+        return _market_info(market, event)
+    except ValidationError as error:
+        _refused("gamma", market.conditionId, error)
+        return None
+
+
+def _refused(source: str, market: str | None, error: ValidationError) -> None:
+    metrics.INGEST_PARSE_ERRORS.labels(source=source).inc()
+    log.warning("market %s from %s refused: %s", market, source, "; ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3]))
+
+
+def _market_info(market: GammaMarket, event: GammaEventRef | None) -> MarketInfo | None:
     tokens = market.clobTokenIds
     if not market.conditionId or not tokens:
         return None
@@ -98,7 +119,15 @@ def market_info(market: GammaMarket, event: GammaEventRef | None = None) -> Mark
 
 
 def new_market_info(msg: NewMarketMessage) -> MarketInfo | None:
-    """A WS `new_market` event as MarketInfo; None without a condition id or tokens."""
+    """A WS `new_market` event as MarketInfo; None without a condition id or tokens, or out of domain."""
+    try:
+        return _new_market_info(msg)
+    except ValidationError as error:
+        _refused("market_ws", msg.condition_id or msg.market, error)
+        return None
+
+
+def _new_market_info(msg: NewMarketMessage) -> MarketInfo | None:
     condition = msg.condition_id or msg.market
     tokens = msg.clob_token_ids or msg.assets_ids
     if not condition or not tokens:

@@ -11,9 +11,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Union
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from shared.messages import MAX_BOOK_LEVELS, VENUE_TICKS
 
 # A non-negative decimal as the venue writes it ("0.49", "10500100", docs-style ".48"). Checked in the
 # Rust validator so that the book code can parse prices without re-checking them.
@@ -22,6 +33,18 @@ DecStr = Annotated[str, StringConstraints(pattern=r"^(?:\d+(?:\.\d*)?|\.\d+)$")]
 # Polymarket price and would fail the bus models after the book took it, so it is refused here.
 PriceStr = Annotated[str, StringConstraints(pattern=r"^(?:0*1(?:\.0*)?|0+(?:\.\d*)?|\.\d+)$")]
 Side = Literal["BUY", "SELL"]
+# A size: a DecStr of at most 12 integer digits. A level of 1e30 shares is no venue's book (issue 15).
+SizeStr = Annotated[str, StringConstraints(pattern=r"^(?:\d{1,12}(?:\.\d*)?|\.\d+)$")]
+
+
+def _venue_tick(value: str) -> str:
+    if Decimal(value) not in VENUE_TICKS:
+        raise ValueError(f"tick size {value} is not one of the venue's")
+    return value
+
+
+# A tick size the venue uses (0.1 ... 0.0001): a tick of 0 once reached market making, which divided by it.
+TickStr = Annotated[DecStr, AfterValidator(_venue_tick)]
 
 
 class _Wire(BaseModel):
@@ -39,7 +62,7 @@ class _Event(_Wire):
 
 class Level(_Wire):
     price: PriceStr
-    size: DecStr
+    size: SizeStr
 
 
 class BookSummary(_Event):
@@ -52,9 +75,9 @@ class BookSummary(_Event):
     asset_id: str
     timestamp: str
     hash: str | None = None
-    bids: tuple[Level, ...]
-    asks: tuple[Level, ...]
-    tick_size: DecStr | None = None
+    bids: tuple[Level, ...] = Field(max_length=MAX_BOOK_LEVELS)
+    asks: tuple[Level, ...] = Field(max_length=MAX_BOOK_LEVELS)
+    tick_size: TickStr | None = None
     min_order_size: DecStr | None = None
     neg_risk: bool | None = None
     last_trade_price: PriceStr | None = None
@@ -69,7 +92,7 @@ class PriceChangeEntry(_Wire):
 
     asset_id: str
     price: PriceStr
-    size: DecStr
+    size: SizeStr
     side: Side
     hash: str | None = None
     best_bid: PriceStr | None = None
@@ -87,8 +110,8 @@ class TickSizeChangeMessage(_Event):
     event_type: Literal["tick_size_change"]
     asset_id: str
     market: str
-    old_tick_size: DecStr | None = None
-    new_tick_size: DecStr
+    old_tick_size: TickStr | None = None
+    new_tick_size: TickStr
     timestamp: str
 
 
@@ -140,7 +163,7 @@ class NewMarketMessage(_Event):
     sports_market_type: str | None = None
     line: str | None = None
     game_start_time: str | None = None
-    order_price_min_tick_size: DecStr | None = None
+    order_price_min_tick_size: TickStr | None = None
     group_item_title: str | None = None
     taker_base_fee: str | None = None
     fees_enabled: bool | None = None
@@ -160,15 +183,13 @@ class MarketResolvedMessage(_Event):
 
 
 MarketMessage = Annotated[
-    Union[
-        BookMessage,
-        PriceChangeMessage,
-        TickSizeChangeMessage,
-        LastTradePriceMessage,
-        BestBidAskMessage,
-        NewMarketMessage,
-        MarketResolvedMessage,
-    ],
+    BookMessage
+    | PriceChangeMessage
+    | TickSizeChangeMessage
+    | LastTradePriceMessage
+    | BestBidAskMessage
+    | NewMarketMessage
+    | MarketResolvedMessage,
     Field(discriminator="event_type"),
 ]
 
@@ -227,26 +248,39 @@ KNOWN_EVENT_TYPES = frozenset({"book", "price_change", "tick_size_change", "last
 class DecodedFrame:
     messages: list[MarketMessage]
     unknown: list[object] = field(default_factory=list)  # items with an event_type we do not know
+    invalid: list[tuple[object, str]] = field(default_factory=list)  # (item, reason): refused, the rest kept
 
 
 def decode_market_frame_tolerant(raw: bytes | str) -> DecodedFrame:
-    """Like decode_market_frame, but items of an unknown event type are set aside (returned in `unknown`)
-    and the frame's other items decoded; any other fault still fails the whole frame (MarketFrameError)."""
+    """Like decode_market_frame, but one item at a time when the frame is an array: items of an unknown event
+    type are set aside (`unknown`), items that fail validation (a tick size of 0, a size of 1e30...) are
+    refused with their reason (`invalid`), and the others decoded. A frame that is not JSON, a single bad
+    object, or an array with nothing valid in it still fails whole (MarketFrameError)."""
     try:
         return DecodedFrame(decode_market_frame(raw))
     except MarketFrameError as error:
-        if "unknown event_type" not in error.reason:
-            raise
-    value = json.loads(raw)  # valid JSON: the union's tag was read
-    items = value if isinstance(value, list) else [value]
-    unknown = [i for i in items if isinstance(i, dict) and i.get("event_type") not in KNOWN_EVENT_TYPES
-               and isinstance(i.get("event_type"), str)]
-    known = [i for i in items if not any(i is u for u in unknown)]
+        failure = error
     try:
-        messages = _MANY.validate_python(known)
-    except ValidationError as error:
-        raise MarketFrameError(_reason(error), raw) from error
-    return DecodedFrame(messages, unknown)
+        value = json.loads(raw)
+    except ValueError:
+        raise failure from None
+    if not isinstance(value, list) and "unknown event_type" not in failure.reason:
+        raise failure
+    messages: list[MarketMessage] = []
+    unknown: list[object] = []
+    invalid: list[tuple[object, str]] = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict) and isinstance(item.get("event_type"), str) \
+                and item["event_type"] not in KNOWN_EVENT_TYPES:
+            unknown.append(item)
+            continue
+        try:
+            messages.append(_ONE.validate_python(item))
+        except ValidationError as error:
+            invalid.append((item, _reason(error)))
+    if invalid and not messages and not unknown:
+        raise MarketFrameError(invalid[0][1], raw)
+    return DecodedFrame(messages, unknown, invalid)
 
 
 def market_parts(message: BaseModel) -> list[BaseModel | None]:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from shared import messages as m
 from shared.messages import Message
 
 # Logical stream names; keys in Redis get the bus prefix.
@@ -17,6 +18,33 @@ APPROVED_ORDERS = "approved_orders"
 FILLS = "fills"
 CONTROL = "control"
 DEAD_SUFFIX = ":dead"
+
+
+# The message types each stream carries (by its logical name; `events:<shard>` by its family). A consumer
+# dead-letters an entry of any other type ("wrong type for this stream") instead of acknowledging it
+# unread. A new message type is added here with the stream it travels on (a test checks every registered
+# type belongs to one).
+MARKET_EVENTS: frozenset[type[Message]] = frozenset({
+    m.BookSnapshot, m.BookDelta, m.BookStatus, m.LastTrade, m.TradeSeen, m.MarketDiscovered, m.MarketUpdated,
+    m.MarketResolved, m.TickSizeChanged, m.AccountState,
+})
+STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
+    EVENTS: MARKET_EVENTS,
+    SIGNALS: frozenset({m.ExternalSignal}),
+    INTENTS: frozenset({m.OrderIntent, m.CancelIntent}),
+    APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel}),
+    FILLS: frozenset({m.OrderUpdate, m.Fill, m.PositionRedeemed}),
+    CONTROL: frozenset({m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice}),
+    "decisions": frozenset({m.RiskDecision}),
+}
+# An entry's payload larger than this is dead-lettered unread: the largest legitimate message, a book of
+# MAX_BOOK_LEVELS levels a side, is about 1 MB; a 33 MB "book" once took each consumer to ~940 MB.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def accepted_types(stream: str) -> frozenset[type[Message]] | None:
+    """The message types `stream` carries; None for a stream this map does not know (anything goes)."""
+    return STREAM_TYPES.get(stream.split(":", 1)[0] if stream.startswith(EVENTS + ":") else stream)
 
 
 def events_stream(shard: str) -> str:

@@ -104,6 +104,7 @@ class Bus:
             "dead_at_ms": int(time.time() * 1000), **context,
         }
         entry_id = await self.redis.xadd(self.key(dead_letter_stream(stream)), fields)
+        metrics.DEAD_LETTERS.labels(stream=metric_label(stream), reason="venue_payload").inc()
         return as_text(entry_id)
 
     async def ensure_group(self, stream: str, group: str, *, start_id: str = "0") -> bool:

@@ -16,11 +16,14 @@ from shared import metrics
 from shared.errors import DecodeError
 from shared.messages import DATA_FIELD, TYPE_FIELD, VERSION_FIELD, decode, encode
 from shared.retry import backoff_delay
+from shared import crashpoints
 from shared.streams.base import (
+    MAX_MESSAGE_BYTES,
     Delivery,
     Handler,
     Output,
     as_text,
+    accepted_types,
     dead_letter_stream,
     metric_label,
     sleep_unless,
@@ -53,6 +56,7 @@ class _Pending:
     outputs: Sequence[Output] = ()
     error: str = ""
     deliveries: int = 1
+    reason: str = ""  # why it is dead-lettered, as a bounded metric label
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Consumer:
         self._label = metric_label(self.stream)
         self._handler_seconds = metrics.HANDLER_SECONDS.labels(stream=self._label, group=self.group)
         self._hop_latency = metrics.HOP_LATENCY_SECONDS.labels(hop=f"{self._label}->{self.group}")
+        self._accepts = accepted_types(self.stream)
         self.handled = 0
 
     def stop(self) -> None:
@@ -195,11 +200,18 @@ class Consumer:
             reason = f"delivered {deliveries} times (max {self.options.max_deliveries})"
             if last:
                 reason += f"; last error: {last.decode(errors='replace')}"
-            return _Pending(entry_id, "d", error=reason, deliveries=deliveries)
+            return _Pending(entry_id, "d", error=reason, deliveries=deliveries, reason="max_deliveries")
+        size = len(fields.get(DATA_FIELD) or b"")
+        if size > MAX_MESSAGE_BYTES:  # refused unread: decoding it is what swamps the consumer
+            return _Pending(entry_id, "d", error=f"too large: {size} bytes (max {MAX_MESSAGE_BYTES})",
+                            deliveries=deliveries, reason="too_large")
         try:
             message = decode(fields)
         except DecodeError as error:
-            return _Pending(entry_id, "d", error=f"decode: {error}", deliveries=deliveries)
+            return _Pending(entry_id, "d", error=f"decode: {error}", deliveries=deliveries, reason="invalid")
+        if self._accepts is not None and type(message) not in self._accepts:
+            return _Pending(entry_id, "d", error=f"wrong type for {self.stream}: {message.TYPE} v{message.VERSION}",
+                            deliveries=deliveries, reason="wrong_type")
         if deliveries == 1:  # a redelivery's age measures the crash, not the hop
             # Clamped before the division: a producer's absurd created_ts_ns (10**400) must not crash the loop.
             age_ns = min(max(0, time.time_ns() - message.envelope.created_ts_ns), 10**18)
@@ -248,6 +260,7 @@ class Consumer:
         # Entries come from one XREADGROUP or XAUTOCLAIM reply, which are in id order.
         first, last = to_commit[0].entry_id, to_commit[-1].entry_id
         args = [self.group, self.name, int(time.time() * 1000), first, last, " ".join(plan), *data]
+        crashpoints.hit("before_ack")
         flags = await self.bus._commit_script(keys=keys, args=args)
         self._count(to_commit, flags)
 
@@ -259,6 +272,7 @@ class Consumer:
                 outcome = "lost_ownership"
             elif pending.action == "d":
                 outcome = "dead_lettered"
+                metrics.DEAD_LETTERS.labels(stream=self._label, reason=pending.reason or "invalid").inc()
                 log.error("dead-lettered %s %s: %s", self.stream, pending.entry_id, pending.error)
             else:
                 outcome = "ok"

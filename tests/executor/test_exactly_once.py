@@ -25,6 +25,7 @@ from shared.errors import RateLimited
 from shared.messages import ApprovedOrder, Envelope, OrderStatus, OrderType, Side
 
 D = Decimal
+POISON_SIZE = D(7777)
 
 
 class Events:
@@ -53,7 +54,7 @@ class MemoryVenue:
         self._salts = itertools.count(1)
 
     async def sign(self, request: OrderRequest) -> SignedOrder:
-        if request.size > D(10) ** 12:  # what the SDK does with 1e30: decimal.InvalidOperation
+        if request.size == POISON_SIZE:  # what the SDK did with 1e30 (now refused on the bus): a non-venue error
             raise decimal.InvalidOperation([decimal.InvalidOperation])
         self.signed += 1
         salt = next(self._salts)
@@ -252,7 +253,7 @@ async def test_an_order_never_seen_after_max_posts_ends_rejected_with_that_reaso
 async def test_one_approval_that_cannot_be_signed_does_not_stop_the_others(rig_factory):
     rig = rig_factory()
     good_before = rig.approve()
-    (poison,) = rig.approve(size="1e30")
+    (poison,) = rig.approve(size=str(POISON_SIZE))
     good_after = rig.approve(2)
     await rig.submitter.submit_ready()
     for approval in (*good_before, *good_after):

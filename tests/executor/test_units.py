@@ -289,3 +289,14 @@ def test_bad_wallet_settings_fail_at_start_naming_the_field(monkeypatch, tmp_pat
     with pytest.raises(ConfigurationError, match=field) as info:
         load_settings(ExecutorSettings)
     assert "Traceback" not in str(info.value)
+
+
+def test_a_stored_approval_out_of_todays_bounds_is_ended_and_the_others_still_listed(tmp_path):
+    store = OrderStore(tmp_path / "x.sqlite")
+    store.add_approval(_approval("c1"))
+    store.add_approval(_approval("c2"))
+    payload = _approval("c1").model_dump_json().replace('"tick_size":"0.01"', '"tick_size":"0"')
+    store._db.execute("UPDATE approvals SET payload = ? WHERE client_order_id = 'c1'", (payload,))
+    assert [a.approval.client_order_id for a in store.approvals_in("QUEUED")] == ["c2"]
+    row = store._db.execute("SELECT state, outcome FROM approvals WHERE client_order_id = 'c1'").fetchone()
+    assert row["state"] == "DONE" and row["outcome"].startswith("invalid: ")
