@@ -31,8 +31,8 @@ MARKET_EVENTS: frozenset[type[Message]] = frozenset({
 STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
     EVENTS: MARKET_EVENTS,
     SIGNALS: frozenset({m.ExternalSignal}),
-    INTENTS: frozenset({m.OrderIntent, m.CancelIntent}),
-    APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel}),
+    INTENTS: frozenset({m.OrderIntent, m.CancelIntent, m.CancelIntentV2}),
+    APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel, m.ApprovedCancelV2}),
     FILLS: frozenset({m.OrderUpdate, m.Fill, m.PositionRedeemed}),
     CONTROL: frozenset({m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice}),
     "decisions": frozenset({m.RiskDecision}),
