@@ -27,21 +27,17 @@ from decimal import Decimal
 import httpx
 from redis.exceptions import RedisError
 
-from services.ingest.book import BookSet, DeltasApplied, Malformed, NeedsResync, OrderBook, SnapshotApplied
+from services.ingest import book_messages
+from services.ingest.book import BookSet, DeltasApplied, Malformed, NeedsResync, SnapshotApplied
 from services.ingest.config import IngestSettings
 from services.ingest.freshness import BookStates, Freshness
 from services.ingest.shards import ShardMap
 from shared import metrics
 from shared.messages import (
-    BookDelta,
-    BookSnapshot,
     BookState,
     BookStatus,
     Envelope,
-    LevelChange,
     MarketInfo,
-    PriceLevel,
-    Side,
     TickSizeChanged,
 )
 from shared.polymarket import parse
@@ -69,10 +65,6 @@ RAW_DEAD_LETTER_MAX = 256 * 1024
 PROBES_IN_FLIGHT_MAX = 8
 # Checks whose failure means updates were missed (a gap); any other resync reason is a new epoch.
 GAP_REASONS = frozenset({"hash_mismatch", "best_bid_ask_mismatch", "crossed"})
-
-
-def _levels(levels: tuple[tuple[str, str], ...]) -> tuple[PriceLevel, ...]:
-    return tuple(PriceLevel(price=Decimal(p), size=Decimal(s)) for p, s in levels)
 
 
 class Feed:
@@ -190,34 +182,10 @@ class Feed:
     def snapshot_message(self, outcome: SnapshotApplied) -> Output:
         book = self.books.books[outcome.asset_id]
         self._awaiting.pop(outcome.asset_id, None)
-        msg = BookSnapshot(
-            envelope=Envelope.new(self.producer, source_ts_ns=parse.ms_to_ns(outcome.timestamp)),
-            market=outcome.market, token_id=outcome.asset_id, bids=_levels(outcome.bids), asks=_levels(outcome.asks),
-            tick_size=Decimal(outcome.tick_size or book.tick_size or "0.01"),
-            min_order_size=Decimal(book.min_order_size), neg_risk=bool(book.neg_risk),
-            venue_hash=None, epoch=outcome.epoch,
-        )
-        return Output(self._stream(outcome.market), msg)
+        return Output(self._stream(outcome.market), book_messages.snapshot(outcome, book, self.producer))
 
     def delta_messages(self, deltas: list[DeltasApplied]) -> list[Output]:
-        by_market: dict[str, list[DeltasApplied]] = {}
-        for delta in deltas:
-            by_market.setdefault(delta.market, []).append(delta)
-        out = []
-        for market, items in by_market.items():
-            changes = tuple(
-                LevelChange(token_id=d.asset_id, side=Side.BUY if c.side == "bid" else Side.SELL,
-                            price=Decimal(c.price), size=Decimal(c.size))
-                for d in items for c in d.changes)
-            msg = BookDelta(
-                envelope=Envelope.new(self.producer, source_ts_ns=parse.ms_to_ns(items[0].timestamp)),
-                market=market, changes=changes,
-                best_bid={d.asset_id: None if d.top.bid is None else Decimal(d.top.bid) for d in items},
-                best_ask={d.asset_id: None if d.top.ask is None else Decimal(d.top.ask) for d in items},
-                epoch=max(d.epoch for d in items),
-            )
-            out.append(Output(self._stream(market), msg))
-        return out
+        return [Output(self._stream(msg.market), msg) for msg in book_messages.deltas(deltas, self.producer)]
 
     def outcome_outputs(self, outcomes: list[object]) -> list[Output]:
         outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied)]
@@ -412,7 +380,7 @@ class Feed:
             token = self.fresh.tokens.get(asset)
             if book is None or token is None or not book.synced or asset in self._resyncing:
                 outcome = "inconclusive"
-            elif _same_levels(book, snap):
+            elif book_messages.same_levels(book, snap):
                 outcome = "quiet"
                 if self.states.reason(asset) == "probe_failed":  # an earlier probe failed: known good again
                     await self._publish(self.status_output(asset, BookState.VALID, "probe"))
@@ -499,12 +467,3 @@ class Feed:
                 "books_not_valid": len(self.states.not_valid()),
                 "hash_mismatch": self.books.counters["hash_mismatch"]}
 
-
-def _same_levels(book: OrderBook, snap: object) -> bool:
-    bids = [(level.price, level.size) for level in getattr(snap, "bids", ())]
-    asks = [(level.price, level.size) for level in getattr(snap, "asks", ())]
-    return _norm(book.wire_bids()) == _norm(bids) and _norm(book.wire_asks()) == _norm(asks)
-
-
-def _norm(levels: list[tuple[str, str]]) -> list[tuple[Decimal, Decimal]]:
-    return [(Decimal(p), Decimal(s)) for p, s in levels]

@@ -13,7 +13,8 @@ from decimal import Decimal
 import httpx
 
 from paperexchange.server import PaperExchangeServer
-from services.ingest.feed import Feed, _same_levels
+from services.ingest.book_messages import same_levels as _same_levels
+from services.ingest.feed import Feed
 from services.ingest.shards import ShardMap
 from services.risk.config import RiskSettings
 from services.risk.decisions import Decider

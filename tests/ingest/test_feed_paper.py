@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from paperexchange.server import PaperExchangeServer
-from services.ingest.feed import Feed, _same_levels
+from services.ingest.book_messages import same_levels as _same_levels
+from services.ingest.feed import Feed
 from services.ingest.shards import ShardMap
 from shared.messages import BookDelta, BookSnapshot, MarketInfo, TokenInfo
 from shared.polymarket.schemas import decode_rest_book
