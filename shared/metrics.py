@@ -46,6 +46,10 @@ DEAD_LETTERS = Counter(
     ["stream", "reason"],
     namespace=NAMESPACE,
 )
+STRATEGY_ERRORS = Counter(
+    "strategy_errors", "Events a strategy failed on (its intents for them dropped; the other strategies ran)",
+    ["strategy"], namespace=NAMESPACE,
+)
 HANDLER_SECONDS = Histogram(
     "handler_seconds", "Time a handler took for one entry", ["stream", "group"],
     namespace=NAMESPACE, buckets=LATENCY_BUCKETS,

@@ -19,6 +19,7 @@ from services.strategy.strategies.bench import Bench, BenchParams
 from services.strategy.strategies.copy import CopyParams, CopyTrading
 from services.strategy.strategies.market_making import MarketMaking, MMParams
 from services.strategy.strategies.verdict import ExternalVerdict, SizingParams, VerdictParams
+from shared import metrics
 from shared.messages import ExternalSignal, Fill, Message, OrderIntent, OrderUpdate, PositionRedeemed
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,13 @@ class Engine:
         for strategy in self.strategies:
             if strategy.relevant(event):
                 self.on_seen(strategy.name)
-            intents += [i for i in strategy.on_event(self.state, event, now) if self._valid(i)]
+            try:  # one strategy failing on an event (or building an intent out of bounds) costs the others nothing
+                made = strategy.on_event(self.state, event, now)
+            except Exception:  # logged with its traceback; the other strategies still run
+                log.exception("strategy %s failed on %s; its intents for it are dropped", strategy.name, event.TYPE)
+                metrics.STRATEGY_ERRORS.labels(strategy=strategy.name).inc()
+                continue
+            intents += [i for i in made if self._valid(i)]
         return intents
 
     def _valid(self, intent: Intent) -> bool:

@@ -33,3 +33,31 @@ async def test_one_poisonous_entry_is_skipped_and_the_rest_is_folded(bus):
     replayed = await replay(bus, stream, fold)
     assert folded == ["market_discovered", "book_snapshot"]
     assert (replayed.entries, replayed.skipped) == (2, 2)
+
+
+def test_one_strategy_failing_on_an_event_costs_the_others_nothing():
+    from services.strategy.engine import Engine
+    from shared import metrics
+
+    class Broken:
+        name = "broken"
+
+        def relevant(self, event) -> bool:
+            return True
+
+        def on_event(self, state, event, now):
+            raise ZeroDivisionError("tick 0")
+
+    class Quiet(Broken):
+        name = "quiet"
+        calls = 0
+
+        def on_event(self, state, event, now):
+            Quiet.calls += 1
+            return []
+
+    before = metrics.STRATEGY_ERRORS.labels(strategy="broken")._value.get()
+    engine = Engine([Broken(), Quiet()])
+    assert engine.on_event(discovered(M)) == []
+    assert Quiet.calls == 1
+    assert metrics.STRATEGY_ERRORS.labels(strategy="broken")._value.get() == before + 1
