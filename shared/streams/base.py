@@ -34,7 +34,9 @@ STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
     INTENTS: frozenset({m.OrderIntent, m.CancelIntent, m.CancelIntentV2}),
     APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel, m.ApprovedCancelV2}),
     FILLS: frozenset({m.OrderUpdate, m.Fill, m.PositionRedeemed}),
-    CONTROL: frozenset({m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice}),
+    # TickSizeChanged also here: the executor reads control, and queued approvals must follow a tick at once.
+    CONTROL: frozenset({m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice,
+                        m.TickSizeChanged}),
     "decisions": frozenset({m.RiskDecision}),
 }
 # An entry's payload larger than this is dead-lettered unread: the largest legitimate message, a book of
