@@ -44,6 +44,7 @@ class RiskService:
         self.decider = Decider(settings, state)
         self.tracker = Tracker(settings, state)
         self._published: KillState | None = None
+        self._last_differences: set[tuple[str, str, str]] = set()  # the previous reconcile check's
         self.book_guard = BookGuard(settings, state)
         self.region = RegionWatch(settings.geoblock_url, settings.geoblock_check_secs, ctx.events)
         self.decider.region = lambda: self.region.status
@@ -188,7 +189,9 @@ class RiskService:
         self.ctx.events.emit("reconcile_done", differences=len(found), cash_ledger=self.state.ledger.cash_usd())
 
     async def reconcile_check(self) -> list[Difference]:
-        """The timer's comparison: every difference is logged (`reconcile_difference`) and counted, not adopted."""
+        """The timer's comparison; a difference seen on two checks in a row is logged (`reconcile_difference`)
+        and counted, not adopted. One check alone is not enough: a fill or redemption in flight between the
+        venue and the ledger shows as a difference for a moment."""
         venue = await self._read_venue()
         if venue is None:
             return []
@@ -200,16 +203,19 @@ class RiskService:
                 return []
         ledger = self.state.ledger
         found = compare(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), venue)
+        keys = {(d.kind, d.source, d.token_id) for d in found}
+        confirmed = [d for d in found if (d.kind, d.source, d.token_id) in self._last_differences]
+        self._last_differences = keys
         for kind in ("position", "cash"):
-            metrics.RECONCILE_DIFFERENCES.labels(kind=kind).set(sum(1 for d in found if d.kind == kind))
-        metrics.RECONCILE_RUNS.labels(outcome="differences" if found else "ok").inc()
-        for diff in found:
+            metrics.RECONCILE_DIFFERENCES.labels(kind=kind).set(sum(1 for d in confirmed if d.kind == kind))
+        metrics.RECONCILE_RUNS.labels(outcome="differences" if confirmed else "ok").inc()
+        for diff in confirmed:
             log.warning("reconcile difference: %s", diff)
             self.ctx.events.emit("reconcile_difference", **diff.as_dict())
-        self.ctx.events.emit("reconcile_checked", differences=len(found), cash_ledger=ledger.cash_usd(),
-                             cash_venue=venue.chain_cash, venue_errors=venue.errors)
-        self.ctx.status["reconcile"] = {"differences": len(found), "ts": time.time()}
-        return found
+        self.ctx.events.emit("reconcile_checked", differences=len(confirmed), unconfirmed=len(found) - len(confirmed),
+                             cash_ledger=ledger.cash_usd(), cash_venue=venue.chain_cash, venue_errors=venue.errors)
+        self.ctx.status["reconcile"] = {"differences": len(confirmed), "ts": time.time()}
+        return confirmed
 
     async def _reconcile_loop(self) -> None:
         interval = self.settings.risk_reconcile_interval_secs

@@ -1,13 +1,12 @@
 """A scripted paper run: risk and the executor as real processes on a real Redis against the paper exchange.
 
 Our own orders cross (a self trade, allowed by the setting), a trade is forced FAILED after MATCHED, a taker
-fee is paid, one market resolves for us and one against us, the winner is redeemed on the paper chain, and at
+fee is paid, one market resolves for us and one against us, both are redeemed on the paper chain, and at
 the end risk's ledger holds exactly the venue's shares of every token and its pUSD to the cent; shares moved
 in from outside are then reported by risk's reconcile timer.
 
 Ingest is not run: the market events it would publish (discovery, resolution) are published by the test.
-The redemption is sent by the test with shared.polymarket.redemption and announced as the executor will
-announce it (PositionRedeemed on `fills`); the executor's own redeemer is another piece of work.
+The executor redeems the resolved positions by itself (auto-redeem) and reports each as PositionRedeemed.
 """
 
 from __future__ import annotations
@@ -33,12 +32,10 @@ from shared.messages import (
     MarketResolved,
     OrderIntent,
     OrderType,
-    PositionRedeemed,
     Side,
     TokenInfo,
 )
-from shared.polymarket.redemption import ChainRedeemer
-from shared.streams import FILLS, INTENTS, events_stream
+from shared.streams import INTENTS, events_stream
 from tests.helpers import eventually
 from tests.integration.test_services import service_env
 from tests.paperexchange.helpers import Admin
@@ -104,7 +101,7 @@ async def test_the_ledger_equals_the_venue_after_self_trades_failures_fees_resol
     admin = Admin(server.url)
     a = admin.create_market(question="Will A happen?")
     b = admin.create_market(question="Will B happen?", fee_rate="0.02", fee_exponent="1")
-    a_yes, a_no = a["token_ids"]
+    a_yes = a["token_ids"][0]
     b_yes, b_no = b["token_ids"]
     wallet = Account.create()
     admin.fund(wallet.address, "1000", tokens={a_yes: "30"})  # held before the run: risk adopts it on start
@@ -118,7 +115,7 @@ async def test_the_ledger_equals_the_venue_after_self_trades_failures_fees_resol
         POLYDESK_RECONCILE_WALLET_ADDRESS=wallet.address, POLYDESK_DRY_RUN="false",
         POLYDESK_ALLOW_SELF_TRADE="true", POLYDESK_RISK_RECONCILE_INTERVAL_SECS="1",
         POLYDESK_HEARTBEAT_INTERVAL_SECS="1", POLYDESK_RECONCILE_INTERVAL_SECS="2",
-        POLYDESK_ENV_FILE=str(tmp_path / "none.env"),
+        POLYDESK_AUTO_REDEEM="true", POLYDESK_REDEEM_INTERVAL_SECS="1", POLYDESK_ENV_FILE=str(tmp_path / "none.env"),
     )
     services = Services(env, tmp_path)
     db_path = tmp_path / "state" / "risk.sqlite"
@@ -181,29 +178,15 @@ async def test_the_ledger_equals_the_venue_after_self_trades_failures_fees_resol
         positions = {p.token_id: p for p in read_ledger(db_path).positions}
         assert positions[b_yes].realized_usd == -(D(20) * D("0.30")) - positions[b_yes].fees_usd
 
-        # 4. Redeem A's winning shares on the paper chain; announce it as the executor will.
-        redeemer = ChainRedeemer(f"{server.url}/rpc", wallet.key.hex())
-        try:
-            signed = await redeemer.sign(a["condition_id"], neg_risk=False)
-            await redeemer.send(signed)
-
-            async def receipt():
-                return await redeemer.receipt(signed.tx_hash)
-
-            mined = redeemer.read_receipt(await eventually(receipt, timeout=30, interval=0.3),
-                                          {a_yes: D(1), a_no: D(0)})
-        finally:
-            await redeemer.close()
-        assert mined.succeeded
-        for token in mined.tokens:
-            await bus.publish(FILLS, PositionRedeemed(envelope=Envelope.new("executor"), market=a["condition_id"],
-                                                      token_id=token.token_id, shares=token.shares,
-                                                      payout_usd=token.payout_usd, transaction_hash=mined.tx_hash))
-
+        # 4. The executor redeems resolved positions by itself (auto-redeem) and reports PositionRedeemed.
         async def redeemed() -> bool:
-            return {p.token_id: p for p in read_ledger(db_path).positions}[a_yes].settled == 0
+            services.alive()
+            positions = {p.token_id: p for p in read_ledger(db_path).positions}
+            return positions[a_yes].settled == 0 and positions[b_yes].settled == 0
 
-        await eventually(redeemed, timeout=30, interval=0.2)
+        await eventually(redeemed, timeout=60, interval=0.3)
+        redemptions = [e for e in services.events("position_redeemed") if e["service"] == "risk"]
+        assert {(e["token_id"], e["payout_usd"]) for e in redemptions} >= {(a_yes, "30"), (b_yes, "0")}
 
         # 5. The ledger equals the venue: every token's shares, and the cash to the cent.
         ledger = read_ledger(db_path)
@@ -216,7 +199,7 @@ async def test_the_ledger_equals_the_venue_after_self_trades_failures_fees_resol
         assert abs(ledger.cash_usd - venue.chain_cash) < D("0.005"), (ledger.cash_usd, venue.chain_cash)
         for position in ledger.positions:
             assert position.size == venue.chain_tokens.get(position.token_id, D(0)), position.token_id
-        assert venue.chain_tokens[a_yes] == 0 and venue.chain_tokens[b_yes] == 20
+        assert venue.chain_tokens[a_yes] == 0 and venue.chain_tokens[b_yes] == 0
 
         # Risk's reconcile timer sees the same on its next check.
         checks_so_far = len(services.events("reconcile_checked"))
@@ -228,11 +211,13 @@ async def test_the_ledger_equals_the_venue_after_self_trades_failures_fees_resol
         assert check["differences"] == 0 and check["venue_errors"] == []
 
         # Shares the ledger never saw (moved in outside the pipeline): the timer reports the difference.
-        admin.http.post("/fund", json={"address": wallet.address, "tokens": {b_no: "5"}, "approve": False}
+        c_yes = admin.create_market(question="Will C happen?")["token_ids"][0]  # open: nothing redeems it
+        admin.http.post("/fund", json={"address": wallet.address, "tokens": {c_yes: "5"}, "approve": False}
                         ).raise_for_status()
 
         async def reported() -> list[dict]:
-            return [e for e in services.events("reconcile_difference") if e["token_id"] == b_no]
+            return [e for e in services.events("reconcile_difference") if e["token_id"] == c_yes
+                    and e["source"] == "chain"]
 
         difference = (await eventually(reported, timeout=15, interval=0.3))[0]
         assert (difference["source"], difference["ledger"], difference["venue"]) == ("chain", "0", "5")
