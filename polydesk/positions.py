@@ -30,6 +30,7 @@ from shared.ledger import ZERO, Ledger, TokenPosition
 from shared.ledger_store import SqliteLedgerStore, open_readonly
 
 CENT = Decimal("0.01")
+CONFIRM_AFTER_SECS = 3.0
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,35 @@ def venue_endpoints(settings: RiskSettings, paper_port: int) -> tuple[str | None
     return f"{base}/data-api", f"{base}/rpc", wallet
 
 
-async def gather(db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None) -> dict[str, Any]:
+async def _once(db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None) -> dict[str, Any]:
     ledger = read_ledger(db_path)
     venue = None
     if wallet and (data_api_url or rpc_url):
         tokens = [p.token_id for p in ledger.positions]
         venue = await read_venue(data_api_url, rpc_url, wallet, tokens, timeout_secs=5.0)
     return report(ledger, venue)
+
+
+def _keys(result: dict[str, Any]) -> set[tuple[str, str, str]]:
+    found = result["position_differences"] + ([result["cash_difference"]] if result["cash_difference"] else [])
+    return {(d["kind"], d["source"], d["token_id"]) for d in found}
+
+
+async def gather(db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None, *,
+                 confirm_after_secs: float = CONFIRM_AFTER_SECS) -> dict[str, Any]:
+    """The report; a difference must still be there `confirm_after_secs` later (a fill or a redemption in flight
+    between venue and ledger shows as one for a moment). Those gone by then are listed under `in_flight`."""
+    first = await _once(db_path, data_api_url, rpc_url, wallet)
+    if not _keys(first) or confirm_after_secs <= 0:
+        return {**first, "in_flight": []}
+    await asyncio.sleep(confirm_after_secs)
+    second = await _once(db_path, data_api_url, rpc_url, wallet)
+    both = _keys(first) & _keys(second)
+    kept = [d for d in second["position_differences"] if (d["kind"], d["source"], d["token_id"]) in both]
+    cash = second["cash_difference"] if ("cash", "chain", "") in both else None
+    gone = [d for d in first["position_differences"] + ([first["cash_difference"]] if first["cash_difference"]
+                                                         else []) if (d["kind"], d["source"], d["token_id"]) not in both]
+    return {**second, "position_differences": kept, "cash_difference": cash, "in_flight": gone}
 
 
 def render(result: dict[str, Any]) -> None:
@@ -159,6 +182,9 @@ def render(result: dict[str, Any]) -> None:
     for diff in result["position_differences"] + ([result["cash_difference"]] if result["cash_difference"] else []):
         console.print(f"[red]DIFFERENCE[/red] {diff['kind']} {diff['token_id'] or ''} ({diff['source']}): ledger "
                       f"{diff['ledger']} (settled {diff['ledger_settled']}), venue {diff['venue']}")
+    if result.get("in_flight"):
+        console.print(f"{len(result['in_flight'])} difference(s) seen once and gone {CONFIRM_AFTER_SECS:.0f}s later "
+                      "(fills or redemptions in flight): not differences")
     for error in result["venue_errors"]:
         console.print(f"[yellow]venue unknown:[/yellow] {error}")
     if not result["position_differences"] and not result["cash_difference"] and not result["venue_errors"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from decimal import Decimal
 from collections.abc import Awaitable, Callable, Sequence
 
 from services.risk import killswitch
@@ -108,8 +109,12 @@ class RiskService:
     async def _region_loop(self) -> None:
         if self.region.url is None:
             return
-        while True:
-            await asyncio.sleep(self.settings.geoblock_check_secs)
+        while not self.ctx.stopping.is_set():
+            try:  # wakes on stop: a plain sleep kept the task group (and risk's exit) waiting
+                await asyncio.wait_for(self.ctx.stopping.wait(), timeout=self.settings.geoblock_check_secs)
+                return
+            except TimeoutError:
+                pass
             await self.region.check()
             self.ctx.status["trading_region"] = self.region.status
 
@@ -131,8 +136,10 @@ class RiskService:
         exposure = held + self.state.open_buy_notional()
         metrics.EXPOSURE_USD.set(float(exposure))
         # What `polydesk dash` and the `up` summary show (the health key carries ctx.status).
-        self.ctx.status.update(pnl_realized_usd=str(realized), pnl_unrealized_usd=str(unrealized),
-                               exposure_usd=str(exposure), dry_run=self.settings.dry_run)
+        micro = Decimal("0.000001")  # average cost divides: show what a person can read
+        self.ctx.status.update(pnl_realized_usd=str(realized.quantize(micro)),
+                               pnl_unrealized_usd=str(unrealized.quantize(micro)),
+                               exposure_usd=str(exposure.quantize(micro)), dry_run=self.settings.dry_run)
         metrics.RISK_DRY_RUN.set(int(self.settings.dry_run))
         metrics.MAX_DAILY_LOSS_USD.set(float(self.settings.max_daily_loss_usd))
 

@@ -75,3 +75,18 @@ async def test_the_run_summary_is_written_as_json(tmp_path, db_path, monkeypatch
 def test_a_missing_ledger_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="risk has not run"):
         read_ledger(tmp_path / "nothing.sqlite")
+
+
+async def test_a_difference_must_still_be_there_a_moment_later(db_path, monkeypatch):
+    from polydesk import positions
+
+    ledger = read_ledger(db_path)
+    reads = iter([report(ledger, venue(yes="25", no="11")), report(ledger, venue(yes="20", no="11"))])
+
+    async def once(*args):
+        return next(reads)
+
+    monkeypatch.setattr(positions, "_once", once)
+    result = await positions.gather(db_path, "http://d", "http://r", "0xw", confirm_after_secs=0.01)
+    assert [(d["token_id"], d["source"]) for d in result["position_differences"]] == [(NO, "chain"), (NO, "data_api")]
+    assert {(d["token_id"], d["source"]) for d in result["in_flight"]} == {(YES, "chain"), (YES, "data_api")}
