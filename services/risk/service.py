@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from decimal import Decimal
 from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 
 from services.risk import killswitch
 from services.risk.books import BookGuard
