@@ -7,6 +7,7 @@ cannot break the others.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # name -> (module, function, one-line help). Each function takes argv (list[str]) and returns an exit code.
@@ -15,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("polydesk.up", "run_service_main", "run one service in the foreground: polydesk run <service>"),
     "config": ("polydesk.config_cmd", "main", "print the effective settings, secrets redacted"),
     "health": ("polydesk.health", "main", "exit 0 when the named service is healthy, 1 otherwise"),
+    "reset": ("polydesk.runs", "reset_main", "remove the state of every paper run (not of one still going)"),
     "redis": ("polydesk.redis_cmd", "main", "start the embedded Redis in the foreground"),
     "dash": ("polydesk.dashboard", "main", "the live terminal dashboard of a running pipeline"),
     "dead-letters": ("polydesk.dead_letters", "main", "list or replay dead-lettered entries"),
@@ -39,6 +41,8 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # State, logs, keys and the embedded Redis's files are ours alone (children inherit this).
+    os.umask(0o077)
     if not args or args[0] in {"-h", "--help", "help"}:
         print(_usage())
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TypeVar
 
 from shared.config import ServiceSettings, load_settings
@@ -18,3 +19,23 @@ def settings_or_none(cls: type[SettingsT], prog: str) -> SettingsT | None:
     except ConfigurationError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return None
+
+
+def cli_redis(settings: ServiceSettings) -> tuple[str, str | None]:
+    """The Redis (URL, password) a command talks to: POLYDESK_REDIS_URL when set; else the Redis of a paper
+    `polydesk up` still running from this state folder (its run.json and generated password); else the
+    machine's or an embedded one, as the services find it."""
+    from polydesk.runs import live_run
+
+    if settings.redis_url is None:
+        run = live_run(settings.state_dir)
+        if run is not None:
+            info = run.info()
+            password_file = info.get("redis_password_file")
+            password = settings.redis_password_value()
+            if password_file and password is None:
+                password = Path(password_file).read_text()
+            return str(info["redis_url"]), password
+    from shared.lifecycle import find_redis_url
+
+    return find_redis_url(settings), settings.redis_password_value()

@@ -295,9 +295,8 @@ async def run_dashboard(bus: Bus, stop: asyncio.Event, console: Console | None =
 
 
 def main(argv: list[str]) -> int:
-    from polydesk.common import settings_or_none
+    from polydesk.common import cli_redis, settings_or_none
     from shared.config import ServiceSettings
-    from shared.lifecycle import find_redis_url
     from shared.redis_conn import connect
 
     parser = argparse.ArgumentParser(prog="polydesk dash", description=__doc__)
@@ -308,7 +307,7 @@ def main(argv: list[str]) -> int:
         return 2
 
     async def run() -> None:
-        client = connect(find_redis_url(settings), settings.redis_password_value())
+        client = connect(*cli_redis(settings))
         bus = Bus(client, prefix=settings.stream_prefix)
         try:
             if args.once:

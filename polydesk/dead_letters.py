@@ -7,16 +7,14 @@ import asyncio
 import json
 import sys
 
-from polydesk.common import settings_or_none
+from polydesk.common import cli_redis, settings_or_none
 from shared.config import ServiceSettings
-from shared.lifecycle import find_redis_url
 from shared.redis_conn import connect
 from shared.streams import Bus
 
 
 async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
-    password = settings.redis_password_value()
-    client = connect(find_redis_url(settings), password)
+    client = connect(*cli_redis(settings))
     bus = Bus(client, prefix=settings.stream_prefix)
     try:
         letters = await bus.dead_letters(args.stream, count=args.count)

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from polydesk.common import settings_or_none
+from polydesk.common import cli_redis, settings_or_none
 from shared.config import ServiceSettings
-from shared.lifecycle import find_redis_url, health_key
+from shared.lifecycle import health_key
 from shared.redis_conn import connect_sync
 
 
@@ -20,9 +20,8 @@ def main(argv: list[str]) -> int:
     settings = settings_or_none(ServiceSettings, "unhealthy")
     if settings is None:
         return 1
-    password = settings.redis_password_value()
     try:
-        client = connect_sync(find_redis_url(settings), password)
+        client = connect_sync(*cli_redis(settings))
         pattern = health_key(settings.stream_prefix, args.service, args.instance or "*")
         keys = list(client.scan_iter(match=pattern, count=1000)) if args.instance is None else (
             [pattern] if client.exists(pattern) else [])

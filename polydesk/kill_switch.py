@@ -16,10 +16,10 @@ import time
 
 import redis.asyncio as aioredis
 
+from polydesk.common import cli_redis
 from services.risk.killswitch import status_key
 from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
-from shared.lifecycle import find_redis_url
 from shared.messages import Envelope, KillSwitchCommand
 from shared.redis_conn import connect
 from shared.streams import CONTROL, Bus
@@ -49,8 +49,7 @@ async def _send(bus: Bus, client: aioredis.Redis, prefix: str, active: bool, rea
 
 
 async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    client = connect(find_redis_url(settings), password)
+    client = connect(*cli_redis(settings))
     prefix = settings.stream_prefix
     try:
         if args.action == "status":

@@ -8,9 +8,8 @@ import sys
 import time
 from decimal import Decimal, InvalidOperation
 
-from polydesk.common import settings_or_none
+from polydesk.common import cli_redis, settings_or_none
 from shared.config import ServiceSettings
-from shared.lifecycle import find_redis_url
 from shared.messages import Envelope, ExternalSignal
 from shared.redis_conn import connect
 from shared.streams import SIGNALS, Bus
@@ -35,7 +34,7 @@ def build_signal(args: argparse.Namespace, now: float) -> ExternalSignal:
 
 
 async def _publish(settings: ServiceSettings, signal: ExternalSignal) -> str:
-    client = connect(find_redis_url(settings), settings.redis_password_value())
+    client = connect(*cli_redis(settings))
     try:
         return await Bus(client, prefix=settings.stream_prefix, producer="cli").publish(SIGNALS, signal)
     finally:

@@ -1,8 +1,10 @@
-"""`polydesk up`: Redis (found or embedded), the paper exchange (unless a venue is configured), and the
-four services under one supervisor, with the live dashboard; Ctrl-C stops everything gracefully.
+"""`polydesk up`: Redis, the paper exchange (unless a venue is configured), and the four services under one
+supervisor, with the live dashboard; Ctrl-C stops everything gracefully.
 
-With no venue settings it runs in paper mode. Pointed at Polymarket itself with `POLYDESK_DRY_RUN=false`,
-it says loudly that it is trading live.
+With no venue settings it runs in paper mode, isolated: its own password-protected embedded Redis and free
+ports (unless POLYDESK_REDIS_URL, POLYDESK_EMBEDDED_REDIS_PORT, POLYDESK_PAPER_PORT or the metrics ports say
+otherwise), its state in a folder of its own under <state_dir>/runs/ (--fresh removes earlier runs first).
+Pointed at Polymarket itself with `POLYDESK_DRY_RUN=false`, it says loudly that it is trading live.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from typing import Any
 from polydesk import run_summary
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
 from polydesk.preflight import check_layers, effective_environ
+from polydesk.runs import RunDir, clear_runs, new_run
 from polydesk.settings import SERVICES, UpSettings
 from polydesk.supervisor import Supervisor
 from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret, setup_console
 from shared.mode import DRY_RUN, LIVE, PAPER, is_production, trading_mode, venue_name
-from shared.redis_conn import EmbeddedRedis, connect, resolve_redis
+from shared.redis_conn import EmbeddedRedis, connect, free_port, resolve_redis, start_embedded
 from shared.streams import FILLS, Bus
 
 log = logging.getLogger("polydesk.up")
@@ -45,6 +48,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=None,
                         help="run headless for this many seconds, then stop and print a summary")
     parser.add_argument("--no-dash", action="store_true", help="no dashboard: service logs on the console")
+    parser.add_argument("--fresh", action="store_true",
+                        help="paper mode: remove earlier paper runs' folders and the paper wallet first")
     return parser.parse_args(argv)
 
 
@@ -82,14 +87,27 @@ def announce_mode(paper: PaperVenue | None, layers: dict[str, ServiceSettings]) 
     return f"mode UNKNOWN: risk or the executor is not run by this `up` (venue {venue_name(clob)})"
 
 
-def up_services_env(settings: UpSettings, redis_url: str | None, extra: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The environment each service gets."""
+def metrics_ports(settings: UpSettings, paper: bool) -> dict[str, int | None]:
+    """Each service's /metrics port: base+i when POLYDESK_UP_METRICS_PORT_BASE is set; in paper mode a free
+    port each unless POLYDESK_METRICS_PORT says otherwise (two paper runs never collide); else the
+    services' defaults (None)."""
     base = settings.up_metrics_port_base
-    return {name: child_env(redis_url, f"local-{name}", extra, None if base is None else base + SERVICES.index(name))
-            for name in settings.up_services}
+    if base is not None:
+        return {name: base + SERVICES.index(name) for name in settings.up_services}
+    if paper and "POLYDESK_METRICS_PORT" not in effective_environ():
+        return {name: free_port() for name in settings.up_services}
+    return dict.fromkeys(settings.up_services)
 
 
-def preflight(settings: UpSettings) -> tuple[dict[str, ServiceSettings], tuple[Path, str] | None]:
+def up_services_env(settings: UpSettings, redis_url: str | None, extra: dict[str, str],
+                    ports: dict[str, int | None] | None = None) -> dict[str, dict[str, str]]:
+    """The environment each service gets."""
+    ports = ports or metrics_ports(settings, paper=False)
+    return {name: child_env(redis_url, f"local-{name}", extra, ports.get(name)) for name in settings.up_services}
+
+
+def preflight(settings: UpSettings, ports: dict[str, int | None] | None = None,
+              ) -> tuple[dict[str, ServiceSettings], tuple[Path, str] | None]:
     """Every layer's settings checked before anything starts; in paper mode the paper wallet's key file
     (created once, 0600) and address. Raises ConfigurationError (one line, the setting named)."""
     key = None
@@ -97,42 +115,73 @@ def preflight(settings: UpSettings) -> tuple[dict[str, ServiceSettings], tuple[P
     if not venue_is_configured(effective_environ()):
         key = paper_key(settings.state_dir)
         extra = paper_env(PLACEHOLDER_PAPER_URL, key[1], key[0], [PLACEHOLDER_WHALE])
-    layers = check_layers(up_services_env(settings, settings.redis_url, extra))
+    layers = check_layers(up_services_env(settings, settings.redis_url, extra, ports))
     return layers, key
 
 
 async def run_up(settings: UpSettings, args: argparse.Namespace, layers: dict[str, ServiceSettings] | None = None,
-                 ) -> int:
+                 ports: dict[str, int | None] | None = None) -> int:
+    paper_mode = not venue_is_configured(effective_environ())
+    ports = ports or metrics_ports(settings, paper_mode)
     if layers is None:
-        layers, _ = preflight(settings)
+        layers, _ = preflight(settings, ports)
     with contextlib.ExitStack() as started:  # whatever started is stopped, also when a later start fails
-        url, embedded = resolve_redis(settings.redis_url, settings.redis_password_value(), settings.state_dir,
-                                      embedded_only=settings.redis_embedded,
-                                      embedded_port=settings.embedded_redis_port)
+        service_logs = Path(settings.log_dir) / "services"
+        if not paper_mode:
+            url, embedded = resolve_redis(settings.redis_url, settings.redis_password_value(), settings.state_dir,
+                                          embedded_only=settings.redis_embedded,
+                                          embedded_port=settings.embedded_redis_port)
+            if embedded:
+                started.callback(embedded.stop)
+            return await _supervise(settings, args, url, embedded, None, layers, ports, {}, None)
+        run = new_run(settings.state_dir)
+        started.callback(run.release)
+        url, embedded, password, extra = _paper_redis(settings, run)
         if embedded:
             started.callback(embedded.stop)
-        service_logs = Path(settings.log_dir) / "services"
-        paper = None
-        if not venue_is_configured(effective_environ()):
-            service_logs.mkdir(parents=True, exist_ok=True)
-            paper = start_paper_exchange(
-                settings.state_dir, port=settings.paper_port, scenario=settings.paper_scenario,
-                seed=settings.paper_seed, speed=settings.paper_speed, collateral_usd=settings.paper_collateral_usd,
-                log_path=service_logs / "paper-exchange.log")
-            started.callback(paper.stop)
-        return await _supervise(settings, args, url, embedded, paper, layers)
+        service_logs.mkdir(parents=True, exist_ok=True)
+        paper = start_paper_exchange(
+            settings.state_dir, port=settings.paper_port if "paper_port" in settings.model_fields_set else 0,
+            scenario=settings.paper_scenario, seed=settings.paper_seed, speed=settings.paper_speed,
+            collateral_usd=settings.paper_collateral_usd, log_path=service_logs / "paper-exchange.log")
+        started.callback(paper.stop)
+        run.describe(redis_url=url, redis_password_file=extra.get("POLYDESK_REDIS_PASSWORD_FILE"),
+                     paper_exchange_url=paper.url, metrics_ports=ports, stream_prefix=settings.stream_prefix)
+        return await _supervise(settings, args, url, embedded, paper, layers, ports, extra, password)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
 
+def _paper_redis(settings: UpSettings, run: RunDir) -> tuple[str, EmbeddedRedis | None, str | None, dict[str, str]]:
+    """Paper mode's Redis: the one POLYDESK_REDIS_URL names, else the run's own embedded one on a free port
+    (POLYDESK_EMBEDDED_REDIS_PORT to fix it), password-protected: POLYDESK_REDIS_PASSWORD, else a generated
+    one in the run's folder (0600) that the services read through POLYDESK_REDIS_PASSWORD_FILE.
+
+    Returns (url, embedded server or None, password, settings for the services)."""
+    extra = {"POLYDESK_STATE_DIR": str(run.path)}
+    password = settings.redis_password_value()
+    if settings.redis_url:
+        url, _ = resolve_redis(settings.redis_url, password, run.path)
+        return url, None, password, extra
+    if password is None:
+        password_file = run.redis_password_file()
+        password = password_file.read_text()
+        register_secret(password)
+        extra["POLYDESK_REDIS_PASSWORD_FILE"] = str(password_file)
+    port = settings.embedded_redis_port if "embedded_redis_port" in settings.model_fields_set else 0
+    embedded = start_embedded(run.redis_dir, port, password=password)
+    return embedded.url, embedded, password, extra
+
+
 async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, embedded: EmbeddedRedis | None,
-                     paper: PaperVenue | None, layers: dict[str, ServiceSettings]) -> int:
+                     paper: PaperVenue | None, layers: dict[str, ServiceSettings], ports: dict[str, int | None],
+                     extra: dict[str, str], password: str | None) -> int:
     events = EventLog(settings.log_dir, "up")
     dashboard = args.duration is None and not args.no_dash and sys.stdout.isatty()
     service_logs = Path(settings.log_dir) / "services"
     service_logs.mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor(events, settings.restart_backoff_base_secs, settings.restart_backoff_max_secs,
                             settings.restart_reset_after_secs, max_failures_in_a_row=settings.restart_max_failures)
-    for name, env in up_services_env(settings, url, paper.env() if paper else {}).items():
+    for name, env in up_services_env(settings, url, {**(paper.env() if paper else {}), **extra}, ports).items():
         supervisor.add_service(name, env)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -148,7 +197,7 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
                 embedded_redis_pid=embedded.process.pid if embedded else None)
     started = time.monotonic()
     since_id = f"{int(time.time() * 1000)}-0"  # Redis may hold earlier runs' entries: count only this run's
-    client = connect(url, settings.redis_password_value())
+    client = connect(url, password if paper else settings.redis_password_value())
     bus = Bus(client, prefix=settings.stream_prefix)
     try:
         await supervisor.start(log_dir=service_logs if dashboard else None)
@@ -270,13 +319,19 @@ def main(argv: list[str]) -> int:
         settings = load_settings(UpSettings)
         if settings.redis_password:
             register_secret(settings.redis_password)
-        layers, _ = preflight(settings)
+        paper_mode = not venue_is_configured(effective_environ())
+        if args.fresh and paper_mode:
+            _, busy = clear_runs(settings.state_dir)
+            if busy:
+                raise ConfigurationError(f"--fresh: a paper run is still going in {busy[0]}; stop it first")
+        ports = metrics_ports(settings, paper_mode)
+        layers, _ = preflight(settings, ports)
     except ConfigurationError as error:
         print(f"polydesk up: {error}", file=sys.stderr)
         return 2
     setup_console("up", settings.log_level)
     try:
-        return asyncio.run(run_up(settings, args, layers))
+        return asyncio.run(run_up(settings, args, layers, ports))
     except ConfigurationError as error:
         print(f"polydesk up: {error}", file=sys.stderr)
         return 2

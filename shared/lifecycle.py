@@ -227,6 +227,7 @@ def service_entry(
     from shared.config import load_settings
     from shared.logging import setup_console
 
+    os.umask(0o077)  # SQLite state, logs: ours alone
     try:
         settings = load_settings(settings_cls)
     except ConfigurationError as error:

@@ -57,7 +57,7 @@ def test_a_bad_setting_of_any_layer_stops_up_before_anything_starts(tmp_path, se
     assert len(lines) == 1 and field in lines[0] and lines[0].startswith("polydesk up: "), result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""  # no banner: nothing was started
-    assert not (tmp_path / "state" / "redis").exists()
+    assert not (tmp_path / "state" / "runs").exists() and not (tmp_path / "state" / "redis").exists()
 
 
 def test_a_bad_setting_in_dotenv_is_found_too(tmp_path):
@@ -85,7 +85,7 @@ def test_nothing_is_left_running_when_the_paper_exchange_cannot_start(tmp_path):
                      POLYDESK_PAPER_PORT=str(holder.getsockname()[1]))
     assert result.returncode == 2, result.stderr
     assert "paper exchange did not start" in result.stderr and "Traceback" not in result.stderr
-    assert (tmp_path / "state" / "redis").exists()  # the embedded Redis had started...
+    assert list((tmp_path / "state" / "runs").glob("*/redis/appendonly.aof*"))  # the embedded Redis started...
     assert not is_reachable(f"redis://127.0.0.1:{redis_port}/0")  # ...and was stopped
 
 

@@ -33,7 +33,7 @@ def test_a_malformed_private_key_is_not_echoed(case, redis_url, prefix, tmp_path
                           capture_output=True, timeout=80, check=False)
     # Refused at start as a bad setting, named, without quoting it (the error text we search exists).
     assert done.returncode == 2
-    assert b"POLYDESK_PRIVATE_KEY: Value error, must be a secp256k1 private key" in done.stderr
+    assert b"POLYDESK_PRIVATE_KEY: must be a secp256k1 private key" in done.stderr
     sources = {"stdout": done.stdout, "stderr": done.stderr, **files_under(tmp_path, set())}
     found = leaks(needles("private key", key) + needles("API secret", "not base64 at all !!"), sources)
     assert not found, found
