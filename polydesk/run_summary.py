@@ -60,7 +60,7 @@ def write(log_dir: Path, summary: dict[str, Any], reconciliation: dict[str, Any]
     path = Path(log_dir) / f"run-summary-{stamp}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**summary, **reconciliation}, indent=2, default=str) + "\n")
-    return path
+    return path.resolve()
 
 
 def summary_fields(reconciliation: dict[str, Any]) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +85,11 @@ def test_up_for_60_seconds_trades_on_paper_and_leaves_nothing_behind(tmp_path):
     assert stopped["open_orders_left"] == 0
     assert stopped["exit_codes"] == dict.fromkeys(SERVICES, 0)
     assert {e["service"] for e in events if e["type"] == "shutdown_clean"} >= set(SERVICES)
+    # The run ends with the ledger reconciled against the paper venue, also written as JSON.
+    summary = json.loads(Path(stopped["run_summary"]).read_text())
+    assert summary["positions_checked"] > 0 and summary["venue_errors"] == []
+    assert summary["position_differences"] == [] and summary["cash_difference"] is None
+    assert summary["cash_ledger"] == summary["cash_venue"] and summary["realized_pnl"] is not None
 
     started = next(e for e in events if e["type"] == "up_started")
     pids = [e["pid"] for e in events if e["type"] == "service_spawned"]
