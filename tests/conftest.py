@@ -11,6 +11,7 @@ import redis
 
 from shared.redis_conn import DEFAULT_URL, EmbeddedRedis, connect, is_reachable, start_embedded
 from shared.streams import Bus
+from tests.helpers import UNAWAITED
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,6 +25,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def unawaited_waits() -> Iterator[None]:
+    """Fail a test that called eventually() inside an event loop without awaiting it (it never waited)."""
+    yield
+    if UNAWAITED:
+        made_at = UNAWAITED[:]
+        UNAWAITED.clear()
+        pytest.fail("eventually() inside an event loop must be awaited; not awaited at:\n"
+                    + "\n".join(made_at))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from paperexchange.server import PaperExchangeServer
 from shared.logging import read_events
 from shared.messages import ApprovedOrder, Envelope, OrderType, Side
 from tests.executor.fault_proxy import FaultProxy
-from tests.helpers import wait_until
+from tests.helpers import eventually
 from tests.integration.test_services import service_env
 from tests.paperexchange.helpers import Admin
 
@@ -82,9 +82,11 @@ class ExecutorProcess:
             )
         return self
 
-    def wait_started(self, timeout: float = 30) -> None:
-        wait_until(lambda: self._exited_early() or any(e["type"] == "executor_started" for e in self.events()),
-                   timeout=timeout)
+    async def wait_started(self, timeout: float = 30) -> None:
+        def started() -> bool:
+            return self._exited_early() or any(e["type"] == "executor_started" for e in self.events())
+
+        await eventually(started, timeout=timeout)
 
     def _exited_early(self) -> bool:
         if self.process and self.process.poll() is not None:

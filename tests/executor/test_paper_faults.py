@@ -14,7 +14,7 @@ import pytest
 from shared.messages import OrderStatus, OrderType, OrderUpdate, Side
 from shared.streams import APPROVED_ORDERS, FILLS
 from tests.executor.conftest import REPO, approval, own_orders
-from tests.helpers import eventually, wait_until
+from tests.helpers import eventually
 
 POSTS = ["/order", "/orders"]
 
@@ -28,14 +28,14 @@ async def updates_of(bus, client_order_id):
 
 async def test_sigkill_between_post_and_record_leaves_exactly_one_order(bus, executor, admin, market, wallet):
     executor.start(POLYDESK_EXECUTOR_CRASH_AFTER_POST="true")
-    executor.wait_started()
+    await executor.wait_started()
     order = approval(market, price="0.40", size="10")
     await bus.publish(APPROVED_ORDERS, order)
     assert executor.process.wait(30) == 137  # the hook: exit right after the post returned
     assert len(own_orders(admin, wallet.address)) == 1
     await bus.publish(APPROVED_ORDERS, order)  # and risk even sends it again
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
 
     async def reconciled():
         return [u for u in await updates_of(bus, order.client_order_id) if u.status is OrderStatus.LIVE]
@@ -50,11 +50,11 @@ async def test_sigkill_between_post_and_record_leaves_exactly_one_order(bus, exe
 async def test_5xx_after_the_order_is_applied_is_unknown_then_reconciled_live(bus, executor, faults, admin, market,
                                                                               wallet):
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
     faults("http", {"status": 502, "paths": POSTS, "methods": ["POST"], "after_apply": True, "count": 1})
     order = approval(market, price="0.41", size="10")
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: executor.events("order_unknown"), timeout=30)
+    await eventually(lambda: executor.events("order_unknown"), timeout=30)
 
     async def live():
         return [u for u in await updates_of(bus, order.client_order_id) if u.status is OrderStatus.LIVE]
@@ -71,12 +71,12 @@ async def test_timeout_before_the_venue_applies_is_unknown_then_the_same_order_p
     # the venue. The exchange applies a delay rule first, then the status rule, to the same request. Absent by
     # hash past the grace period, the same signed order (same hash) is posted again: placed once, not lost.
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
     faults("delay", {"secs": 5, "paths": POSTS, "methods": ["POST"], "count": 1})
     faults("http", {"status": 503, "paths": POSTS, "methods": ["POST"], "count": 1})
     order = approval(market, price="0.42", size="10")
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: executor.events("order_unknown"), timeout=30)
+    await eventually(lambda: executor.events("order_unknown"), timeout=30)
 
     async def live():
         return [u for u in await updates_of(bus, order.client_order_id) if u.status is OrderStatus.LIVE]
@@ -113,12 +113,12 @@ async def test_429_after_apply_past_the_retry_budget_leaves_one_order_resolved_b
 
 async def test_429_retry_after_is_respected(bus, executor, faults, admin, market, wallet):
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
     faults("http", {"status": 429, "retry_after_secs": 2, "paths": POSTS, "methods": ["POST"], "count": 1})
     order = approval(market, price="0.43", size="10")
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: len(own_orders(admin, wallet.address)) == 1, timeout=30)
-    wait_until(lambda: executor.events("order_submitted"), timeout=20)
+    await eventually(lambda: len(own_orders(admin, wallet.address)) == 1, timeout=30)
+    await eventually(lambda: executor.events("order_submitted"), timeout=20)
     (retry,) = executor.events("post_retry")
     assert retry["wait_secs"] == 2.0  # the exchange's Retry-After header, as the SDK read it
     (submitted,) = executor.events("order_submitted")
@@ -135,10 +135,10 @@ async def test_must_fill_walks_three_phases_in_order_and_stops_at_the_limit(bus,
     token = market["token_ids"][0]
     admin.house(token, "SELL", "0.56", "100")  # liquidity only past the price limit
     executor.start(POLYDESK_MAX_SLIPPAGE_BPS="1000")
-    executor.wait_started()
+    await executor.wait_started()
     order = approval(market, price="0.50", size="10", limit="0.54", order_type=OrderType.FOK, must_fill=True)
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: executor.events("phases_exhausted"), timeout=30)
+    await eventually(lambda: executor.events("phases_exhausted"), timeout=30)
     phases = [(e["phase"], e["price"]) for e in executor.events("order_phase")]
     assert phases == [(1, "0.50"), (2, "0.51"), (3, "0.54")]  # 3 is 0.55 capped at the limit
     assert [e["code"] for e in executor.events("order_rejected")] == ["fok_not_filled"] * 3
@@ -148,7 +148,7 @@ async def test_must_fill_walks_three_phases_in_order_and_stops_at_the_limit(bus,
     second = approval(market, price="0.50", size="10", limit="0.54", order_type=OrderType.FOK, must_fill=True,
                       side=Side.BUY)
     await bus.publish(APPROVED_ORDERS, second)
-    wait_until(lambda: [e for e in executor.events("order_submitted")
+    await eventually(lambda: [e for e in executor.events("order_submitted")
                         if e["client_order_id"] == second.client_order_id], timeout=30)
     tried = [e["phase"] for e in executor.events("order_phase") if e["client_order_id"] == second.client_order_id]
     assert tried == [1, 2]
@@ -176,12 +176,12 @@ async def test_restart_window_then_post_only_mode_then_posted_once(bus, executor
     # post that is not post-only) for 3 s more. Each refusal is waited out (425: 2 s, no Retry-After; post-only:
     # post_only_retry_secs) and the same signed order is posted again, so it lands once, after both windows.
     executor.start(POLYDESK_POST_ONLY_RETRY_SECS="1")
-    executor.wait_started()
+    await executor.wait_started()
     faults("restart", {"secs": 2, "post_only_secs": 3})
     order = approval(market, price="0.44", size="10")
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: len(own_orders(admin, wallet.address)) == 1, timeout=40)
-    wait_until(lambda: executor.events("order_submitted"), timeout=20)
+    await eventually(lambda: len(own_orders(admin, wallet.address)) == 1, timeout=40)
+    await eventually(lambda: executor.events("order_submitted"), timeout=20)
     restrictions = [e["restriction"] for e in executor.events("venue_restricted")]
     # How many of each depends on the machine's pace; the order of the windows does not.
     assert restrictions[0] == "restarting" and "post_only" in restrictions, restrictions

@@ -10,7 +10,7 @@ import pytest
 from shared.messages import Envelope, Fill, KillSwitchChanged, OrderStatus, OrderUpdate, TradeStatus
 from shared.streams import APPROVED_ORDERS, CONTROL, FILLS
 from tests.executor.conftest import approval, own_orders
-from tests.helpers import eventually, wait_until
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -22,7 +22,7 @@ async def reports(bus, kind):
 async def test_approved_order_fills_and_reports_matched_mined_confirmed(bus, executor, admin, market, wallet):
     admin.house(market["token_ids"][0], "SELL", "0.60", "50")
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
     order = approval(market, price="0.60", size="10")
     await bus.publish(APPROVED_ORDERS, order)
 
@@ -41,8 +41,9 @@ async def test_approved_order_fills_and_reports_matched_mined_confirmed(bus, exe
     await bus.publish(APPROVED_ORDERS, order)
     resting = approval(market, price="0.40", size="10")
     await bus.publish(APPROVED_ORDERS, resting)
-    wait_until(lambda: len(own_orders(admin, wallet.address)) == 2, timeout=20)
-    wait_until(lambda: any(o["status"] == "LIVE" for o in own_orders(admin, wallet.address)), timeout=20)
+    await eventually(lambda: len(own_orders(admin, wallet.address)) == 2, timeout=20)
+    await eventually(lambda: any(o["status"] == "LIVE" for o in own_orders(admin, wallet.address)),
+                     timeout=20)
 
     assert executor.stop(signal.SIGTERM) == 0, executor.stderr()[-3000:]
     assert [o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"] == []
@@ -57,17 +58,18 @@ async def test_approved_order_fills_and_reports_matched_mined_confirmed(bus, exe
 
 async def test_kill_switch_cancels_every_open_order(bus, executor, admin, market, wallet):
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
     for price in ("0.30", "0.31", "0.32"):
         await bus.publish(APPROVED_ORDERS, approval(market, price=price, size="10"))
-    wait_until(lambda: len([o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"]) == 3,
-               timeout=30)
+    await eventually(
+        lambda: len([o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"]) == 3, timeout=30)
     await bus.publish(CONTROL, KillSwitchChanged(envelope=Envelope.new("risk"), active=True, reason="test",
                                                  actor="test"))
-    wait_until(lambda: not [o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"], timeout=30)
+    await eventually(lambda: not [o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"],
+                     timeout=30)
     # While the switch is on, nothing new is posted.
     await bus.publish(APPROVED_ORDERS, approval(market, price="0.33", size="10"))
-    wait_until(lambda: executor.events("approval_dropped"), timeout=20)
+    await eventually(lambda: executor.events("approval_dropped"), timeout=20)
     assert len(own_orders(admin, wallet.address)) == 3
     assert executor.stop() == 0
     assert executor.events()[-1]["type"] == "shutdown_clean"
@@ -78,7 +80,7 @@ async def test_a_taker_fill_reports_the_fee_the_exchange_charged(bus, executor, 
     admin.house(fee_market["token_ids"][0], "SELL", "0.60", "50")
     before = Decimal(admin.balances(wallet.address)["balances"]["COLLATERAL"])
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
     order = approval(fee_market, price="0.60", size="10")
     await bus.publish(APPROVED_ORDERS, order)
 

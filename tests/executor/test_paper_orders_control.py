@@ -24,7 +24,7 @@ from shared.messages import (
 from shared.polymarket.sdk_env import paper_environment
 from shared.streams import APPROVED_ORDERS, CONTROL, FILLS, Output
 from tests.executor.conftest import approval, own_orders
-from tests.helpers import eventually, wait_until
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -62,16 +62,16 @@ async def test_resting_must_fill_cancels_each_phase_before_the_next_and_stops_at
     admin.house(token, "SELL", "0.51", "4")  # phase 2 takes these 4; the rest of it rests
     admin.house(token, "SELL", "0.56", "100")  # past the price limit: never touched
     executor.start(POLYDESK_MAX_SLIPPAGE_BPS="1000", POLYDESK_PHASE_WAIT_SECS="1")
-    executor.wait_started()
+    await executor.wait_started()
     order = approval(market, price="0.50", size="10", limit="0.54", order_type=OrderType.GTC, must_fill=True)
     await bus.publish(APPROVED_ORDERS, order)
 
     # Each next phase is posted only after the one before was cancelled on the exchange.
     for count in (2, 3):
-        wait_until(lambda n=count: len(own_orders(admin, wallet.address)) >= n, timeout=30)
+        await eventually(lambda n=count: len(own_orders(admin, wallet.address)) >= n, timeout=30)
         earlier = own_orders(admin, wallet.address)[:count - 1]
         assert [o["status"] for o in earlier] == ["CANCELED"] * (count - 1), earlier
-    wait_until(lambda: executor.events("phases_exhausted"), timeout=30)
+    await eventually(lambda: executor.events("phases_exhausted"), timeout=30)
 
     posted = own_orders(admin, wallet.address)  # the exchange's log, in arrival order
     assert [(o["price"], o["original_size"], o["size_matched"], o["status"]) for o in posted] == [
@@ -110,24 +110,25 @@ async def test_resting_must_fill_cancels_each_phase_before_the_next_and_stops_at
 async def test_approved_cancel_by_client_order_ids_and_by_market(bus, executor, admin, wallet):
     first, second = admin.create_market(), admin.create_market()
     executor.start(POLYDESK_PHASE_WAIT_SECS="3")
-    executor.wait_started()
+    await executor.wait_started()
     a1 = approval(first, price="0.30")
     a2 = approval(first, price="0.31")
     a3 = approval(second, price="0.32")
     walking = approval(second, price="0.33", limit="0.40", must_fill=True)  # rests at phase 1 on its timer
     await bus.publish_many([Output(APPROVED_ORDERS, a) for a in (a1, a2, a3, walking)])
-    wait_until(lambda: len(live_ids(admin, wallet)) == 4, timeout=30)
-    wait_until(lambda: all(order_of(executor, a.client_order_id) for a in (a1, a2, a3, walking)), timeout=20)
+    await eventually(lambda: len(live_ids(admin, wallet)) == 4, timeout=30)
+    await eventually(lambda: all(order_of(executor, a.client_order_id) for a in (a1, a2, a3, walking)),
+                     timeout=20)
     h1, h2, h3, hw = (order_of(executor, a.client_order_id) for a in (a1, a2, a3, walking))
 
     await bus.publish(APPROVED_ORDERS, control(ApprovedCancel, signal_key="k1", strategy="test",
                                                client_order_ids=(a1.client_order_id,)))
-    wait_until(lambda: orders_by_id(admin, wallet)[h1]["status"] == "CANCELED", timeout=20)
+    await eventually(lambda: orders_by_id(admin, wallet)[h1]["status"] == "CANCELED", timeout=20)
     assert live_ids(admin, wallet) == {h2, h3, hw}
 
     await bus.publish(APPROVED_ORDERS, control(ApprovedCancel, signal_key="k2", strategy="test",
                                                market=second["condition_id"]))
-    wait_until(lambda: live_ids(admin, wallet) == {h2}, timeout=20)
+    await eventually(lambda: live_ids(admin, wallet) == {h2}, timeout=20)
 
     async def cancellations():
         found = {u.order_id for u in await updates(bus, kind=OrderEventKind.CANCELLATION,
@@ -149,50 +150,51 @@ async def test_cancel_all_keeps_accepting_and_a_released_kill_switch_reopens_sub
                                                                                         wallet):
     first, second = admin.create_market(), admin.create_market()
     executor.start(POLYDESK_PHASE_WAIT_SECS="2")
-    executor.wait_started()
+    await executor.wait_started()
     a1, a2 = approval(first, price="0.30"), approval(second, price="0.31")
     await bus.publish_many([Output(APPROVED_ORDERS, a) for a in (a1, a2)])
-    wait_until(lambda: len(live_ids(admin, wallet)) == 2, timeout=30)
-    wait_until(lambda: order_of(executor, a1.client_order_id) and order_of(executor, a2.client_order_id),
-               timeout=20)
+    await eventually(lambda: len(live_ids(admin, wallet)) == 2, timeout=30)
+    await eventually(
+        lambda: order_of(executor, a1.client_order_id) and order_of(executor, a2.client_order_id), timeout=20)
     h1, h2 = order_of(executor, a1.client_order_id), order_of(executor, a2.client_order_id)
 
     # Cancel all of one market, then everything: the executor goes on running and posting.
     await bus.publish(CONTROL, control(CancelAllRequested, reason="test", market=first["condition_id"]))
-    wait_until(lambda: live_ids(admin, wallet) == {h2}, timeout=20)
+    await eventually(lambda: live_ids(admin, wallet) == {h2}, timeout=20)
     # A must-fill approval resting on its phase timer is over with the cancel all (no phase 2 after it).
     walking_before = approval(second, price="0.19", limit="0.30", must_fill=True)
     await bus.publish(APPROVED_ORDERS, walking_before)
-    wait_until(lambda: order_of(executor, walking_before.client_order_id), timeout=20)
+    await eventually(lambda: order_of(executor, walking_before.client_order_id), timeout=20)
     await bus.publish(CONTROL, control(CancelAllRequested, reason="test"))
-    wait_until(lambda: live_ids(admin, wallet) == set(), timeout=20)
+    await eventually(lambda: live_ids(admin, wallet) == set(), timeout=20)
 
     async def cancelled(*hashes):
         found = {u.order_id for u in await updates(bus, status=OrderStatus.CANCELED)}
         return found >= set(hashes)
 
     assert await eventually(lambda: cancelled(h1, h2), timeout=20)
-    assert [e["open_left"] for e in wait_until(lambda: executor.events("cancel_all"), timeout=20)] == [0]
+    cancel_all = await eventually(lambda: executor.events("cancel_all"), timeout=20)
+    assert [e["open_left"] for e in cancel_all] == [0]
     later = approval(first, price="0.32")
     await bus.publish(APPROVED_ORDERS, later)
-    wait_until(lambda: order_of(executor, later.client_order_id), timeout=20)
+    await eventually(lambda: order_of(executor, later.client_order_id), timeout=20)
     assert live_ids(admin, wallet) == {order_of(executor, later.client_order_id)}
 
     # A must-fill approval resting on its phase timer when the switch trips is over, not resumed on release.
     walking = approval(second, price="0.20", limit="0.30", must_fill=True)
     await bus.publish(APPROVED_ORDERS, walking)
-    wait_until(lambda: order_of(executor, walking.client_order_id), timeout=20)
+    await eventually(lambda: order_of(executor, walking.client_order_id), timeout=20)
     await bus.publish(CONTROL, control(KillSwitchChanged, active=True, reason="test", actor="test"))
-    wait_until(lambda: live_ids(admin, wallet) == set(), timeout=20)
+    await eventually(lambda: live_ids(admin, wallet) == set(), timeout=20)
     blocked = approval(first, price="0.33")
     await bus.publish(APPROVED_ORDERS, blocked)
-    wait_until(lambda: [e for e in executor.events("approval_dropped")
+    await eventually(lambda: [e for e in executor.events("approval_dropped")
                         if e["client_order_id"] == blocked.client_order_id], timeout=20)
 
     await bus.publish(CONTROL, control(KillSwitchChanged, active=False, reason="released", actor="test"))
     reopened = approval(first, price="0.34")
     await bus.publish(APPROVED_ORDERS, reopened)
-    wait_until(lambda: order_of(executor, reopened.client_order_id), timeout=20)
+    await eventually(lambda: order_of(executor, reopened.client_order_id), timeout=20)
     await asyncio.sleep(3)  # past the walking approval's phase timer
     assert not order_of(executor, blocked.client_order_id)
     for walker in (walking_before, walking):
@@ -221,7 +223,7 @@ async def test_open_orders_on_start_adopt_reports_them_reconciled_and_leaves_the
     placed = place_with_sdk(server, wallet, market, ("0.21", "0.22"))
     assert live_ids(admin, wallet) == set(placed)
     executor.start(POLYDESK_OPEN_ORDERS_ON_START="adopt")
-    executor.wait_started()
+    await executor.wait_started()
 
     async def reconciled():
         found = await updates(bus, kind=OrderEventKind.RECONCILED, status=OrderStatus.LIVE)
@@ -229,7 +231,8 @@ async def test_open_orders_on_start_adopt_reports_them_reconciled_and_leaves_the
 
     found = await eventually(reconciled, timeout=30)
     assert all(u.client_order_id is None and u.market == market["condition_id"] for u in found)
-    assert [e["count"] for e in wait_until(lambda: executor.events("open_orders_adopted"), timeout=20)] == [2]
+    adopted = await eventually(lambda: executor.events("open_orders_adopted"), timeout=20)
+    assert [e["count"] for e in adopted] == [2]
     assert not executor.events("open_orders_canceled")
     assert live_ids(admin, wallet) == set(placed)  # left resting
     assert executor.stop() == 0  # shutdown cancels everything open, the adopted orders too
@@ -240,15 +243,15 @@ async def test_open_orders_on_start_cancel_removes_them_from_the_exchange(bus, e
                                                                           wallet):
     placed = place_with_sdk(server, wallet, market, ("0.23", "0.24"))
     executor.start(POLYDESK_OPEN_ORDERS_ON_START="cancel")
-    executor.wait_started()
-    wait_until(lambda: executor.events("open_orders_canceled"), timeout=30)
+    await executor.wait_started()
+    await eventually(lambda: executor.events("open_orders_canceled"), timeout=30)
     assert [e["count"] for e in executor.events("open_orders_canceled")] == [2]
     assert live_ids(admin, wallet) == set()
     assert {orders_by_id(admin, wallet)[h]["status"] for h in placed} == {"CANCELED"}
     # Still running, and posting.
     order = approval(market, price="0.25")
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: order_of(executor, order.client_order_id), timeout=20)
+    await eventually(lambda: order_of(executor, order.client_order_id), timeout=20)
     assert not await updates(bus, kind=OrderEventKind.RECONCILED, status=OrderStatus.LIVE)
     assert executor.stop() == 0
 
@@ -259,11 +262,11 @@ async def test_twenty_approvals_go_out_in_posts_of_at_most_fifteen_each_once(bus
                                                                              wallet):
     # The exchange logs orders, not requests: the recording proxy in front of it counts the orders per POST.
     executor.start(POLYDESK_CLOB_URL=proxy.url)
-    executor.wait_started()
+    await executor.wait_started()
     batch = [approval(market, price=f"0.{10 + i:02d}", size="5") for i in range(20)]
     await bus.publish_many([Output(APPROVED_ORDERS, a) for a in batch])  # one XADD script: read together
-    wait_until(lambda: len(own_orders(admin, wallet.address)) >= 20, timeout=40)
-    wait_until(lambda: len(executor.events("order_submitted")) >= 20, timeout=20)
+    await eventually(lambda: len(own_orders(admin, wallet.address)) >= 20, timeout=40)
+    await eventually(lambda: len(executor.events("order_submitted")) >= 20, timeout=20)
 
     sizes = [n for _, n in proxy.posted]
     assert sum(sizes) == 20 and max(sizes) <= 15, proxy.posted

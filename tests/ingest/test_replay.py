@@ -74,7 +74,7 @@ def test_a_tape_recorded_by_the_paper_exchange_replays_to_its_books(tmp_path):
     import httpx
 
     from paperexchange.server import PaperExchangeServer
-    from tests.helpers import wait_until
+    from tests.helpers import eventually
 
     tape_path = tmp_path / "recorded.jsonl"
     with PaperExchangeServer(admin=True, record_tape=str(tape_path)) as server:
@@ -84,7 +84,7 @@ def test_a_tape_recorded_by_the_paper_exchange_replays_to_its_books(tmp_path):
         flow = [("BUY", "0.31", "12"), ("SELL", "0.77", "9"), ("BUY", "0.31", "3"), ("SELL", "0.05", "4")]
         for side, price, size in flow:
             admin.post("/orders", json=[{"token_id": yes, "side": side, "price": price, "size": size}])
-        wait_until(lambda: tape_path.read_bytes().count(b"\n") >= 1 + len(flow))
+        eventually(lambda: tape_path.read_bytes().count(b"\n") >= 1 + len(flow))
         venue_books = {t["token_id"]: httpx.get(server.url + "/book", params={"token_id": t["token_id"]}).json()
                        for t in market["tokens"]}
     run = replay(tape_path)

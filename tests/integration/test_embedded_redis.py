@@ -9,7 +9,7 @@ import redis
 
 from shared.errors import ConfigurationError
 from shared.redis_conn import resolve_redis, start_embedded
-from tests.helpers import wait_until
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_embedded_redis_keeps_stream_entries_across_kill_9(tmp_path):
         for i in range(100):
             client.xadd("s", {"i": i})
         client.xgroup_create("s", "g", id="0")
-        wait_until(lambda: (tmp_path / "redis").exists() and any((tmp_path / "redis").rglob("*.aof*")), timeout=5)
+        eventually(lambda: (tmp_path / "redis").exists() and any((tmp_path / "redis").rglob("*.aof*")), timeout=5)
         import time
 
         time.sleep(1.2)  # appendfsync everysec: give the fsync its second

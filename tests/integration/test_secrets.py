@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from shared.redis_conn import free_port, start_embedded
-from tests.helpers import wait_until
+from tests.helpers import eventually
 from tests.integration.test_services import service_env
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def test_redis_password_never_leaves_the_process(tmp_path, prefix):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         client = redis.Redis.from_url(server.url, password=PASSWORD)
-        wait_until(lambda: list(client.scan_iter(match=f"{prefix}health:*")), timeout=20)
+        eventually(lambda: list(client.scan_iter(match=f"{prefix}health:*")), timeout=20)
         health = b"".join(client.get(k) or b"" for k in client.scan_iter(match=f"{prefix}health:*"))
         exposition = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     finally:

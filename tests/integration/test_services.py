@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from shared.logging import read_events
-from tests.helpers import wait_until
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +49,7 @@ def test_service_reports_healthy_and_stops_cleanly(service, redis_url, prefix, t
     process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env, cwd=cwd,
                                stderr=subprocess.PIPE)
     try:
-        wait_until(lambda: health(service, env, cwd) == 0, timeout=20)
+        eventually(lambda: health(service, env, cwd) == 0, timeout=20)
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(30)

@@ -28,7 +28,7 @@ def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, t
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for service in ("ingest", "strategy", "risk", "executor"):
-            _wait(lambda s=service: health(s, env, os.getcwd()) == 0)
+            eventually(lambda s=service: health(s, env, os.getcwd()) == 0, timeout=30, interval=0.2)
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
@@ -37,12 +37,6 @@ def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, t
     events = read_events(sorted((tmp_path / "logs").glob("events-*.jsonl")))
     clean = {e["service"] for e in events if e["type"] == "shutdown_clean"}
     assert clean == {"ingest", "strategy", "risk", "executor"}
-
-
-def _wait(check, timeout: float = 30.0) -> None:
-    from tests.helpers import wait_until
-
-    wait_until(check, timeout=timeout, interval=0.2)
 
 
 async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_path, quiet_exchange, bus):

@@ -15,7 +15,7 @@ import pytest
 
 from shared.logging import read_events
 from shared.redis_conn import free_port
-from tests.helpers import wait_until
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_up_for_60_seconds_trades_on_paper_and_leaves_nothing_behind(tmp_path):
     pids = [e["pid"] for e in events if e["type"] == "service_spawned"]
     pids += [started["paper_exchange_pid"], started["embedded_redis_pid"]]
     assert None not in pids
-    wait_until(lambda: not any(_alive(pid) for pid in pids), timeout=10)
+    eventually(lambda: not any(_alive(pid) for pid in pids), timeout=10)
 
 
 def _port_taken(port: int) -> bool:

@@ -1,11 +1,9 @@
-"""Test helpers: polling instead of sleeping, the admin API, and raw signed requests built with
+"""Test helpers for the paper exchange: the admin API, and raw signed requests built with
 py-clob-client-v2's own signer and HMAC (an implementation independent of the server's)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 
 import httpx
@@ -18,29 +16,6 @@ from py_clob_client_v2.order_utils.model.side import Side
 from py_clob_client_v2.signer import Signer
 
 from paperexchange import config
-
-
-def eventually(predicate, timeout: float = 5.0, interval: float = 0.02):
-    """Poll until predicate() is truthy and return its value; AssertionError after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
-async def aeventually(predicate, timeout: float = 5.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
 
 
 class Admin:

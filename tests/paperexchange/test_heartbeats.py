@@ -8,7 +8,7 @@ import pytest
 
 from paperexchange.clock import ManualClock
 from paperexchange.heartbeats import HeartbeatMismatch, Heartbeats
-from tests.paperexchange.helpers import eventually
+from tests.helpers import eventually
 
 
 def test_heartbeat_ids_chain_and_a_stale_one_is_refused_with_the_expected_id():

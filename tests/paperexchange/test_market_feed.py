@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from websockets.sync.client import connect
 
 from shared.polymarket.book_hash import book_hash
-from tests.paperexchange.helpers import admin_cancel, eventually
+from tests.helpers import eventually
+from tests.paperexchange.helpers import admin_cancel
 
 
 class ClientBook:

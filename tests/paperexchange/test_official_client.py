@@ -11,7 +11,7 @@ from polymarket import AsyncSecureClient, SecureClient
 from polymarket.streams import UserSpec
 
 from shared.polymarket.sdk_env import paper_environment
-from tests.paperexchange.helpers import aeventually
+from tests.helpers import eventually
 
 
 async def _collect(handle, sink: list) -> None:
@@ -47,12 +47,12 @@ async def test_official_async_client_trades_and_receives_user_events(server, adm
         open_orders = [o async for o in client.list_open_orders(asset_id=yes).iter_items()]
         assert [o.id for o in open_orders] == [resting.order_id]
         assert open_orders[0].price == Decimal("0.4") and open_orders[0].original_size == Decimal(10)
-        await aeventually(lambda: _events(events, "order", id=resting.order_id, order_event_type="PLACEMENT"))
+        await eventually(lambda: _events(events, "order", id=resting.order_id, order_event_type="PLACEMENT"))
 
         cancel = await client.cancel_order(order_id=resting.order_id)
         assert cancel.canceled == (resting.order_id,)
         assert [o async for o in client.list_open_orders(asset_id=yes).iter_items()] == []
-        await aeventually(lambda: _events(events, "order", id=resting.order_id, order_event_type="CANCELLATION"))
+        await eventually(lambda: _events(events, "order", id=resting.order_id, order_event_type="CANCELLATION"))
 
         crossing = await client.place_limit_order(asset_id=yes, price="0.65", size="20", side="BUY")
         assert crossing.ok and crossing.status == "matched"
@@ -60,7 +60,7 @@ async def test_official_async_client_trades_and_receives_user_events(server, adm
         assert crossing.making_amount == Decimal(12) and crossing.taking_amount == Decimal(20)
         (trade_id,) = crossing.trade_ids
         statuses = lambda: [e.payload.status for e in _events(events, "trade", id=trade_id)]
-        await aeventually(lambda: statuses()[-1:] == ["CONFIRMED"])
+        await eventually(lambda: statuses()[-1:] == ["CONFIRMED"])
         assert statuses() == ["MATCHED", "MINED", "CONFIRMED"]
         trade_event = _events(events, "trade", id=trade_id)[0].payload
         assert trade_event.trader_side == "TAKER" and trade_event.price == Decimal("0.6")

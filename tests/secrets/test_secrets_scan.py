@@ -43,6 +43,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 from polydesk.paper_mode import start_paper_exchange
+from tests.helpers import eventually
 from tests.secrets.scan import files_under, find, leaks, needles
 
 pytestmark = pytest.mark.integration
@@ -267,14 +268,6 @@ def _kill_executor(run: Run) -> bool:
     return True
 
 
-def _wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 @pytest.mark.timeout(150)
 def test_no_secret_leaves_a_pipeline_run(tmp_path):
     runs: list[Run] = []
@@ -292,8 +285,8 @@ def test_no_secret_leaves_a_pipeline_run(tmp_path):
             run.start()
         started = time.monotonic()
         for run in runs:
-            _wait(lambda run=run: run.started("executor_started") or run.process.poll() is not None, 40,
-                  f"run {run.name}'s executor")
+            eventually(lambda run=run: run.started("executor_started") or run.process.poll() is not None,
+                       timeout=40, interval=0.2)
             assert run.process.poll() is None, (run.root / "up.stderr").read_text()
         # The embedded Redis requires the password: unauthenticated clients are refused.
         for run in runs:
