@@ -102,6 +102,13 @@ class EventLog:
             self._fd = None
 
 
+def fill_event_fields(fill: BaseModel) -> dict[str, Any]:
+    """The fields of a `fill` event, the same in every service that logs one: the Fill message's own (trade,
+    order, status, market, token, and *our* side, price, size, fee, maker or taker), without its envelope.
+    A service adds what only it knows (risk: how the fill moved its ledger, as `outcome`)."""
+    return fill.model_dump(mode="json", exclude={"envelope"})
+
+
 def read_events(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """Every event of the given JSONL files, in file order (for tests and tools)."""
     events = []

@@ -20,7 +20,7 @@ from services.executor.fees import FeeSchedules
 from services.executor.orders import UNRESOLVED_STATUSES, OrderRow, OrderStore
 from services.executor.venue import VenueOrder, VenueTrade
 from shared import metrics
-from shared.logging import EventLog
+from shared.logging import EventLog, fill_event_fields
 from shared.messages import (
     Envelope,
     Fill,
@@ -163,7 +163,7 @@ class Reporter:
         if chain is None:
             log.warning("unknown trade status %r of %s: ignored", trade.status, trade.id)
             return
-        keyed: list[tuple[str, Output]] = []
+        fills: list[tuple[str, Fill]] = []
         try:  # every Fill is built before anything is published: a bad part refuses the whole trade
             for order_id, side, token_id, size, price, is_maker in self._own_parts(trade):
                 row = self.store.order(order_id)
@@ -179,17 +179,16 @@ class Reporter:
                         market=trade.market, token_id=token_id, side=Side(side), size=size, price=price,
                         fee_usd=fee, is_maker=is_maker, transaction_hash=trade.transaction_hash,
                     )
-                    keyed.append((key, Output(FILLS, fill)))
+                    fills.append((key, fill))
         except ValueError as error:  # pydantic's ValidationError included
             await self._malformed(trade, "trade", str(error))
             return
-        fresh = [k for k, _ in keyed if not self._published(k)]
-        await self.publish(keyed)
-        for key in fresh:
-            status = key.rsplit(":", 1)[1]
-            metrics.EXECUTOR_FILLS.labels(status=status).inc()
-            self.events.emit("fill", trade_id=trade.id, order_id=key.split(":")[2], status=status,
-                             price=trade.price, size=trade.size)
+        fresh = [fill for key, fill in fills if not self._published(key)]
+        await self.publish([(key, Output(FILLS, fill)) for key, fill in fills])
+        for fill in fresh:
+            metrics.EXECUTOR_FILLS.labels(status=fill.status.value).inc()
+            # Our part of the trade: a maker order's own side, price and size, not the taker's.
+            self.events.emit("fill", **fill_event_fields(fill))
 
     def _published(self, key: str) -> bool:
         return self.store.published(key)

@@ -15,6 +15,7 @@ from services.risk.handling import Effects
 from services.risk.pnl import mark_from_top
 from services.risk.state import RiskState
 from shared.ledger import order_is_open
+from shared.logging import fill_event_fields
 from shared.messages import (
     BookDelta,
     BookSnapshot,
@@ -39,10 +40,7 @@ class Tracker:
         applied = self.state.apply_fill(fill)
         if applied.outcome == "duplicate":
             return applied.outcome
-        fx.event("fill", trade_id=fill.trade_id, order_id=fill.order_id, status=fill.status,
-                 outcome=applied.outcome, moved=applied.moved, market=fill.market, token_id=fill.token_id,
-                 side=fill.side, size=fill.size, price=fill.price, fee_usd=fill.fee_usd,
-                 client_order_id=fill.client_order_id, strategy=fill.strategy)
+        fx.event("fill", **fill_event_fields(fill), outcome=applied.outcome, moved=applied.moved)
         if applied.anomaly:
             fx.event("ledger_anomaly", reason=applied.anomaly, detail=applied.detail, trade_id=fill.trade_id,
                      order_id=fill.order_id, status=fill.status)

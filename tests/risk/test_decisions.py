@@ -327,3 +327,17 @@ def test_odd_fills_are_logged_with_their_reason_and_never_change_a_position_sile
     events = read_events(sorted((tmp_path / "logs").glob("*.jsonl")))
     reasons = [e["reason"] for e in events if e["type"] == "ledger_anomaly"]
     assert reasons == ["status_backwards", "part_mismatch", "unknown_order"]
+
+
+def test_fill_lines_carry_our_side_price_and_size_in_the_shared_schema(harness, tmp_path):
+    sold = fill("t-9", m.TradeStatus.MATCHED, side=m.Side.SELL, size="4", price="0.61", token=NO, fee="0.02")
+    harness.on_fill(sold)
+    harness.on_fill(sold)  # a replay changes nothing and writes no second line
+    harness.events.close()
+    (line,) = [e for e in read_events(sorted((tmp_path / "logs").glob("*.jsonl"))) if e["type"] == "fill"]
+    assert (line["side"], line["price"], line["size"], line["token_id"], line["fee_usd"]) == (
+        "SELL", "0.61", "4", NO, "0.02")
+    assert line["trade_id"] == "t-9" and line["status"] == "MATCHED" and line["outcome"] == "applied"
+    # The executor writes the same fields (the Fill's own); risk adds how the fill moved its ledger.
+    own = {"outcome", "moved"}
+    assert set(line) - {"ts", "type", "service"} == (set(m.Fill.model_fields) - {"envelope"}) | own
