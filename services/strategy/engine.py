@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from services.strategy.config import StrategySettings
-from services.strategy.intents import Intent, Strategy
+from services.strategy.intents import Intent, Strategy, why_ignored
 from services.strategy.pricing import on_grid
 from services.strategy.state import WorldState, apply_event, apply_fill, apply_order_update, apply_redemption
 from services.strategy.strategies.arbitrage import Arbitrage, ArbParams
@@ -69,6 +70,14 @@ def build_strategies(settings: StrategySettings) -> list[Strategy]:
     return [BUILDERS[name](settings) for name in settings.strategies]
 
 
+@dataclass(frozen=True)
+class SignalDecision:
+    """What the worker did with one external signal: the intents, or why there are none."""
+
+    intents: list[Intent]
+    reason: str  # the intents' reasons when it acted; each considering strategy's reason when it did not
+
+
 def message_time(message: Message) -> float:
     """The deterministic 'now' of a message: when its producer built it, in unix seconds."""
     return message.envelope.created_ts_ns / 1e9
@@ -89,9 +98,17 @@ class Engine:
 
     def on_signal(self, signal: ExternalSignal, now: float | None = None) -> list[Intent]:
         """A `signals` message; one for a market this worker has not seen is ignored."""
+        return self.decide_signal(signal, now).intents
+
+    def decide_signal(self, signal: ExternalSignal, now: float | None = None) -> SignalDecision:
+        """on_signal, with the reason it acted or did not (for the `signal_seen` event)."""
         if signal.market not in self.state.markets:
-            return []
-        return self._run(signal, message_time(signal) if now is None else now)
+            return SignalDecision([], "market not served by this worker's shard (or not discovered yet)")
+        reasons: list[str] = []
+        intents = self._run(signal, message_time(signal) if now is None else now, reasons)
+        if intents:
+            return SignalDecision(intents, "; ".join(dict.fromkeys(i.reason for i in intents)))
+        return SignalDecision([], "; ".join(reasons) or "no enabled strategy takes external signals")
 
     def on_fill(self, message: Message) -> None:
         """A `fills` message: own inventory (fills, redemptions) and open orders."""
@@ -102,18 +119,27 @@ class Engine:
         elif isinstance(message, OrderUpdate):
             apply_order_update(self.state.portfolio, message)
 
-    def _run(self, event: Message, now: float) -> list[Intent]:
+    def _run(self, event: Message, now: float, reasons: list[str] | None = None) -> list[Intent]:
+        """Every strategy's valid intents; `reasons` collects why each strategy that considered the event
+        (relevant) gave none."""
         intents: list[Intent] = []
         for strategy in self.strategies:
-            if strategy.relevant(event):
+            relevant = strategy.relevant(event)
+            if relevant:
                 self.on_seen(strategy.name)
             try:  # one strategy failing on an event (or building an intent out of bounds) costs the others nothing
                 made = strategy.on_event(self.state, event, now)
             except Exception:  # logged with its traceback; the other strategies still run
                 log.exception("strategy %s failed on %s; its intents for it are dropped", strategy.name, event.TYPE)
                 metrics.STRATEGY_ERRORS.labels(strategy=strategy.name).inc()
+                if relevant and reasons is not None:
+                    reasons.append(f"{strategy.name}: failed on it (see the error log)")
                 continue
-            intents += [i for i in made if self._valid(i)]
+            valid = [i for i in made if self._valid(i)]
+            if relevant and not valid and reasons is not None:
+                why = why_ignored(made) if not made else "its intent was invalid and dropped"
+                reasons.append(f"{strategy.name}: {why}")
+            intents += valid
         return intents
 
     def _valid(self, intent: Intent) -> bool:

@@ -39,6 +39,20 @@ class Strategy(Protocol):
         """The intents this event calls for, given the state after the event was applied."""
 
 
+class Ignored(list[Intent]):
+    """No intents, and why: what a strategy may return for a trigger it considered and did not act on, so
+    the worker can log the reason (`signal_seen`). An empty list: callers that only want intents see []."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def why_ignored(result: list[Intent]) -> str:
+    """The reason a strategy gave for returning no intents, or a generic one when it gave none."""
+    return result.reason if isinstance(result, Ignored) else "no opportunity"
+
+
 def fingerprint(*parts: object) -> str:
     """A short stable digest of an opportunity (prices and sizes), for signal keys."""
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]

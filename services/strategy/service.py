@@ -82,10 +82,21 @@ class StrategyWorker:
         return ()
 
     async def on_signal(self, delivery: Delivery) -> Sequence[Output]:
+        """Every signal is logged as `signal_seen`: acted on (with its intents) or ignored (with why)."""
         message = delivery.message
         if not isinstance(message, ExternalSignal):
+            self.ctx.events.emit("signal_seen", signal_id=message.envelope.message_id, action="ignored",
+                                 reason=f"not an external signal: {message.TYPE}")
             return ()
-        return self._emit(self.engine.on_signal(message))
+        decision = self.engine.decide_signal(message)
+        self.ctx.events.emit(
+            "signal_seen", signal_id=message.envelope.message_id, source=message.source,
+            market=message.market, token_id=message.token_id, probability=str(message.probability),
+            expires_at_ts=message.expires_at_ts,
+            action="acted" if decision.intents else "ignored", reason=decision.reason,
+            intent_ids=[i.envelope.message_id for i in decision.intents],
+        )
+        return self._emit(decision.intents)
 
     def _emit(self, intents: list[Intent]) -> list[Output]:
         for intent in intents:

@@ -14,7 +14,7 @@ import pytest
 from services.strategy.config import StrategySettings
 from services.strategy.service import StrategyWorker
 from shared.lifecycle import ServiceContext
-from shared.logging import EventLog
+from shared.logging import EventLog, read_events
 from shared.messages import ExternalSignal, OrderIntent, Side, decode
 from shared.streams import INTENTS, SIGNALS, Bus, Output, events_stream
 from tests.helpers import eventually
@@ -63,6 +63,15 @@ async def test_verdicts_trade_the_edge_and_survive_a_restart(bus, redis_url, pre
     [intent] = await intents(bus)
     assert (intent.signal_key, intent.token_id, intent.side, intent.price, intent.size) == (
         f"verdict:{verdict.envelope.message_id}", "va-yes", Side.BUY, Decimal("0.40"), Decimal(25))
+    # Each signal is logged once, acted on or ignored, with the reason.
+    events = read_events(sorted(tmp_path.glob("events-*.jsonl")))
+    seen = {e["market"]: e for e in events if e["type"] == "signal_seen"}
+    assert (seen[ELSEWHERE.condition_id]["action"], seen[ELSEWHERE.condition_id]["reason"]) == (
+        "ignored", "market not served by this worker's shard (or not discovered yet)")
+    acted = seen[M.condition_id]
+    assert (acted["action"], acted["signal_id"], acted["intent_ids"]) == (
+        "acted", verdict.envelope.message_id, [intent.envelope.message_id])
+    assert acted["reason"] == intent.reason and acted["source"] == "test" and acted["probability"] == "0.60"
 
     second = signal(M, "0.60")
 

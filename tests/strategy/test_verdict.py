@@ -54,3 +54,26 @@ def test_kelly_sizing_and_signals_for_unknown_markets():
     # f* = (0.6 - 0.5) / 0.5 = 0.2; half Kelly of $100 = $10 -> 20 shares
     assert views(intents)[0][6] == "20.00"
     assert feed(engine(), [signal(info("elsewhere"), "0.99")]) == []
+
+
+def test_each_signal_decision_says_why_it_acted_or_not():
+    e = engine()
+    feed(e, books())
+    below = e.decide_signal(signal(M, "0.52", at=T0 + 1))
+    assert below.intents == [] and below.reason.startswith("verdict: edge 0.0200 below the minimum 0.03")
+    expired = e.decide_signal(signal(M, "0.90", expires=T0 + 1, at=T0 + 2))
+    assert (expired.intents, expired.reason) == ([], "verdict: expired")
+    wrong_token = e.decide_signal(signal(M, "0.90", token="not-ours", at=T0 + 3))
+    assert wrong_token.reason == "verdict: token not-ours is not one of the market's"
+    elsewhere = e.decide_signal(signal(info("elsewhere"), "0.99", at=T0 + 4))
+    assert elsewhere.reason == "market not served by this worker's shard (or not discovered yet)"
+    acted = e.decide_signal(signal(M, "0.60", at=T0 + 5))
+    assert len(acted.intents) == 1 and acted.reason == acted.intents[0].reason
+    assert acted.reason.startswith("verdict_edge: test fair 0.60 vs ask 0.50")
+
+
+def test_a_signal_no_enabled_strategy_takes_says_so():
+    e = Engine([])
+    feed(e, books())
+    decision = e.decide_signal(signal(M, "0.60", at=T0 + 1))
+    assert (decision.intents, decision.reason) == ([], "no enabled strategy takes external signals")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.strategy import sizing
-from services.strategy.intents import Intent, order
+from services.strategy.intents import Ignored, Intent, order
 from services.strategy.pricing import ONE, bps, taker_fee_per_share, taker_price, tradable_size
 from services.strategy.state import Market, WorldState, event_market
 from shared.messages import BookDelta, BookSnapshot, ExternalSignal, Message, OrderType, Side
@@ -66,24 +66,26 @@ class ExternalVerdict:
         if isinstance(event, ExternalSignal):
             market = state.markets.get(event.market)
             token = event.token_id or (market.token_ids[0] if market and market.token_ids else None)
-            if market is None or token is None or token not in market.token_ids:
-                return []  # not a market of this worker (or not known yet)
+            if market is None:
+                return Ignored("market not known to this worker")
+            if token is None or token not in market.token_ids:
+                return Ignored(f"token {event.token_id} is not one of the market's")
             memory[event.market] = Verdict(event, token)
         elif not isinstance(event, BookSnapshot | BookDelta):
             return []
         key = event.market if isinstance(event, ExternalSignal) else event_market(event)
         verdict = memory.get(key or "")
         if not isinstance(verdict, Verdict) or verdict.acted:
-            return []
+            return Ignored("this verdict was acted on already") if isinstance(verdict, Verdict) else []
         expires = verdict.signal.expires_at_ts
         if expires is not None and now >= expires:
-            return []
+            return Ignored("expired")
         return self._trade(state, event, verdict)
 
     def _trade(self, state: WorldState, event: Message, verdict: Verdict) -> list[Intent]:
         market = state.markets[verdict.signal.market]
         if not market.tradable:
-            return []
+            return Ignored("market not tradable; kept until it expires")
         best: tuple[Decimal, str, Decimal, Decimal, Decimal] | None = None
         for token_id, fair in verdict.fair_values(market).items():
             book = market.books.get(token_id)
@@ -96,12 +98,15 @@ class ExternalVerdict:
             edge = fair - price - fee
             if best is None or edge > best[0]:
                 best = (edge, token_id, fair, price, ask.size)
-        if best is None or best[0] < bps(self.params.min_edge_bps) or best[0] <= 0:
-            return []
+        if best is None:
+            return Ignored("no ask on either token yet; kept until it expires")
+        if best[0] < bps(self.params.min_edge_bps) or best[0] <= 0:
+            return Ignored(f"edge {best[0]:.4f} below the minimum {bps(self.params.min_edge_bps)}; "
+                           "kept until it expires")
         edge, token_id, fair, price, depth = best
         shares = tradable_size(min(self._size(state, token_id, fair, price), depth), market.min_size)
         if shares is None:
-            return []
+            return Ignored(f"size below the market minimum {market.min_size}; kept until it expires")
         verdict.acted = True
         return [order(
             event, strategy=NAME, signal_key=f"verdict:{verdict.signal.envelope.message_id}", leg="0",
