@@ -14,8 +14,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -30,6 +31,7 @@ from shared.streams import Bus, Consumer, Handler
 log = logging.getLogger(__name__)
 
 ShutdownHook = Callable[[], Awaitable[None]]
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 def health_key(prefix: str, service: str, instance: str) -> str:
@@ -72,6 +74,10 @@ class ServiceContext:
         self.stopping.set()
         for consumer in self.consumers:
             consumer.stop()
+
+
+# What a service's build_main returns: the coroutine function run as the service's main task.
+ServiceMain = Callable[[ServiceContext], Coroutine[Any, Any, None]]
 
 
 def find_redis_url(settings: ServiceSettings) -> str:
@@ -135,7 +141,7 @@ async def _report_stream_stats(ctx: ServiceContext, interval_secs: float = 5.0) 
 async def run_service(
     service: str,
     settings: ServiceSettings,
-    main: Callable[[ServiceContext], Awaitable[None]],
+    main: ServiceMain,
     *,
     serve_metrics: bool = True,
 ) -> int:
@@ -220,8 +226,8 @@ async def wait_stopped(ctx: ServiceContext) -> None:
 
 def service_entry(
     service: str,
-    settings_cls: type[ServiceSettings],
-    build_main: Callable[[ServiceSettings], Callable[[ServiceContext], Awaitable[None]]],
+    settings_cls: type[SettingsT],
+    build_main: Callable[[SettingsT], ServiceMain],
 ) -> int:
     """The body of every `python -m services.<layer>`: settings, logging, run; a bad setting exits 2."""
     from shared.config import load_settings

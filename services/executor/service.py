@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from services.executor import cancels, preflight, redeem
 from services.executor import venue as venue_module
@@ -27,7 +27,7 @@ from services.executor.tracking import Reporter
 from services.executor.venue import Venue, VenueOrder
 from shared import metrics
 from shared.errors import ConfigurationError, PolydeskError
-from shared.lifecycle import ServiceContext
+from shared.lifecycle import ServiceContext, ServiceMain
 from shared.logging import register_secret
 from shared.messages import (
     ApprovedCancel,
@@ -279,7 +279,7 @@ async def _preflight(ctx: ServiceContext, settings: ExecutorSettings) -> None:
         raise ConfigurationError("preflight failed, not trading: " + "; ".join(f"{c.name}: {c.detail}" for c in bad))
 
 
-def build_main(settings: ExecutorSettings) -> Callable[[ServiceContext], Awaitable[None]]:
+def build_main(settings: ExecutorSettings) -> ServiceMain:
     """The executor's main; raises ConfigurationError at start when it has no key to sign with."""
     for secret in (settings.private_key, settings.api_key, settings.api_secret, settings.api_passphrase):
         register_secret(secret)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import httpx
 from redis.exceptions import RedisError
@@ -20,7 +20,7 @@ from services.ingest.shards import ShardMap
 from services.ingest.wallets import WalletWatcher
 from shared import metrics
 from shared.errors import TransientVenueError
-from shared.lifecycle import ServiceContext
+from shared.lifecycle import ServiceContext, ServiceMain
 from shared.messages import Envelope, MarketDiscovered, MarketResolved, MarketUpdated, deterministic_id
 from shared.polymarket import parse
 from shared.polymarket.chain import ChainReader
@@ -208,7 +208,7 @@ async def _first(*aws: Awaitable[object]) -> None:
             task.cancel()
 
 
-def build_main(settings: IngestSettings) -> Callable[[ServiceContext], Awaitable[None]]:
+def build_main(settings: IngestSettings) -> ServiceMain:
     async def main(ctx: ServiceContext) -> None:
         await Ingest(settings, ctx).run()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from services.risk import killswitch
@@ -24,7 +24,7 @@ from services.risk.state import KillState, RiskState
 from services.risk.tracking import Tracker
 from shared import metrics
 from shared.config import redacted
-from shared.lifecycle import ServiceContext
+from shared.lifecycle import ServiceContext, ServiceMain
 from shared.messages import CancelIntent, Fill, KillSwitchCommand, OrderIntent, OrderUpdate, PositionRedeemed
 from shared.streams import CONTROL, FILLS, INTENTS, Delivery, Output, events_stream
 
@@ -260,7 +260,7 @@ class RiskService:
                 tasks.create_task(consumer.run(), name=f"risk:{consumer.stream}")
 
 
-def build_main(settings: RiskSettings) -> Callable[[ServiceContext], Awaitable[None]]:
+def build_main(settings: RiskSettings) -> ServiceMain:
     async def main(ctx: ServiceContext) -> None:
         # Half of the mode on screen (PAPER / LIVE / DRY RUN), published before anything else happens.
         ctx.status["dry_run"] = settings.dry_run

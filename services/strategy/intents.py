@@ -12,6 +12,7 @@ import hashlib
 from decimal import Decimal
 from typing import Protocol
 
+from services.strategy.state import WorldState
 from shared.messages import (
     CancelIntent,
     CancelIntentV2,
@@ -35,7 +36,7 @@ class Strategy(Protocol):
     def relevant(self, event: Message) -> bool:
         """Whether this event is a trigger the strategy considers (counted as a signal seen)."""
 
-    def on_event(self, state: object, event: Message, now: float) -> list[Intent]:
+    def on_event(self, state: WorldState, event: Message, now: float) -> list[Intent]:
         """The intents this event calls for, given the state after the event was applied."""
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from services.strategy.config import StrategySettings
 from services.strategy.engine import Engine, build_strategies
 from services.strategy.intents import Intent, reason_kind
 from services.strategy.rebuild import entry_key, replay, replay_finished
 from shared import metrics
-from shared.lifecycle import ServiceContext
+from shared.lifecycle import ServiceContext, ServiceMain
 from shared.messages import CancelIntent, ExternalSignal, Message
 from shared.streams import FILLS, INTENTS, SIGNALS, Delivery, Output, events_stream
 
@@ -111,7 +111,7 @@ class StrategyWorker:
         return [Output(INTENTS, intent) for intent in intents]
 
 
-def build_main(settings: StrategySettings) -> Callable[[ServiceContext], Awaitable[None]]:
+def build_main(settings: StrategySettings) -> ServiceMain:
     async def main(ctx: ServiceContext) -> None:
         await StrategyWorker(ctx, settings).run()
 
