@@ -3,8 +3,10 @@
 Event names follow the seed where they fit (`signal_seen`, `order_intent`, `risk_reject`,
 `order_submitted`, `fill`, `shutdown_clean`), so `jq 'select(.type=="risk_reject")' logs/events-*.jsonl`
 works. `signal_seen`: strategy, one per message on `signals`, `action` acted or ignored and the `reason`.
-`fill`: executor and risk, the same fields (fill_event_fields: our side, price and size). Files are opened in append mode and each event is one write() call, so several processes can
-share a day's file. Every registered secret is scrubbed from both outputs, whatever field it hides in.
+`fill`: executor and risk, the same fields (fill_event_fields: our side, price and size).
+
+Files are opened in append mode and each event is one write() call, so several processes can share a
+day's file. Every registered secret is scrubbed from both outputs, whatever field it hides in.
 """
 
 from __future__ import annotations
