@@ -30,8 +30,10 @@ def eventually(check: Callable[[], Any], *, timeout: float = 10.0, interval: flo
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _poll(check, timeout, interval)
-    return _Awaitable(check, timeout, interval)
+        in_a_loop = False
+    else:
+        in_a_loop = True
+    return _Awaitable(check, timeout, interval) if in_a_loop else _poll(check, timeout, interval)
 
 
 def _poll(check: Callable[[], Any], timeout: float, interval: float) -> Any:
