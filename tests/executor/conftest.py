@@ -12,6 +12,7 @@ import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -82,11 +83,13 @@ class ExecutorProcess:
             )
         return self
 
-    async def wait_started(self, timeout: float = 30) -> None:
+    def wait_started(self, timeout: float = 30) -> Any:
+        """eventually() on the executor_started event: `await` it in an async test."""
+
         def started() -> bool:
             return self._exited_early() or any(e["type"] == "executor_started" for e in self.events())
 
-        await eventually(started, timeout=timeout)
+        return eventually(started, timeout=timeout)
 
     def _exited_early(self) -> bool:
         if self.process and self.process.poll() is not None:

@@ -95,12 +95,12 @@ async def test_429_after_apply_past_the_retry_budget_leaves_one_order_resolved_b
     # same hash is refused as duplicated behind the 429). The old code marked it REJECTED after the retries,
     # signed again and posted a second live order for the approval.
     executor.start(POLYDESK_POST_ATTEMPTS="2")
-    executor.wait_started()
+    await executor.wait_started()
     faults("http", {"status": 429, "retry_after_secs": 0.2, "paths": POSTS, "methods": ["POST"],
                     "after_apply": True, "count": 4})
     order = approval(market, price="0.45", size="10")
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: executor.events("order_unknown"), timeout=30)
+    await eventually(lambda: executor.events("order_unknown"), timeout=30)
 
     async def live():
         return [u for u in await updates_of(bus, order.client_order_id) if u.status is OrderStatus.LIVE]

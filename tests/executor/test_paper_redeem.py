@@ -19,7 +19,7 @@ from paperexchange.server import PaperExchangeServer
 from shared.messages import PositionRedeemed
 from shared.streams import FILLS, dead_letter_stream
 from tests.executor.conftest import kill
-from tests.helpers import eventually, wait_until
+from tests.helpers import eventually
 
 BALANCE_ABI = [
     {"name": "balanceOf", "type": "function", "stateMutability": "view",
@@ -83,16 +83,16 @@ async def test_a_resolved_position_is_redeemed_once_across_a_crash_and_a_restart
     yes, no = market["token_ids"]
     admin.fund(wallet.address, "1000", tokens={yes: "20", no: "5.5"})
     executor.start(POLYDESK_REDEEM_INTERVAL_SECS="0.5")
-    executor.wait_started()
+    await executor.wait_started()
     assert executor.events("executor_started")[-1]["auto_redeem"] is True  # on by default against paper
-    wait_until(lambda: executor.events("redeem_pass"), timeout=20)  # a pass before resolution: nothing sent
+    await eventually(lambda: executor.events("redeem_pass"), timeout=20)  # a pass before resolution: nothing sent
     assert not executor.events("redeem_sent")
 
     clock.freeze()  # no block is mined: the redemption stays pending while the executor is killed
     try:
         admin.http.post(f"/markets/{market['condition_id']}/resolve",
                         json={"winning_asset_id": yes}).raise_for_status()
-        sent = wait_until(lambda: executor.events("redeem_sent"), timeout=20)
+        sent = await eventually(lambda: executor.events("redeem_sent"), timeout=20)
         kill(executor.process)
         assert chain_balances(server, wallet.address, [yes, no]) == (1000 * 10**6, [20 * 10**6, 5_500_000])
         assert await redeemed(bus) == []
@@ -113,7 +113,7 @@ async def test_a_resolved_position_is_redeemed_once_across_a_crash_and_a_restart
     assert executor.stop(signal.SIGTERM) == 0
     passes = len(executor.events("redeem_pass"))
     executor.start(POLYDESK_REDEEM_INTERVAL_SECS="0.5")
-    wait_until(lambda: len(executor.events("redeem_pass")) > passes, timeout=30)
+    await eventually(lambda: len(executor.events("redeem_pass")) > passes, timeout=30)
     assert len(await redeemed(bus)) == 2
     assert len(executor.events("redeem_sent")) == 1
     assert chain_balances(server, wallet.address, [yes, no]) == (1020 * 10**6, [0, 0])

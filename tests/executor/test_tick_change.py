@@ -12,7 +12,7 @@ import pytest
 from shared.messages import Envelope, TickSizeChanged
 from shared.streams import APPROVED_ORDERS, CONTROL
 from tests.executor.conftest import approval, own_orders
-from tests.helpers import eventually, wait_until
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -31,7 +31,7 @@ async def test_queued_approvals_follow_a_tick_change_or_are_refused(bus, executo
     finer, coarser = admin.create_market(), admin.create_market()
     faults("http", {"status": 500, "paths": ["/v1/heartbeats"]})  # no accepted heartbeat: nothing is posted
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
 
     # Approved while risk still had tick 0.01 for both markets.
     fine = approval(finer, price="0.419", limit="0.43")  # on 0.01 it would have gone out at 0.41
@@ -51,7 +51,7 @@ async def test_queued_approvals_follow_a_tick_change_or_are_refused(bus, executo
     def posted() -> dict[str, str]:
         return {o["market"]: o["price"] for o in own_orders(admin, wallet.address)}
 
-    prices = wait_until(lambda: len(posted()) == 2 and posted(), timeout=30)
+    prices = await eventually(lambda: len(posted()) == 2 and posted(), timeout=30)
     assert Decimal(prices[finer["condition_id"]]) == Decimal("0.419")
     assert Decimal(prices[coarser["condition_id"]]) == Decimal("0.4")
     assert all(o["status"] == "LIVE" for o in own_orders(admin, wallet.address))

@@ -63,7 +63,7 @@ async def test_each_signature_type_trades_from_its_funder(bus, executor, admin, 
     admin.fund(funder, "200")
     admin.house(market["token_ids"][0], "SELL", "0.60", "50")
     executor.start(POLYDESK_SIGNATURE_TYPE=signature_type, POLYDESK_WALLET_ADDRESS=funder)
-    executor.wait_started()
+    await executor.wait_started()
     started = executor.events("executor_started")[-1]
     assert (started["signature_type"], started["wallet"]) == (number, funder)
 

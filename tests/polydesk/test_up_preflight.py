@@ -19,7 +19,7 @@ from polydesk.dashboard import DashboardState, render
 from polydesk.supervisor import Supervisor
 from shared.logging import EventLog, read_events
 from shared.redis_conn import free_port, is_reachable
-from tests.helpers import eventually, wait_until
+from tests.helpers import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,7 +151,7 @@ def test_polydesk_redis_stops_on_sigterm(tmp_path):
                                env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
-        wait_until(lambda: is_reachable(f"redis://127.0.0.1:{port}/0"), timeout=20, interval=0.1)
+        eventually(lambda: is_reachable(f"redis://127.0.0.1:{port}/0"), timeout=20, interval=0.1)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
