@@ -1,9 +1,13 @@
 # Two commands on a fresh machine: `make run` (install + run polydesk) and `make test`.
+# `make test-fast` is the quick lane (unit and property tests, no service processes or pipeline runs);
+# `make lint` is ruff check + ruff format --check + mypy on the shipped packages (rules in pyproject.toml).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LINT_PATHS := shared services polydesk paperexchange
+FAST_MARKERS := not integration and not pipeline and not slow
 
-.PHONY: install run test test-all bench clean
+.PHONY: install run test test-fast test-all lint bench clean
 
 $(BIN)/polydesk: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +22,17 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "$(FAST_MARKERS)"
+
+# Runs all three and fails if any found something, so one run shows every finding.
+lint: install
+	@status=0; \
+	$(BIN)/ruff check $(LINT_PATHS) || status=1; \
+	$(BIN)/ruff format --check $(LINT_PATHS) || status=1; \
+	$(BIN)/mypy $(LINT_PATHS) || status=1; \
+	exit $$status
 
 test-all: install
 	$(BIN)/python -m pytest -q --runslow
