@@ -114,7 +114,7 @@ def fill_event_fields(fill: BaseModel) -> dict[str, Any]:
 
 def read_events(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """Every event of the given JSONL files, in file order (for tests and tools)."""
-    events = []
+    events: list[dict[str, Any]] = []
     for path in paths:
         with open(path, "rb") as handle:
             events.extend(orjson.loads(line) for line in handle if line.strip())

@@ -11,7 +11,7 @@ import time
 import uuid
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -568,9 +568,10 @@ def message_class(type_name: str, version: int) -> type[Message]:
 def decode(fields: dict[bytes, bytes] | dict[str, Any]) -> Message:
     """Rebuild a message from stream entry fields; raises DecodeError with the reason."""
     # Entries read from Redis have bytes keys; tests and tools may pass str keys.
-    raw = fields if TYPE_FIELD in fields or DATA_FIELD in fields else {
-        (k.encode() if isinstance(k, str) else k): v for k, v in fields.items()
-    }
+    raw: dict[bytes, Any] = (
+        cast("dict[bytes, Any]", fields) if TYPE_FIELD in fields or DATA_FIELD in fields
+        else {(k.encode() if isinstance(k, str) else k): v for k, v in fields.items()}
+    )
     try:
         type_name = _text(raw[TYPE_FIELD])
         version = int(_text(raw[VERSION_FIELD]))

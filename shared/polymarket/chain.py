@@ -97,9 +97,3 @@ class ChainReader:
             tokens[token_id] = Decimal(raw) / DECIMALS
         return AccountReading(wallet=wallet, collateral_balance=Decimal(balance) / DECIMALS, allowances=allowances,
                               operator_approvals=approvals, token_balances=tokens, block_number=int(block))
-
-    async def close(self) -> None:
-        """Close the provider's HTTP session (web3 keeps one open per provider)."""
-        disconnect = getattr(self._w3.provider, "disconnect", None)
-        if disconnect is not None:
-            await disconnect()

@@ -52,7 +52,7 @@ class VenueChanges:
             extra = getattr(model, "model_extra", None) if model is not None else None
             if not extra:
                 continue
-            known = getattr(type(model), "VENUE_EXTRA", frozenset())
+            known: frozenset[str] = getattr(type(model), "VENUE_EXTRA", frozenset())
             for field in extra:
                 if field not in known:
                     found += 1
