@@ -286,7 +286,7 @@ async def run_dashboard(bus: Bus, stop: asyncio.Event, console: Console | None =
                 if supervised is not None:
                     state.supervised = supervised()
                 live.update(render(state))
-            except Exception as error:  # a Redis hiccup must not kill the screen
+            except Exception as error:  # noqa: BLE001  (a Redis hiccup must not kill the screen)
                 live.update(Panel(Text(f"waiting for Redis: {error}", style="yellow")))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=REFRESH_SECS)

@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
         keys = list(client.scan_iter(match=pattern, count=1000)) if args.instance is None else (
             [pattern] if client.exists(pattern) else [])
         values = [client.get(k) for k in keys]
-    except Exception as error:  # any failure to ask is a failed health check
+    except Exception as error:  # noqa: BLE001  (any failure to ask is a failed health check)
         print(f"unhealthy: cannot read health from Redis ({type(error).__name__})", file=sys.stderr)
         return 1
     live = [json.loads(v) for v in values if v]

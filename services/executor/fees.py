@@ -35,7 +35,8 @@ class FeeSchedules:
         if schedule is None:
             try:
                 schedule = self._known[market] = await self._fetch(market)
-            except Exception as error:  # the fill is reported anyway; its fee is then 0, and the read retried
+            # Any failure: the fill is reported anyway; its fee is then 0, and the read retried.
+            except Exception as error:  # noqa: BLE001
                 log.warning("fee schedule of %s not read (%s): fee reported as 0", market, error)
                 return Decimal(0)
         return taker_fee(size, price, *schedule)

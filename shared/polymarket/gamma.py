@@ -39,7 +39,7 @@ def _json_list(value: Any) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ValueError(f"expected a list, got {type(value).__name__}")
+        raise ValueError(f"expected a list, got {type(value).__name__}")  # noqa: TRY004  (see the docstring)
     return value
 
 

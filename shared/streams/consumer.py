@@ -12,18 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from shared import metrics
+from shared import crashpoints, metrics
 from shared.errors import DecodeError
 from shared.messages import DATA_FIELD, TYPE_FIELD, VERSION_FIELD, decode, encode
 from shared.retry import backoff_delay
-from shared import crashpoints
 from shared.streams.base import (
     MAX_MESSAGE_BYTES,
     Delivery,
     Handler,
     Output,
-    as_text,
     accepted_types,
+    as_text,
     dead_letter_stream,
     metric_label,
     sleep_unless,
@@ -221,7 +220,7 @@ class Consumer:
             outputs = await self.handler(Delivery(self.stream, entry_id, message, deliveries))
         except asyncio.CancelledError:
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001  (a handler's fault: the entry stays pending, retried)
             log.warning("handler failed on %s %s (delivery %d): %r", self.stream, entry_id, deliveries, error)
             await self.bus.redis.hset(self._error_key, entry_id, f"{type(error).__name__}: {error}"[:2000])
             return _Pending(entry_id, "k", deliveries=deliveries)
