@@ -9,15 +9,14 @@ import time
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Union
 
 from shared.polymarket.book_hash import book_hash
 from shared.polymarket.schemas import (
     BestBidAskMessage,
     BookMessage,
     BookSummary,
-    Level,
     LastTradePriceMessage,
+    Level,
     MarketFrameError,
     MarketResolvedMessage,
     PriceChangeEntry,
@@ -111,7 +110,7 @@ class Malformed:
     raw: object  # the raw frame, for the dead-letter stream
 
 
-Outcome = Union[SnapshotApplied, DeltasApplied, NeedsResync, UnknownAsset, Malformed]
+Outcome = SnapshotApplied | DeltasApplied | NeedsResync | UnknownAsset | Malformed
 
 COUNTERS = (
     "frames", "messages", "malformed", "snapshots", "diffs", "unknown_asset", "ignored_awaiting_snapshot",
@@ -123,7 +122,7 @@ COUNTERS = (
 class _Side:
     """One side of a book: price units -> (price text, size text), plus the units kept sorted ascending."""
 
-    __slots__ = ("levels", "keys")
+    __slots__ = ("keys", "levels")
 
     def __init__(self) -> None:
         self.levels: dict[int, PriceLevel] = {}
@@ -156,9 +155,23 @@ class OrderBook:
     once a check failed, until the next snapshot (levels keep applying so a replay can show them)."""
 
     __slots__ = (
-        "asset_id", "market", "bids", "asks", "tick_size", "neg_risk", "min_order_size",
-        "last_trade_price", "live", "synced", "recipe_ok", "epoch", "last_update", "hash_checks",
-        "hash_failures", "synced_reason", "_countdown",
+        "_countdown",
+        "asks",
+        "asset_id",
+        "bids",
+        "epoch",
+        "hash_checks",
+        "hash_failures",
+        "last_trade_price",
+        "last_update",
+        "live",
+        "market",
+        "min_order_size",
+        "neg_risk",
+        "recipe_ok",
+        "synced",
+        "synced_reason",
+        "tick_size",
     )
 
     def __init__(self, asset_id: str, market: str, *, tick_size: str | None = None,
@@ -424,9 +437,9 @@ class BookSet:
     def _check_mirror(self, a: OrderBook, b: OrderBook) -> None:
         # One order shows on both tokens (a bid at p is an ask at 1-p on the complement), so two synced
         # books of one market must mirror at the top. Counted only: the venue does not promise it.
-        if a.market == b.market and a.synced and b.synced and a.bids.keys and b.asks.keys:
-            if a.bids.keys[-1] + b.asks.keys[0] != ONE:
-                self.counters["mirror_mismatch"] += 1
+        if (a.market == b.market and a.synced and b.synced and a.bids.keys and b.asks.keys
+                and a.bids.keys[-1] + b.asks.keys[0] != ONE):
+            self.counters["mirror_mismatch"] += 1
 
     def _desync(self, book: OrderBook, reason: str) -> NeedsResync:
         if book.synced:
