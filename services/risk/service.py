@@ -34,6 +34,7 @@ GROUP = "risk"
 MARKS_GROUP = "risk-marks"
 REFRESH_SECS = 1.0  # metrics, the kill switch mirror and the day's baseline follow the clock this often
 HOUSEKEEPING_SECS = 60.0
+BACKLOG_POLL_SECS = 0.5  # how often a start reconciliation waiting for the fills backlog looks again
 HANDLED_KEEP_SECS = 2 * 86_400.0  # far longer than any entry stays pending
 
 
@@ -178,13 +179,27 @@ class RiskService:
         tokens = [p.token_id for p in self.state.ledger.positions()]
         return await read_venue(self.settings.data_api_url, self.settings.rpc_url, wallet, tokens)
 
-    async def reconcile_on_start(self) -> None:
-        """Compare with the venue, log every difference, adopt the venue's positions and pUSD balance."""
+    async def _fills_backlog(self) -> int:
+        """Fills entries risk has not finished yet (a group not created yet gets every retained entry)."""
+        mine = {s.group: s for s in await self.ctx.bus.group_stats(FILLS)}.get(GROUP)
+        if mine is None:
+            return await self.ctx.bus.length(FILLS)
+        return mine.pending + (1 if mine.lag is None else mine.lag)  # an unknown lag counts as a backlog
+
+    async def reconcile_on_start(self) -> bool:
+        """Compare with the venue, log every difference, adopt the venue's positions and pUSD balance.
+
+        Only with no fills backlog: the venue already holds what unread fills will add, so adopting first would
+        count them twice. With a backlog it returns False and the reconcile loop adopts once it is applied."""
+        backlog = await self._fills_backlog()
+        if backlog:
+            log.info("reconciliation waits for the %d fills entries not applied yet", backlog)
+            return False
         venue = await self._read_venue()
         if venue is None:
             log.warning("reconciliation skipped: POLYDESK_RECONCILE_WALLET_ADDRESS or both POLYDESK_DATA_API_URL "
                         "and POLYDESK_RPC_URL unset")
-            return
+            return True
         for error in venue.errors:
             log.error("reconciliation could not read the venue, continuing on local state: %s", error)
             self.ctx.events.emit("reconcile_failed", error=error)
@@ -194,6 +209,7 @@ class RiskService:
             log.warning("ledger differs from the venue, adopting the venue's: %s", diff)
             self.ctx.events.emit("reconcile_diff", adopted=True, **diff.as_dict())
         self.ctx.events.emit("reconcile_done", differences=len(found), cash_ledger=self.state.ledger.cash_usd())
+        return True
 
     async def reconcile_check(self) -> list[Difference]:
         """The timer's comparison; a difference seen on two checks in a row is logged (`reconcile_difference`)
@@ -224,7 +240,17 @@ class RiskService:
         self.ctx.status["reconcile"] = {"differences": len(confirmed), "ts": time.time()}
         return confirmed
 
-    async def _reconcile_loop(self) -> None:
+    async def _reconcile_loop(self, adopted: bool) -> None:
+        while not adopted and not self.ctx.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.ctx.stopping.wait(), timeout=BACKLOG_POLL_SECS)
+            except TimeoutError:
+                pass
+            try:
+                adopted = await self.reconcile_on_start()
+            except Exception:  # the timer below still compares
+                log.exception("start reconciliation failed")
+                adopted = True
         interval = self.settings.risk_reconcile_interval_secs
         while interval > 0 and not self.ctx.stopping.is_set():
             try:
@@ -242,7 +268,7 @@ class RiskService:
     async def run(self) -> None:
         log.info("risk settings: %s", redacted(self.settings))
         await self._sync_status()
-        await self.reconcile_on_start()
+        adopted = await self.reconcile_on_start()
         if self.region.url is not None:
             await self.region.check()  # before the first intent is judged
         consumers = [
@@ -254,7 +280,7 @@ class RiskService:
         ]
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._refresh_loop(), name="risk:refresh")
-            tasks.create_task(self._reconcile_loop(), name="risk:reconcile")
+            tasks.create_task(self._reconcile_loop(adopted), name="risk:reconcile")
             tasks.create_task(self._region_loop(), name="risk:region")
             for consumer in consumers:
                 tasks.create_task(consumer.run(), name=f"risk:{consumer.stream}")

@@ -27,6 +27,7 @@ from services.risk.reconcile import read_venue
 from shared.logging import read_events
 from shared.messages import (
     Envelope,
+    Fill,
     MarketDiscovered,
     MarketInfo,
     MarketResolved,
@@ -34,8 +35,9 @@ from shared.messages import (
     OrderType,
     Side,
     TokenInfo,
+    TradeStatus,
 )
-from shared.streams import INTENTS, events_stream
+from shared.streams import FILLS, INTENTS, events_stream
 from tests.helpers import eventually
 from tests.integration.test_services import service_env
 from tests.paperexchange.helpers import Admin
@@ -234,3 +236,34 @@ async def _own_live(admin: Admin, address: str, count: int) -> bool:
 async def _trade_statuses(admin: Admin, wanted: set[str]) -> bool:
     return wanted <= {t["status"] for t in admin.trades()}
 
+
+
+async def test_fills_waiting_in_the_stream_are_applied_before_the_venue_is_adopted(bus, redis_url, prefix, tmp_path,
+                                                                                     server):
+    """Risk was down while a trade happened: the venue holds its shares, and its fill waits on `fills`.
+    Adopting the venue first and then applying the fill would count the shares twice."""
+    admin = Admin(server.url)
+    market = admin.create_market(question="Will D happen?")
+    yes = market["token_ids"][0]
+    wallet = Account.create()
+    admin.fund(wallet.address, "995", tokens={yes: "10"})  # after buying 10 @ 0.50 with 1000
+    await bus.publish(FILLS, Fill(envelope=Envelope.new("executor"), trade_id="t-while-down", status=TradeStatus.MINED,
+                                  order_id="0xabc", client_order_id="c1", market=market["condition_id"],
+                                  token_id=yes, side=Side.BUY, size=D(10), price=D("0.50")))
+    env = service_env(redis_url, prefix, tmp_path, POLYDESK_DATA_API_URL=f"{server.url}/data-api",
+                      POLYDESK_RPC_URL=f"{server.url}/rpc", POLYDESK_RECONCILE_WALLET_ADDRESS=wallet.address,
+                      POLYDESK_RISK_RECONCILE_INTERVAL_SECS="1", POLYDESK_ENV_FILE=str(tmp_path / "none.env"))
+    services = Services(env, tmp_path)
+    try:
+        services.start("risk")
+
+        async def reconciled() -> list[dict]:
+            services.alive()
+            return services.events("reconcile_done")
+
+        done = (await eventually(reconciled, timeout=60, interval=0.2))[0]
+        position = {p.token_id: p for p in read_ledger(tmp_path / "state" / "risk.sqlite").positions}[yes]
+        assert position.settled == D(10) and done["differences"] == 0  # the fill, not a venue adjustment on top
+        assert read_ledger(tmp_path / "state" / "risk.sqlite").cash_usd == D(995)
+    finally:
+        services.stop()
