@@ -9,6 +9,7 @@ import time
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from shared.polymarket.book_hash import book_hash
 from shared.polymarket.schemas import (
@@ -275,7 +276,8 @@ class _Touched:
     __slots__ = ("book", "changes", "top_before", "was_synced")
 
     def __init__(self, book: OrderBook) -> None:
-        self.book, self.changes = book, []
+        self.book = book
+        self.changes: list[LevelChange] = []
         self.top_before, self.was_synced = book.top(), book.synced
 
 
@@ -294,7 +296,8 @@ class BookSet:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._clock, self._auto_track = clock, auto_track
         self._check_best, self._hash_every = check_best, max(1, hash_check_every)
-        self._handlers: dict[type, Callable[[object], list[Outcome]]] = {
+        # Keyed by message type; each handler takes exactly that type (Any: the map cannot say so per key).
+        self._handlers: dict[type, Callable[[Any], list[Outcome]]] = {
             PriceChangeMessage: self._price_change, BookMessage: self.apply_snapshot,
             TickSizeChangeMessage: self._tick_size_change, LastTradePriceMessage: self._last_trade,
             BestBidAskMessage: self._best_bid_ask, MarketResolvedMessage: self._resolved,

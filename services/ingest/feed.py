@@ -28,7 +28,7 @@ import httpx
 from redis.exceptions import RedisError
 
 from services.ingest import book_messages
-from services.ingest.book import BookSet, DeltasApplied, Malformed, NeedsResync, SnapshotApplied
+from services.ingest.book import BookSet, DeltasApplied, Malformed, NeedsResync, Outcome, SnapshotApplied
 from services.ingest.config import IngestSettings
 from services.ingest.freshness import BookStates, Freshness
 from services.ingest.shards import ShardMap
@@ -43,6 +43,7 @@ from shared.messages import (
 from shared.polymarket import parse
 from shared.polymarket.clob_public import fetch_book
 from shared.polymarket.schemas import (
+    BookSummary,
     LastTradePriceMessage,
     MarketFrameError,
     MarketMessage,
@@ -142,7 +143,7 @@ class Feed:
             await self._malformed(reason, json.dumps(item))
         outputs: list[Output] = []
         resyncs: list[NeedsResync] = []
-        changed: list[object] = []
+        changed: list[Outcome] = []
         now = self._clock()
         for message in decoded.messages:
             try:  # one message that cannot become bus messages is dead-lettered; the frame's others go on
@@ -157,7 +158,7 @@ class Feed:
         for need in resyncs:
             self.request_resync(need.asset_id, need.reason)
 
-    async def _one(self, message: MarketMessage, raw: str | bytes, now: float) -> tuple[list[object], list[Output]]:
+    async def _one(self, message: MarketMessage, raw: str | bytes, now: float) -> tuple[list[Outcome], list[Output]]:
         """Apply one decoded message to the books; returns its outcomes and the bus messages it makes."""
         outputs: list[Output] = []
         self._heard(message, now)
@@ -187,7 +188,7 @@ class Feed:
     def delta_messages(self, deltas: list[DeltasApplied]) -> list[Output]:
         return [Output(self._stream(msg.market), msg) for msg in book_messages.deltas(deltas, self.producer)]
 
-    def outcome_outputs(self, outcomes: list[object]) -> list[Output]:
+    def outcome_outputs(self, outcomes: list[Outcome]) -> list[Output]:
         outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied)]
         return outputs + self.delta_messages([o for o in outcomes if isinstance(o, DeltasApplied)])
 
@@ -240,7 +241,7 @@ class Feed:
                          state=change.state, reason=change.reason, epoch=change.epoch)
         return [Output(self._stream(change.market), msg)]
 
-    def status_outputs(self, outcomes: list[object]) -> list[Output]:
+    def status_outputs(self, outcomes: list[Outcome]) -> list[Output]:
         """The state changes a list of book outcomes makes: a synced snapshot is VALID, a failed check a
         GAP, any other resync (tick size change, ...) RESYNCING."""
         out: list[Output] = []
@@ -328,10 +329,10 @@ class Feed:
         if book is not None and not book.synced:
             self.request_resync(asset, reason)
 
-    async def fetch_book(self, asset: str) -> object:
+    async def fetch_book(self, asset: str) -> BookSummary:
         return await fetch_book(self.http, self.settings.clob_url, asset)
 
-    async def _resync(self, asset: str, reason: str, snap: object = None) -> None:
+    async def _resync(self, asset: str, reason: str, snap: BookSummary | None = None) -> None:
         """Rebuild one book from REST (or from `snap`, a /book response already in hand)."""
         again: list[NeedsResync] = []
         try:
@@ -350,7 +351,7 @@ class Feed:
             self.counts["resyncs"] += 1
             metrics.INGEST_RESYNCS.labels(reason=reason).inc()
             book.drop(None)
-            outcomes: list[object] = list(self.books.apply_snapshot(snap))
+            outcomes: list[Outcome] = list(self.books.apply_snapshot(snap))
             for message in held:  # deltas newer than the snapshot, for this token only
                 if int(message.timestamp) >= int(snap.timestamp):
                     entries = tuple(e for e in message.price_changes if e.asset_id == asset)
@@ -395,7 +396,7 @@ class Feed:
             metrics.INGEST_FRESHNESS_PROBES.labels(outcome=outcome).inc()
             self.fresh.probe_done(asset, self._clock(), quiet=outcome == "quiet")
 
-    async def _frozen(self, asset: str, snap: object) -> None:
+    async def _frozen(self, asset: str, snap: BookSummary) -> None:
         """The venue's book moved while this token's feed said nothing: halt every token of the connection,
         rebuild this book from the probe's snapshot, and have the connection replaced (new snapshots)."""
         peers = self.connection_peers(asset)

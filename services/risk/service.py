@@ -53,7 +53,7 @@ class RiskService:
 
     # ---- handlers ------------------------------------------------------------------------------------
 
-    def _once(self, delivery: Delivery, work: Callable[[Effects], None], *, record_always: bool) -> list[Output]:
+    def _once(self, delivery: Delivery, work: Callable[[Effects], object], *, record_always: bool) -> list[Output]:
         return handle_once(self.state, self.ctx.events, delivery.message.envelope.message_id, work,
                            record_always=record_always)
 
