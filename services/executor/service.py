@@ -142,7 +142,13 @@ class Executor:
         if found.refused:
             log.warning("cancel from %s refused for %d order(s) it does not own", message.strategy,
                         len(found.refused))
-        await self._gap_fill()
+        for order_hash in canceled:  # the venue's word on these; the rest comes with the next gap fill
+            done = self.store.update_order(order_hash, OrderStatus.CANCELED)
+            if done:
+                await self.reporter.publish([self.reporter.order_update(done, OrderEventKind.CANCELLATION)])
+        # Not a gap fill here: it lists every trade of the account, and market making cancels every few
+        # seconds, so the approved_orders consumer fell minutes behind (approvals waiting behind cancels).
+        self.reconcile_now.set()
 
     def drop_approvals(self, outcome: str, market: str | None = None) -> None:
         """End the approvals not finished yet (all, or one market's): queued ones, and must-fill ones between

@@ -1,13 +1,20 @@
 """The chaos run's audit: pure functions over the records a run leaves behind.
 
-Invariants (docs/architecture.md, "Delivery guarantees"):
+Invariants (docs/architecture.md, "Delivery guarantees" and "One order per approval phase"):
 - every intent got exactly one verdict (approved or rejected) or was dead-lettered;
   replayed entries with the same intent id are fine, two *different* verdicts are not;
+- exactly once per approval: every approval on `approved_orders` was recorded by the executor (or dropped
+  by the kill switch) and ended in one final recorded outcome (placed/filled, rejected with the venue's
+  reason, cancelled, expired...), never "unknown outcome" and never left queued or active; an approval
+  whose outcome says it was placed has an order on the exchange; no order is left PENDING / UNKNOWN in the
+  executor's store, nor live on the exchange after the executor's graceful stop;
 - every approval produced at most one exchange order per price phase (a must-fill approval walks up to
   three phases, one order each), never matched more than it approved, and every exchange order of our
   wallet is explained by an approval;
 - every exchange trade of our wallet appears in `fills` exactly once per (trade_id, status), with the
-  status the exchange reports, and `fills` holds no trade the exchange does not know.
+  status the exchange reports, and `fills` holds no trade the exchange does not know;
+- risk's ledger equals the exchange's balances of our wallet (every token's shares, and the cash);
+- every poison entry the run wrote was dead-lettered with its reason.
 """
 
 from __future__ import annotations
@@ -41,6 +48,18 @@ class ExecutorOrder:
     order_hash: str
     client_order_id: str | None
     phase: int
+    status: str = "CANCELED"
+    reason: str = ""
+    posts: int = 1
+
+
+@dataclass
+class ExecutorApproval:
+    """A row of the executor's SQLite `approvals` table."""
+
+    client_order_id: str
+    state: str  # QUEUED, ACTIVE, DONE
+    outcome: str
 
 
 @dataclass
@@ -59,6 +78,13 @@ class Records:
     executor_orders: list[ExecutorOrder] = field(default_factory=list)
     decision_log: list[dict[str, Any]] = field(default_factory=list)  # JSONL risk_approve / risk_reject
     kills: dict[str, int] = field(default_factory=dict)  # service (or "redis") -> SIGKILLs sent
+    executor_approvals: list[ExecutorApproval] | None = None  # None: not collected (older records)
+    dropped_by_executor: set[str] = field(default_factory=set)  # approvals refused unrecorded (kill switch)
+    ledger: dict[str, Any] | None = None  # polydesk.positions.report(); None: not collected
+    aimed: dict[str, int] = field(default_factory=dict)  # crash point -> executor SIGKILLs there
+    faults: list[dict[str, Any]] = field(default_factory=list)  # exchange faults switched on
+    poisoned: list[tuple[str, str]] = field(default_factory=list)  # (stream, entry id) of poison written
+    pauses: dict[str, int] = field(default_factory=dict)  # service -> SIGSTOP pauses
 
 
 @dataclass
@@ -83,11 +109,19 @@ def audit(records: Records) -> Audit:
     problems: list[str] = []
     counts: dict[str, int] = {"events": records.events}
     approvals = _intents(records, counts, problems)
-    _orders(records, approvals, counts, problems)
+    per_approval = _orders(records, approvals, counts, problems)
+    _outcomes(records, approvals, per_approval, counts, problems)
     _fills(records, counts, problems)
+    _ledger(records, counts, problems)
+    _poison(records, counts, problems)
     for name, n in sorted(records.kills.items()):
         counts[f"kills {name}"] = n
-    counts["kills total"] = sum(records.kills.values())
+    for point, n in sorted(records.aimed.items()):
+        counts[f"kills executor at {point}"] = n
+    counts["kills total"] = sum(records.kills.values()) + sum(records.aimed.values())
+    counts["faults switched on"] = len(records.faults)
+    for name, n in sorted(records.pauses.items()):
+        counts[f"pauses {name}"] = n
     counts["problems"] = len(problems)
     return Audit(counts, problems)
 
@@ -162,7 +196,7 @@ def _ours(records: Records) -> list[dict[str, Any]]:
 
 
 def _orders(records: Records, approvals: dict[str, ApprovedOrder], counts: dict[str, int],
-            problems: list[str]) -> None:
+            problems: list[str]) -> dict[str, list[dict[str, Any]]]:
     by_hash: dict[str, ExecutorOrder] = {o.order_hash: o for o in records.executor_orders}
     reported: dict[str, str] = {}  # order hash -> client order id, from the executor's own reports
     for message in records.fills:
@@ -211,22 +245,111 @@ def _orders(records: Records, approvals: dict[str, ApprovedOrder], counts: dict[
         if matched > approval.size:
             problems.append(f"approval {client_order_id} matched {matched} shares, more than the {approval.size} "
                             "approved")
+    left_live = [o["id"] for o in ours if str(o.get("status", "")).upper() in ("LIVE", "ORDER_STATUS_LIVE")]
+    for order_id in left_live:
+        problems.append(f"exchange order {order_id} of ours is still live after the executor's graceful stop")
     counts.update({"exchange orders": len(ours), "approvals with an order": len(per_approval),
-                   "unexplained orders": unexplained, "duplicate orders": duplicates})
+                   "unexplained orders": unexplained, "duplicate orders": duplicates,
+                   "exchange orders left live": len(left_live)})
+    return per_approval
+
+
+# Outcomes (the executor's approvals.outcome) that say an order of the approval reached the venue.
+PLACED_OUTCOMES = ("placed", "filled")
+FINAL_ORDER_STATUSES = {"LIVE", "DELAYED", "MATCHED", "CANCELED", "REJECTED", "EXPIRED"}
+
+
+def _outcome_kind(outcome: str) -> str:
+    for prefix, kind in (("placed", "placed"), ("filled", "placed"), ("rejected", "rejected"),
+                         ("not on the venue", "never placed (ended)"), ("expired", "expired"),
+                         ("canceled", "cancelled"), ("kill switch", "cancelled"), ("cancel all", "cancelled"),
+                         ("phases exhausted", "phases exhausted"), ("not signed", "not signed"),
+                         ("invalid", "invalid"), ("unknown outcome", "abandoned")):
+        if outcome.startswith(prefix):
+            return kind
+    return "other" if outcome else "none"
+
+
+def _outcomes(records: Records, approvals: dict[str, ApprovedOrder], per_approval: dict[str, list[dict[str, Any]]],
+              counts: dict[str, int], problems: list[str]) -> None:
+    """Exactly once: one final recorded outcome per approval, and the orders behind it."""
+    if records.executor_approvals is None:
+        return
+    stored = {a.client_order_id: a for a in records.executor_approvals}
+    kinds: Counter[str] = Counter()
+    for client_order_id in sorted(approvals):
+        row = stored.get(client_order_id)
+        if row is None:
+            if client_order_id not in records.dropped_by_executor:
+                problems.append(f"approval {client_order_id} was never recorded by the executor (lost)")
+            kinds["dropped unrecorded (kill switch)"] += client_order_id in records.dropped_by_executor
+            continue
+        kind = _outcome_kind(row.outcome)
+        kinds[kind] += 1
+        if row.state != "DONE":
+            problems.append(f"approval {client_order_id} not finished: {row.state} ({row.outcome!r})")
+        elif kind in ("abandoned", "none", "other"):
+            problems.append(f"approval {client_order_id} ended without a final outcome: {row.outcome!r}")
+        if kind == "placed" and row.outcome.startswith(PLACED_OUTCOMES) and not per_approval.get(client_order_id):
+            problems.append(f"approval {client_order_id} says {row.outcome!r} but no exchange order is its")
+    unresolved = [o for o in records.executor_orders if o.status not in FINAL_ORDER_STATUSES]
+    for order in unresolved:
+        problems.append(f"order {order.order_hash} of {order.client_order_id} left {order.status} ({order.reason})")
+    for kind, n in sorted(kinds.items()):
+        counts[f"outcome {kind}"] = n
+    counts["orders re-posted (same signed order)"] = sum(max(0, o.posts - 1) for o in records.executor_orders)
+    counts["orders unresolved at the end"] = len(unresolved)
+
+
+def _ledger(records: Records, counts: dict[str, int], problems: list[str]) -> None:
+    """Risk's ledger equals the exchange's balances of our wallet."""
+    if records.ledger is None:
+        return
+    result = records.ledger
+    if "error" in result:
+        problems.append(f"risk's ledger not read: {result['error']}")
+        return
+    for error in result.get("venue_errors", []):
+        problems.append(f"exchange balances not read: {error}")
+    for difference in result.get("position_differences", []):
+        problems.append(f"risk's ledger differs from the exchange: {difference}")
+    if result.get("cash_difference"):
+        problems.append(f"risk's cash differs from the exchange: {result['cash_difference']}")
+    if result.get("provisional"):
+        problems.append(f"risk's ledger still holds provisional shares at the end: {result['provisional']}")
+    counts["ledger positions checked"] = int(result.get("positions_checked", 0))
+    counts["ledger differences"] = len(result.get("position_differences", [])) + bool(result.get("cash_difference"))
+
+
+def _poison(records: Records, counts: dict[str, int], problems: list[str]) -> None:
+    """Every poison entry written by the run was dead-lettered (with a reason), not applied or acked unread."""
+    dead = 0
+    for stream, entry_id in records.poisoned:
+        letters = [d for d in records.dead_letters.get(stream, []) if d.source_id == entry_id]
+        if not letters:
+            problems.append(f"poison entry {entry_id} on {stream} was not dead-lettered")
+        elif not all(d.error for d in letters):
+            problems.append(f"poison entry {entry_id} on {stream} was dead-lettered without a reason")
+        else:
+            dead += 1
+    counts["poison entries written"] = len(records.poisoned)
+    counts["poison entries dead-lettered"] = dead
 
 
 def _fills(records: Records, counts: dict[str, int], problems: list[str]) -> None:
     our_trade_ids = {str(t) for o in _ours(records) for t in (o.get("associate_trades") or [])}
     trades = {str(t["id"]): t for t in records.exchange_trades if str(t.get("id")) in our_trade_ids}
-    recorded: Counter[tuple[str, str]] = Counter()
+    # One Fill per own order of a trade and status: a trade between two of our own orders (market making
+    # crossing another strategy, self trades allowed) has two.
+    recorded: Counter[tuple[str, str, str]] = Counter()
     for message in records.fills:
         if isinstance(message, Fill):
-            recorded[(message.trade_id, str(message.status))] += 1
+            recorded[(message.trade_id, message.order_id, str(message.status))] += 1
     statuses: dict[str, set[str]] = defaultdict(set)
-    for (trade_id, status), n in recorded.items():
+    for (trade_id, order_id, status), n in recorded.items():
         statuses[trade_id].add(status)
         if n > 1:
-            problems.append(f"trade {trade_id} status {status} recorded {n} times in fills")
+            problems.append(f"trade {trade_id} status {status} of order {order_id} recorded {n} times in fills")
     lost = 0
     for trade_id, trade in sorted(trades.items()):
         status = str(trade.get("status", "")).removeprefix("TRADE_STATUS_")
@@ -241,7 +364,9 @@ def _fills(records: Records, counts: dict[str, int], problems: list[str]) -> Non
     counts.update({
         "exchange trades (ours)": len(trades),
         "fills": sum(recorded.values()),
-        "fills distinct (trade, status)": len(recorded),
+        "fills distinct (trade, order, status)": len(recorded),
+        "self trades (both sides ours)": sum(1 for n in Counter(t for t, _ in {(t, o) for t, o, _ in recorded}).values()
+                                             if n > 1),
         "fills duplicated": sum(n - 1 for n in recorded.values()),
         "fills lost": lost,
         "order updates": sum(1 for m in records.fills if isinstance(m, OrderUpdate)),

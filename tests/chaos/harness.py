@@ -1,15 +1,23 @@
-"""The chaos run: a paper run under `Supervisor` while services (and Redis once) are SIGKILLed at random.
+"""The chaos run: a paper run under `Supervisor` while services (and Redis) are SIGKILLed at random and at
+aimed points, the venue misbehaves, and poison is fed to the pipeline.
 
     Redis (embedded, AOF everysec, free port, data under tmp)
     paper exchange (scenarios/chaos.yaml, high --speed, a funded wallet)   <- polydesk.paper_mode
     ingest, strategy, risk, executor, each under its own Supervisor        <- the env of polydesk.up.child_env
 
 Chaos phase: until `events` entries were written to `events:<shard>`, SIGKILL a random running service
-at random event counts (`service_kills` times) and Redis once (SIGKILL, pause, restart on the same port
-and data dir). Then the quiet phase stops the pipeline front to back, each stage only after its input
+at random event counts (`service_kills` times) and Redis (`redis_kills` times: SIGKILL, pause, restart on
+the same port and data dir); SIGKILL the executor at each aimed point (`aimed_kills`: after sign, after
+save, after post, before ack; shared/crashpoints.py, armed through POLYDESK_CRASH_POINTS_DIR); switch on
+the exchange's faults (a 429 answered *after* the order was applied, for longer than the executor's retry
+budget; a 502 after apply; a connection dropped after apply); write poison to the events stream (a book
+with tick size 0, an order intent on the wrong stream) just before a strategy kill, so it is met live and
+again by the rebuild at restart; and optionally SIGSTOP the executor past the claim idle time. Market
+making runs beside copy trading and arbitrage, so our own orders cross each other. Then the quiet phase stops the pipeline front to back, each stage only after its input
 stream is drained (no lag, nothing pending): ingest, then strategy; risk and the executor once every
-approval was handled and every exchange trade of our wallet shows up in `fills`. The executor's graceful
-stop cancels its open orders. `collect()` then reads every record the audit needs.
+approval was finished in the executor's store and every exchange trade of our wallet is settled and shows
+up in `fills`. The executor's graceful stop cancels its open orders. `collect()` then reads every record
+the audit needs, including risk's ledger beside the exchange's balances (polydesk.positions.report).
 
 One Supervisor per service, so the stages can be stopped one by one; the restart behaviour is the same.
 """
@@ -26,17 +34,21 @@ import signal
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from polydesk.paper_mode import PaperVenue, start_paper_exchange
+from polydesk.positions import read_ledger, report
 from polydesk.settings import SERVICES
 from polydesk.supervisor import Supervisor
 from polydesk.up import child_env
+from services.risk.reconcile import read_venue
 from shared.logging import EventLog, read_events
+from shared.messages import BookSnapshot, Envelope, OrderIntent, PriceLevel, Side, encode
 from shared.redis_conn import EmbeddedRedis, connect, free_port, start_embedded
 from shared.streams import APPROVED_ORDERS, FILLS, INTENTS, Bus
-from tests.chaos.audit import ExecutorOrder, Records
+from tests.chaos.audit import ExecutorApproval, ExecutorOrder, Records
 
 log = logging.getLogger("chaos")
 
@@ -47,11 +59,27 @@ DECISIONS = "decisions"
 ALL_STREAMS = (INTENTS, APPROVED_ORDERS, FILLS, "control", "signals", DECISIONS)
 
 
+AIMED_POINTS = ("after_sign", "after_save", "after_post", "before_ack")
+POST_ATTEMPTS = 2  # the executor's retry budget in the run: the after-apply 429 outlasts it
+# Faults switched on in the chaos phase (the exchange's /_paper/faults/http bodies), at spread event counts.
+FAULTS: tuple[dict[str, Any], ...] = (
+    {"status": 429, "retry_after_secs": 0.2, "paths": ["/order", "/orders"], "methods": ["POST"],
+     "after_apply": True, "count": POST_ATTEMPTS + 2},
+    {"status": 502, "paths": ["/order", "/orders"], "methods": ["POST"], "after_apply": True, "count": 1},
+    {"status": "drop", "paths": ["/order", "/orders"], "methods": ["POST"], "after_apply": True, "count": 1},
+)
+
+
 @dataclass
 class ChaosConfig:
     events: int = 1500  # run the chaos phase until this many entries were written to events:<shard>
     service_kills: int = 5
     redis_kills: int = 1
+    aimed_kills: tuple[str, ...] = AIMED_POINTS  # executor points, each SIGKILLed once
+    faults: tuple[dict[str, Any], ...] = FAULTS
+    poison: bool = True
+    pause_executor: bool = False  # SIGSTOP the executor past the claim idle time, once
+    claim_min_idle_ms: int = 3000
     speed: float = 8.0  # simulated seconds of scenario flow per second
     seed: int = 1
     redis_down_secs: float = 1.5
@@ -68,6 +96,7 @@ class ChaosRun:
     restarts: dict[str, int]
     exit_codes: dict[str, int | None]
     notes: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _base_env(tmp: Path, config: ChaosConfig) -> dict[str, str]:
@@ -78,8 +107,15 @@ def _base_env(tmp: Path, config: ChaosConfig) -> dict[str, str]:
         "POLYDESK_STATE_DIR": str(tmp / "state"), "POLYDESK_LOG_DIR": str(tmp / "logs"),
         "POLYDESK_STREAM_PREFIX": PREFIX, "POLYDESK_STREAM_RETAIN_SECS": "86400",
         # A killed consumer's entries are reclaimed sooner than the production 30 s, so the run settles.
-        "POLYDESK_CLAIM_MIN_IDLE_MS": "3000",
+        "POLYDESK_CLAIM_MIN_IDLE_MS": str(config.claim_min_idle_ms),
         "POLYDESK_SHUTDOWN_GRACE_SECS": "20",
+        "POLYDESK_CRASH_POINTS_DIR": str(tmp / "crash"),
+        # Market making beside copy trading and arbitrage: our own strategies' orders cross each other.
+        "POLYDESK_STRATEGIES": "copy,arbitrage,market_making", "POLYDESK_MM_REQUOTE_INTERVAL_SECS": "2",
+        "POLYDESK_ALLOW_SELF_TRADE": "true",
+        # The executor's retry budget is short and its grace for an order absent by hash too, so refusals
+        # outlast it and re-posts of the same signed order happen within the run.
+        "POLYDESK_POST_ATTEMPTS": str(POST_ATTEMPTS), "POLYDESK_UNKNOWN_GRACE_SECS": "3",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **config.extra_env,
     }
@@ -95,6 +131,12 @@ class Chaos:
         self.paper: PaperVenue | None = None
         self.supervisors: dict[str, Supervisor] = {}
         self.kills: dict[str, int] = {}
+        self.aimed: dict[str, int] = {}  # point -> executor SIGKILLs there
+        self.armed: dict[str, Path] = {}  # points written to a crash file, not reached yet
+        self.faults: list[dict[str, Any]] = []
+        self.poisoned: list[tuple[str, str]] = []  # (stream, entry id)
+        self.pauses: dict[str, int] = {}
+        self.timings: dict[str, float] = {}  # phase -> seconds
         self.notes: list[str] = []
         self.events_log: EventLog | None = None
 
@@ -147,12 +189,24 @@ class Chaos:
                 out.append(name)
         return out
 
+    def _plan(self, target: int) -> list[tuple[float, str, Any]]:
+        """(event count, what, detail): kills at random counts, aimed kills, faults, poison, the pause."""
+        c, rng = self.config, self.rng
+        plan: list[tuple[float, str, Any]] = [(rng.uniform(0.05, 0.9) * target, "service", None)
+                                              for _ in range(c.service_kills)]
+        plan += [(rng.uniform(0.3, 0.7) * target, "redis", None) for _ in range(c.redis_kills)]
+        plan += [(rng.uniform(0.1, 0.85) * target, "aimed", point) for point in c.aimed_kills]
+        plan += [(rng.uniform(0.1, 0.8) * target, "fault", body) for body in c.faults]
+        if c.poison:
+            plan.append((rng.uniform(0.2, 0.6) * target, "poison", None))
+        if c.pause_executor:
+            plan.append((rng.uniform(0.3, 0.8) * target, "pause", None))
+        plan.sort(key=lambda item: item[0])
+        return plan
+
     async def chaos(self) -> int:
         target = self.config.events
-        thresholds = sorted(self.rng.uniform(0.05, 0.9) * target for _ in range(self.config.service_kills))
-        plan: list[tuple[float, str]] = [(t, "service") for t in thresholds]
-        plan += [(self.rng.uniform(0.3, 0.7) * target, "redis") for _ in range(self.config.redis_kills)]
-        plan.sort()
+        plan = self._plan(target)
         client, bus = await self._bus()
         deadline = time.monotonic() + self.config.chaos_timeout_secs
         count, last_kill = 0, 0.0
@@ -165,7 +219,7 @@ class Chaos:
                     await asyncio.sleep(0.3)
                     continue
                 if plan and count >= plan[0][0] and time.monotonic() - last_kill >= self.config.min_kill_gap_secs:
-                    _, what = plan[0]
+                    _, what, detail = plan[0]
                     if what == "redis":
                         plan.pop(0)
                         await self.kill_redis()
@@ -173,22 +227,106 @@ class Chaos:
                         await client.aclose()
                         client, bus = await self._bus()
                         continue
-                    running = self._running()
-                    if running:
+                    if what == "fault":
                         plan.pop(0)
-                        victim = self.rng.choice(running)
-                        self.supervisors[victim].kill(victim, signal.SIGKILL)
-                        self.kills[victim] = self.kills.get(victim, 0) + 1
-                        log.warning("chaos: SIGKILL %s at %d events", victim, count)
+                        await asyncio.to_thread(self.fault, detail)
+                        continue
+                    if what == "aimed":
+                        plan.pop(0)
+                        self.aim("executor", detail)
                         last_kill = time.monotonic()
-                if count >= target and not plan:
+                        continue
+                    if what == "pause":
+                        plan.pop(0)
+                        await self.pause("executor")
+                        last_kill = time.monotonic()
+                        continue
+                    if what == "poison" and "strategy" in self._running():
+                        plan.pop(0)
+                        await self.poison(bus)
+                        self._kill("strategy", count)  # so the rebuild at restart meets the poison too
+                        last_kill = time.monotonic()
+                        continue
+                    running = self._running()
+                    if what == "service" and running:
+                        plan.pop(0)
+                        self._kill(self.rng.choice(running), count)
+                        last_kill = time.monotonic()
+                self._check_aimed()
+                if count >= target and not plan and not self.armed:
                     break
                 await asyncio.sleep(0.1 + self.rng.random() * 0.2)
             else:
-                self.notes.append(f"chaos phase timed out at {count} events with {len(plan)} kills not done")
+                self.notes.append(f"chaos phase timed out at {count} events with {len(plan)} actions not done")
+            for point in self.armed:
+                self.notes.append(f"aimed kill of the executor at {point}: the point was never reached")
         finally:
             await client.aclose()
         return count
+
+    def _kill(self, victim: str, count: int) -> None:
+        self.supervisors[victim].kill(victim, signal.SIGKILL)
+        self.kills[victim] = self.kills.get(victim, 0) + 1
+        log.warning("chaos: SIGKILL %s at %d events", victim, count)
+
+    def aim(self, service: str, point: str) -> None:
+        """Arm a SIGKILL of `service` at its next pass through `point`: the process consumes the line as it
+        dies (shared/crashpoints.py); `_check_aimed` counts it."""
+        crash_file = self.tmp / "crash" / service
+        crash_file.parent.mkdir(parents=True, exist_ok=True)
+        with crash_file.open("a") as out:
+            out.write(point + "\n")
+        self.armed[point] = crash_file
+
+    def _check_aimed(self) -> None:
+        for point, crash_file in list(self.armed.items()):
+            if point not in crash_file.read_text().splitlines():
+                del self.armed[point]
+                self.aimed[point] = self.aimed.get(point, 0) + 1
+                log.warning("chaos: %s killed at %s", crash_file.name, point)
+
+    def fault(self, body: dict[str, Any]) -> None:
+        assert self.paper is not None
+        with self.paper.admin() as admin:
+            admin.post("/faults/http", json=body).raise_for_status()
+        self.faults.append(body)
+        log.warning("chaos: fault %s", body)
+
+    async def poison(self, bus: Bus) -> None:
+        """Poison on events:<shard>, as raw entries: well-formed JSON of a known type, out of the domain (a
+        book with tick size 0 and a level of 1e30 shares), and a valid message of a type the stream does not
+        carry. Each must be dead-lettered with its reason; nothing after it may stop."""
+        keys = [k.decode() async for k in bus.redis.scan_iter(match=f"{PREFIX}events:*")]
+        stream = min(k for k in keys if not k.endswith(":dead"))
+        book = BookSnapshot(envelope=Envelope.new("chaos"), market="0xpoison", token_id="poison",
+                            bids=(PriceLevel(price=Decimal("0.4"), size=Decimal(1)),), asks=(),
+                            tick_size=Decimal("0.01"))
+        fields = encode(book)
+        data = json.loads(fields[b"data"])
+        data["tick_size"] = "0"
+        data["bids"] = [{"price": "0.4", "size": "1e30"}]
+        intent = OrderIntent(envelope=Envelope.new("chaos"), token_id="poison", side=Side.BUY, size=Decimal(5),
+                             price=Decimal("0.5"), reason="poison", strategy="chaos", signal_key="poison",
+                             market="0xpoison")
+        for raw in ({**fields, b"data": json.dumps(data).encode()}, encode(intent)):
+            entry_id = await bus.redis.xadd(stream, raw)
+            self.poisoned.append((stream.removeprefix(PREFIX), entry_id.decode()))
+        log.warning("chaos: poison written to %s", stream)
+
+    async def pause(self, service: str) -> None:
+        """SIGSTOP `service` past the claim idle time (its heartbeat to the venue lapses too), then SIGCONT."""
+        process = self.supervisors[service].children[service].process
+        if process is None or process.returncode is not None:
+            self.notes.append(f"pause: {service} was not running")
+            return
+        secs = self.config.claim_min_idle_ms / 1000 + 3.0
+        os.kill(process.pid, signal.SIGSTOP)
+        log.warning("chaos: SIGSTOP %s for %.1fs", service, secs)
+        try:
+            await asyncio.sleep(secs)
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        self.pauses[service] = self.pauses.get(service, 0) + 1
 
     async def kill_redis(self) -> None:
         assert self.redis is not None
@@ -218,9 +356,9 @@ class Chaos:
             except Exception as error:  # noqa: BLE001
                 log.info("%s: %s", what, error)
                 steady = 0
-            if steady >= 3:  # three checks in a row, a second apart
+            if steady >= 3:  # three checks in a row, half a second apart
                 return True
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
         self.notes.append(f"quiet phase: {what} not reached within {timeout:.0f}s")
         return False
 
@@ -254,9 +392,14 @@ class Chaos:
                 ours = {str(t) for o in await asyncio.to_thread(self._our_orders) for t in o["associate_trades"]}
                 recorded = {(m.trade_id, str(m.status)) for _, m in await bus.history(FILLS, count=10**7)
                             if m is not None and m.TYPE == "fill"}
-                return all((str(t["id"]), str(t["status"])) in recorded for t in trades if str(t["id"]) in ours)
+                mine = [t for t in trades if str(t["id"]) in ours]
+                # Settled too (CONFIRMED or FAILED): risk's ledger is then compared with the chain's balances.
+                return all((str(t["id"]), str(t["status"])) in recorded for t in mine) and all(
+                    str(t["status"]).removeprefix("TRADE_STATUS_") in ("CONFIRMED", "FAILED") for t in mine)
 
-            await self._wait("fills cover the exchange's trades", fills_cover_trades, timeout)
+            db = self.tmp / "state" / "executor.sqlite"
+            await self._wait("every approval finished", lambda: _approvals_finished(db), timeout)
+            await self._wait("fills cover the exchange's trades, settled", fills_cover_trades, timeout)
             codes["risk"] = await self._stop("risk")
             codes["executor"] = await self._stop("executor")
         finally:
@@ -298,10 +441,34 @@ class Chaos:
         records.exchange_orders = self._exchange("/orders")
         records.exchange_trades = trades
         records.executor_orders = _executor_orders(self.tmp / "state" / "executor.sqlite")
+        records.executor_approvals = _executor_approvals(self.tmp / "state" / "executor.sqlite")
+        records.ledger = await self._ledger_report()
+        records.aimed = dict(self.aimed)
+        records.faults = list(self.faults)
+        records.poisoned = list(self.poisoned)
+        records.pauses = dict(self.pauses)
         logs = sorted((self.tmp / "logs").glob("events-*.jsonl"))
-        records.decision_log = [e for e in read_events(logs) if e.get("type") in {"risk_approve", "risk_reject"}]
+        logged = read_events(logs)
+        records.decision_log = [e for e in logged if e.get("type") in {"risk_approve", "risk_reject"}]
+        records.dropped_by_executor = {str(e.get("client_order_id")) for e in logged
+                                       if e.get("type") == "approval_dropped" and e.get("reason") == "kill switch on"}
         records.kills = dict(self.kills)
         return records
+
+    async def _ledger_report(self) -> dict[str, Any]:
+        """Risk's ledger beside the exchange's balances of our wallet (chain and Data API), as `polydesk
+        positions` shows them; {"error": ...} when the ledger cannot be read."""
+        assert self.paper is not None
+        try:
+            ledger = read_ledger(self.tmp / "state" / "risk.sqlite")
+        except FileNotFoundError as error:
+            return {"error": str(error)}
+        venue = await read_venue(f"{self.paper.url}/data-api", f"{self.paper.url}/rpc", self.paper.wallet,
+                                 [p.token_id for p in ledger.positions])
+        result = report(ledger, venue)
+        result["pending_cash"] = str(ledger.pending_cash_usd)
+        result["provisional"] = {p.token_id: str(p.provisional) for p in ledger.positions if p.provisional}
+        return result
 
     async def close(self) -> None:
         for supervisor in self.supervisors.values():
@@ -317,8 +484,24 @@ class Chaos:
 
 def _executor_orders(path: Path) -> list[ExecutorOrder]:
     with contextlib.closing(sqlite3.connect(path)) as db:
-        return [ExecutorOrder(h, c, int(p)) for h, c, p in
-                db.execute("SELECT order_hash, client_order_id, phase FROM orders")]
+        return [ExecutorOrder(h, c, int(p), s, r, int(n)) for h, c, p, s, r, n in
+                db.execute("SELECT order_hash, client_order_id, phase, status, reason, posts FROM orders")]
+
+
+def _executor_approvals(path: Path) -> list[ExecutorApproval]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return [ExecutorApproval(c, s, o) for c, s, o in
+                db.execute("SELECT client_order_id, state, outcome FROM approvals")]
+
+
+async def _approvals_finished(path: Path) -> bool:
+    """No approval QUEUED or ACTIVE, no order PENDING or UNKNOWN, in the executor's store."""
+    if not path.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
+        open_approvals = db.execute("SELECT count(*) FROM approvals WHERE state != 'DONE'").fetchone()[0]
+        unresolved = db.execute("SELECT count(*) FROM orders WHERE status IN ('PENDING', 'UNKNOWN')").fetchone()[0]
+    return open_approvals == 0 and unresolved == 0
 
 
 async def run_chaos(tmp: Path, config: ChaosConfig) -> ChaosRun:
@@ -328,20 +511,24 @@ async def run_chaos(tmp: Path, config: ChaosConfig) -> ChaosRun:
     started = time.monotonic()
     try:
         await chaos.start()
+        chaos.timings["start"] = round(time.monotonic() - started, 1)
         await chaos.chaos()
+        chaos.timings["chaos"] = round(time.monotonic() - started - chaos.timings["start"], 1)
         codes, trades = await chaos.quiet()
+        chaos.timings["quiet"] = round(time.monotonic() - started - chaos.timings["start"] - chaos.timings["chaos"], 1)
         records = await chaos.collect(trades)
         restarts = {name: s.children[name].restarts for name, s in chaos.supervisors.items()}
     finally:
         await chaos.close()
         os.environ.clear()
         os.environ.update(saved_env)
-    return ChaosRun(records, time.monotonic() - started, restarts, codes, chaos.notes)
+    return ChaosRun(records, time.monotonic() - started, restarts, codes, chaos.notes, chaos.timings)
 
 
 def summary(run: ChaosRun) -> dict[str, Any]:
     return {"elapsed_secs": round(run.elapsed_secs, 1), "restarts": run.restarts, "exit_codes": run.exit_codes,
-            "notes": run.notes}
+            "timings": run.timings, "aimed": run.records.aimed, "faults": len(run.records.faults),
+            "pauses": run.records.pauses, "notes": run.notes}
 
 
 def dump(path: Path, text: str, extra: dict[str, Any]) -> None:

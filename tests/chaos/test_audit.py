@@ -19,7 +19,7 @@ from shared.messages import (
     TradeStatus,
 )
 from shared.streams import DeadLetter
-from tests.chaos.audit import ExecutorOrder, Records, audit
+from tests.chaos.audit import ExecutorApproval, ExecutorOrder, Records, audit
 
 WALLET = "0xAbC0000000000000000000000000000000000001"
 
@@ -72,13 +72,18 @@ def _clean() -> Records:
         decisions=[_decision(1, True), _decision(2, False), _decision(1, True)],
         approved=[_approved(1), _approved(1)],
         fills=[_update("hash-1", 1), _fill("t1", TradeStatus.MATCHED), _fill("t1", TradeStatus.CONFIRMED)],
-        dead_letters={"intents": [DeadLetter("9-0", "intents", "3-0", "risk", "boom", 6, {})]},
+        dead_letters={"intents": [DeadLetter("9-0", "intents", "3-0", "risk", "boom", 6, {})],
+                      "events:main": [DeadLetter("9-1", "events:main", "5-0", "strategy:main", "decode: tick", 1, {})]},
         exchange_orders=[_order("hash-1", ["t1"]),
                          {**_order("other", ["t9"]), "maker_address": "0xsomeoneelse"}],
         exchange_trades=[{"id": "t1", "status": "CONFIRMED", "taker_order_id": "hash-1", "size": "10",
                           "price": "0.4"},
                          {"id": "t9", "status": "MATCHED", "taker_order_id": "other", "size": "1", "price": "0.5"}],
-        executor_orders=[ExecutorOrder("hash-1", "coid-1", 1)],
+        executor_orders=[ExecutorOrder("hash-1", "coid-1", 1, "MATCHED")],
+        executor_approvals=[ExecutorApproval("coid-1", "DONE", "placed")],
+        ledger={"positions_checked": 1, "position_differences": [], "cash_difference": None, "venue_errors": []},
+        poisoned=[("events:main", "5-0")],
+        aimed={"after_save": 1},
         decision_log=[{"type": "risk_approve", "intent_id": "intent-1"},
                       {"type": "risk_reject", "intent_id": "intent-2"}],
         kills={"risk": 2, "redis": 1},
@@ -93,7 +98,9 @@ def test_a_clean_run_is_clean_and_counted():
     assert counts["approved"] == 1 and counts["rejected"] == 1 and counts["dead-lettered intents"] == 1
     assert counts["exchange orders"] == 1 and counts["duplicate orders"] == 0
     assert counts["fills"] == 2 and counts["fills lost"] == 0 and counts["exchange trades (ours)"] == 1
-    assert counts["kills total"] == 3 and counts["decision entries replayed"] == 1
+    assert counts["kills total"] == 4 and counts["kills executor at after_save"] == 1
+    assert counts["decision entries replayed"] == 1
+    assert counts["outcome placed"] == 1 and counts["poison entries dead-lettered"] == 1
     table = result.table()
     assert "clean" in table and "intents" in table
 
@@ -178,3 +185,58 @@ def test_a_missing_decision_log_line_is_counted():
     records = _clean()
     records.decision_log = records.decision_log[:1]
     assert audit(records).counts["decision log missing"] == 1
+
+
+def test_an_approval_the_executor_never_recorded_or_left_unfinished_is_reported():
+    records = _clean()
+    records.executor_approvals = []
+    assert any("coid-1 was never recorded by the executor" in p for p in audit(records).problems)
+    records.executor_approvals = [ExecutorApproval("coid-1", "ACTIVE", "")]
+    assert any("coid-1 not finished: ACTIVE" in p for p in audit(records).problems)
+
+
+def test_an_abandoned_approval_and_an_unresolved_order_are_reported():
+    records = _clean()
+    records.exchange_orders = [o for o in records.exchange_orders if o["id"] != "hash-1"]
+    records.exchange_trades = records.exchange_trades[1:]
+    records.fills = [m for m in records.fills if not isinstance(m, Fill)]
+    records.executor_approvals = [ExecutorApproval("coid-1", "DONE", "unknown outcome: not placed")]
+    records.executor_orders = [ExecutorOrder("hash-1", "coid-1", 1, "UNKNOWN", "refused 2 times")]
+    problems = audit(records).problems
+    assert any("ended without a final outcome: 'unknown outcome: not placed'" in p for p in problems)
+    assert any("hash-1 of coid-1 left UNKNOWN" in p for p in problems)
+
+
+def test_a_placed_approval_with_no_exchange_order_is_reported():
+    records = _clean()
+    records.exchange_orders = [o for o in records.exchange_orders if o["id"] != "hash-1"]
+    records.exchange_trades = records.exchange_trades[1:]
+    records.fills = [m for m in records.fills if not isinstance(m, Fill)]
+    assert any("says 'placed' but no exchange order" in p for p in audit(records).problems)
+
+
+def test_an_order_left_live_after_the_graceful_stop_is_reported():
+    records = _clean()
+    records.exchange_orders[0]["status"] = "LIVE"
+    assert any("still live after the executor's graceful stop" in p for p in audit(records).problems)
+
+
+def test_a_ledger_that_differs_from_the_exchange_is_reported():
+    records = _clean()
+    records.ledger = {**records.ledger, "position_differences": [{"token_id": "tok", "ledger": "10", "venue": "0"}],
+                      "cash_difference": {"ledger": "5", "venue": "6"}}
+    problems = audit(records).problems
+    assert any("ledger differs from the exchange" in p for p in problems)
+    assert any("cash differs" in p for p in problems)
+
+
+def test_a_poison_entry_that_was_not_dead_lettered_is_reported():
+    records = _clean()
+    records.poisoned.append(("events:main", "6-0"))
+    assert any("poison entry 6-0 on events:main was not dead-lettered" in p for p in audit(records).problems)
+
+
+def test_a_self_trade_has_one_fill_per_own_order_not_a_duplicate():
+    records = _clean()
+    records.fills.append(_fill("t1", TradeStatus.CONFIRMED, order_id="hash-2"))
+    assert audit(records).counts["fills duplicated"] == 0
