@@ -88,6 +88,7 @@ class Feed:
                                cadence_factor=settings.freshness_cadence_factor,
                                cap_secs=settings.book_stale_after_secs)
         self.states = BookStates()
+        self._publish_lock = asyncio.Lock()
         # Set by the service: the tokens sharing a token's connection, and replacing that connection.
         self.connection_peers: Callable[[str], tuple[str, ...]] = lambda asset: (asset,)
         self.on_frozen: Callable[[str], Awaitable[None]] | None = None
@@ -263,7 +264,11 @@ class Feed:
         if not outputs:
             return
         try:
-            await self.bus.publish_many(outputs)
+            # One publish at a time, in call order: a frame's handler and a resync task both publish, and the
+            # book states they carry must reach the bus in the order the states changed (the lock is FIFO and
+            # taken with no await between a state change and its publish call).
+            async with self._publish_lock:
+                await self.bus.publish_many(outputs)
         except (RedisError, OSError) as error:
             # Downstream missed these: rebuild the books concerned so it gets fresh snapshots.
             self.counts["publish_failures"] += 1

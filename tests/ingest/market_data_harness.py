@@ -64,14 +64,15 @@ class Harness:
             await self.flow
 
     async def converged(self) -> bool:
-        """Every book synced, reported VALID and equal to the exchange's GET /book."""
+        """Every book synced, equal to the exchange's GET /book, and VALID as last published on the bus."""
         for token in self.tokens:
             book = self.feed.books.books[token]
             if not book.synced or self.feed.states.state(token) is not BookState.VALID:
                 return False
             if not _same_levels(book, decode_rest_book(await self.admin.book(token))):
                 return False
-        return True
+        last = {s.token_id: s.state for s in await self.statuses()}
+        return all(last.get(token) is BookState.VALID for token in self.tokens)
 
     async def statuses(self) -> list[BookStatus]:
         entries = await self.bus.history(events_stream("main"), count=100_000)

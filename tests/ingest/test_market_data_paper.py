@@ -1,13 +1,17 @@
 """Market data you can trade on, against the paper exchange: a socket that answers PINGs but sends nothing
-(`ws_silent`), a dropped price_change (a gap), and an unknown event type inside a batch. Each ends with
+(`ws_silent`), a dropped price_change (a gap), an unknown event type inside a batch, and a tick size change
+(the executor's side of it: tests/executor/test_tick_change.py). Each ends with
 the books equal to the exchange's, and no order approved by risk on a book that was not valid (ingest's
 events replayed through risk's tracker and decider)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from shared.messages import BookDelta, BookState
+from shared.messages import BookDelta, BookSnapshot, BookState, TickSizeChanged
+from shared.streams import CONTROL
 from tests.helpers import eventually
 from tests.ingest.market_data_harness import market_data, orders_only_on_valid_books
 
@@ -76,3 +80,24 @@ async def _replaced(md, before: int) -> bool:
 
 async def _level(md, price: str) -> bool:
     return any(p == price for p, _ in md.feed.books.books[md.tokens[0]].wire_bids())
+
+
+async def test_a_tick_size_change_reaches_events_and_control_and_the_books_come_back_on_the_new_tick(bus, tmp_path):
+    async with market_data(bus, freshness_floor_secs=30.0) as md:
+        await eventually(md.converged, timeout=15)
+        market = md.feed.books.books[md.tokens[0]].market
+        seen = len(await md.statuses())
+        response = await md.admin.http.post(f"/_paper/markets/{market}/tick-size", json={"tick_size": "0.001"})
+        response.raise_for_status()
+        control = await eventually(lambda: _control_ticks(bus), timeout=10)
+        assert {m.new_tick_size for m in control} == {Decimal("0.001")}
+        await eventually(md.converged, timeout=15)
+        changes = [(s.state, s.reason) for s in (await md.statuses())[seen:]]
+        assert (BookState.RESYNCING, "tick_size_change") in changes and changes[-1][0] is BookState.VALID
+        snapshots = [m for m in await md.history() if isinstance(m, BookSnapshot)]
+        assert snapshots[-1].tick_size == Decimal("0.001")
+        orders_only_on_valid_books(await md.history(), tmp_path)
+
+
+async def _control_ticks(bus) -> list[TickSizeChanged]:
+    return [m for _, m in await bus.history(CONTROL) if isinstance(m, TickSizeChanged)]
