@@ -388,6 +388,32 @@ class CancelIntentV2(CancelIntent):
     of_signal_key: str | None = None
 
 
+class BasketLeg(_Frozen):
+    market: str  # the leg's condition id
+    token_id: str
+    side: Side
+    price: Price
+    size: Size
+
+
+@register
+class BasketIntent(Message):
+    """Orders that only make sense together (an arbitrage's full set): all legs or none.
+
+    Risk judges the basket as one (one decision, every leg clamped by the same factor); the executor posts
+    the legs together and either fills all of them (a leg may be completed at a worse price, within its
+    price limit) or unwinds what was filled, within `basket_timeout_secs` (docs/execution.md)."""
+
+    TYPE: ClassVar[str] = "basket_intent"
+    VERSION: ClassVar[int] = 1
+    strategy: str
+    signal_key: str
+    reason: str
+    market: str  # what the basket is over: a condition id, or a neg-risk event id and side
+    legs: tuple[BasketLeg, ...] = Field(min_length=2, max_length=15)  # one POST /orders holds at most 15
+    order_type: OrderType = OrderType.FOK
+
+
 @register
 class RiskDecision(Message):
     TYPE: ClassVar[str] = "risk_decision"
@@ -425,6 +451,32 @@ class ApprovedOrder(Message):
     neg_risk: bool = False
     tick_size: Tick
     clamped_from_size: Size | None = None
+
+
+class ApprovedBasketLeg(_Frozen):
+    client_order_id: str  # deterministic from the basket intent and the leg's token
+    market: str
+    token_id: str
+    side: Side
+    size: Size
+    price: Price
+    price_limit: Price  # a leg that did not fill may be completed up to here
+    tick_size: Decimal
+    neg_risk: bool = False
+
+
+@register
+class ApprovedBasket(Message):
+    TYPE: ClassVar[str] = "approved_basket"
+    VERSION: ClassVar[int] = 1
+    basket_id: str
+    intent_id: str
+    signal_key: str
+    strategy: str
+    market: str
+    order_type: OrderType
+    legs: tuple[ApprovedBasketLeg, ...] = Field(min_length=2, max_length=15)
+    clamped_from_size: Size | None = None  # every leg's requested size, when risk clamped the basket
 
 
 @register

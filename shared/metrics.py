@@ -256,6 +256,18 @@ EXECUTOR_ORDERS = Counter(
     "executor_orders", "Orders posted, by outcome (live, matched, delayed, rejected, unknown, not_sent)",
     ["outcome"], namespace=NAMESPACE,
 )
+EXECUTOR_BASKETS = Counter(
+    "executor_baskets", "Baskets settled, by outcome (complete: every leg filled; unwound: the filled legs sold back)",
+    ["outcome"], namespace=NAMESPACE,
+)
+EXECUTOR_BASKET_LEG_SLIPPAGE_BPS = Histogram(
+    "executor_basket_leg_slippage_bps", "A filled basket leg's price past its target, in bps (0: at the target)",
+    namespace=NAMESPACE, buckets=(0, 25, 50, 100, 150, 200, 300, 500, 1000),
+)
+EXECUTOR_BASKET_NAKED_SHARES = Counter(
+    "executor_basket_naked_shares", "Shares of unwound baskets that could not be sold back within the policy",
+    namespace=NAMESPACE,
+)
 EXECUTOR_UNKNOWN_OUTCOMES = Counter(
     "executor_unknown_outcomes", "Orders whose post ended without a definitive answer (then reconciled)",
     namespace=NAMESPACE,

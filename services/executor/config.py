@@ -85,6 +85,14 @@ class ExecutorSettings(ServiceSettings):
     executor_crash_after_post: bool = Field(
         default=False, description="TEST HOOK ONLY: exit(137) right after a post returns, before recording it"
     )
+    basket_timeout_secs: float = Field(
+        default=10.0, gt=0, description="a basket's legs have this long to fill (phases included) before the "
+        "filled ones are unwound"
+    )
+    basket_unwind_secs: float = Field(default=10.0, gt=0, description="how long an unwind keeps trying to sell")
+    basket_unwind_max_loss_bps: int = Field(
+        default=1000, ge=0, le=10_000, description="an unwind sells no lower than this far below the price paid"
+    )
     geoblock_url: str | None = Field(
         default=None, description="the region check (polymarket.com/api/geoblock, not an API host); unset: "
         "Polymarket's for production, <clob_url>/api/geoblock for a paper venue"

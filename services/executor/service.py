@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from services.executor import cancels, preflight, redeem
 from services.executor import venue as venue_module
+from services.executor.baskets import Baskets
 from services.executor.config import ExecutorSettings
 from services.executor.fees import FeeSchedules
 from services.executor.heartbeat import Gate, Heartbeat
@@ -30,6 +31,7 @@ from shared.errors import ConfigurationError, PolydeskError
 from shared.lifecycle import ServiceContext, ServiceMain
 from shared.logging import register_secret
 from shared.messages import (
+    ApprovedBasket,
     ApprovedCancel,
     ApprovedOrder,
     CancelAllRequested,
@@ -59,6 +61,7 @@ class Executor:
                                  FeeSchedules(fee_schedule) if fee_schedule else None)
         self.submitter = Submitter(venue, store, self.reporter, ctx.events, self.gate, settings)
         self.reporter.on_resolved = self.submitter.after_placed
+        self.baskets = Baskets(store, venue, self.submitter.wake, ctx.events, settings)
         self.reconciler = Reconciler(venue, store, self.reporter, self.submitter, ctx.events, settings)
         self.heartbeat = Heartbeat(venue, self.gate, ctx.events, interval_secs=settings.heartbeat_interval_secs,
                                    max_failures=settings.heartbeat_max_failures, on_recovered=self._gap_fill)
@@ -78,6 +81,11 @@ class Executor:
                 self.submitter.wake.set()
             else:
                 log.info("approval %s already known: not posted again", message.client_order_id)
+        elif isinstance(message, ApprovedBasket):
+            if self.gate.kill_switch:
+                self.ctx.events.emit("approval_dropped", basket_id=message.basket_id, reason="kill switch on")
+                return ()
+            self.baskets.start(message)
         elif isinstance(message, ApprovedCancel):
             await self.cancel_approvals(message)
         return ()
@@ -250,6 +258,7 @@ class Executor:
             await stopping.wait()
         finally:
             await self.submitter.stop()
+            await self.baskets.stop()
             consumers = tasks[4:]
             await asyncio.wait(consumers, timeout=self.settings.shutdown_grace_secs / 2)
             for task in tasks:

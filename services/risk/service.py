@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from services.risk import killswitch
+from services.risk.baskets import BasketDecider
 from services.risk.books import BookGuard
 from services.risk.config import RiskSettings
 from services.risk.decisions import DECISIONS, Decider
@@ -25,7 +26,15 @@ from services.risk.tracking import Tracker
 from shared import metrics
 from shared.config import redacted
 from shared.lifecycle import ServiceContext, ServiceMain
-from shared.messages import CancelIntent, Fill, KillSwitchCommand, OrderIntent, OrderUpdate, PositionRedeemed
+from shared.messages import (
+    BasketIntent,
+    CancelIntent,
+    Fill,
+    KillSwitchCommand,
+    OrderIntent,
+    OrderUpdate,
+    PositionRedeemed,
+)
 from shared.streams import CONTROL, FILLS, INTENTS, Delivery, Output, events_stream
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,7 @@ class RiskService:
         self.ctx = ctx
         self.state = state
         self.decider = Decider(settings, state)
+        self.baskets = BasketDecider(self.decider)
         self.tracker = Tracker(settings, state)
         self._published: KillState | None = None
         self._last_differences: set[tuple[str, str, str]] = set()  # the previous reconcile check's
@@ -62,6 +72,8 @@ class RiskService:
         with metrics.timed(metrics.RISK_DECISION_SECONDS):
             if isinstance(message, OrderIntent):
                 outputs = self._once(delivery, lambda fx: self.decider.decide(message, fx), record_always=True)
+            elif isinstance(message, BasketIntent):
+                outputs = self._once(delivery, lambda fx: self.baskets.decide(message, fx), record_always=True)
             elif isinstance(message, CancelIntent):
                 outputs = self._once(delivery, lambda fx: self.decider.pass_cancel(message, fx), record_always=True)
             else:

@@ -21,7 +21,16 @@ from services.strategy.strategies.copy import CopyParams, CopyTrading
 from services.strategy.strategies.market_making import MarketMaking, MMParams
 from services.strategy.strategies.verdict import ExternalVerdict, SizingParams, VerdictParams
 from shared import metrics
-from shared.messages import ExternalSignal, Fill, Message, OrderIntent, OrderUpdate, PositionRedeemed
+from shared.messages import (
+    BasketIntent,
+    BasketLeg,
+    ExternalSignal,
+    Fill,
+    Message,
+    OrderIntent,
+    OrderUpdate,
+    PositionRedeemed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +152,13 @@ class Engine:
         return intents
 
     def _valid(self, intent: Intent) -> bool:
+        if isinstance(intent, BasketIntent):  # all legs valid, or none goes out
+            return all(self._valid_order(intent.strategy, leg) for leg in intent.legs)
         if not isinstance(intent, OrderIntent):
             return True
+        return self._valid_order(intent.strategy, intent)
+
+    def _valid_order(self, strategy: str, intent: OrderIntent | BasketLeg) -> bool:
         market = self.state.markets.get(intent.market)
         if market is not None and on_grid(intent.price, market.tick_size) and intent.size >= market.min_size:
             # A token with no book here was priced from its complement's (a mirrored quote); one whose book
@@ -153,9 +167,9 @@ class Engine:
             if book is None or book.valid:
                 return True
             log.info("dropped an intent from %s on a book that is not valid (%s): %s %s @ %s in %s",
-                     intent.strategy, book.halted_reason or "no snapshot", intent.side, intent.size,
+                     strategy, book.halted_reason or "no snapshot", intent.side, intent.size,
                      intent.price, intent.market)
             return False
-        log.error("dropped an invalid intent from %s: %s %s @ %s in %s", intent.strategy, intent.side,
+        log.error("dropped an invalid intent from %s: %s %s @ %s in %s", strategy, intent.side,
                   intent.size, intent.price, intent.market)
         return False

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from services.strategy.state import WorldState
 from shared.messages import (
+    BasketIntent,
+    BasketLeg,
     CancelIntent,
     CancelIntentV2,
     Envelope,
@@ -25,7 +27,7 @@ from shared.messages import (
 )
 
 PRODUCER = "strategy"
-Intent = OrderIntent | CancelIntent
+Intent = OrderIntent | CancelIntent | BasketIntent
 
 
 class Strategy(Protocol):
@@ -86,6 +88,13 @@ def order(
         order_type=order_type, reason=reason, strategy=strategy, signal_key=signal_key, market=market,
         post_only=post_only, must_fill=must_fill, replaces_signal_key=replaces_signal_key,
     )
+
+
+def basket(cause: Message, *, strategy: str, signal_key: str, market: str, legs: list[BasketLeg], reason: str,
+           order_type: OrderType = OrderType.FOK) -> BasketIntent:
+    """Legs that are worth something only together: risk judges them as one, the executor fills all or none."""
+    return BasketIntent(envelope=envelope(cause, signal_key, "basket"), strategy=strategy, signal_key=signal_key,
+                        reason=reason, market=market, legs=tuple(legs), order_type=order_type)
 
 
 def cancel(cause: Message, *, strategy: str, signal_key: str, market: str, reason: str,

@@ -16,7 +16,7 @@ from services.strategy.intents import Intent, reason_kind
 from services.strategy.rebuild import entry_key, replay, replay_finished
 from shared import metrics
 from shared.lifecycle import ServiceContext, ServiceMain
-from shared.messages import CancelIntent, ExternalSignal, Message
+from shared.messages import BasketIntent, CancelIntent, ExternalSignal, Message
 from shared.streams import FILLS, INTENTS, SIGNALS, Delivery, Output, events_stream
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,11 @@ class StrategyWorker:
             metrics.INTENTS_EMITTED.labels(strategy=intent.strategy, reason_kind=kind).inc()
             fields = {"strategy": intent.strategy, "signal_key": intent.signal_key, "reason": intent.reason,
                       "market": intent.market, "intent_id": intent.envelope.message_id}
-            if not isinstance(intent, CancelIntent):
+            if isinstance(intent, BasketIntent):
+                fields.update(order_type=intent.order_type.value, legs=[
+                    {"token_id": leg.token_id, "side": leg.side.value, "price": str(leg.price),
+                     "size": str(leg.size)} for leg in intent.legs])
+            elif not isinstance(intent, CancelIntent):
                 fields.update(token_id=intent.token_id, side=intent.side.value, price=str(intent.price),
                               size=str(intent.size), order_type=intent.order_type.value)
             self.ctx.events.emit("intent_emitted", **fields)

@@ -25,14 +25,19 @@ from decimal import Decimal
 from typing import Any
 
 from shared.messages import (
+    ApprovedBasket,
     ApprovedCancel,
     ApprovedOrder,
+    BasketIntent,
     CancelIntent,
     Fill,
     Message,
     OrderIntent,
+    OrderType,
     OrderUpdate,
     RiskDecision,
+    Side,
+    deterministic_id,
 )
 from shared.streams import DeadLetter
 
@@ -131,7 +136,7 @@ def _intents(records: Records, counts: dict[str, int], problems: list[str]) -> d
     entry_to_intent: dict[str, str] = {}
     undecodable_entries = 0
     for entry_id, message in records.intents:
-        if isinstance(message, OrderIntent | CancelIntent):
+        if isinstance(message, OrderIntent | CancelIntent | BasketIntent):
             intents.setdefault(message.envelope.message_id, message)
             entry_to_intent[entry_id] = message.envelope.message_id
         else:
@@ -163,9 +168,16 @@ def _intents(records: Records, counts: dict[str, int], problems: list[str]) -> d
             approval_entries[message.client_order_id] += 1
             if verdicts.get(message.intent_id) != {True}:
                 problems.append(f"approved order {message.client_order_id} without an approving decision")
+        elif isinstance(message, ApprovedBasket):
+            if verdicts.get(message.intent_id) != {True}:
+                problems.append(f"approved basket {message.basket_id} without an approving decision")
+            for approval in basket_legs_and_unwinds(message):
+                approvals.setdefault(approval.client_order_id, approval)
+            for leg in message.legs:
+                approval_entries[leg.client_order_id] += 1
     approved_order_intents = {a.intent_id for a in approvals.values()}
     for intent_id, message in intents.items():
-        if isinstance(message, OrderIntent) and verdicts.get(intent_id) == {True} \
+        if isinstance(message, OrderIntent | BasketIntent) and verdicts.get(intent_id) == {True} \
                 and intent_id not in approved_order_intents:
             problems.append(f"intent {intent_id} approved but no approved_order was published")
 
@@ -176,6 +188,7 @@ def _intents(records: Records, counts: dict[str, int], problems: list[str]) -> d
         "intents": len(intents),
         "intents order": sum(1 for m in intents.values() if isinstance(m, OrderIntent)),
         "intents cancel": sum(1 for m in intents.values() if isinstance(m, CancelIntent)),
+        "intents basket": sum(1 for m in intents.values() if isinstance(m, BasketIntent)),
         "intent entries replayed": len(records.intents) - undecodable_entries - len(intents),
         "approved": sum(1 for i in decided if verdicts[i] == {True}),
         "approved orders": len(approvals),
@@ -188,6 +201,23 @@ def _intents(records: Records, counts: dict[str, int], problems: list[str]) -> d
         "decision log missing": len(decided - log_ids) if records.decision_log else 0,
     })
     return approvals
+
+
+UNWIND_ATTEMPTS = 100  # more than an unwind can make within its time bound
+
+
+def basket_legs_and_unwinds(basket: ApprovedBasket) -> list[ApprovedOrder]:
+    """A basket's legs as the executor queues them, and the unwind orders it may make for each leg (by id)."""
+    from services.executor.baskets import leg_approvals
+
+    out = []
+    for leg in leg_approvals(basket):
+        out.append(leg)
+        opposite = Side.SELL if leg.side is Side.BUY else Side.BUY
+        out += [leg.model_copy(update={"client_order_id": deterministic_id("unwind", leg.client_order_id, str(n)),
+                                       "side": opposite, "must_fill": False, "order_type": OrderType.FAK})
+                for n in range(1, UNWIND_ATTEMPTS + 1)]
+    return out
 
 
 def _ours(records: Records) -> list[dict[str, Any]]:

@@ -46,5 +46,5 @@ def test_risk_names_are_its_own():
         except (ImportError, AttributeError):
             continue
         shared = own & (set(cls.model_fields) - set(ServiceSettings.model_fields))
-        # The Data API and the RPC URL are one setting per venue endpoint, shared on purpose.
-        assert shared <= {"data_api_url", "rpc_url"}, (target, shared)
+        # The Data API, the RPC and the geoblock URL are one setting per venue endpoint, shared on purpose.
+        assert shared <= {"data_api_url", "rpc_url", "geoblock_url"}, (target, shared)

@@ -7,6 +7,7 @@ from itertools import count
 
 from services.strategy.intents import Intent
 from shared.messages import (
+    BasketIntent,
     BookDelta,
     BookSnapshot,
     CancelIntent,
@@ -97,7 +98,15 @@ def view(intent: Intent) -> tuple[object, ...]:
 
 
 def views(intents: list[Intent]) -> list[tuple[object, ...]]:
-    return [view(i) for i in intents]
+    """One view per order; a basket's legs each get one, in order."""
+    out: list[tuple[object, ...]] = []
+    for i in intents:
+        if isinstance(i, BasketIntent):
+            out += [(i.strategy, i.signal_key, leg.market, leg.token_id, leg.side.value, str(leg.price),
+                     str(leg.size), i.order_type.value) for leg in i.legs]
+        else:
+            out.append(view(i))
+    return out
 
 
 def feed(engine, messages: list[Message]) -> list[Intent]:

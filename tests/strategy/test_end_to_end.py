@@ -14,7 +14,6 @@ the exchange runs in its own thread.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from decimal import Decimal
 
 import httpx
@@ -30,6 +29,7 @@ from services.strategy.state import WorldState, apply_event
 from shared.lifecycle import ServiceContext
 from shared.logging import EventLog
 from shared.messages import (
+    BasketIntent,
     BookDelta,
     BookSnapshot,
     MarketDiscovered,
@@ -93,8 +93,9 @@ async def test_copy_and_arbitrage_react_to_the_default_scenario(bus, redis_url, 
         tasks = [asyncio.create_task(Ingest(ingest_s, contexts[0]).run()),
                  asyncio.create_task(StrategyWorker(contexts[1], strategy_s).run())]
 
-        async def intents(strategy: str) -> list[OrderIntent]:
-            return [m for m in await _history(bus, INTENTS) if isinstance(m, OrderIntent) and m.strategy == strategy]
+        async def intents(strategy: str) -> list[OrderIntent | BasketIntent]:
+            return [m for m in await _history(bus, INTENTS)
+                    if isinstance(m, OrderIntent | BasketIntent) and m.strategy == strategy]
 
         async def arbitrage_after_a_mispricing() -> dict | None:
             """The exchange's log once an arbitrage intent was caused by an event ingest built after it."""
@@ -158,7 +159,7 @@ def _check_event_announced_before_its_books(events: list[Message], election: set
     assert len(discovered) == len(election) and books and max(discovered) < min(books)
 
 
-def _check_chain(intent: OrderIntent, cause: Message) -> None:
+def _check_chain(intent: OrderIntent | BasketIntent, cause: Message) -> None:
     assert intent.envelope.producer == "strategy" and cause.envelope.producer == "ingest"
     assert intent.envelope.causation_id == cause.envelope.message_id
     assert intent.envelope.correlation_id == cause.envelope.correlation_id
@@ -187,25 +188,23 @@ def _check_copies(copies: list[OrderIntent], events: list[Message], asks_at, inf
         assert intent.size == tradable_size(expected, infos[trade.market].min_order_size)
 
 
-def _check_arbitrage(arbs: list[OrderIntent], events: list[Message], asks_at, depth_at, infos,
+def _check_arbitrage(arbs: list[BasketIntent], events: list[Message], asks_at, depth_at, infos,
                      election: set[str], scenario: dict) -> None:
     by_id = {m.envelope.message_id: m for m in events}
     yes_tokens = {infos[cid].tokens[0].token_id: cid for cid in election}
-    sets: dict[str, list[OrderIntent]] = defaultdict(list)
-    for intent in arbs:
-        sets[intent.signal_key].append(intent)
+    assert all(isinstance(basket, BasketIntent) for basket in arbs)  # all legs or none, never loose orders
     mispricing = _mispricings(scenario)[0]
     reacted = []
-    for key, legs in sets.items():
-        assert key.startswith("arb:") and ":neg_risk_yes:" in key
+    for basket in arbs:
+        legs = basket.legs
+        assert basket.signal_key.startswith("arb:") and ":neg_risk_yes:" in basket.signal_key
         assert {leg.token_id: leg.market for leg in legs} == yes_tokens  # one YES leg per outcome of the event
-        assert len({leg.envelope.message_id for leg in legs}) == len(legs) == 3
-        assert all(leg.side is Side.BUY and leg.order_type is OrderType.FOK and leg.must_fill for leg in legs)
-        assert len({leg.size for leg in legs}) == 1 and len({leg.envelope.causation_id for leg in legs}) == 1
-        cause = by_id[legs[0].envelope.causation_id]
+        assert len(legs) == 3 and basket.order_type is OrderType.FOK
+        assert all(leg.side is Side.BUY for leg in legs) and len({leg.size for leg in legs}) == 1
+        cause = by_id[basket.envelope.causation_id]
         assert isinstance(cause, BookSnapshot | BookDelta) and cause.market in election
+        _check_chain(basket, cause)
         for leg in legs:
-            _check_chain(leg, cause)
             assert leg.price == asks_at[cause.envelope.message_id][leg.token_id]  # the asks of the time
         cost = sum(leg.price + taker_fee_per_share(leg.price, infos[leg.market].fee_rate,
                                                    infos[leg.market].fee_exponent) for leg in legs)

@@ -2,7 +2,8 @@
 
 Binary: YES ask + NO ask + taker fees < 1 - edge. Neg-risk event of n markets (exactly one YES wins): the n
 YES asks + fees < 1 - edge, or the n NO asks + fees < (n - 1) - edge. Sized by the depth at the best ask of
-every leg (and a USD cap); each leg is a must-fill FOK at its ask. A neg-risk basket is taken to be every
+every leg (and a USD cap); the legs go out as one BasketIntent of FOK buys at the asks (all or none: risk
+judges it as one, the executor completes or unwinds a partial fill). A neg-risk basket is taken to be every
 discovered market of the event, so ingest must discover whole events into one shard (docs/strategy.md).
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.strategy.intents import Intent, fingerprint, order
+from services.strategy.intents import Intent, basket, fingerprint
 from services.strategy.pricing import bps, taker_fee_per_share, taker_price, tradable_size
 from services.strategy.state import Market, WorldState, event_market
-from shared.messages import BookDelta, BookSnapshot, Message, OrderType, PriceLevel, Side
+from shared.messages import BasketLeg, BookDelta, BookSnapshot, Message, OrderType, PriceLevel, Side
 
 NAME = "arbitrage"
 
@@ -104,12 +105,10 @@ class Arbitrage:
         memory[basket_id] = print_
         key = f"arb:{basket_id}:{print_}"
         reason = f"arb_{kind}: cost {cost:.6f} vs payout {payout}, edge {edge:.6f} x {shares}"
-        return [
-            order(event, strategy=NAME, signal_key=key, leg=leg.token_id, market=leg.market.condition_id,
-                  token_id=leg.token_id, side=Side.BUY, price=leg.ask.price, size=shares,
-                  order_type=OrderType.FOK, must_fill=True, reason=reason)
-            for leg in legs
-        ]
+        legs_out = [BasketLeg(market=leg.market.condition_id, token_id=leg.token_id, side=Side.BUY,
+                              price=leg.ask.price, size=shares) for leg in legs]
+        return [basket(event, strategy=NAME, signal_key=key, market=basket_id, legs=legs_out, reason=reason,
+                       order_type=OrderType.FOK)]
 
 
 def _legs(picks: list[tuple[Market, str]]) -> list[Leg] | None:
