@@ -32,7 +32,7 @@ async def geoblock(request: Request) -> Response:
 
 
 async def set_geoblock(request: Request) -> Response:
-    body = parse_json(await request.body())
+    body = parse_json((await request.body()).decode(errors="replace"))
     if not isinstance(body, dict):
         raise VenueError(errors.BAD_REQUEST)
     if "mode" in body:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 from services.executor.config import ExecutorSettings
 from services.executor.orders import OPEN_STATUSES, OrderStore
@@ -147,7 +148,7 @@ class Baskets:
     async def _unwind(self, basket: ApprovedBasket, legs: list[ApprovedOrder], filled: dict[str, Decimal]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.basket_unwind_secs
-        report = []
+        report: list[dict[str, Any]] = []
         for a in legs:
             held = filled[a.client_order_id]
             sold = Decimal(0)

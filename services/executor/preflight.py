@@ -68,6 +68,7 @@ class Preflight:
             for name in ("pUSD balance and allowances", "CTF approvals", "heartbeat"):
                 self._add(name, "SKIP", reason)
             return self.results
+        assert funder is not None  # a venue is only connected for a usable wallet
         try:
             await self._funds(funder)
             await self._heartbeat(venue)

@@ -76,7 +76,8 @@ class BasketDecider:
 
     def _judge(self, basket: BasketIntent, requested: Decimal) -> Decision:
         limits = self.decider.limits(basket.strategy)
-        factor, clamp = Decimal(1), None
+        factor = Decimal(1)
+        clamp: Decision | _Clamp | None = None
         for index, leg in enumerate(basket.legs, start=1):
             market = self.state.market(leg.market)
             verdict = evaluate(Order(leg.side, leg.size, leg.price),

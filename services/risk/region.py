@@ -29,6 +29,7 @@ class RegionWatch:
 
     async def check(self) -> str:
         assert self.url is not None
+        status: str
         try:
             answer = await fetch_geoblock(self.url)
             status = region_status(answer)

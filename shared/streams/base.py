@@ -31,8 +31,8 @@ MARKET_EVENTS: frozenset[type[Message]] = frozenset({
 STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
     EVENTS: MARKET_EVENTS,
     SIGNALS: frozenset({m.ExternalSignal}),
-    INTENTS: frozenset({m.OrderIntent, m.CancelIntent, m.CancelIntentV2}),
-    APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel, m.ApprovedCancelV2}),
+    INTENTS: frozenset({m.OrderIntent, m.CancelIntent, m.CancelIntentV2, m.BasketIntent}),
+    APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel, m.ApprovedCancelV2, m.ApprovedBasket}),
     FILLS: frozenset({m.OrderUpdate, m.Fill, m.PositionRedeemed}),
     # TickSizeChanged also here: the executor reads control, and queued approvals must follow a tick at once.
     CONTROL: frozenset({m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice,

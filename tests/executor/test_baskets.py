@@ -10,7 +10,7 @@ import pytest
 from shared.messages import ApprovedBasket, ApprovedBasketLeg, Envelope, OrderType, Side, deterministic_id
 from shared.streams import APPROVED_ORDERS
 from tests.executor.conftest import own_orders
-from tests.helpers import wait_until
+from tests.helpers import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -42,11 +42,11 @@ async def test_a_basket_whose_legs_all_fill_completes_posted_in_one_request(bus,
     admin.house(first["token_ids"][0], "SELL", "0.45", "50")
     admin.house(second["token_ids"][0], "SELL", "0.50", "50")
     executor.start(POLYDESK_CLOB_URL=proxy.url, **POLICY)
-    executor.wait_started()
+    await executor.wait_started()
     order = basket((first, "0.45", "0.47"), (second, "0.50", "0.52"))
     await bus.publish(APPROVED_ORDERS, order)
 
-    done, = wait_until(lambda: settled(executor, "basket_complete", order.basket_id), timeout=30)
+    done, = await eventually(lambda: settled(executor, "basket_complete", order.basket_id), timeout=30)
     assert [(leg["token_id"], leg["slippage_bps"]) for leg in done["legs"]] == [
         (first["token_ids"][0], "0.0"), (second["token_ids"][0], "0.0")]
     assert ("/orders", 2) in proxy.posted  # both legs in one POST
@@ -54,7 +54,7 @@ async def test_a_basket_whose_legs_all_fill_completes_posted_in_one_request(bus,
     assert not settled(executor, "basket_unwound", order.basket_id)
     # A replay of the approval posts nothing again.
     await bus.publish(APPROVED_ORDERS, order)
-    wait_until(lambda: executor.events("basket_posted"), timeout=10)
+    await eventually(lambda: executor.events("basket_posted"), timeout=10)
     assert len(settled(executor, "basket_posted", order.basket_id)) == 1
     assert executor.stop() == 0
 
@@ -66,11 +66,11 @@ async def test_a_leg_that_cannot_fill_unwinds_the_filled_one_and_leaves_nothing_
     admin.house(first["token_ids"][0], "BUY", "0.43", "50")  # someone to sell back to, within 10 %
     admin.house(second["token_ids"][0], "SELL", "0.60", "50")  # past the second leg's limit: it never fills
     executor.start(**POLICY)
-    executor.wait_started()
+    await executor.wait_started()
     order = basket((first, "0.45", "0.47"), (second, "0.50", "0.52"))
     await bus.publish(APPROVED_ORDERS, order)
 
-    unwound, = wait_until(lambda: settled(executor, "basket_unwound", order.basket_id), timeout=40)
+    unwound, = await eventually(lambda: settled(executor, "basket_unwound", order.basket_id), timeout=40)
     legs = {leg["token_id"]: leg for leg in unwound["legs"]}
     assert legs[first["token_ids"][0]]["filled"] == "10" and legs[first["token_ids"][0]]["sold_back"] == "10"
     assert legs[second["token_ids"][0]]["filled"] == "0"
@@ -80,7 +80,7 @@ async def test_a_leg_that_cannot_fill_unwinds_the_filled_one_and_leaves_nothing_
              if e["client_order_id"] == order.legs[1].client_order_id]
     assert tried == ["0.50", "0.51", "0.52"]
     # On the exchange: bought 10 of the first YES and sold them back; nothing of the second; nothing open.
-    wait_until(lambda: yes_held(admin, wallet, first) == 0, timeout=20)
+    await eventually(lambda: yes_held(admin, wallet, first) == 0, timeout=20)
     assert yes_held(admin, wallet, second) == 0
     assert [o for o in own_orders(admin, wallet.address) if o["status"] == "LIVE"] == []
     assert not settled(executor, "basket_complete", order.basket_id)
@@ -92,11 +92,11 @@ async def test_without_a_buyer_within_the_loss_bound_the_naked_rest_is_reported(
     admin.house(first["token_ids"][0], "SELL", "0.45", "50")
     admin.house(first["token_ids"][0], "BUY", "0.30", "50")  # a third below: past the 10 % loss bound
     executor.start(**POLICY)
-    executor.wait_started()
+    await executor.wait_started()
     order = basket((first, "0.45", "0.47"), (second, "0.50", "0.52"))  # the second market has no asks
     await bus.publish(APPROVED_ORDERS, order)
 
-    unwound, = wait_until(lambda: settled(executor, "basket_unwound", order.basket_id), timeout=40)
+    unwound, = await eventually(lambda: settled(executor, "basket_unwound", order.basket_id), timeout=40)
     assert unwound["naked"] == "10"  # reported, never sold below the bound
     assert yes_held(admin, wallet, first) == Decimal(10)
     sells = [e for e in executor.events("order_phase") if e["side"] == "SELL"]
