@@ -244,3 +244,17 @@ async def test_probes_are_capped_so_many_quiet_markets_do_not_flood_rest(bus):
 
 async def _started(started: list[str], n: int) -> bool:
     return len(started) == n
+
+
+async def test_gamma_showing_a_new_tick_is_handled_like_the_market_channels_tick_size_change(bus):
+    clock, venue = Clock(), _venue()
+    async with httpx.AsyncClient() as http:
+        feed = await _feed(bus, http, clock, venue)
+        assert feed.gamma_tick_change(_info()) == []  # the same tick: nothing to do
+        outputs = feed.gamma_tick_change(_info().model_copy(update={"tick_size": Decimal("0.001")}))
+        ticks = [(stream, m) for stream, m in outputs if isinstance(m, TickSizeChanged)]
+        assert {stream for stream, _ in ticks} == {CONTROL, events_stream("main")}
+        assert {m.old_tick_size for _, m in ticks} == {Decimal("0.01")}
+        resyncing = {m.token_id for _, m in outputs if isinstance(m, BookStatus) and m.state is BookState.RESYNCING}
+        assert resyncing == {YES, NO}
+        assert feed.gamma_tick_change(_info().model_copy(update={"tick_size": Decimal("0.001")})) == []  # once

@@ -222,3 +222,32 @@ async def test_dedup_holds_across_a_restart_inside_the_window_and_lets_the_signa
     await bus.publish(INTENTS, later)
     assert (await decision_for(bus, later.envelope.message_id)).approved
     risk.stop()
+
+
+async def test_a_book_reported_not_valid_blocks_intents_and_its_resting_orders_are_cancelled(bus, risk_process):
+    risk = risk_process(dry_run="false", book_invalid_cancel_secs="1")
+    await risk.start(bus)
+    await publish_market(bus)
+    resting = intent(key="copy:resting")
+    await bus.publish(INTENTS, resting)
+    assert (await decision_for(bus, resting.envelope.message_id)).approved  # an open order in the market
+    await bus.publish(events_stream("main"), m.BookStatus(envelope=m.Envelope.new("ingest"), market=CID, token_id=YES,
+                                                          state=m.BookState.STALE, reason="frozen_feed", epoch=1))
+
+    async def status_applied():
+        group = {s.group: s for s in await bus.group_stats(events_stream("main"))}["risk-marks"]
+        return group.pending == 0 and group.lag == 0
+
+    await eventually(status_applied, timeout=15)
+    blocked = intent(key="copy:blocked")
+    await bus.publish(INTENTS, blocked)
+    decision = await decision_for(bus, blocked.envelope.message_id)
+    assert not decision.approved and decision.rule == "BOOK_NOT_VALID" and "frozen_feed" in decision.detail
+
+    async def cancel_asked():
+        return [c for c in await read(bus, CONTROL) if isinstance(c, m.CancelAllRequested) and c.market == CID]
+
+    cancel, = await eventually(cancel_asked, timeout=15)
+    assert "stale" in cancel.reason and "frozen_feed" in cancel.reason
+    risk.stop()
+    assert risk.events("cancel_market_book_not_valid")
