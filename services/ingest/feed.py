@@ -220,13 +220,14 @@ class Feed:
 
     # ---- freshness and book states -------------------------------------------------------------------
     def _heard(self, message: object, now: float) -> None:
+        venue_ms = _ms(getattr(message, "timestamp", None))
         if isinstance(message, PriceChangeMessage):
             for entry in message.price_changes:
-                self.fresh.heard(entry.asset_id, now)
+                self.fresh.heard(entry.asset_id, now, venue_ms)
         else:
             asset = getattr(message, "asset_id", None)
             if asset is not None:
-                self.fresh.heard(asset, now)
+                self.fresh.heard(asset, now, venue_ms)
 
     def status_output(self, asset: str, state: BookState, reason: str) -> list[Output]:
         """The BookStatus to publish when `asset` changes state (none when it is already in it)."""
@@ -390,8 +391,10 @@ class Feed:
                 outcome = "quiet"
                 if self.states.reason(asset) == "probe_failed":  # an earlier probe failed: known good again
                     await self._publish(self.status_output(asset, BookState.VALID, "probe"))
-            elif token.last_data > started:
-                outcome = "inconclusive"  # data arrived meanwhile: the REST book may be ahead of it
+            elif token.last_data > started or (_ms(snap.timestamp) or 0) <= token.last_venue_ms:
+                # Data arrived meanwhile (REST may be ahead of it), or REST is not newer than the last event we
+                # had (a cached answer): neither proves the feed froze.
+                outcome = "inconclusive"
             else:
                 outcome = "frozen"
                 await self._frozen(asset, snap)
@@ -473,3 +476,9 @@ class Feed:
                 "books_not_valid": len(self.states.not_valid()),
                 "hash_mismatch": self.books.counters["hash_mismatch"]}
 
+
+def _ms(timestamp: object) -> int | None:
+    try:
+        return int(timestamp)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None

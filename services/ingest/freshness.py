@@ -25,6 +25,7 @@ class _Token:
     probe_base: float = 0.0  # silence is counted from max(last_data, probe_base)
     quiet_probes: int = 0  # probes in a row that found the book unchanged (backoff)
     probing: bool = False
+    last_venue_ms: int = 0  # the venue's timestamp of the newest event seen for this token
 
 
 class Freshness:
@@ -40,11 +41,13 @@ class Freshness:
     def forget(self, asset: str) -> None:
         self.tokens.pop(asset, None)
 
-    def heard(self, asset: str, now: float) -> None:
-        """Market data for `asset` arrived now."""
+    def heard(self, asset: str, now: float, venue_ms: int | None = None) -> None:
+        """Market data for `asset` arrived now (stamped `venue_ms` by the venue)."""
         token = self.tokens.get(asset)
         if token is None:
             return
+        if venue_ms is not None and venue_ms > token.last_venue_ms:
+            token.last_venue_ms = venue_ms
         gap = now - token.last_data
         if gap > 0 and token.cadence is None:
             token.cadence = min(gap, self.cap_secs)

@@ -67,7 +67,7 @@ def test_book_states_report_each_change_once_per_epoch():
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_800_000_000.0  # seconds: REST answers are stamped after the frames (1.7e12 ms)
 
     def __call__(self) -> float:
         return self.now
@@ -258,3 +258,20 @@ async def test_gamma_showing_a_new_tick_is_handled_like_the_market_channels_tick
         resyncing = {m.token_id for _, m in outputs if isinstance(m, BookStatus) and m.state is BookState.RESYNCING}
         assert resyncing == {YES, NO}
         assert feed.gamma_tick_change(_info().model_copy(update={"tick_size": Decimal("0.001")})) == []  # once
+
+
+async def test_a_rest_answer_not_newer_than_the_feed_proves_nothing(bus):
+    clock, venue = Clock(), _venue()
+    async with httpx.AsyncClient() as http:
+        feed = await _feed(bus, http, clock, venue)
+        frozen: list[str] = []
+        feed.on_frozen = lambda asset: _record(frozen, asset)
+        venue[YES].apply("BUY", "0.42", "7")
+
+        async def cached_book(asset: str) -> object:  # a REST answer stamped before the last frame we had
+            return decode_rest_book(json.dumps(venue[asset].book_frame("1600000000000")))
+
+        feed.fetch_book = cached_book  # type: ignore[method-assign]
+        clock.now += 3
+        assert await feed.probe(YES) == "inconclusive"
+        assert frozen == [] and not [s for s in await _statuses(bus) if s.state is BookState.STALE]
