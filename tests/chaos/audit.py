@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from services.executor.baskets import leg_approvals
 from shared.messages import (
     ApprovedBasket,
     ApprovedCancel,
@@ -114,8 +115,12 @@ def audit(records: Records) -> Audit:
     problems: list[str] = []
     counts: dict[str, int] = {"events": records.events}
     approvals = _intents(records, counts, problems)
-    per_approval = _orders(records, approvals, counts, problems)
-    _outcomes(records, approvals, per_approval, counts, problems)
+    # A basket's unwind orders are the executor's own approvals: they explain exchange orders, but only
+    # those it made are recorded, so they are not owed an outcome.
+    unwinds = {a.client_order_id: a for b in records.approved if isinstance(b, ApprovedBasket)
+               for a in basket_unwinds(b)}
+    per_approval = _orders(records, {**unwinds, **approvals}, counts, problems)
+    _outcomes(records, approvals, {k: v for k, v in per_approval.items() if k not in unwinds}, counts, problems)
     _fills(records, counts, problems)
     _ledger(records, counts, problems)
     _poison(records, counts, problems)
@@ -171,7 +176,7 @@ def _intents(records: Records, counts: dict[str, int], problems: list[str]) -> d
         elif isinstance(message, ApprovedBasket):
             if verdicts.get(message.intent_id) != {True}:
                 problems.append(f"approved basket {message.basket_id} without an approving decision")
-            for approval in basket_legs_and_unwinds(message):
+            for approval in leg_approvals(message):
                 approvals.setdefault(approval.client_order_id, approval)
             for leg in message.legs:
                 approval_entries[leg.client_order_id] += 1
@@ -206,13 +211,10 @@ def _intents(records: Records, counts: dict[str, int], problems: list[str]) -> d
 UNWIND_ATTEMPTS = 100  # more than an unwind can make within its time bound
 
 
-def basket_legs_and_unwinds(basket: ApprovedBasket) -> list[ApprovedOrder]:
-    """A basket's legs as the executor queues them, and the unwind orders it may make for each leg (by id)."""
-    from services.executor.baskets import leg_approvals
-
+def basket_unwinds(basket: ApprovedBasket) -> list[ApprovedOrder]:
+    """The unwind orders the executor may make for each leg of a basket (by their deterministic ids)."""
     out = []
     for leg in leg_approvals(basket):
-        out.append(leg)
         opposite = Side.SELL if leg.side is Side.BUY else Side.BUY
         out += [leg.model_copy(update={"client_order_id": deterministic_id("unwind", leg.client_order_id, str(n)),
                                        "side": opposite, "must_fill": False, "order_type": OrderType.FAK})

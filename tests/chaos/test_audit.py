@@ -240,3 +240,36 @@ def test_a_self_trade_has_one_fill_per_own_order_not_a_duplicate():
     records = _clean()
     records.fills.append(_fill("t1", TradeStatus.CONFIRMED, order_id="hash-2"))
     assert audit(records).counts["fills duplicated"] == 0
+
+
+def test_a_basket_its_legs_and_its_unwind_orders_are_explained():
+    from shared.messages import ApprovedBasket, ApprovedBasketLeg, BasketIntent, BasketLeg, deterministic_id
+
+    records = _clean()
+    legs = (BasketLeg(market="m1", token_id="tok", side=Side.BUY, price=Decimal("0.40"), size=Decimal(10)),
+            BasketLeg(market="m2", token_id="tok2", side=Side.BUY, price=Decimal("0.50"), size=Decimal(10)))
+    records.intents.append(("5-0", BasketIntent(envelope=_env("intent-5"), strategy="arbitrage", signal_key="arb:5",
+                                                reason="arb: test", market="E", legs=legs)))
+    records.decisions.append(RiskDecision(envelope=_env("decision-5"), intent_id="intent-5", signal_key="arb:5",
+                                          strategy="arbitrage", approved=True, requested_size=Decimal(10),
+                                          approved_size=Decimal(10)))
+    records.approved.append(ApprovedBasket(
+        envelope=_env("approved-5"), basket_id="b5", intent_id="intent-5", signal_key="arb:5", strategy="arbitrage",
+        market="E", order_type="FOK", legs=tuple(
+            ApprovedBasketLeg(client_order_id=f"leg-{i}", market=leg.market, token_id=leg.token_id, side=leg.side,
+                              size=leg.size, price=leg.price, price_limit=leg.price + Decimal("0.02"),
+                              tick_size=Decimal("0.01")) for i, leg in enumerate(legs))))
+    unwind = deterministic_id("unwind", "leg-0", "1")
+    records.exchange_orders += [_order("hash-leg", []), {**_order("hash-unwind", []), "side": "SELL"}]
+    records.executor_orders += [ExecutorOrder("hash-leg", "leg-0", 1, "MATCHED"),
+                                ExecutorOrder("hash-unwind", unwind, 1, "MATCHED")]
+    records.executor_approvals += [ExecutorApproval("leg-0", "DONE", "placed"),
+                                   ExecutorApproval("leg-1", "DONE", "phases exhausted at the price limit")]
+    records.decision_log.append({"type": "risk_approve", "intent_id": "intent-5"})
+    result = audit(records)
+    assert result.clean, result.problems
+    assert result.counts["intents basket"] == 1 and result.counts["unexplained orders"] == 0
+
+    records.executor_orders[-1] = ExecutorOrder("hash-unwind", deterministic_id("unwind", "leg-9", "1"), 1,
+                                                "MATCHED")
+    assert any("explained by no approval" in p for p in audit(records).problems)
