@@ -133,7 +133,7 @@ async def _once(db_path: Path, data_api_url: str | None, rpc_url: str | None, wa
     ledger = read_ledger(db_path)
     venue = None
     if wallet and (data_api_url or rpc_url):
-        tokens = [p.token_id for p in ledger.positions]
+        tokens = [p.token_id for p in ledger.positions if p.size != 0 or p.settled != 0]
         venue = await read_venue(data_api_url, rpc_url, wallet, tokens, timeout_secs=5.0)
     return report(ledger, venue)
 

@@ -188,7 +188,8 @@ class RiskService:
         wallet = self.settings.reconcile_wallet_address
         if not wallet or not (self.settings.data_api_url or self.settings.rpc_url):
             return None
-        tokens = [p.token_id for p in self.state.ledger.positions()]
+        # Held tokens only (every token ever traded would grow the chain reads); the Data API lists the rest.
+        tokens = [p.token_id for p in self.state.ledger.positions() if p.size != 0 or p.settled != 0]
         return await read_venue(self.settings.data_api_url, self.settings.rpc_url, wallet, tokens)
 
     async def _fills_backlog(self) -> int:
