@@ -1,11 +1,11 @@
 # Two commands on a fresh machine: `make run` (install + run polydesk) and `make test`.
-# `make test-fast` is the quick lane (unit and property tests, no service processes or pipeline runs);
+# `make test-fast` is the quick lane: in-process unit and property tests (no polydesk process, no pipeline run);
 # `make lint` is ruff check + ruff format --check + mypy on the shipped packages (rules in pyproject.toml).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LINT_PATHS := shared services polydesk paperexchange
-FAST_MARKERS := not integration and not pipeline and not slow
+FAST_MARKERS := not integration and not processes and not slow
 
 .PHONY: install run test test-fast test-all lint bench clean
 

@@ -18,7 +18,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="run long chaos and soak tests")
 
 
+# Fixtures that start polydesk processes: a test using one is marked `processes` (not in make test-fast).
+PROCESS_FIXTURES = frozenset({"executor"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.processes)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="long run: use --runslow")

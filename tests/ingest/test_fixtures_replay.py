@@ -116,6 +116,7 @@ def test_captured_books_load():
         assert outcome.hash_ok is None
 
 
+@pytest.mark.processes  # starts polydesk processes: not in make test-fast
 def test_book_replay_cli_on_the_continuous_tape():
     run = subprocess.run([sys.executable, "-m", "polydesk", "book-replay", str(fixture_path(HASH_TAPE))],
                          capture_output=True, text=True, timeout=60)

@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.ingest.conftest import NO, YES, RefBook, price_change
+
+pytestmark = pytest.mark.processes  # starts polydesk processes: not in make test-fast
 
 
 def replay(path: Path) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,8 @@ from shared.messages import (
 )
 from shared.streams import Output
 
+pytestmark = pytest.mark.processes  # starts polydesk processes: not in make test-fast
+
 
 def screen(state: DashboardState) -> str:
     console = Console(record=True, width=160, height=40, color_system=None)

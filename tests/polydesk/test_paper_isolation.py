@@ -12,10 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from polydesk.runs import RunDir, clear_runs, live_run, new_run
 from shared.config import ServiceSettings
 from shared.logging import read_events
 from shared.redis_conn import is_reachable
+
+pytestmark = pytest.mark.processes  # starts polydesk processes: not in make test-fast
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.processes  # starts polydesk processes: not in make test-fast
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -21,6 +21,8 @@ from shared.logging import EventLog, read_events
 from shared.redis_conn import free_port, is_reachable
 from tests.helpers import eventually
 
+pytestmark = pytest.mark.processes  # starts polydesk processes: not in make test-fast
+
 REPO = Path(__file__).resolve().parents[2]
 
 

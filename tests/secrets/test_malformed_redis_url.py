@@ -38,6 +38,7 @@ def test_clients_refuse_the_url_without_quoting_it(call):
     assert "POLYDESK_REDIS_URL" in str(caught.value) and _clean(str(caught.value))
 
 
+@pytest.mark.processes  # starts polydesk processes: not in make test-fast
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("command", [["config"], ["dash", "--once"], ["up", "--duration", "1"]])
 def test_commands_print_no_part_of_it(command, tmp_path):

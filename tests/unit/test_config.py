@@ -110,6 +110,7 @@ def _env(**extra):
     return env
 
 
+@pytest.mark.processes  # starts polydesk processes: not in make test-fast
 def test_polydesk_config_redacts_secrets(tmp_path):
     env = _env(POLYDESK_REDIS_PASSWORD=SECRET_PASSWORD,
                POLYDESK_REDIS_URL=f"redis://:{SECRET_PASSWORD}@127.0.0.1:1/0")
@@ -119,11 +120,13 @@ def test_polydesk_config_redacts_secrets(tmp_path):
     assert '"redis_password": "**********"' in result.stdout
 
 
+@pytest.mark.processes  # starts polydesk processes: not in make test-fast
 def test_polydesk_config_accepts_the_test_suites_redis_setting(tmp_path):
     result = _polydesk(["config"], _env(POLYDESK_TEST_REDIS_URL="redis://127.0.0.1:6379/0"), tmp_path)
     assert result.returncode == 0 and "unknown setting" not in result.stdout + result.stderr, result.stderr
 
 
+@pytest.mark.processes  # starts polydesk processes: not in make test-fast
 def test_a_service_with_a_bad_setting_fails_at_start_naming_it(tmp_path):
     env = _env(POLYDESK_CLAIM_MIN_IDLE_MS="soon", POLYDESK_REDIS_PASSWORD=SECRET_PASSWORD)
     result = subprocess.run([sys.executable, "-m", "services.risk"], env=env, cwd=tmp_path, capture_output=True,
