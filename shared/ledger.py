@@ -371,6 +371,11 @@ class Ledger:
         """Shares burned for pUSD on chain; idempotent by (transaction hash, token)."""
         if self.store.has_entry(EntryKind.REDEEM, message.token_id, message.transaction_hash):
             return Applied("duplicate", False)
+        if message.shares > 0 and not self.store.has_entry(EntryKind.RESOLVE, message.token_id, ""):
+            # The chain paid, so the market resolved (its announcement is late, or went to another shard's
+            # worker): the token's payout per share is what was paid for it.
+            self._append(Entry(EntryKind.RESOLVE, message.token_id, message.market, self.store.next_seq(),
+                               self.day(), price=message.payout_usd / message.shares))
         after = self._append(Entry(EntryKind.REDEEM, message.token_id, message.market, self.store.next_seq(),
                                    self.day(), shares=message.shares, usd=message.payout_usd,
                                    ref=message.transaction_hash))

@@ -110,6 +110,18 @@ def test_redemption_zeroes_shares_and_pays_cash_without_moving_pnl(ledger):
     assert ledger.cash_usd() == D(15)  # -5 paid, +20 redeemed
 
 
+def test_a_redemption_before_the_resolution_resolves_the_token_from_what_the_chain_paid(ledger):
+    ledger.apply_fill(fill("t1", S.CONFIRMED, size="20", price="0.25"))
+    ledger.apply_fill(fill("t2", S.CONFIRMED, order="o2", token=NO, size="4", price="0.70"))
+    redeemed = PositionRedeemed(envelope=Envelope.new("executor"), market=CID, token_id=YES, shares=D(20),
+                                payout_usd=D(20), transaction_hash="0xtx")
+    assert ledger.redeem(redeemed).anomaly == ""
+    yes = ledger.position(YES)
+    assert (yes.size, yes.resolved_price, yes.realized_usd) == (0, 1, D(15))
+    assert ledger.resolve(CID, (YES, NO), YES) == [NO]  # the late announcement resolves only the other token
+    assert ledger.position(YES).realized_usd == D(15) and ledger.position(NO).realized_usd == D("-2.80")
+
+
 def test_adopting_the_venue_position_and_cash(ledger):
     ledger.apply_fill(fill("t1", S.MINED, size="10", price="0.50"))
     ledger.adopt_position(YES, CID, D(12), D("0.50"))
