@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from services.strategy.config import StrategySettings
 from services.strategy.engine import Engine, build_strategies
@@ -102,8 +103,10 @@ class StrategyWorker:
         for intent in intents:
             kind = reason_kind(intent.reason)
             metrics.INTENTS_EMITTED.labels(strategy=intent.strategy, reason_kind=kind).inc()
-            fields = {"strategy": intent.strategy, "signal_key": intent.signal_key, "reason": intent.reason,
-                      "market": intent.market, "intent_id": intent.envelope.message_id}
+            fields: dict[str, Any] = {
+                "strategy": intent.strategy, "signal_key": intent.signal_key, "reason": intent.reason,
+                "market": intent.market, "intent_id": intent.envelope.message_id,
+            }
             if isinstance(intent, BasketIntent):
                 fields.update(order_type=intent.order_type.value, legs=[
                     {"token_id": leg.token_id, "side": leg.side.value, "price": str(leg.price),
