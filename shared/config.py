@@ -15,7 +15,7 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, overload
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -47,6 +47,10 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+@overload
+def url_with_scheme(value: str, schemes: tuple[str, ...]) -> str: ...
+@overload
+def url_with_scheme(value: None, schemes: tuple[str, ...]) -> None: ...
 def url_with_scheme(value: str | None, schemes: tuple[str, ...]) -> str | None:
     """`value` when it is a URL with one of `schemes` and a host; else ValueError (naming the schemes, not
     quoting the value: a URL may carry a password)."""
@@ -64,14 +68,27 @@ def url_with_scheme(value: str | None, schemes: tuple[str, ...]) -> str | None:
     return value.strip()
 
 
+# The validators keep None as None and a value as a value: the overloads tell the type checker so.
+@overload
+def http_url(value: str) -> str: ...
+@overload
+def http_url(value: None) -> None: ...
 def http_url(value: str | None) -> str | None:
     return url_with_scheme(value, ("http", "https"))
 
 
+@overload
+def ws_url(value: str) -> str: ...
+@overload
+def ws_url(value: None) -> None: ...
 def ws_url(value: str | None) -> str | None:
     return url_with_scheme(value, ("ws", "wss"))
 
 
+@overload
+def wallet_address(value: str) -> str: ...
+@overload
+def wallet_address(value: None) -> None: ...
 def wallet_address(value: str | None) -> str | None:
     """An EVM address: 0x and 40 hex digits."""
     if value is None:
