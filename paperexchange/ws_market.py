@@ -61,14 +61,14 @@ class MarketHub:
             self._deliver([sub for sub in self._all if sub.custom], data)
 
     def _deliver(self, targets, data: bytes) -> None:
-        faulty = self.faults is not None and self.faults.frames is not None
+        faults = self.faults if self.faults is not None and self.faults.frames is not None else None
         injected, self._injected = self._injected, []
         for sub in targets:
             if sub.silent:
                 continue
             for item in injected:  # pushed in the same turn: the writer sends them in one array frame
                 sub.push(item)
-            for _ in range(self.faults.frame_copies() if faulty else 1):
+            for _ in range(faults.frame_copies() if faults is not None else 1):
                 sub.push(data)
         self.sent += len(targets)
 

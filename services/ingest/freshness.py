@@ -51,7 +51,7 @@ class Freshness:
         gap = now - token.last_data
         if gap > 0 and token.cadence is None:
             token.cadence = min(gap, self.cap_secs)
-        elif gap > 0:
+        elif gap > 0 and token.cadence is not None:
             # A gap past the threshold was a silence (probed or not), not the market's rhythm: capped, so one
             # freeze does not make the next one take several times longer to notice.
             gap = min(gap, self._base(token))

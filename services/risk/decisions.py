@@ -71,6 +71,7 @@ class Decider:
             if len(siblings) == 2 and intent.token_id in siblings:  # the YES/NO mirror of a binary market
                 tokens = siblings
         resting = self.state.open_orders(tokens)
+        book = self.state.book_status(intent.token_id)  # None: ingest never reported on this token
         return Situation(
             now=self.state.clock(), kill_switch_active=self.state.kill_switch().active,
             daily_pnl_usd=realized + unrealized,
@@ -83,13 +84,9 @@ class Decider:
             open_sell_size=sum((r for t, side, _, r in resting if t == intent.token_id and side == Side.SELL),
                                Decimal(0)),
             own_resting=tuple(RestingOrder(side, price, t != intent.token_id) for t, side, price, _ in resting),
-            **self._book(intent.token_id), trading_region=self.region(),
+            book_state=book.state if book else None, book_reason=book.reason if book else "",
+            trading_region=self.region(),
         )
-
-    def _book(self, token_id: str) -> dict[str, str | None]:
-        row = self.state.book_status(token_id)
-        return {"book_state": None, "book_reason": ""} if row is None else {"book_state": row.state,
-                                                                          "book_reason": row.reason}
 
     def decide(self, intent: OrderIntent, fx: Effects) -> Decision:
         """Evaluate `intent` and add its outputs and events to `fx` (inside the caller's transaction)."""
