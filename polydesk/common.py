@@ -34,7 +34,7 @@ def cli_redis(settings: ServiceSettings) -> tuple[str, str | None]:
             password_file = info.get("redis_password_file")
             password = settings.redis_password_value()
             if password_file and password is None:
-                password = Path(password_file).read_text()
+                password = Path(str(password_file)).read_text()
             return str(info["redis_url"]), password
     from shared.lifecycle import find_redis_url
 

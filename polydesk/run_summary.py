@@ -36,6 +36,7 @@ async def reconcile_run(layers: dict[str, ServiceSettings], paper: PaperVenue | 
         risk = _risk_settings(layers)
     except ConfigurationError as error:
         return _unknown(f"risk settings: {error}")
+    endpoints: tuple[str | None, str | None, str | None]
     if paper is not None and paper.alive():
         endpoints = (f"{paper.url}/data-api", f"{paper.url}/rpc", paper.wallet)
     elif paper is not None:

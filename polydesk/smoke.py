@@ -37,8 +37,8 @@ async def run(settings: ExecutorSettings, token_id: str | None) -> tuple[bool, s
         venue = await connect(settings)
     except PolydeskError as error:
         return False, f"cannot connect: {error}"
-    for secret in venue.secrets():
-        register_secret(secret)
+    for venue_secret in venue.secrets():
+        register_secret(venue_secret)
     try:
         token = token_id or settings.smoke_token_id or await _first_token(venue)
         request = OrderRequest(token, Side.BUY, PRICE, (NOTIONAL_USD / PRICE).quantize(Decimal(1)), OrderType.GTC)
