@@ -317,7 +317,7 @@ class PolymarketVenue:
             raise translate(error, mutating=False) from error
         if request.order_type in (OrderType.FOK, OrderType.FAK):
             # The order type travels beside the signed struct, not inside it: same signature, same hash.
-            native = dataclasses.replace(native, order_type=request.order_type.value)
+            native = dataclasses.replace(native, order_type="FOK" if request.order_type is OrderType.FOK else "FAK")
         return SignedOrder(self._hash_of(native, request.neg_risk), wire_body(native), request, native)
 
     def restore(self, order_hash: str, body: dict[str, Any], request: OrderRequest) -> SignedOrder:
