@@ -26,12 +26,14 @@ from shared.config import ServiceSettings, mask_url
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret
 from shared.redis_conn import DEFAULT_URL, EMBEDDED_PORT, connect, is_reachable
+from shared.runtime import Runtime
 from shared.streams import Bus, Consumer, Handler
 
 log = logging.getLogger(__name__)
 
 ShutdownHook = Callable[[], Awaitable[None]]
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+STREAM_STATS_SECS = 5.0
 
 
 def health_key(prefix: str, service: str, instance: str) -> str:
@@ -51,6 +53,8 @@ class ServiceContext:
     consumers: list[Consumer] = field(default_factory=list)
     shutdown_hooks: list[ShutdownHook] = field(default_factory=list)
     status: dict[str, object] = field(default_factory=dict)  # published in the health key
+    runtime: Runtime | None = None
+    failure: str | None = None  # set when a task died: the health key is no longer written
 
     @property
     def consumer_name(self) -> str:
@@ -69,6 +73,48 @@ class ServiceContext:
 
     def on_shutdown(self, hook: ShutdownHook) -> None:
         self.shutdown_hooks.append(hook)
+
+    # ---- the declarative runtime (shared/runtime.py): what run_service runs in its TaskGroup ----------------
+
+    def consume(self, stream: str, group: str, handler: Handler, **options: object) -> str:
+        """A consumer run by the runtime (its death stops the service); returns its task's name."""
+        consumer = self.consumer(stream, group, handler, **options)
+        return self.task(f"consume:{stream}/{group}", consumer.run)
+
+    def task(self, name: str, run: Callable[[], Awaitable[object]], *, may_return: bool = False) -> str:
+        """A long-running task run by the runtime; its death takes the service down, health red first.
+        `may_return`: returning is no death (a loop that is switched off by its settings returns at once).
+        Returns `name` (for join_tasks and cancel_tasks)."""
+        self._runtime().task(name, run, may_return=may_return)
+        return name
+
+    async def join_tasks(self, names: list[str], timeout: float | None = None) -> None:
+        await self._runtime().join(names, timeout)
+
+    async def cancel_tasks(self, names: list[str]) -> None:
+        await self._runtime().cancel(names)
+
+    def every(self, name: str, interval_secs: float | Callable[[], float], job: Callable[[], Awaitable[object]],
+              **options: float) -> None:
+        """A periodic job run by the runtime; its errors are logged and backed off, and it goes on."""
+        self._runtime().every(name, interval_secs, job, **options)
+
+    def _runtime(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("tasks are declared on the context run_service created")
+        return self.runtime
+
+    async def mark_failed(self, reason: str) -> None:
+        """Health red at once: no more health writes, the key deleted, service_up 0."""
+        self.failure = reason
+        metrics.SERVICE_UP.labels(service=self.service).set(0)
+        task = reason.split(":", 1)[0]
+        metrics.TASK_DEATHS.labels(service=self.service, task=task).inc()
+        self.events.emit("task_died", reason=reason)
+        try:
+            await self.redis.delete(health_key(self.settings.stream_prefix, self.service, self.settings.instance))
+        except (RedisError, OSError) as error:
+            log.warning("health key not deleted (it expires by its TTL): %s", error)
 
     def request_stop(self) -> None:
         self.stopping.set()
@@ -107,7 +153,7 @@ async def wait_for_redis(client: aioredis.Redis, url: str, timeout_secs: float =
 async def _keep_healthy(ctx: ServiceContext) -> None:
     key = health_key(ctx.settings.stream_prefix, ctx.service, ctx.settings.instance)
     ttl_ms = int(ctx.settings.health_ttl_secs * 1000)
-    while not ctx.stopping.is_set():
+    while not ctx.stopping.is_set() and ctx.failure is None:
         payload = {"service": ctx.service, "instance": ctx.settings.instance, "pid": os.getpid(),
                    "ts": time.time(), **ctx.status}
         try:
@@ -120,22 +166,25 @@ async def _keep_healthy(ctx: ServiceContext) -> None:
             pass
 
 
-async def _report_stream_stats(ctx: ServiceContext, interval_secs: float = 5.0) -> None:
-    """Keep the lag, pending and length gauges of every stream this service consumes up to date."""
-    while not ctx.stopping.is_set():
-        for stream in sorted({c.stream for c in ctx.consumers}):
-            try:
-                for stats in await ctx.bus.group_stats(stream):
-                    metrics.STREAM_PENDING.labels(stream=stream, group=stats.group).set(stats.pending)
-                    if stats.lag is not None:
-                        metrics.STREAM_LAG.labels(stream=stream, group=stats.group).set(stats.lag)
-                metrics.STREAM_LENGTH.labels(stream=stream).set(await ctx.bus.length(stream))
-            except (RedisError, OSError) as error:
-                log.warning("stream stats of %s not read: %s", stream, error)
-        try:
-            await asyncio.wait_for(ctx.stopping.wait(), timeout=interval_secs)
-        except TimeoutError:
-            pass
+async def _report_stream_stats(ctx: ServiceContext) -> None:
+    """The lag, pending and length gauges of every stream this service consumes (a periodic job)."""
+    for stream in sorted({c.stream for c in ctx.consumers}):
+        for stats in await ctx.bus.group_stats(stream):
+            metrics.STREAM_PENDING.labels(stream=stream, group=stats.group).set(stats.pending)
+            if stats.lag is not None:
+                metrics.STREAM_LAG.labels(stream=stream, group=stats.group).set(stats.lag)
+        metrics.STREAM_LENGTH.labels(stream=stream).set(await ctx.bus.length(stream))
+
+
+async def run_declared(ctx: ServiceContext, main: Callable[[], Awaitable[object]],
+                       grace_secs: float | None = None) -> int:
+    """Run `main` and whatever it declares on `ctx` in a runtime of their own until `ctx` is asked to stop:
+    run_service's task handling without its Redis connection, metrics and health key (tests drive a
+    service's objects with it). Returns the exit code."""
+    runtime = Runtime(ctx.service, ctx.stopping, ctx.request_stop, ctx.mark_failed)
+    ctx.runtime = runtime
+    runtime.task(f"{ctx.service}:main", main, may_return=True)
+    return await runtime.run(ctx.settings.shutdown_grace_secs if grace_secs is None else grace_secs)
 
 
 async def run_service(
@@ -171,16 +220,14 @@ async def run_service(
     metrics.SERVICE_UP.labels(service=service).set(1)
     metrics.SERVICE_STARTED.labels(service=service).set(time.time())
     events.emit("service_started", instance=settings.instance, pid=os.getpid(), redis=mask_url(url))
-    health = asyncio.create_task(_keep_healthy(ctx), name="health")
-    stream_stats = asyncio.create_task(_report_stream_stats(ctx), name="stream-stats")
-    exit_code = 0
-    main_task = asyncio.create_task(main(ctx), name=f"{service}:main")
+    runtime = Runtime(service, ctx.stopping, ctx.request_stop, ctx.mark_failed)
+    ctx.runtime = runtime
+    runtime.task("runtime:health", lambda: _keep_healthy(ctx), may_return=True)
+    runtime.every("runtime:stream-stats", STREAM_STATS_SECS, lambda: _report_stream_stats(ctx))
+    runtime.task(f"{service}:main", lambda: main(ctx), may_return=True)
+    exit_code = 1
     try:
-        stop_wait = asyncio.create_task(ctx.stopping.wait())
-        await asyncio.wait({main_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-        stop_wait.cancel()
-        ctx.request_stop()
-        exit_code = await _drain(main_task, settings.shutdown_grace_secs)
+        exit_code = await runtime.run(settings.shutdown_grace_secs)
     finally:
         metrics.SERVICE_UP.labels(service=service).set(0)
         for hook in reversed(ctx.shutdown_hooks):
@@ -189,34 +236,15 @@ async def run_service(
             except Exception:
                 log.exception("shutdown hook failed")
                 exit_code = exit_code or 1
-        health.cancel()
-        stream_stats.cancel()
-        await asyncio.gather(health, stream_stats, return_exceptions=True)
         try:
             await client.delete(health_key(settings.stream_prefix, service, settings.instance))
         except (RedisError, OSError):
             pass
         await client.aclose()
-        events.emit("shutdown_clean" if exit_code == 0 else "shutdown_error", exit_code=exit_code)
+        events.emit("shutdown_clean" if exit_code == 0 else "shutdown_error", exit_code=exit_code,
+                    **({"failure": runtime.failure} if runtime.failure else {}))
         events.close()
     return exit_code
-
-
-async def _drain(main_task: asyncio.Task[None], grace_secs: float) -> int:
-    try:
-        await asyncio.wait_for(asyncio.shield(main_task), timeout=grace_secs)
-        return 0
-    except TimeoutError:
-        log.error("main did not finish within %.0fs of the stop request; cancelling", grace_secs)
-        main_task.cancel()
-        await asyncio.gather(main_task, return_exceptions=True)
-        return 1
-    except ConfigurationError as error:  # found while starting (a setting that does not fit the venue): one line
-        log.error("service failed: %s", error)
-        return 1
-    except Exception:
-        log.exception("service failed")
-        return 1
 
 
 async def wait_stopped(ctx: ServiceContext) -> None:

@@ -68,6 +68,14 @@ STREAM_PENDING = Gauge(
     "stream_pending_entries", "Entries delivered to a group and not yet acknowledged", ["stream", "group"],
     namespace=NAMESPACE,
 )
+PERIODIC_JOB_ERRORS = Counter(
+    "periodic_job_errors", "Runs of a service's periodic job that failed (logged and backed off)",
+    ["service", "job"], namespace=NAMESPACE,
+)
+TASK_DEATHS = Counter(
+    "task_deaths", "Long-running tasks that died and took their service down (health red, then restart)",
+    ["service", "task"], namespace=NAMESPACE,
+)
 STREAM_LENGTH = Gauge("stream_length_entries", "Entries held in a stream", ["stream"], namespace=NAMESPACE)
 HOP_LATENCY_SECONDS = Histogram(
     "hop_latency_seconds",

@@ -242,28 +242,28 @@ class Executor:
         stopping = self.ctx.stopping
         await self.reconciler.on_start()
         await self.heartbeat.beat()
+        # Declared on the runtime: a task that dies (e.g. the heartbeat loop) takes the service down with
+        # health red, instead of leaving a green service whose venue dead-man switch cancels every order.
         tasks = [
-            asyncio.create_task(self.heartbeat.run(stopping), name="heartbeat"),
-            asyncio.create_task(self.user_stream(), name="user-stream"),
-            asyncio.create_task(self.reconcile_loop(), name="reconcile"),
-            asyncio.create_task(self.submitter.run(stopping), name="submitter"),
-            asyncio.create_task(self.ctx.consumer(APPROVED_ORDERS, GROUP, self.on_approved).run(), name="approved"),
-            asyncio.create_task(self.ctx.consumer(CONTROL, GROUP, self.on_control).run(), name="control"),
+            self.ctx.task("heartbeat", lambda: self.heartbeat.run(stopping)),
+            self.ctx.task("user-stream", self.user_stream),
+            self.ctx.task("reconcile", self.reconcile_loop),
+            self.ctx.task("submitter", lambda: self.submitter.run(stopping)),
         ]
+        consumers = [self.ctx.consume(APPROVED_ORDERS, GROUP, self.on_approved),
+                     self.ctx.consume(CONTROL, GROUP, self.on_control)]
         if self.redeemer is not None:
-            redeeming = self.redeemer.run(stopping, self.settings.redeem_interval_secs)
-            tasks.append(asyncio.create_task(redeeming, name="redeemer"))
+            redeemer = self.redeemer
+            tasks.append(self.ctx.task(
+                "redeemer", lambda: redeemer.run(stopping, self.settings.redeem_interval_secs)))
         self._publish_status()
         try:
             await stopping.wait()
         finally:
             await self.submitter.stop()
             await self.baskets.stop()
-            consumers = tasks[4:]
-            await asyncio.wait(consumers, timeout=self.settings.shutdown_grace_secs / 2)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.ctx.join_tasks(consumers, timeout=self.settings.shutdown_grace_secs / 2)
+            await self.ctx.cancel_tasks(tasks + consumers)
 
     async def shutdown(self) -> None:
         """Shutdown hook: cancel everything open, check, close. run_service then logs shutdown_clean."""

@@ -179,22 +179,22 @@ class Ingest:
         return status
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self.discovery_loop(), name="ingest:discovery"),
-                 asyncio.create_task(self.maintain_loop(), name="ingest:maintain")]
+        # Declared on the runtime: a loop that dies takes the service down (health red first).
+        tasks = [self.ctx.task("ingest:discovery", self.discovery_loop),
+                 self.ctx.task("ingest:maintain", self.maintain_loop)]
         if self.settings.watched_wallets:
-            tasks.append(asyncio.create_task(
-                self.wallets.run(self.ctx.stopping, self.settings.wallet_poll_secs), name="ingest:wallets"))
+            tasks.append(self.ctx.task(
+                "ingest:wallets", lambda: self.wallets.run(self.ctx.stopping, self.settings.wallet_poll_secs)))
         if self.accounts is not None:
-            tasks.append(asyncio.create_task(
-                self.accounts.run(self.ctx.stopping, self.settings.chain_poll_secs), name="ingest:accounts"))
+            accounts = self.accounts
+            tasks.append(self.ctx.task(
+                "ingest:accounts", lambda: accounts.run(self.ctx.stopping, self.settings.chain_poll_secs)))
         try:
             await self.ctx.stopping.wait()
         finally:
             await self.ws.close()
             await self.feed.close()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.ctx.cancel_tasks(tasks)
             for client in (self.http, self.gamma, self.data_api):
                 await client.aclose()
 

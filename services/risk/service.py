@@ -284,19 +284,21 @@ class RiskService:
         adopted = await self.reconcile_on_start()
         if self.region.url is not None:
             await self.region.check()  # before the first intent is judged
-        consumers = [
-            self.ctx.consumer(INTENTS, GROUP, self.on_intent),
-            self.ctx.consumer(FILLS, GROUP, self.on_fill),
-            self.ctx.consumer(CONTROL, GROUP, self.on_control),
-            *(self.ctx.consumer(events_stream(shard), MARKS_GROUP, self.on_market_event)
+        # Declared on the runtime (one TaskGroup with the service's health): a task that dies takes risk
+        # down with health red first; risk's state stays open until every task has finished.
+        tasks = [
+            self.ctx.consume(INTENTS, GROUP, self.on_intent),
+            self.ctx.consume(FILLS, GROUP, self.on_fill),
+            self.ctx.consume(CONTROL, GROUP, self.on_control),
+            *(self.ctx.consume(events_stream(shard), MARKS_GROUP, self.on_market_event)
               for shard in self.settings.shards),
+            self.ctx.task("risk:refresh", self._refresh_loop),
+            # These two return at once when their settings switch them off.
+            self.ctx.task("risk:reconcile", lambda: self._reconcile_loop(adopted), may_return=True),
+            self.ctx.task("risk:region", self._region_loop, may_return=True),
         ]
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._refresh_loop(), name="risk:refresh")
-            tasks.create_task(self._reconcile_loop(adopted), name="risk:reconcile")
-            tasks.create_task(self._region_loop(), name="risk:region")
-            for consumer in consumers:
-                tasks.create_task(consumer.run(), name=f"risk:{consumer.stream}")
+        await self.ctx.stopping.wait()
+        await self.ctx.join_tasks(tasks)
 
 
 def build_main(settings: RiskSettings) -> ServiceMain:

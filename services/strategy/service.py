@@ -6,7 +6,6 @@ Each handler returns the intents as outputs, so they are written and the input a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -65,12 +64,10 @@ class StrategyWorker:
         await self.rebuild()
         self.engine.on_seen = lambda name: metrics.STRATEGY_SIGNALS_SEEN.labels(strategy=name).inc()
         self.ctx.status.update(shard=self.shard, strategies=self.strategy_names)
-        consumers = [
-            self.ctx.consumer(self.events, self.group, self.on_event),
-            self.ctx.consumer(FILLS, self.group, self.on_fill, trim_interval_secs=None),
-            self.ctx.consumer(SIGNALS, self.group, self.on_signal, trim_interval_secs=None),
-        ]
-        await asyncio.gather(*(c.run() for c in consumers))
+        # Run by the runtime once this returns; a consumer that dies takes the service down.
+        self.ctx.consume(self.events, self.group, self.on_event)
+        self.ctx.consume(FILLS, self.group, self.on_fill, trim_interval_secs=None)
+        self.ctx.consume(SIGNALS, self.group, self.on_signal, trim_interval_secs=None)
 
     async def on_event(self, delivery: Delivery) -> Sequence[Output]:
         intents = self.engine.on_event(delivery.message)

@@ -26,7 +26,7 @@ from services.strategy.config import StrategySettings
 from services.strategy.pricing import bps, taker_fee_per_share, tradable_size
 from services.strategy.service import StrategyWorker
 from services.strategy.state import WorldState, apply_event
-from shared.lifecycle import ServiceContext
+from shared.lifecycle import ServiceContext, run_declared
 from shared.logging import EventLog
 from shared.messages import (
     BasketIntent,
@@ -90,8 +90,8 @@ async def test_copy_and_arbitrage_react_to_the_default_scenario(bus, redis_url, 
         strategy_s = StrategySettings(_env_file=None, **common, strategies=("copy", "arbitrage"),
                                       copy_wallets=tuple(whales), **COPY, **ARB)
         contexts = [_context("ingest", ingest_s, bus, tmp_path), _context("strategy", strategy_s, bus, tmp_path)]
-        tasks = [asyncio.create_task(Ingest(ingest_s, contexts[0]).run()),
-                 asyncio.create_task(StrategyWorker(contexts[1], strategy_s).run())]
+        tasks = [asyncio.create_task(run_declared(contexts[0], Ingest(ingest_s, contexts[0]).run)),
+                 asyncio.create_task(run_declared(contexts[1], StrategyWorker(contexts[1], strategy_s).run))]
 
         async def intents(strategy: str) -> list[OrderIntent | BasketIntent]:
             return [m for m in await _history(bus, INTENTS)
@@ -119,7 +119,7 @@ async def test_copy_and_arbitrage_react_to_the_default_scenario(bus, redis_url, 
                 ctx.request_stop()
             results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
             await admin.aclose()
-        assert [r for r in results if r is not None] == []
+        assert results == [0, 0]  # both stopped cleanly (exit codes of their runtimes)
 
     events = await _history(bus, events_stream(SHARD))
     assert all(m.envelope.producer == "ingest" for m in events)

@@ -13,7 +13,7 @@ import pytest
 
 from services.strategy.config import StrategySettings
 from services.strategy.service import StrategyWorker
-from shared.lifecycle import ServiceContext
+from shared.lifecycle import ServiceContext, run_declared
 from shared.logging import EventLog, read_events
 from shared.messages import ExternalSignal, OrderIntent, Side, decode
 from shared.streams import INTENTS, SIGNALS, Bus, Output, events_stream
@@ -38,7 +38,7 @@ async def intents(bus: Bus) -> list[OrderIntent]:
 
 async def run_worker(bus: Bus, s: StrategySettings, tmp_path, until) -> None:
     ctx = ServiceContext("strategy", s, bus.redis, bus, EventLog(tmp_path, "strategy"))
-    task = asyncio.create_task(StrategyWorker(ctx, s).run())
+    task = asyncio.create_task(run_declared(ctx, StrategyWorker(ctx, s).run))
     try:
         await until()
     finally:
