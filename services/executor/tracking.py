@@ -78,6 +78,9 @@ def venue_status(status: str, *, size_matched: Decimal, original_size: Decimal) 
     return mapped
 
 
+NEVER_RESTS = frozenset({"FOK", "FAK"})
+
+
 class Reporter:
     """Turns venue facts into store updates and bus reports, each exactly once."""
 
@@ -117,10 +120,15 @@ class Reporter:
             self.store.first_time(key)
 
     def order_update(self, row: OrderRow, kind: OrderEventKind, reason: str = "") -> tuple[str, Output]:
-        key = f"order:{row.order_hash}:{kind.value}:{row.status.value}:{row.size_matched}"
+        status = row.status
+        if row.order_type in NEVER_RESTS and status is OrderStatus.MATCHED and row.size_matched < row.size:
+            # A FOK/FAK order never rests: the venue killed what did not match at once. Reported as MATCHED
+            # with size left, risk and strategy counted that rest as a resting order of ours for good.
+            status = OrderStatus.CANCELED
+        key = f"order:{row.order_hash}:{kind.value}:{status.value}:{row.size_matched}"
         message = OrderUpdate(
             envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
-            client_order_id=row.client_order_id, order_id=row.order_hash, kind=kind, status=row.status,
+            client_order_id=row.client_order_id, order_id=row.order_hash, kind=kind, status=status,
             market=row.market, token_id=row.token_id, side=Side(row.side), price=row.price,
             original_size=row.size, size_matched=row.size_matched, strategy=row.strategy,
             reason=reason or row.reason,

@@ -23,7 +23,7 @@ from services.risk.checks import price_limit
 from services.risk.config import RiskSettings
 from shared.config import load_settings
 from shared.errors import ConfigurationError, RateLimited, TransientVenueError, UnknownOutcome
-from shared.messages import ApprovedOrder, Envelope, OrderStatus, OrderType, Side
+from shared.messages import ApprovedOrder, Envelope, OrderEventKind, OrderStatus, OrderType, Side
 
 D = Decimal
 
@@ -300,3 +300,15 @@ def test_a_stored_approval_out_of_todays_bounds_is_ended_and_the_others_still_li
     assert [a.approval.client_order_id for a in store.approvals_in("QUEUED")] == ["c2"]
     row = store._db.execute("SELECT state, outcome FROM approvals WHERE client_order_id = 'c1'").fetchone()
     assert row["state"] == "DONE" and row["outcome"].startswith("invalid: ")
+
+
+@pytest.mark.parametrize("order_type, status", [("FAK", OrderStatus.CANCELED), ("FOK", OrderStatus.CANCELED),
+                                                ("GTC", OrderStatus.MATCHED)])
+def test_a_partly_matched_market_order_is_not_reported_as_resting(tmp_path, order_type, status):
+    from services.executor.tracking import Reporter
+
+    reporter = Reporter(OrderStore(tmp_path / "r.sqlite"), None, None, "key")
+    row = OrderRow("0xfa", "c1", 1, OrderStatus.MATCHED, "SELL", "1", "m", D("0.4"), D(30), D(12), order_type, "s",
+                   "", 0, 0)
+    _, (_, update) = reporter.order_update(row, OrderEventKind.PLACEMENT)
+    assert update.status is status and update.size_matched == D(12) and update.original_size == D(30)
