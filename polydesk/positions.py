@@ -6,7 +6,8 @@ question; cash. The venue is the chain (pUSD and CTF balances over JSON-RPC) and
 compared as risk's reconciliation compares them (services.risk.reconcile). The `up` summary uses `report`.
 
 Venue endpoints: POLYDESK_DATA_API_URL, POLYDESK_RPC_URL and POLYDESK_RECONCILE_WALLET_ADDRESS; with none set,
-the paper exchange `polydesk up` runs (POLYDESK_PAPER_PORT) and the paper wallet in the state directory.
+the paper `polydesk up` running from this state folder (its run folder, exchange and wallet); after it ended,
+the newest paper run's ledger with the venue shown as unknown.
 """
 
 from __future__ import annotations
@@ -87,7 +88,11 @@ def _token_row(p: TokenPosition, ledger: LedgerView, venue: VenueView | None) ->
     }
 
 
-def report(ledger: LedgerView, venue: VenueView | None) -> dict[str, Any]:
+ENDED_RUN = "the paper run has ended: its exchange, and so the venue's view, is gone"
+NOT_CONFIGURED = "venue not configured"
+
+
+def report(ledger: LedgerView, venue: VenueView | None, unknown_reason: str = NOT_CONFIGURED) -> dict[str, Any]:
     """Ledger and venue side by side; unknown venue numbers stay None (never taken as a match)."""
     held = [p for p in ledger.positions if p.size != 0 or p.settled != 0]
     venue_tokens = set()
@@ -111,22 +116,40 @@ def report(ledger: LedgerView, venue: VenueView | None) -> dict[str, Any]:
         "positions_checked": len(checked) if venue_read else 0,
         "position_differences": [d.as_dict() for d in differences if d.kind == "position"],
         "cash_difference": next((d.as_dict() for d in differences if d.kind == "cash"), None),
-        "venue_errors": ["venue not configured"] if venue is None else list(venue.errors),
+        "venue_errors": [unknown_reason] if venue is None else list(venue.errors),
     }
 
 
-def venue_endpoints(settings: RiskSettings, paper_port: int) -> tuple[str | None, str | None, str | None]:
-    """(Data API URL, RPC URL, wallet): the configured venue, else the local paper exchange and wallet."""
-    if settings.data_api_url or settings.rpc_url:
-        return settings.data_api_url, settings.rpc_url, settings.reconcile_wallet_address
-    key_file = Path(settings.state_dir).resolve() / "paper" / "executor.key"
+def paper_wallet(state_dir: Path) -> str | None:
+    """The paper wallet's address (its key is kept under the state folder), None when there is none."""
+    key_file = Path(state_dir).resolve() / "paper" / "executor.key"
     if not key_file.exists():
-        return None, None, None
+        return None
     from eth_account import Account  # slow import: only for paper mode
 
-    wallet = Account.from_key(key_file.read_text().strip()).address
-    base = f"http://127.0.0.1:{paper_port}"
-    return f"{base}/data-api", f"{base}/rpc", wallet
+    return Account.from_key(key_file.read_text().strip()).address
+
+
+def locate(settings: RiskSettings) -> tuple[Path, str | None, str | None, str | None]:
+    """(risk's database, Data API URL, RPC URL, wallet): the configured venue; else the paper `polydesk up`
+    still running from this state folder (its run folder and exchange); else the newest paper run's ledger,
+    with the venue unknown (its exchange is gone)."""
+    if settings.data_api_url or settings.rpc_url:
+        return settings.db_path(), settings.data_api_url, settings.rpc_url, settings.reconcile_wallet_address
+    from polydesk.runs import live_run, runs_dir
+
+    run = live_run(settings.state_dir)
+    if run is not None:
+        url = str(run.info().get("paper_exchange_url") or "")
+        db = settings.risk_db_path or run.path / "risk.sqlite"
+        if url:
+            return db, f"{url}/data-api", f"{url}/rpc", paper_wallet(settings.state_dir)
+        return db, None, None, None
+    base = runs_dir(settings.state_dir)
+    newest = sorted((p for p in base.iterdir() if (p / "risk.sqlite").exists()), reverse=True) if base.is_dir() else []
+    if newest and settings.risk_db_path is None:
+        return newest[0] / "risk.sqlite", None, None, None
+    return settings.db_path(), None, None, None
 
 
 async def _once(db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None) -> dict[str, Any]:
@@ -135,7 +158,8 @@ async def _once(db_path: Path, data_api_url: str | None, rpc_url: str | None, wa
     if wallet and (data_api_url or rpc_url):
         tokens = [p.token_id for p in ledger.positions if p.size != 0 or p.settled != 0]
         venue = await read_venue(data_api_url, rpc_url, wallet, tokens, timeout_secs=5.0)
-    return report(ledger, venue)
+    ended = db_path.parent.parent.name == "runs" and not data_api_url and not rpc_url
+    return report(ledger, venue, ENDED_RUN if ended else NOT_CONFIGURED)
 
 
 def _keys(result: dict[str, Any]) -> set[tuple[str, str, str]]:
@@ -201,15 +225,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:
-        from polydesk.settings import UpSettings
-
         settings = load_settings(RiskSettings)
-        paper_port = load_settings(UpSettings).paper_port
     except ConfigurationError as error:
         print(f"polydesk positions: {error}", file=sys.stderr)
         return 2
     try:
-        result = asyncio.run(gather(settings.db_path(), *venue_endpoints(settings, paper_port)))
+        result = asyncio.run(gather(*locate(settings)))
     except (FileNotFoundError, sqlite3.Error) as error:
         print(f"polydesk positions: {error}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from polydesk.paper_mode import PaperVenue
-from polydesk.positions import gather, venue_endpoints
+from polydesk.positions import gather
 from services.risk.config import RiskSettings
 from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
@@ -30,21 +30,24 @@ def _risk_settings(layers: dict[str, ServiceSettings]) -> RiskSettings:
 
 
 async def reconcile_run(layers: dict[str, ServiceSettings], paper: PaperVenue | None,
-                        paper_port: int) -> dict[str, Any]:
-    """Ledger vs venue now; a ledger or venue that cannot be read is reported as such, never as agreement."""
+                        state_dir: Path | None = None) -> dict[str, Any]:
+    """Ledger vs venue now; a ledger or venue that cannot be read is reported as such, never as agreement.
+
+    `state_dir`: the services' state folder when `up` gave them their own (a paper run's folder)."""
     try:
         risk = _risk_settings(layers)
     except ConfigurationError as error:
         return _unknown(f"risk settings: {error}")
+    db = risk.risk_db_path or (Path(state_dir) / "risk.sqlite" if state_dir else risk.db_path())
     endpoints: tuple[str | None, str | None, str | None]
     if paper is not None and paper.alive():
         endpoints = (f"{paper.url}/data-api", f"{paper.url}/rpc", paper.wallet)
     elif paper is not None:
         endpoints = (None, None, None)  # the paper exchange is gone: the venue is unknown
     else:
-        endpoints = venue_endpoints(risk, paper_port)
+        endpoints = (risk.data_api_url, risk.rpc_url, risk.reconcile_wallet_address)
     try:
-        return await gather(risk.db_path(), *endpoints)
+        return await gather(db, *endpoints)
     except (FileNotFoundError, sqlite3.Error) as error:
         return _unknown(f"ledger: {error}")
 

@@ -206,7 +206,7 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
         print("polydesk: stopping (the executor cancels its open orders)...", flush=True)
         codes = await supervisor.stop(settings.shutdown_grace_secs + 5)
         summary = await _summary(bus, since_id, paper, supervisor, codes, last_risk, time.monotonic() - started)
-        reconciliation = await run_summary.reconcile_run(layers, paper, settings.paper_port)
+        reconciliation = await run_summary.reconcile_run(layers, paper, extra.get("POLYDESK_STATE_DIR"))
         summary.update(run_summary.summary_fields(reconciliation))
         summary_path = run_summary.write(Path(settings.log_dir), summary, reconciliation)
     finally:

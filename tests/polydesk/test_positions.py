@@ -63,7 +63,7 @@ async def test_the_run_summary_is_written_as_json(tmp_path, db_path, monkeypatch
     monkeypatch.setenv("POLYDESK_ENV_FILE", str(tmp_path / "none.env"))
     for name in ("POLYDESK_DATA_API_URL", "POLYDESK_RPC_URL", "POLYDESK_RISK_DB_PATH"):
         monkeypatch.delenv(name, raising=False)
-    reconciliation = await run_summary.reconcile_run({}, None, paper_port=1)
+    reconciliation = await run_summary.reconcile_run({}, None)
     assert reconciliation["cash_ledger"] == "986.500000" and reconciliation["positions_checked"] == 0
     path = run_summary.write(tmp_path / "logs", {"elapsed_secs": 1.0}, reconciliation)
     written = json.loads(path.read_text())
@@ -90,3 +90,15 @@ async def test_a_difference_must_still_be_there_a_moment_later(db_path, monkeypa
     result = await positions.gather(db_path, "http://d", "http://r", "0xw", confirm_after_secs=0.01)
     assert [(d["token_id"], d["source"]) for d in result["position_differences"]] == [(NO, "chain"), (NO, "data_api")]
     assert {(d["token_id"], d["source"]) for d in result["in_flight"]} == {(YES, "chain"), (YES, "data_api")}
+
+
+def test_after_a_paper_run_the_newest_run_folder_holds_the_ledger_and_the_venue_is_unknown(tmp_path, monkeypatch):
+    from polydesk.positions import locate
+    from services.risk.config import RiskSettings
+
+    for run in ("20261201T100000Z-1", "20261201T110000Z-2"):
+        RiskState(tmp_path / "runs" / run / "risk.sqlite", clock=Clock()).close()
+    for name in ("POLYDESK_DATA_API_URL", "POLYDESK_RPC_URL", "POLYDESK_RISK_DB_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    settings = RiskSettings(_env_file=None, state_dir=tmp_path)
+    assert locate(settings) == (tmp_path.resolve() / "runs" / "20261201T110000Z-2" / "risk.sqlite", None, None, None)
