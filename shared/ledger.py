@@ -235,7 +235,8 @@ class _Fold:
 def fold(token_id: str, market: str, parts: Iterable[Part], entries: Iterable[Entry]) -> TokenPosition:
     """A token's position from all its parts and entries, in first-seen order; reversed parts count nothing."""
     state = _Fold()
-    for item in sorted([*parts, *entries], key=lambda item: item.seq):
+    items: list[Part | Entry] = [*parts, *entries]
+    for item in sorted(items, key=lambda item: item.seq):
         _fold_in(state, item)
     return _position_of(token_id, market, state)
 

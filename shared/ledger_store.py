@@ -48,7 +48,9 @@ class SqliteLedgerStore:
         return self.db.execute(sql, args).fetchone()
 
     def next_seq(self) -> int:
-        seq = int(self._one("SELECT value FROM ledger_meta WHERE key='seq'")[0]) + 1
+        row = self._one("SELECT value FROM ledger_meta WHERE key='seq'")
+        assert row is not None, "ledger_meta has no seq row: the ledger schema was not applied"
+        seq = int(row[0]) + 1
         self.db.execute("UPDATE ledger_meta SET value=? WHERE key='seq'", (str(seq),))
         return seq
 

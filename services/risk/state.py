@@ -147,7 +147,9 @@ class RiskState:
     # ---- kill switch ---------------------------------------------------------------------------------
 
     def kill_switch(self) -> KillState:
-        active, reason, actor, ts = self._one("SELECT active, reason, actor, changed_ts FROM kill_switch")
+        row = self._one("SELECT active, reason, actor, changed_ts FROM kill_switch")
+        assert row is not None, "the kill switch row is created by the first migration"
+        active, reason, actor, ts = row
         return KillState(bool(active), reason, actor, ts)
 
     def set_kill_switch(self, active: bool, reason: str, actor: str, *, auto: bool = False) -> bool:
@@ -161,7 +163,8 @@ class RiskState:
         return True
 
     def auto_tripped_today(self) -> bool:
-        return self._one("SELECT auto_day FROM kill_switch")[0] == self.today()
+        row = self._one("SELECT auto_day FROM kill_switch")
+        return row is not None and row[0] == self.today()
 
     # ---- recorded outputs and signal keys ---------------------------------------------------------------
 
