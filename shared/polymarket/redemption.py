@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from eth_abi import decode as abi_decode
 from eth_account import Account
+from eth_typing import HexStr
 from eth_utils import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound
@@ -184,7 +185,7 @@ class ChainRedeemer:
         """Send the signed transaction; one the node already has (a resend after a restart) is fine. Raises
         Replaced when its nonce went to another transaction (it will never be mined)."""
         try:
-            await self._rpc(self._w3.eth.send_raw_transaction(signed.raw))
+            await self._rpc(self._w3.eth.send_raw_transaction(HexStr(signed.raw)))
         except TransientVenueError as error:
             text = str(error).lower()
             if "already known" in text:
@@ -197,7 +198,7 @@ class ChainRedeemer:
 
     async def receipt(self, tx_hash: str) -> dict | None:
         try:
-            return dict(await self._w3.eth.get_transaction_receipt(tx_hash))
+            return dict(await self._w3.eth.get_transaction_receipt(HexStr(tx_hash)))
         except TransactionNotFound:
             return None
         except Exception as error:  # see _rpc
