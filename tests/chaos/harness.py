@@ -31,10 +31,8 @@ import logging
 import os
 import random
 import signal
-import sqlite3
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +43,18 @@ from polydesk.supervisor import Supervisor
 from polydesk.up import child_env
 from services.risk.reconcile import read_venue
 from shared.logging import EventLog, read_events
-from shared.messages import BookSnapshot, Envelope, OrderIntent, PriceLevel, Side, encode
 from shared.redis_conn import EmbeddedRedis, connect, free_port, start_embedded
 from shared.streams import APPROVED_ORDERS, FILLS, INTENTS, Bus
-from tests.chaos.audit import ExecutorApproval, ExecutorOrder, Records
+from tests.chaos.audit import Records
+from tests.chaos.mischief import (
+    AIMED_POINTS,
+    FAULTS,
+    POST_ATTEMPTS,
+    Mischief,
+    approvals_finished,
+    executor_approvals,
+    executor_orders,
+)
 
 log = logging.getLogger("chaos")
 
@@ -57,17 +63,6 @@ SCENARIO = REPO / "paperexchange" / "scenarios" / "chaos.yaml"
 PREFIX = "polydesk:"
 DECISIONS = "decisions"
 ALL_STREAMS = (INTENTS, APPROVED_ORDERS, FILLS, "control", "signals", DECISIONS)
-
-
-AIMED_POINTS = ("after_sign", "after_save", "after_post", "before_ack")
-POST_ATTEMPTS = 2  # the executor's retry budget in the run: the after-apply 429 outlasts it
-# Faults switched on in the chaos phase (the exchange's /_paper/faults/http bodies), at spread event counts.
-FAULTS: tuple[dict[str, Any], ...] = (
-    {"status": 429, "retry_after_secs": 0.2, "paths": ["/order", "/orders"], "methods": ["POST"],
-     "after_apply": True, "count": POST_ATTEMPTS + 2},
-    {"status": 502, "paths": ["/order", "/orders"], "methods": ["POST"], "after_apply": True, "count": 1},
-    {"status": "drop", "paths": ["/order", "/orders"], "methods": ["POST"], "after_apply": True, "count": 1},
-)
 
 
 @dataclass
@@ -121,7 +116,7 @@ def _base_env(tmp: Path, config: ChaosConfig) -> dict[str, str]:
     }
 
 
-class Chaos:
+class Chaos(Mischief):
     def __init__(self, tmp: Path, config: ChaosConfig) -> None:
         self.tmp = tmp
         self.config = config
@@ -269,65 +264,6 @@ class Chaos:
         self.kills[victim] = self.kills.get(victim, 0) + 1
         log.warning("chaos: SIGKILL %s at %d events", victim, count)
 
-    def aim(self, service: str, point: str) -> None:
-        """Arm a SIGKILL of `service` at its next pass through `point`: the process consumes the line as it
-        dies (shared/crashpoints.py); `_check_aimed` counts it."""
-        crash_file = self.tmp / "crash" / service
-        crash_file.parent.mkdir(parents=True, exist_ok=True)
-        with crash_file.open("a") as out:
-            out.write(point + "\n")
-        self.armed[point] = crash_file
-
-    def _check_aimed(self) -> None:
-        for point, crash_file in list(self.armed.items()):
-            if point not in crash_file.read_text().splitlines():
-                del self.armed[point]
-                self.aimed[point] = self.aimed.get(point, 0) + 1
-                log.warning("chaos: %s killed at %s", crash_file.name, point)
-
-    def fault(self, body: dict[str, Any]) -> None:
-        assert self.paper is not None
-        with self.paper.admin() as admin:
-            admin.post("/faults/http", json=body).raise_for_status()
-        self.faults.append(body)
-        log.warning("chaos: fault %s", body)
-
-    async def poison(self, bus: Bus) -> None:
-        """Poison on events:<shard>, as raw entries: well-formed JSON of a known type, out of the domain (a
-        book with tick size 0 and a level of 1e30 shares), and a valid message of a type the stream does not
-        carry. Each must be dead-lettered with its reason; nothing after it may stop."""
-        keys = [k.decode() async for k in bus.redis.scan_iter(match=f"{PREFIX}events:*")]
-        stream = min(k for k in keys if not k.endswith(":dead"))
-        book = BookSnapshot(envelope=Envelope.new("chaos"), market="0xpoison", token_id="poison",
-                            bids=(PriceLevel(price=Decimal("0.4"), size=Decimal(1)),), asks=(),
-                            tick_size=Decimal("0.01"))
-        fields = encode(book)
-        data = json.loads(fields[b"data"])
-        data["tick_size"] = "0"
-        data["bids"] = [{"price": "0.4", "size": "1e30"}]
-        intent = OrderIntent(envelope=Envelope.new("chaos"), token_id="poison", side=Side.BUY, size=Decimal(5),
-                             price=Decimal("0.5"), reason="poison", strategy="chaos", signal_key="poison",
-                             market="0xpoison")
-        for raw in ({**fields, b"data": json.dumps(data).encode()}, encode(intent)):
-            entry_id = await bus.redis.xadd(stream, raw)
-            self.poisoned.append((stream.removeprefix(PREFIX), entry_id.decode()))
-        log.warning("chaos: poison written to %s", stream)
-
-    async def pause(self, service: str) -> None:
-        """SIGSTOP `service` past the claim idle time (its heartbeat to the venue lapses too), then SIGCONT."""
-        process = self.supervisors[service].children[service].process
-        if process is None or process.returncode is not None:
-            self.notes.append(f"pause: {service} was not running")
-            return
-        secs = self.config.claim_min_idle_ms / 1000 + 3.0
-        os.kill(process.pid, signal.SIGSTOP)
-        log.warning("chaos: SIGSTOP %s for %.1fs", service, secs)
-        try:
-            await asyncio.sleep(secs)
-        finally:
-            os.kill(process.pid, signal.SIGCONT)
-        self.pauses[service] = self.pauses.get(service, 0) + 1
-
     async def kill_redis(self) -> None:
         assert self.redis is not None
         self.redis.process.send_signal(signal.SIGKILL)
@@ -398,7 +334,7 @@ class Chaos:
                     str(t["status"]).removeprefix("TRADE_STATUS_") in ("CONFIRMED", "FAILED") for t in mine)
 
             db = self.tmp / "state" / "executor.sqlite"
-            await self._wait("every approval finished", lambda: _approvals_finished(db), timeout)
+            await self._wait("every approval finished", lambda: approvals_finished(db), timeout)
             await self._wait("fills cover the exchange's trades, settled", fills_cover_trades, timeout)
             codes["risk"] = await self._stop("risk")
             codes["executor"] = await self._stop("executor")
@@ -440,8 +376,8 @@ class Chaos:
             await client.aclose()
         records.exchange_orders = self._exchange("/orders")
         records.exchange_trades = trades
-        records.executor_orders = _executor_orders(self.tmp / "state" / "executor.sqlite")
-        records.executor_approvals = _executor_approvals(self.tmp / "state" / "executor.sqlite")
+        records.executor_orders = executor_orders(self.tmp / "state" / "executor.sqlite")
+        records.executor_approvals = executor_approvals(self.tmp / "state" / "executor.sqlite")
         records.ledger = await self._ledger_report()
         records.aimed = dict(self.aimed)
         records.faults = list(self.faults)
@@ -480,28 +416,6 @@ class Chaos:
             self.redis.stop()
         if self.events_log is not None:
             self.events_log.close()
-
-
-def _executor_orders(path: Path) -> list[ExecutorOrder]:
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        return [ExecutorOrder(h, c, int(p), s, r, int(n)) for h, c, p, s, r, n in
-                db.execute("SELECT order_hash, client_order_id, phase, status, reason, posts FROM orders")]
-
-
-def _executor_approvals(path: Path) -> list[ExecutorApproval]:
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        return [ExecutorApproval(c, s, o) for c, s, o in
-                db.execute("SELECT client_order_id, state, outcome FROM approvals")]
-
-
-async def _approvals_finished(path: Path) -> bool:
-    """No approval QUEUED or ACTIVE, no order PENDING or UNKNOWN, in the executor's store."""
-    if not path.exists():
-        return False
-    with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
-        open_approvals = db.execute("SELECT count(*) FROM approvals WHERE state != 'DONE'").fetchone()[0]
-        unresolved = db.execute("SELECT count(*) FROM orders WHERE status IN ('PENDING', 'UNKNOWN')").fetchone()[0]
-    return open_approvals == 0 and unresolved == 0
 
 
 async def run_chaos(tmp: Path, config: ChaosConfig) -> ChaosRun:
