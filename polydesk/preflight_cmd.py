@@ -31,7 +31,9 @@ def main(argv: list[str]) -> int:
     print(table(results))
     bad = failed(results)
     if bad:
-        print(f"preflight: {len(bad)} check(s) failed: not ready to trade", file=sys.stderr)
+        skipped = sum(1 for c in bad if c.status == "SKIP")
+        print(f"preflight: {len(bad) - skipped} check(s) failed" + (f", {skipped} not run" if skipped else "")
+              + ": not ready to trade", file=sys.stderr)
         return 1
     print("preflight: ready to trade")
     return 0

@@ -425,7 +425,7 @@ def wallet_mismatch(expected: SignatureType, seen: str | None, wallet: str, sign
     what = {SignatureType.EOA: "the signer's own address", SignatureType.POLY_PROXY: "the signer's proxy wallet",
             SignatureType.GNOSIS_SAFE: "the signer's Safe",
             SignatureType.DEPOSIT_WALLET: "the signer's deposit wallet"}[expected]
-    seen_as = f"its {seen} wallet" if seen else "no wallet derived from it"
+    seen_as = {None: "no wallet derived from it", "EOA": "the signer's own address"}.get(seen, f"its {seen} wallet")
     return (f"POLYDESK_SIGNATURE_TYPE={int(expected)} ({expected.name}) needs POLYDESK_WALLET_ADDRESS to be {what}, "
             f"but {wallet} is {seen_as} (signer {signer})")
 
