@@ -67,6 +67,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # The market's question, for `polydesk positions`.
     "ALTER TABLE markets ADD COLUMN question TEXT NOT NULL DEFAULT '';",
+    # Every intent asks for its market's held cost: by index, not by reading every token ever held.
+    "CREATE INDEX ledger_positions_market ON ledger_positions (market);",
 )
 
 
@@ -261,7 +263,9 @@ class RiskState:
 
     def market_notional(self, market: str) -> Decimal:
         """Own open BUY orders plus the cost of what is held, in one market."""
-        held = sum((p.cost_usd for p in self.positions() if p.market == market), ZERO)
+        rows = self.db.execute("SELECT cost, settled, provisional FROM ledger_positions WHERE market=?", (market,))
+        held = sum((Decimal(cost) for cost, settled, provisional in rows if Decimal(settled) + Decimal(provisional)),
+                   ZERO)
         return self.open_buy_notional(market) + held
 
     # ---- markets and marks ------------------------------------------------------------------------------
