@@ -11,7 +11,8 @@ Policy (docs/execution.md), within `basket_timeout_secs` of the approval:
    worse than `basket_unwind_max_loss_bps` below the price paid, retried until `basket_unwind_secs` ran out.
    `basket_unwound` reports what was filled, sold back and left naked (shares the policy could not sell
    within its loss bound; counted in polydesk_executor_basket_naked_shares).
-A basket runs in the executor's memory: after a restart its legs go on as ordinary must-fill approvals.
+A basket is recorded (SETTLING) before its legs are queued; after a restart `resume()` settles every basket
+still SETTLING the same way, its time bound counted afresh from the restart.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Baskets:
 
     def start(self, basket: ApprovedBasket) -> None:
         legs = leg_approvals(basket)
-        if self.store.approval(legs[0].client_order_id) is not None:
+        if not self.store.add_basket(basket):
             log.info("basket %s already known: not posted again", basket.basket_id)
             return
         # No await between these: the submitter (same loop) sees every leg at once and posts them together.
@@ -68,6 +69,18 @@ class Baskets:
                          legs=[{"client_order_id": a.client_order_id, "token_id": a.token_id, "side": a.side,
                                 "size": a.size, "price": a.price, "price_limit": a.price_limit} for a in legs])
         self.running[basket.basket_id] = asyncio.create_task(self._settle(basket, legs))
+
+    def resume(self) -> None:
+        """Settle the baskets a restart interrupted (legs not queued yet are queued now)."""
+        for basket in self.store.settling_baskets():
+            if basket.basket_id in self.running:
+                continue
+            legs = leg_approvals(basket)
+            if any(self.store.add_approval(leg) for leg in legs):
+                self.wake.set()
+            self.events.emit("basket_resumed", basket_id=basket.basket_id, strategy=basket.strategy,
+                             signal_key=basket.signal_key)
+            self.running[basket.basket_id] = asyncio.create_task(self._settle(basket, legs))
 
     async def stop(self) -> None:
         for task in self.running.values():
@@ -82,10 +95,12 @@ class Baskets:
             filled = {a.client_order_id: self._filled(a.client_order_id) for a in legs}
             if all(filled[a.client_order_id] >= a.size for a in legs) and all(self._done(a) for a in legs):
                 self._complete(basket, legs)
+                self.store.set_basket_state(basket.basket_id, "COMPLETE")
                 return
             await self._stop_legs(legs)
             filled = {a.client_order_id: self._filled(a.client_order_id) for a in legs}
             await self._unwind(basket, legs, filled)
+            self.store.set_basket_state(basket.basket_id, "UNWOUND")
         except asyncio.CancelledError:
             raise
         except Exception:  # a basket's bookkeeping must never take the executor down

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from shared.messages import ApprovedOrder, OrderStatus
+from shared.messages import ApprovedBasket, ApprovedOrder, OrderStatus
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -54,6 +54,16 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # How many times the same signed order was posted (re-posts after the venue showed no trace of it).
     "ALTER TABLE orders ADD COLUMN posts INTEGER NOT NULL DEFAULT 1",
+    # All-or-none baskets being settled (services/executor/baskets.py), so a restart finishes them.
+    """
+    CREATE TABLE baskets (
+        basket_id TEXT PRIMARY KEY,
+        payload TEXT NOT NULL,            -- the ApprovedBasket as JSON
+        state TEXT NOT NULL,              -- SETTLING, COMPLETE, UNWOUND
+        created_ts REAL NOT NULL,
+        updated_ts REAL NOT NULL
+    )
+    """,
 )
 
 OPEN_STATUSES = (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.LIVE, OrderStatus.DELAYED)
@@ -221,6 +231,24 @@ class OrderStore:
             (status.value, None if size_matched is None else str(size_matched), reason, self._clock(), order_hash),
         )
         return self.order(order_hash)
+
+    # ---- baskets --------------------------------------------------------------------------------
+
+    def add_basket(self, basket: ApprovedBasket) -> bool:
+        """Record a basket as SETTLING; False when it is already known (a replay)."""
+        now = self._clock()
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO baskets (basket_id, payload, state, created_ts, updated_ts) VALUES (?, ?, ?, ?, ?)",
+            (basket.basket_id, basket.model_dump_json(), "SETTLING", now, now))
+        return cursor.rowcount == 1
+
+    def settling_baskets(self) -> list[ApprovedBasket]:
+        rows = self._db.execute("SELECT payload FROM baskets WHERE state = 'SETTLING' ORDER BY created_ts").fetchall()
+        return [ApprovedBasket.model_validate_json(r["payload"]) for r in rows]
+
+    def set_basket_state(self, basket_id: str, state: str) -> None:
+        self._db.execute("UPDATE baskets SET state = ?, updated_ts = ? WHERE basket_id = ?",
+                         (state, self._clock(), basket_id))
 
     # ---- reports published ----------------------------------------------------------------------
 

@@ -242,6 +242,7 @@ class Executor:
         stopping = self.ctx.stopping
         await self.reconciler.on_start()
         await self.heartbeat.beat()
+        self.baskets.resume()  # baskets a restart interrupted, now that their orders' states are known
         # Declared on the runtime: a task that dies (e.g. the heartbeat loop) takes the service down with
         # health red, instead of leaving a green service whose venue dead-man switch cancels every order.
         tasks = [

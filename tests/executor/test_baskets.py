@@ -3,6 +3,7 @@ legs sold back within the policy's time and loss bound, so no naked position is 
 
 from __future__ import annotations
 
+import signal
 from decimal import Decimal
 
 import pytest
@@ -105,4 +106,25 @@ async def test_without_a_buyer_within_the_loss_bound_the_naked_rest_is_reported(
     assert {e["price"] for e in sells} == {"0.41"}  # 0.45 less 10 %, never lower
     assert {e["code"] for e in executor.events("order_rejected")
             if e["client_order_id"] in {s["client_order_id"] for s in sells}} == {"fak_not_filled"}
+    assert executor.stop() == 0
+
+
+async def test_a_basket_interrupted_by_a_crash_is_settled_after_the_restart(bus, executor, admin, wallet):
+    first, second = admin.create_market(), admin.create_market()
+    admin.house(first["token_ids"][0], "SELL", "0.45", "50")
+    admin.house(first["token_ids"][0], "BUY", "0.43", "50")
+    executor.start(**POLICY)
+    await executor.wait_started()
+    order = basket((first, "0.45", "0.47"), (second, "0.50", "0.52"))  # the second leg cannot fill
+    await bus.publish(APPROVED_ORDERS, order)
+    await eventually(lambda: yes_held(admin, wallet, first) == Decimal(10), timeout=30)
+    executor.stop(signal.SIGKILL)  # the first leg filled, nothing settled yet (or half of it)
+
+    executor.start(**POLICY)
+    unwound, = await eventually(lambda: settled(executor, "basket_unwound", order.basket_id), timeout=60)
+    assert unwound["naked"] == "0"
+    await eventually(lambda: yes_held(admin, wallet, first) == 0, timeout=20)
+    # Settled once: by the restarted executor (basket_resumed), or before the kill, never twice.
+    assert len(settled(executor, "basket_unwound", order.basket_id)) == 1
+    assert not settled(executor, "basket_complete", order.basket_id)
     assert executor.stop() == 0
