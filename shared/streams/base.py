@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from shared import messages as m
 from shared.messages import Message
@@ -106,8 +106,23 @@ async def sleep_unless(event: asyncio.Event, secs: float) -> None:
         pass
 
 
-def as_text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+# redis-py types a reply for both client modes (bytes, or str when it decodes) and as optional; polydesk's
+# clients never decode, so replies are read through these, which say what they are.
+RawFields = dict[bytes, bytes]
+
+
+def raw_entries(reply: Any) -> list[tuple[bytes, RawFields]]:
+    """The (id, fields) entries of an XRANGE / XREVRANGE / XREADGROUP stream reply ([] for none)."""
+    return list(reply or [])
+
+
+def xadd_fields(fields: Any) -> dict[Any, Any]:
+    """Entry fields for XADD: bytes or str names and values (redis-py's parameter type is invariant)."""
+    return cast("dict[Any, Any]", fields)
+
+
+def as_text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def metric_label(stream: str) -> str:

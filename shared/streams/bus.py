@@ -23,6 +23,8 @@ from shared.streams.base import (
     dead_letter_from,
     dead_letter_stream,
     metric_label,
+    raw_entries,
+    xadd_fields,
 )
 from shared.streams.consumer import Consumer, ConsumerOptions
 
@@ -51,9 +53,9 @@ class Bus:
 
     async def publish(self, stream: str, message: Message) -> str:
         """XADD one message; returns its entry id. Never retried here: XADD is not idempotent."""
-        entry_id = await self.redis.xadd(self.key(stream), encode(message))
+        entry_id = await self.redis.xadd(self.key(stream), xadd_fields(encode(message)))
         metrics.MESSAGES_PUBLISHED.labels(stream=metric_label(stream)).inc()
-        return entry_id.decode()
+        return as_text(entry_id)
 
     async def publish_many(self, outputs: Iterable[Output]) -> list[str]:
         """XADD several messages in one round trip, all or none; returns their entry ids in order."""
@@ -103,7 +105,7 @@ class Bus:
             "source_stream": self.key(stream), "error": error[:2000], "raw": raw, "deliveries": 0,
             "dead_at_ms": int(time.time() * 1000), **context,
         }
-        entry_id = await self.redis.xadd(self.key(dead_letter_stream(stream)), fields)
+        entry_id = await self.redis.xadd(self.key(dead_letter_stream(stream)), xadd_fields(fields))
         metrics.DEAD_LETTERS.labels(stream=metric_label(stream), reason="venue_payload").inc()
         return as_text(entry_id)
 
@@ -119,7 +121,7 @@ class Bus:
 
     async def newest(self, stream: str, count: int) -> list[Message]:
         """The newest `count` decodable messages of a stream, newest first (for dashboards)."""
-        entries = await self.redis.xrevrange(self.key(stream), count=count)
+        entries = raw_entries(await self.redis.xrevrange(self.key(stream), count=count))
         messages = []
         for _, fields in entries:
             try:
@@ -134,7 +136,7 @@ class Bus:
         """Up to `count` entries in id order, after id `after` (exclusive; None: from the start) up to `until`
         (inclusive), each decoded, or None when it cannot be. Read-only: no group is touched."""
         start = "-" if after is None else "(" + after
-        entries = await self.redis.xrange(self.key(stream), min=start, max=until, count=count)
+        entries = raw_entries(await self.redis.xrange(self.key(stream), min=start, max=until, count=count))
         out: list[tuple[str, Message | None]] = []
         for raw_id, fields in entries:
             try:
@@ -178,7 +180,7 @@ class Bus:
 
     async def _count_after(self, key: str, last_id: str, cap: int = 10_000) -> int | None:
         # Redis < 7 has no `lag` field: count what follows the last delivered id, bounded.
-        entries = await self.redis.xrange(key, min="(" + last_id, max="+", count=cap)
+        entries = raw_entries(await self.redis.xrange(key, min="(" + last_id, max="+", count=cap))
         return len(entries) if len(entries) < cap else None
 
     async def length(self, stream: str) -> int:
@@ -199,14 +201,14 @@ class Bus:
 
     async def dead_letters(self, stream: str, *, count: int = 100) -> list[DeadLetter]:
         """The oldest `count` dead letters of a logical stream."""
-        entries = await self.redis.xrange(self.key(dead_letter_stream(stream)), count=count)
+        entries = raw_entries(await self.redis.xrange(self.key(dead_letter_stream(stream)), count=count))
         return [dead_letter_from(entry_id, fields) for entry_id, fields in entries]
 
     async def requeue_dead_letter(self, stream: str, letter: DeadLetter) -> str:
         """Append a dead letter's original entry to its stream again, then delete it; returns the new id."""
         payload = {k: v for k, v in letter.fields.items() if k in ("type", "v", "data")}
         pipe = self.redis.pipeline(transaction=True)
-        pipe.xadd(self.key(stream), payload)
+        pipe.xadd(self.key(stream), xadd_fields(payload))
         pipe.xdel(self.key(dead_letter_stream(stream)), letter.entry_id)
         new_id, _ = await pipe.execute()
         return as_text(new_id)

@@ -25,6 +25,7 @@ from shared.streams.base import (
     as_text,
     dead_letter_stream,
     metric_label,
+    raw_entries,
     sleep_unless,
 )
 
@@ -176,11 +177,11 @@ class Consumer:
                 log.exception("trim failed on %s", self.stream)
 
     async def _read(self, after: str, *, block: bool = True) -> list[Any]:
-        reply = await self.bus.redis.xreadgroup(
+        reply: Any = await self.bus.redis.xreadgroup(
             self.group, self.name, {self._key: after},
             count=self.options.batch_size, block=self.options.block_ms if block else None,
         )
-        return reply[0][1] if reply else []
+        return raw_entries(reply[0][1]) if reply else []
 
     async def _process(self, entries: list[Any], *, redelivered: bool) -> None:
         counts = await self._delivery_counts(entries) if redelivered else {}
@@ -198,7 +199,8 @@ class Consumer:
             last = await self.bus.redis.hget(self._error_key, entry_id)
             reason = f"delivered {deliveries} times (max {self.options.max_deliveries})"
             if last:
-                reason += f"; last error: {last.decode(errors='replace')}"
+                text = last.decode(errors="replace") if isinstance(last, bytes) else str(last)
+                reason += f"; last error: {text}"
             return _Pending(entry_id, "d", error=reason, deliveries=deliveries, reason="max_deliveries")
         size = len(fields.get(DATA_FIELD) or b"")
         if size > MAX_MESSAGE_BYTES:  # refused unread: decoding it is what swamps the consumer
