@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import httpx
@@ -87,7 +88,7 @@ async def fetch_positions(client: httpx.AsyncClient, base_url: str, wallet: str)
     offset = 0
     while offset <= MAX_OFFSET:
         params = {"user": wallet, "sizeThreshold": 0, "limit": PAGE_SIZE, "offset": offset}
-        rows = await retry_async(lambda params=params: _get_page(client, url, params), attempts=3, base_secs=0.2)
+        rows = await retry_async(partial(_get_page, client, url, params), attempts=3, base_secs=0.2)
         page = [parse_position(row) for row in rows]
         fresh = [p for p in page if p.token_id not in positions]
         positions.update((p.token_id, p) for p in page)
