@@ -30,7 +30,7 @@ def _risk_settings(layers: dict[str, ServiceSettings]) -> RiskSettings:
 
 
 async def reconcile_run(layers: dict[str, ServiceSettings], paper: PaperVenue | None,
-                        state_dir: Path | None = None) -> dict[str, Any]:
+                        state_dir: Path | str | None = None) -> dict[str, Any]:
     """Ledger vs venue now; a ledger or venue that cannot be read is reported as such, never as agreement.
 
     `state_dir`: the services' state folder when `up` gave them their own (a paper run's folder)."""

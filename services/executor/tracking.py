@@ -139,8 +139,8 @@ class Reporter:
         """An order event (user stream) or an order read over REST (kind RECONCILED)."""
         try:  # checked against the bus contract before the store adopts anything from it
             OrderUpdate(envelope=Envelope.new(PRODUCER), kind=OrderEventKind.UPDATE, status=OrderStatus.LIVE,
-                        market=event.market, token_id=event.token_id, side=event.side, price=event.price,
-                        original_size=event.original_size, size_matched=event.size_matched)
+                        market=event.market, token_id=event.token_id, side=Side(event.side),
+                        price=event.price, original_size=event.original_size, size_matched=event.size_matched)
         except ValueError as error:  # pydantic's ValidationError included
             await self._malformed(event, via, str(error))
             return
