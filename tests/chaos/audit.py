@@ -119,7 +119,7 @@ def audit(records: Records) -> Audit:
     # those it made are recorded, so they are not owed an outcome.
     unwinds = {a.client_order_id: a for b in records.approved if isinstance(b, ApprovedBasket)
                for a in basket_unwinds(b)}
-    per_approval = _orders(records, {**unwinds, **approvals}, counts, problems)
+    per_approval = _orders(records, {**unwinds, **approvals}, counts, problems, frozenset(unwinds))
     _outcomes(records, approvals, {k: v for k, v in per_approval.items() if k not in unwinds}, counts, problems)
     _fills(records, counts, problems)
     _ledger(records, counts, problems)
@@ -228,7 +228,7 @@ def _ours(records: Records) -> list[dict[str, Any]]:
 
 
 def _orders(records: Records, approvals: dict[str, ApprovedOrder], counts: dict[str, int],
-            problems: list[str]) -> dict[str, list[dict[str, Any]]]:
+            problems: list[str], unwinds: frozenset[str] = frozenset()) -> dict[str, list[dict[str, Any]]]:
     by_hash: dict[str, ExecutorOrder] = {o.order_hash: o for o in records.executor_orders}
     reported: dict[str, str] = {}  # order hash -> client order id, from the executor's own reports
     for message in records.fills:
@@ -274,7 +274,9 @@ def _orders(records: Records, approvals: dict[str, ApprovedOrder], counts: dict[
                                 f"its limit {approval.price_limit}")
             continue
         matched = sum(Decimal(str(o.get("size_matched") or 0)) for o in orders)
-        if matched > approval.size:
+        # An unwind sells back what its leg bought, which a market BUY leg's price improvement makes more than
+        # the leg's nominal size; what it may sell is bounded by the holding (the ledger check), not by this.
+        if matched > approval.size and client_order_id not in unwinds:
             problems.append(f"approval {client_order_id} matched {matched} shares, more than the {approval.size} "
                             "approved")
     left_live = [o["id"] for o in ours if str(o.get("status", "")).upper() in ("LIVE", "ORDER_STATUS_LIVE")]
@@ -296,7 +298,8 @@ def _outcome_kind(outcome: str) -> str:
                          ("not on the venue", "never placed (ended)"), ("expired", "expired"),
                          ("canceled", "cancelled"), ("kill switch", "cancelled"), ("cancel all", "cancelled"),
                          ("phases exhausted", "phases exhausted"), ("not signed", "not signed"),
-                         ("invalid", "invalid"), ("unknown outcome", "abandoned")):
+                         ("invalid", "invalid"), ("basket", "basket stopped"),
+                         ("unknown outcome", "abandoned")):
         if outcome.startswith(prefix):
             return kind
     return "other" if outcome else "none"

@@ -273,3 +273,11 @@ def test_a_basket_its_legs_and_its_unwind_orders_are_explained():
     records.executor_orders[-1] = ExecutorOrder("hash-unwind", deterministic_id("unwind", "leg-9", "1"), 1,
                                                 "MATCHED")
     assert any("explained by no approval" in p for p in audit(records).problems)
+
+
+def test_a_basket_leg_stopped_to_unwind_is_a_final_outcome():
+    records = _clean()
+    records.executor_approvals = [ExecutorApproval("coid-1", "DONE", "basket: stopped to unwind")]
+    result = audit(records)
+    assert result.clean, result.problems
+    assert result.counts["outcome basket stopped"] == 1
