@@ -62,6 +62,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "paperexchange" / "scenarios" / "chaos.yaml"
 PREFIX = "polydesk:"
 DECISIONS = "decisions"
+RISK_GROUP = "risk"
 ALL_STREAMS = (INTENTS, APPROVED_ORDERS, FILLS, "control", "signals", DECISIONS)
 
 
@@ -231,7 +232,7 @@ class Chaos(Mischief):
                         self.aim("executor", detail)
                         last_kill = time.monotonic()
                         continue
-                    if what == "pause":
+                    if what == "pause" and "executor" in self._running():
                         plan.pop(0)
                         await self.pause("executor")
                         last_kill = time.monotonic()
@@ -336,6 +337,8 @@ class Chaos(Mischief):
             db = self.tmp / "state" / "executor.sqlite"
             await self._wait("every approval finished", lambda: approvals_finished(db), timeout)
             await self._wait("fills cover the exchange's trades, settled", fills_cover_trades, timeout)
+            # Risk has applied every fill to its ledger before it stops: the ledger is compared at the end.
+            await self._wait("fills drained by risk", lambda: self._drained(bus, FILLS, RISK_GROUP), timeout)
             codes["risk"] = await self._stop("risk")
             codes["executor"] = await self._stop("executor")
         finally:
