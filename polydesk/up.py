@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import runpy
+import secrets
 import signal
 import sys
 import time
@@ -24,14 +25,15 @@ from typing import Any
 from polydesk import run_summary
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
 from polydesk.preflight import check_layers, effective_environ
-from polydesk.runs import RunDir, clear_runs, new_run
+from polydesk.runs import RunDir, clear_runs, new_run, write_private
 from polydesk.settings import SERVICES, UpSettings
 from polydesk.supervisor import Supervisor
+from shared import acl
 from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret, setup_console
 from shared.mode import DRY_RUN, LIVE, PAPER, is_production, trading_mode, venue_name
-from shared.redis_conn import EmbeddedRedis, connect, free_port, resolve_redis, start_embedded
+from shared.redis_conn import EmbeddedRedis, connect, connect_sync, free_port, resolve_redis, start_embedded
 from shared.streams import FILLS, Bus
 
 log = logging.getLogger("polydesk.up")
@@ -133,21 +135,27 @@ async def run_up(settings: UpSettings, args: argparse.Namespace, layers: dict[st
                                           embedded_port=settings.embedded_redis_port)
             if embedded:
                 started.callback(embedded.stop)
-            return await _supervise(settings, args, url, embedded, None, layers, ports, {}, None)
+            return await _supervise(settings, args, url, embedded, None, layers, ports, {}, None, {})
         run = new_run(settings.state_dir)
         started.callback(run.release)
         url, embedded, password, extra = _paper_redis(settings, run)
         if embedded:
             started.callback(embedded.stop)
+        users: dict[str, dict[str, str]] = {}
+        if embedded and "POLYDESK_REDIS_PASSWORD_FILE" in extra:  # our own server, our own password
+            users = redis_users(run, url, password, settings.stream_prefix)
         service_logs.mkdir(parents=True, exist_ok=True)
         paper = start_paper_exchange(
             settings.state_dir, port=settings.paper_port if "paper_port" in settings.model_fields_set else 0,
             scenario=settings.paper_scenario, seed=settings.paper_seed, speed=settings.paper_speed,
             collateral_usd=settings.paper_collateral_usd, log_path=service_logs / "paper-exchange.log")
         started.callback(paper.stop)
-        run.describe(redis_url=url, redis_password_file=extra.get("POLYDESK_REDIS_PASSWORD_FILE"),
+        cli = users.get("cli", {})
+        run.describe(redis_url=url, redis_username=cli.get("POLYDESK_REDIS_USERNAME"),
+                     redis_password_file=cli.get("POLYDESK_REDIS_PASSWORD_FILE",
+                                                 extra.get("POLYDESK_REDIS_PASSWORD_FILE")),
                      paper_exchange_url=paper.url, metrics_ports=ports, stream_prefix=settings.stream_prefix)
-        return await _supervise(settings, args, url, embedded, paper, layers, ports, extra, password)
+        return await _supervise(settings, args, url, embedded, paper, layers, ports, extra, password, users)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
 
@@ -172,9 +180,29 @@ def _paper_redis(settings: UpSettings, run: RunDir) -> tuple[str, EmbeddedRedis 
     return embedded.url, embedded, password, extra
 
 
+def redis_users(run: RunDir, url: str, admin_password: str | None, prefix: str) -> dict[str, dict[str, str]]:
+    """One ACL user per service and `cli` on the run's own Redis (shared/acl.py), each with a generated
+    password in the run's folder (0600); returns each user's settings (username, password file)."""
+    users_dir = run.redis_dir / "users"
+    passwords: dict[str, str] = {}
+    env: dict[str, dict[str, str]] = {}
+    for user in acl.users():
+        passwords[user.name] = secrets.token_urlsafe(24)
+        register_secret(passwords[user.name])
+        write_private(users_dir / user.name, passwords[user.name])
+        env[user.name] = {"POLYDESK_REDIS_USERNAME": user.name,
+                          "POLYDESK_REDIS_PASSWORD_FILE": str(users_dir / user.name)}
+    admin = connect_sync(url, admin_password)
+    try:
+        acl.apply(admin, prefix, passwords)
+    finally:
+        admin.close()
+    return env
+
+
 async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, embedded: EmbeddedRedis | None,
                      paper: PaperVenue | None, layers: dict[str, ServiceSettings], ports: dict[str, int | None],
-                     extra: dict[str, str], password: str | None) -> int:
+                     extra: dict[str, str], password: str | None, users: dict[str, dict[str, str]]) -> int:
     events = EventLog(settings.log_dir, "up")
     dashboard = args.duration is None and not args.no_dash and sys.stdout.isatty()
     service_logs = Path(settings.log_dir) / "services"
@@ -182,7 +210,7 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
     supervisor = Supervisor(events, settings.restart_backoff_base_secs, settings.restart_backoff_max_secs,
                             settings.restart_reset_after_secs, max_failures_in_a_row=settings.restart_max_failures)
     for name, env in up_services_env(settings, url, {**(paper.env() if paper else {}), **extra}, ports).items():
-        supervisor.add_service(name, env)
+        supervisor.add_service(name, {**env, **users.get(name, {})})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

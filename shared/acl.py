@@ -62,7 +62,8 @@ def service_keys(service: str) -> tuple[str, ...]:
         pattern = _stream_pattern(stream)
         keys += [pattern, f"{pattern}:dead"]
         keys += [f"errors:{pattern}:{_stream_pattern(group)}" for group in groups]
-    keys += [_stream_pattern(s) for s in topology.outputs_of(service)]
+    for stream in topology.outputs_of(service):  # a producer dead-letters what it cannot publish
+        keys += [_stream_pattern(stream), f"{_stream_pattern(stream)}:dead"]
     keys += [f"health:{service}:*", *OWN_KEYS.get(service, ())]
     return tuple(dict.fromkeys(keys))
 

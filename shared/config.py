@@ -117,6 +117,8 @@ class ServiceSettings(BaseSettings):
         default=None, description="Redis URL; unset: the machine's 127.0.0.1:6379 if it answers, else embedded"
     )
     redis_password: SecretStr | None = Field(default=None, description="kept out of the URL so it never prints")
+    redis_username: str | None = Field(
+        default=None, description="Redis ACL user (polydesk up gives each service its own); unset: default user")
     stream_prefix: str = Field(default="polydesk:", description="prefix of every Redis key polydesk writes")
     state_dir: Path = Field(default=Path("state"), description="SQLite files, embedded Redis data")
     log_dir: Path = Field(default=Path("logs"), description="the daily JSONL event log")

@@ -199,7 +199,7 @@ async def run_service(
         register_secret(settings.redis_password)
     url = find_redis_url(settings)
     password = settings.redis_password_value()
-    client = connect(url, password)
+    client = connect(url, password, settings.redis_username)
     await wait_for_redis(client, url)
     bus = Bus(client, prefix=settings.stream_prefix, producer=service)
     events = EventLog(settings.log_dir, service)

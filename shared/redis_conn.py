@@ -45,11 +45,13 @@ def checked_url(url: str) -> str:
     return url
 
 
-def connect(url: str, password: str | None = None) -> aioredis.Redis:
-    """An asyncio client for `url` with no automatic command retries."""
+def connect(url: str, password: str | None = None, username: str | None = None) -> aioredis.Redis:
+    """An asyncio client for `url` (as the ACL user `username` when given) with no automatic command retries."""
+    extra = {"username": username} if username else {}
     return aioredis.Redis.from_url(
         checked_url(url),
         password=password,
+        **extra,
         socket_timeout=SOCKET_TIMEOUT_SECS,
         socket_connect_timeout=5.0,
         retry=Retry(NoBackoff(), 0),
@@ -57,10 +59,11 @@ def connect(url: str, password: str | None = None) -> aioredis.Redis:
     )
 
 
-def connect_sync(url: str, password: str | None = None) -> redis.Redis:
+def connect_sync(url: str, password: str | None = None, username: str | None = None) -> redis.Redis:
+    extra = {"username": username} if username else {}
     return redis.Redis.from_url(
         checked_url(url), password=password, socket_timeout=SOCKET_TIMEOUT_SECS, socket_connect_timeout=5.0,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 0), **extra,
     )
 
 

@@ -49,7 +49,7 @@ def test_paper_up_runs_on_its_own_redis_and_state_folder_and_fresh_and_reset_rem
     run = runs[0]
     info = json.loads((run / "run.json").read_text())
     assert not info["redis_url"].endswith(":6379/0") and not info["redis_url"].endswith(":6390/0")
-    password_file = Path(info["redis_password_file"])
+    password_file = run / "redis" / "password"  # the admin's (the default user), for `up` itself
     password = password_file.read_text()
     assert password and password not in (run / "run.json").read_text()
     assert _mode(password_file) == 0o600 and _mode(run) == 0o700
@@ -57,6 +57,10 @@ def test_paper_up_runs_on_its_own_redis_and_state_folder_and_fresh_and_reset_rem
     assert any(p.name.startswith("appendonly.aof") for p in files)
     assert {p.name: _mode(p) & 0o077 for p in files} == {p.name: 0 for p in files}  # SQLite, AOF: ours alone
     assert not (run / "up.pid").exists()  # released at the end
+    # One Redis ACL user per service and `cli` (shared/acl.py), each with its own password file.
+    assert info["redis_username"] == "cli" and info["redis_password_file"] == str(run / "redis" / "users" / "cli")
+    assert sorted(p.name for p in (run / "redis" / "users").iterdir()) == [
+        "cli", "executor", "ingest", "risk", "strategy"]
     assert 8900 not in info["metrics_ports"].values() and len(set(info["metrics_ports"].values())) == 4
     events = read_events(sorted((tmp_path / "logs").glob("events-*.jsonl")))
     started = next(e for e in events if e["type"] == "up_started")
@@ -88,7 +92,7 @@ def test_commands_find_the_redis_of_a_run_still_going(tmp_path, monkeypatch):
     run.describe(redis_url="redis://127.0.0.1:50001/0", redis_password_file=str(run.redis_password_file()))
     settings = ServiceSettings(state_dir=tmp_path / "state")
     assert live_run(settings.state_dir) == RunDir(run.path)
-    assert cli_redis(settings) == ("redis://127.0.0.1:50001/0", run.redis_password_file().read_text())
+    assert cli_redis(settings) == ("redis://127.0.0.1:50001/0", run.redis_password_file().read_text(), None)
     _, busy = clear_runs(settings.state_dir)
     assert busy == [run.path]  # a run still going is never removed
     run.release()
