@@ -95,9 +95,11 @@ class ServiceContext:
         await self._runtime().cancel(names)
 
     def every(self, name: str, interval_secs: float | Callable[[], float], job: Callable[[], Awaitable[object]],
-              **options: float) -> None:
-        """A periodic job run by the runtime; its errors are logged and backed off, and it goes on."""
+              **options: float) -> str:
+        """A periodic job run by the runtime; its errors are logged and backed off, and it goes on.
+        Returns `name` (for join_tasks and cancel_tasks)."""
         self._runtime().every(name, interval_secs, job, **options)
+        return name
 
     def _runtime(self) -> Runtime:
         if self.runtime is None:

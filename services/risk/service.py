@@ -162,25 +162,14 @@ class RiskService:
         # No group reads `decisions` (it is for whoever looks), so the bus's trim-after-ack never applies.
         await self.ctx.bus.trim_log(DECISIONS, retain_secs=self.settings.stream_retain_secs)
 
-    async def _refresh_loop(self) -> None:
-        last_housekeeping = 0.0
-        while not self.ctx.stopping.is_set():
-            try:
-                self.refresh_metrics()
-                await self._sync_status()
-                for message in self.book_guard.cancels():
-                    await self.ctx.bus.publish(CONTROL, message)
-                    self.ctx.events.emit("cancel_market_book_not_valid", market=message.market,
-                                         reason=message.reason)
-                if time.monotonic() - last_housekeeping > HOUSEKEEPING_SECS:
-                    await self._housekeeping()
-                    last_housekeeping = time.monotonic()
-            except Exception:  # metrics and housekeeping must not take the service down
-                log.exception("refresh failed")
-            try:
-                await asyncio.wait_for(self.ctx.stopping.wait(), timeout=REFRESH_SECS)
-            except TimeoutError:
-                pass
+    async def _refresh(self) -> None:
+        """Metrics, the kill switch mirror and the cancels of markets whose book is not valid: a periodic job
+        of the runtime, which logs and backs off its errors (metrics must not take the service down)."""
+        self.refresh_metrics()
+        await self._sync_status()
+        for message in self.book_guard.cancels():
+            await self.ctx.bus.publish(CONTROL, message)
+            self.ctx.events.emit("cancel_market_book_not_valid", market=message.market, reason=message.reason)
 
     # ---- start and run -------------------------------------------------------------------------------
 
@@ -292,7 +281,8 @@ class RiskService:
             self.ctx.consume(CONTROL, GROUP, self.on_control),
             *(self.ctx.consume(events_stream(shard), MARKS_GROUP, self.on_market_event)
               for shard in self.settings.shards),
-            self.ctx.task("risk:refresh", self._refresh_loop),
+            self.ctx.every("risk:refresh", REFRESH_SECS, self._refresh),
+            self.ctx.every("risk:housekeeping", HOUSEKEEPING_SECS, self._housekeeping),
             # These two return at once when their settings switch them off.
             self.ctx.task("risk:reconcile", lambda: self._reconcile_loop(adopted), may_return=True),
             self.ctx.task("risk:region", self._region_loop, may_return=True),
