@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("polydesk.config_cmd", "main", "print the effective settings, secrets redacted"),
     "health": ("polydesk.health", "main", "exit 0 when the named service is healthy, 1 otherwise"),
     "reset": ("polydesk.runs", "reset_main", "remove the state of every paper run (not of one still going)"),
+    "redis-users": ("polydesk.redis_users", "main", "create the Redis ACL users (one per service, cli); passwords to --out"),
     "redis": ("polydesk.redis_cmd", "main", "start the embedded Redis in the foreground"),
     "dash": ("polydesk.dashboard", "main", "the live terminal dashboard of a running pipeline"),
     "dead-letters": ("polydesk.dead_letters", "main", "list or replay dead-lettered entries"),

@@ -108,3 +108,26 @@ def test_a_consumer_reads_its_input_with_its_group_and_keeps_its_health_key(serv
 def test_dangerous_commands_are_refused(server, command):
     with pytest.raises(redis.exceptions.NoPermissionError):
         as_user(server, "ingest").execute_command(*command)
+
+
+def test_polydesk_redis_users_creates_the_users_and_keeps_their_passwords(tmp_path, monkeypatch):
+    from polydesk import redis_users
+
+    admin_password = secrets.token_hex(16)
+    embedded = start_embedded(tmp_path / "redis", port=0, password=admin_password)
+    try:
+        for key in [k for k in __import__("os").environ if k.startswith("POLYDESK_")]:
+            monkeypatch.delenv(key)
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("POLYDESK_REDIS_URL", embedded.url)
+        monkeypatch.setenv("POLYDESK_REDIS_PASSWORD", admin_password)
+        assert redis_users.main(["--out", str(tmp_path / "users")]) == 0
+        password = (tmp_path / "users" / "strategy").read_text()
+        assert oct((tmp_path / "users" / "strategy").stat().st_mode & 0o777) == "0o600"
+        assert redis_users.main(["--out", str(tmp_path / "users")]) == 0  # a rerun keeps the passwords
+        strategy = redis.Redis.from_url(embedded.url, username="strategy", password=password)
+        assert strategy.xadd(PREFIX + "intents", {"type": "ok"})
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            strategy.xadd(PREFIX + "approved_orders", {"type": "forged"})
+    finally:
+        embedded.stop()

@@ -1,0 +1,54 @@
+"""`polydesk redis-users --out DIR`: create (or reset) the Redis ACL users of shared/acl.py, one per service
+and `cli`, on the configured Redis, connecting as its admin (POLYDESK_REDIS_URL, POLYDESK_REDIS_PASSWORD).
+Each user's password goes to DIR/<user> (0600; a password already there is kept, so rerunning changes no
+service's password). A service then runs with POLYDESK_REDIS_USERNAME=<service> and
+POLYDESK_REDIS_PASSWORD_FILE=DIR/<service> (and no POLYDESK_REDIS_PASSWORD, which would win over the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+
+from polydesk.common import settings_or_none
+from polydesk.runs import write_private
+from shared import acl
+from shared.config import ServiceSettings
+from shared.lifecycle import find_redis_url
+from shared.redis_conn import connect_sync
+
+
+def user_passwords(out: Path) -> dict[str, str]:
+    """Every user's password: the one in `out/<user>` if there is one, else a new one written there."""
+    passwords = {}
+    for user in acl.users():
+        path = out / user.name
+        if path.is_file() and path.read_text().strip():
+            passwords[user.name] = path.read_text().strip()
+        else:
+            passwords[user.name] = secrets.token_urlsafe(24)
+            write_private(path, passwords[user.name])
+    return passwords
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="polydesk redis-users", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="folder for the users' password files")
+    args = parser.parse_args(argv)
+    settings = settings_or_none(ServiceSettings, "polydesk redis-users")
+    if settings is None:
+        return 2
+    passwords = user_passwords(args.out)
+    client = connect_sync(find_redis_url(settings), settings.redis_password_value(), settings.redis_username)
+    try:
+        acl.apply(client, settings.stream_prefix, passwords)
+    except Exception as error:  # noqa: BLE001 - any refusal is reported in one line
+        print(f"polydesk redis-users: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"polydesk redis-users: {', '.join(passwords)} on {settings.stream_prefix}*; passwords in {args.out}")
+    return 0
