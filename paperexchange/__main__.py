@@ -14,7 +14,10 @@ def parse_args(argv: list[str]) -> Settings:
     parser.add_argument("--host", default=defaults.host, help="bind address (default loopback)")
     parser.add_argument("--port", type=int, default=defaults.port, help="port; 0 picks a free one")
     parser.add_argument("--admin", action="store_true", help="mount the admin API under /_paper")
-    parser.add_argument("--settlement-delay-secs", type=float, default=defaults.settlement_delay_secs)
+    parser.add_argument("--settlement-delay-secs", type=float, default=None,
+                        help="fast settlement: every trade status step this long (default: live-like, "
+                             f"MINED after {defaults.mined_delay_secs:g} s, CONFIRMED "
+                             f"{defaults.confirmed_delay_secs:g} s later)")
     parser.add_argument("--heartbeat-timeout-secs", type=float, default=defaults.heartbeat_timeout_secs)
     parser.add_argument("--no-default-markets", action="store_true", help="with --scenario none: no markets")
     parser.add_argument("--scenario", default="default",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from paperexchange.engine import BUY, Order
 from paperexchange.exchange import Exchange
-from paperexchange.trades import Trade
+from paperexchange.trades import MakerPart, Trade
 from paperexchange.units import AMOUNT_SCALE, PRICE_SCALE
 
 DAY_SECS = 86_400
@@ -17,10 +17,12 @@ DAY_SECS = 86_400
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One side of a trade as its wallet saw it."""
+    """One order's side of one maker part of a trade, as its wallet's on-chain fill shows it (a taker
+    that reached three makers has three fills, as the exchange contract settles them)."""
 
     trade: Trade
     order: Order
+    part: MakerPart
 
     @property
     def wallet(self) -> str:
@@ -28,15 +30,15 @@ class Fill:
 
     @property
     def price(self) -> float:
-        return self.order.own_price(self.trade.yes_price) / PRICE_SCALE
+        return self.order.own_price(self.part.yes_price) / PRICE_SCALE
 
     @property
     def size(self) -> float:
-        return self.trade.size / AMOUNT_SCALE
+        return self.part.size / AMOUNT_SCALE
 
     @property
     def usdc(self) -> float:
-        return self.trade.collateral_of(self.order) / AMOUNT_SCALE
+        return self.part.collateral_of(self.order) / AMOUNT_SCALE
 
     @property
     def live(self) -> bool:
@@ -52,10 +54,11 @@ class Activity:
 
     def _on_trade(self, trade: Trade) -> None:
         self._by_market[trade.market.condition_id].append(trade)
-        for order in (trade.taker, trade.maker):
-            fill = Fill(trade, order)
-            self.fills.append(fill)
-            self._by_wallet[fill.wallet].append(fill)
+        for part in trade.parts:
+            for order in (trade.taker, part.order):
+                fill = Fill(trade, order, part)
+                self.fills.append(fill)
+                self._by_wallet[fill.wallet].append(fill)
 
     def of_wallet(self, wallet: str) -> list[Fill]:
         return [fill for fill in self._by_wallet.get(wallet.lower(), ()) if fill.live]
@@ -66,9 +69,10 @@ class Activity:
     def volume(self, condition_id: str, since: float = 0.0) -> float:
         """pUSD traded in a market (the YES-side notional of each fill), optionally since a time."""
         return sum(
-            trade.size * trade.yes_price / PRICE_SCALE / AMOUNT_SCALE
+            part.size * part.yes_price / PRICE_SCALE / AMOUNT_SCALE
             for trade in self._by_market.get(condition_id, ())
             if trade.status != "FAILED" and trade.match_time >= since
+            for part in trade.parts
         )
 
     def last_trade_time(self, condition_id: str) -> int | None:

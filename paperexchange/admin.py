@@ -134,7 +134,7 @@ async def all_orders(request: Request) -> Response:
 
 async def all_trades(request: Request) -> Response:
     exchange = _venue(request).exchange
-    return JSON([{**wire.rest_trade(trade, True), "status": trade.status, "fee": amount_str(trade.fee)}
+    return JSON([{**wire.rest_trade(trade, "TAKER"), "status": trade.status, "fee": amount_str(trade.fee)}
                  for trade in exchange.trades.values()])
 
 
@@ -171,7 +171,7 @@ async def faults(request: Request) -> Response:
     if "fail_market" in body:
         venue.settlement.fail_market(str(body["fail_market"]), bool(body.get("enabled", True)))
     if "settlement_delay_secs" in body:
-        venue.settlement.delay_secs = float(body["settlement_delay_secs"])
+        venue.settlement.set_fast(float(body["settlement_delay_secs"]))
     return JSON({"ok": True})
 
 

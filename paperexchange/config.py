@@ -29,8 +29,12 @@ class Settings:
     port: int = 8900
     admin: bool = False
     default_markets: bool = True
-    # Trade status walk: MATCHED -> MINED after this delay, MINED -> CONFIRMED after the same again.
-    settlement_delay_secs: float = 2.0
+    # Trade status walk, live-like by default: MINED tens of seconds after the match (the bought tokens or
+    # the sale's pUSD reach the wallet then), CONFIRMED one to three minutes after the match.
+    mined_delay_secs: float = 20.0  # MATCHED -> MINED (and MATCHED -> RETRYING -> FAILED steps)
+    confirmed_delay_secs: float = 60.0  # MINED -> CONFIRMED
+    # The fast setting for tests and scenarios: every step of the walk takes this long instead.
+    settlement_delay_secs: float | None = None
     heartbeat_timeout_secs: float = 10.0
     # L1/L2 headers older or newer than this (by POLY_TIMESTAMP) are refused with 401.
     auth_window_secs: int = 30
@@ -47,3 +51,9 @@ class Settings:
     replay_tape: str | None = None  # serve this tape on /ws/market instead of the live book
     replay_speed: float = 1.0
     geoblock: str = "ok"  # what GET /api/geoblock answers: ok, blocked or close_only (paperexchange/geoblock.py)
+
+    def settlement_delays(self) -> tuple[float, float]:
+        """(MATCHED -> MINED, MINED -> CONFIRMED) in seconds."""
+        if self.settlement_delay_secs is not None:
+            return self.settlement_delay_secs, self.settlement_delay_secs
+        return self.mined_delay_secs, self.confirmed_delay_secs

@@ -22,7 +22,14 @@ from paperexchange.funds import check_funds, consume_allowances, set_reservation
 from paperexchange.ledger import Ledger
 from paperexchange.markets import Market, MarketRegistry
 from paperexchange.orders import RESTING_TYPES, Posted, exchange_for
-from paperexchange.trades import Trade, apply_transfers, fill_transfers, new_transaction_hash, taker_fee
+from paperexchange.trades import (
+    MakerPart,
+    Trade,
+    apply_transfers,
+    new_transaction_hash,
+    part_transfers,
+    taker_fee,
+)
 from paperexchange.units import ONE, amount_str, parse_price, price_str
 
 
@@ -113,7 +120,7 @@ class Exchange:
         self.orders[order.id] = order
         before: dict[tuple[str, int], int] = {}
         now_s, ts_ms = int(self.clock.now()), self.now_ms()
-        trades = [self._fill(book, market, fill, before, now_s) for fill in fills]
+        trades = [self._match(book, market, order, fills, before, now_s)] if fills else []
         if order.spend_limit is not None:
             order.original_size = max(order.original_size, order.matched)
         if order.order_type in RESTING_TYPES and order.remaining > 0:
@@ -129,39 +136,46 @@ class Exchange:
         self._announce(order, market, book, before, trades, ts_ms)
         return self._response(order, trades)
 
-    def _fill(self, book: Book, market: Market, fill: Fill, before: dict, now_s: int) -> Trade:
-        maker, taker = fill.maker, fill.taker
-        key = (maker.book_side, maker.book_price)
-        before.setdefault(key, book.level_size(*key))
-        book.reduce(maker, fill.size)
-        maker.matched += fill.size
-        taker.matched += fill.size
-        set_reservation(self.ledger, maker, resting=maker.remaining > 0)
-        if maker.remaining == 0:
-            maker.status = "MATCHED"
-            self.live_of[maker.owner].pop(maker.id, None)
-        fee = taker_fee(market, fill.size, fill.yes_price)
+    def _match(self, book: Book, market: Market, taker: Order, fills: list[Fill], before: dict,
+               now_s: int) -> Trade:
+        """Book the taker's fills against every maker it reached as ONE trade, as the venue reports it."""
+        parts: list[MakerPart] = []
+        transfers = []
+        for fill in fills:
+            maker = fill.maker
+            key = (maker.book_side, maker.book_price)
+            before.setdefault(key, book.level_size(*key))
+            book.reduce(maker, fill.size)
+            maker.matched += fill.size
+            taker.matched += fill.size
+            set_reservation(self.ledger, maker, resting=maker.remaining > 0)
+            if maker.remaining == 0:
+                maker.status = "MATCHED"
+                self.live_of[maker.owner].pop(maker.id, None)
+            part = MakerPart(maker, fill.size, fill.yes_price, taker_fee(market, fill.size, fill.yes_price))
+            parts.append(part)
+            transfers += part_transfers(fill, part.fee)
         trade = Trade(
-            id=str(uuid.uuid4()), market=market, taker=taker, maker=maker, size=fill.size,
-            yes_price=fill.yes_price, fee=fee, match_time=now_s, last_update=now_s,
-            transaction_hash=new_transaction_hash(), transfers=fill_transfers(fill, fee),
+            id=str(uuid.uuid4()), market=market, taker=taker, parts=parts, match_time=now_s, last_update=now_s,
+            transaction_hash=new_transaction_hash(),
+            given=[t for t in transfers if t[2] < 0], received=[t for t in transfers if t[2] > 0],
         )
-        apply_transfers(self.ledger, trade.transfers)
-        consume_allowances(self.ledger, trade.transfers, exchange_for(market))
-        maker.trade_ids.append(trade.id)
-        taker.trade_ids.append(trade.id)
+        # What each wallet gives leaves its balance now; what it gets arrives when the trade is MINED.
+        apply_transfers(self.ledger, trade.given)
+        consume_allowances(self.ledger, trade.given, exchange_for(market))
+        for order in dict.fromkeys([taker, *trade.makers]):
+            order.trade_ids.append(trade.id)
         self.trades[trade.id] = trade
-        self.trades_of[taker.owner].append(trade)
-        if maker.owner != taker.owner:
-            self.trades_of[maker.owner].append(trade)
-        self.last_trade[market.condition_id] = (fill.yes_price, taker.book_side)
+        for owner in trade.owners():
+            self.trades_of[owner].append(trade)
+        self.last_trade[market.condition_id] = (trade.yes_price, taker.book_side)
         for callback in self.on_trade:
             callback(trade)
         return trade
 
     @staticmethod
     def _response(order: Order, trades: list[Trade]) -> dict:
-        spent = sum(t.collateral_of(order) for t in trades)
+        spent = sum(t.taker_collateral() for t in trades)
         shares = sum(t.size for t in trades)
         making, taking = (spent, shares) if order.side == BUY else (shares, spent)
         return {
@@ -232,11 +246,13 @@ class Exchange:
                   ts_ms: int) -> None:
         self._emit_price_change(market, book, before, ts_ms)
         for trade in trades:
-            self._emit_last_trade(market, trade, ts_ms)
+            for part in trade.parts:
+                self._emit_last_trade(market, trade, part, ts_ms)
         if not order.internal:
             self._emit_user_order(order, market, "PLACEMENT", ts_ms)
         for trade in trades:
-            self._emit_user_order(trade.maker, market, "UPDATE", ts_ms)
+            for maker in dict.fromkeys(trade.makers):
+                self._emit_user_order(maker, market, "UPDATE", ts_ms)
             self.emit_trade(trade)
 
     def _emit_price_change(self, market: Market, book: Book, before: dict, ts_ms: int) -> None:
@@ -260,16 +276,16 @@ class Exchange:
                 "best_bid": best_bid, "best_ask": best_ask, "spread": spread, "timestamp": str(ts_ms),
             }, custom=True)
 
-    def _emit_last_trade(self, market: Market, trade: Trade, ts_ms: int) -> None:
+    def _emit_last_trade(self, market: Market, trade: Trade, part: MakerPart, ts_ms: int) -> None:
         yes_side = trade.taker.book_side
         for token_id, price, side in (
-            (market.token_ids[0], trade.yes_price, yes_side),
-            (market.token_ids[1], ONE - trade.yes_price, SELL if yes_side == BUY else BUY),
+            (market.token_ids[0], part.yes_price, yes_side),
+            (market.token_ids[1], ONE - part.yes_price, SELL if yes_side == BUY else BUY),
         ):
             self.sink.market((token_id,), {
                 "asset_id": token_id, "event_type": "last_trade_price", "fee_rate_bps": "0",
                 "market": market.condition_id, "price": price_str(price), "side": side,
-                "size": amount_str(trade.size), "timestamp": str(ts_ms), "transaction_hash": trade.transaction_hash,
+                "size": amount_str(part.size), "timestamp": str(ts_ms), "transaction_hash": trade.transaction_hash,
             })
 
     def _emit_user_order(self, order: Order, market: Market, event_type: str, ts_ms: int) -> None:
@@ -277,10 +293,14 @@ class Exchange:
             self.sink.user(order.owner, market.condition_id, wire.order_event(order, market, event_type, ts_ms))
 
     def emit_trade(self, trade: Trade) -> None:
-        """User-channel `trade` frames for the taker and the maker (each seeing its own side)."""
+        """One user-channel `trade` frame per API key in the trade: the taker's (TAKER), each maker's (MAKER).
+
+        Every frame is the same trade (taker's top-level fields, all makers in maker_orders); only
+        `trader_side` says which role the receiving key had."""
         ts_ms = self.now_ms()
         condition_id = trade.market.condition_id
-        if not trade.taker.internal:
-            self.sink.user(trade.taker.owner, condition_id, wire.trade_event(trade, True, ts_ms))
-        if not trade.maker.internal and trade.maker.owner != trade.taker.owner:
-            self.sink.user(trade.maker.owner, condition_id, wire.trade_event(trade, False, ts_ms))
+        internal = {order.owner for order in (trade.taker, *trade.makers) if order.internal}
+        for owner in trade.owners():
+            if owner not in internal:
+                role = "TAKER" if owner == trade.taker.owner else "MAKER"
+                self.sink.user(owner, condition_id, wire.trade_event(trade, role, ts_ms))

@@ -154,13 +154,13 @@ async def list_orders(request: Request) -> Response:
 
 
 def _trade_matches(trade, params) -> bool:
-    ids = (trade.taker.token_id, trade.maker.token_id)
+    ids = {order.token_id for order in (trade.taker, *trade.makers)}
     return (
         (not params.get("id") or trade.id == params["id"])
         and (not params.get("market") or trade.market.condition_id == params["market"])
         and (not params.get("asset_id") or params["asset_id"] in ids)
         and (not params.get("maker_address") or params["maker_address"].lower()
-             in (trade.taker.maker.lower(), trade.maker.maker.lower()))
+             in {order.maker.lower() for order in (trade.taker, *trade.makers)})
         and (not params.get("before") or trade.match_time < int(params["before"]))
         and (not params.get("after") or trade.match_time > int(params["after"]))
     )
@@ -170,7 +170,7 @@ async def list_trades(request: Request) -> Response:
     key, _ = await _l2(request)
     params = request.query_params
     data = [
-        wire.rest_trade(trade, viewer_is_taker=trade.taker.owner == key.key)
+        wire.rest_trade(trade, "TAKER" if trade.taker.owner == key.key else "MAKER")
         for trade in _exchange(request).trades_of.get(key.key, [])
         if _trade_matches(trade, params)
     ]

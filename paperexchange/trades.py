@@ -1,10 +1,17 @@
-"""Trades: the record of one maker fill, its ledger transfers (so a FAILED trade can be undone), taker fees."""
+"""Trades as the venue reports them: one taker order's match against every maker it reached is ONE trade
+(one id, `size` = the taker's whole fill, each maker in `maker_orders[]` with its own matched amount and
+price; ../shared/fixtures python-ws/user_trade1.json has 6 makers, YES and NO mixed, in one trade).
+
+Settlement follows the chain (paperexchange/settlement.py): what a wallet gives (pUSD for a BUY, tokens for
+a SELL, the taker fee) leaves its balance at the match; what it gets arrives when the trade is MINED; a
+FAILED trade returns what was given, and nothing arrives.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from paperexchange.engine import BUY, Fill, Order
 from paperexchange.ledger import COLLATERAL, Ledger
@@ -19,33 +26,70 @@ Transfer = tuple[str, str, int]  # (address, asset, signed base units)
 
 
 @dataclass(slots=True, eq=False)
+class MakerPart:
+    """One maker order's share of a trade: `size` shares at the maker's own price."""
+
+    order: Order
+    size: int
+    yes_price: int
+    fee: int  # the taker fee on this part
+
+    @property
+    def price(self) -> int:
+        return self.order.own_price(self.yes_price)
+
+    def collateral_of(self, order: Order) -> int:
+        """pUSD `order` (the maker, or the taker) paid (BUY) or received (SELL) on this part, before fees.
+
+        The YES leg pays or receives floor(size x p); the NO leg the exact complement, so pUSD is conserved
+        and a mint or merge moves exactly one pUSD per share pair."""
+        yes_amount = notional(self.size, self.yes_price)
+        return yes_amount if order.is_yes else self.size - yes_amount
+
+
+@dataclass(slots=True, eq=False)
 class Trade:
     id: str
     market: Market
     taker: Order
-    maker: Order
-    size: int
-    yes_price: int
-    fee: int
+    parts: list[MakerPart]
     match_time: int
     transaction_hash: str
     status: str = "MATCHED"
     last_update: int = 0
     fail: bool = False  # injected: walks MATCHED -> RETRYING -> FAILED instead of MINED -> CONFIRMED
-    transfers: list[Transfer] = field(default_factory=list)
+    given: list[Transfer] = field(default_factory=list)  # debits applied at the match
+    received: list[Transfer] = field(default_factory=list)  # credits applied when MINED
 
     @property
-    def taker_price(self) -> int:
-        return self.taker.own_price(self.yes_price)
+    def size(self) -> int:
+        return sum(part.size for part in self.parts)
 
     @property
-    def maker_price(self) -> int:
-        return self.maker.own_price(self.yes_price)
+    def fee(self) -> int:
+        return sum(part.fee for part in self.parts)
 
-    def collateral_of(self, order: Order) -> int:
-        """pUSD the order's leg paid (BUY) or received (SELL), before fees."""
-        yes_amount = notional(self.size, self.yes_price)
-        return yes_amount if order.is_yes else self.size - yes_amount
+    @property
+    def yes_price(self) -> int:
+        """The YES price of the last part (the market's last trade price after this trade)."""
+        return self.parts[-1].yes_price
+
+    @property
+    def makers(self) -> list[Order]:
+        return [part.order for part in self.parts]
+
+    def taker_collateral(self) -> int:
+        return sum(part.collateral_of(self.taker) for part in self.parts)
+
+    def taker_price(self) -> Decimal:
+        """The taker's average price in its own token, to 4 decimals (exact when every part is one price)."""
+        paid = sum(part.size * self.taker.own_price(part.yes_price) for part in self.parts)
+        average = Decimal(paid) / self.size / PRICE_SCALE
+        return average.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+    def owners(self) -> list[str]:
+        """API keys with a side in this trade, the taker's first, each once."""
+        return list(dict.fromkeys([self.taker.owner, *(order.owner for order in self.makers)]))
 
 
 def taker_fee(market: Market, size: int, yes_price: int) -> int:
@@ -68,12 +112,9 @@ def _leg(order: Order, size: int, amount: int) -> list[Transfer]:
     return [(order.maker, order.token_id, -size), (order.maker, COLLATERAL, amount)]
 
 
-def fill_transfers(fill: Fill, fee: int) -> list[Transfer]:
-    """Both legs at their own token's price: a normal match, a mint (BUY+BUY) or a merge (SELL+SELL).
-
-    The YES leg pays or receives floor(size x p); the NO leg the exact complement, so pUSD is conserved
-    and a mint or merge moves exactly one pUSD per share pair.
-    """
+def part_transfers(fill: Fill, fee: int) -> list[Transfer]:
+    """Both legs of one maker fill at their own token's price: a normal match, a mint (BUY+BUY) or a merge
+    (SELL+SELL); plus the taker fee."""
     yes_amount = notional(fill.size, fill.yes_price)
     no_amount = fill.size - yes_amount
     transfers: list[Transfer] = []

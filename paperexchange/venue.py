@@ -46,7 +46,7 @@ class Venue:
         self.exchange = Exchange(settings, self.clock, _HubSink(self.market_hub, self.user_hub))
         self.heartbeats = Heartbeats(self.clock, settings.heartbeat_timeout_secs)
         self.activity = Activity(self.exchange)
-        self.settlement = Settlement(self.exchange, self.clock, settings.settlement_delay_secs)
+        self.settlement = Settlement(self.exchange, self.clock, settings.settlement_delays())
         self.chain = PaperChain(self.exchange, self.clock)  # signed transactions sent to /rpc
         self._house_seq = 0
         self.flow = None  # the scenario's background flow (paperexchange.flow.Flow), when one runs

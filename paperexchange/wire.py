@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from paperexchange.engine import Order
 from paperexchange.markets import Market
-from paperexchange.trades import Trade, fee_rate_bps
-from paperexchange.units import amount_str, price_str
+from paperexchange.trades import MakerPart, Trade, fee_rate_bps
+from paperexchange.units import amount_str, decimal_str, price_str
 
 # REST trade listings carry the raw status constants; the user channel sends them plain (SDK comment in
 # polymarket-client models/clob/account.py, ../shared/polymarket-protocol.md §3.1).
@@ -58,14 +58,14 @@ def order_event(order: Order, market: Market, event_type: str, timestamp_ms: int
     }
 
 
-def _maker_order(trade: Trade) -> dict:
-    maker, market = trade.maker, trade.market
+def _maker_order(part: MakerPart, market: Market) -> dict:
+    maker = part.order
     return {
         "order_id": maker.id,
         "owner": maker.owner,
         "maker_address": maker.maker,
-        "matched_amount": amount_str(trade.size),
-        "price": price_str(trade.maker_price),
+        "matched_amount": amount_str(part.size),
+        "price": price_str(part.price),
         "fee_rate_bps": "0",
         "asset_id": maker.token_id,
         "side": maker.side,
@@ -74,9 +74,11 @@ def _maker_order(trade: Trade) -> dict:
     }
 
 
-def _trade_body(trade: Trade, viewer_is_taker: bool) -> dict:
+def _trade_body(trade: Trade, trader_side: str) -> dict:
+    """The trade as every party sees it: top-level fields are the taker's (id, side, asset, size = the taker's
+    whole fill, price = its average, owner and maker_address); a maker finds itself in `maker_orders[]`
+    (user_trade1.json: trader_side MAKER, owner/trade_owner/maker_address the taker's)."""
     taker, market = trade.taker, trade.market
-    viewer = taker if viewer_is_taker else trade.maker
     return {
         "id": trade.id,
         "taker_order_id": taker.id,
@@ -85,27 +87,27 @@ def _trade_body(trade: Trade, viewer_is_taker: bool) -> dict:
         "side": taker.side,
         "size": amount_str(trade.size),
         "fee_rate_bps": fee_rate_bps(market),
-        "price": price_str(trade.taker_price),
+        "price": decimal_str(trade.taker_price()),
         "match_time": str(trade.match_time),
         "last_update": str(trade.last_update or trade.match_time),
         "outcome": market.outcome_of(taker.token_id),
         "bucket_index": 0,
-        "owner": viewer.owner,
-        "maker_address": viewer.maker,
+        "owner": taker.owner,
+        "maker_address": taker.maker,
         "transaction_hash": trade.transaction_hash,
-        "maker_orders": [_maker_order(trade)],
-        "trader_side": "TAKER" if viewer_is_taker else "MAKER",
+        "maker_orders": [_maker_order(part, market) for part in trade.parts],
+        "trader_side": trader_side,
     }
 
 
-def rest_trade(trade: Trade, viewer_is_taker: bool) -> dict:
-    body = _trade_body(trade, viewer_is_taker)
+def rest_trade(trade: Trade, trader_side: str) -> dict:
+    body = _trade_body(trade, trader_side)
     body["status"] = REST_TRADE_STATUS_PREFIX + trade.status
     return body
 
 
-def trade_event(trade: Trade, viewer_is_taker: bool, timestamp_ms: int) -> dict:
-    body = _trade_body(trade, viewer_is_taker)
+def trade_event(trade: Trade, trader_side: str, timestamp_ms: int) -> dict:
+    body = _trade_body(trade, trader_side)
     body.update(
         status=trade.status, event_type="trade", type="TRADE", trade_owner=body["owner"],
         timestamp=str(timestamp_ms),

@@ -12,13 +12,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from redis.exceptions import RedisError
 
 from services.executor.fees import FeeSchedules
 from services.executor.orders import UNRESOLVED_STATUSES, OrderRow, OrderStore
-from services.executor.venue import VenueOrder, VenueTrade
+from services.executor.venue import MakerFill, VenueOrder, VenueTrade
 from shared import metrics
 from shared.logging import EventLog, fill_event_fields
 from shared.messages import (
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 PRODUCER = "executor"
 REPORTED_KEY = "fills:reported"  # sorted set of report keys already on `fills` (score: when), kept a week
 REPORTED_RETAIN_SECS = 7 * 86400.0
+PRICE_QUANTUM = Decimal("0.000001")  # a taker's average price over several makers, to 6 places
 
 # Venue order status -> ours (habit 10: mappings are data; a test checks every known venue value).
 VENUE_ORDER_STATUS: dict[str, OrderStatus] = {
@@ -173,19 +175,19 @@ class Reporter:
             return
         fills: list[tuple[str, Fill]] = []
         try:  # every Fill is built before anything is published: a bad part refuses the whole trade
-            for order_id, side, token_id, size, price, is_maker in self._own_parts(trade):
-                row = self.store.order(order_id)
-                fee = Decimal(0) if is_maker or self.fees is None else await self.fees.taker_fee(
-                    trade.market, size, price)
+            for part in self._own_parts(trade):
+                row = self.store.order(part.order_id)
+                fee = Decimal(0) if part.is_maker else await self._taker_fee(trade)
                 for status in chain:
-                    key = f"fill:{trade.id}:{order_id}:{status.value}"
+                    key = f"fill:{trade.id}:{part.order_id}:{status.value}"
                     fill = Fill(
                         envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
-                        trade_id=trade.id, status=status, order_id=order_id,
+                        trade_id=trade.id, status=status, order_id=part.order_id,
                         client_order_id=row.client_order_id if row else None,
                         strategy=row.strategy if row else None,
-                        market=trade.market, token_id=token_id, side=Side(side), size=size, price=price,
-                        fee_usd=fee, is_maker=is_maker, transaction_hash=trade.transaction_hash,
+                        market=trade.market, token_id=part.token_id, side=Side(part.side), size=part.size,
+                        price=part.price, fee_usd=fee, is_maker=part.is_maker,
+                        transaction_hash=trade.transaction_hash,
                     )
                     fills.append((key, fill))
         except ValueError as error:  # pydantic's ValidationError included
@@ -201,12 +203,72 @@ class Reporter:
     def _published(self, key: str) -> bool:
         return self.store.published(key)
 
-    def _own_parts(self, trade: VenueTrade) -> list[tuple[str, str, str, Decimal, Decimal, bool]]:
+    async def _taker_fee(self, trade: VenueTrade) -> Decimal:
+        """The taker fee is charged per maker matched, each at its own price (the curve is not linear)."""
+        if self.fees is None:
+            return Decimal(0)
+        if not trade.makers:
+            return await self.fees.taker_fee(trade.market, trade.size, trade.price)
+        total = Decimal(0)
+        for maker in trade.makers:
+            total += await self.fees.taker_fee(trade.market, maker.size, taker_price_of(trade, maker))
+        return total
+
+    def _own_parts(self, trade: VenueTrade) -> list[OwnPart]:
+        """Our orders in a trade: the taker order when it is ours, and each of our maker orders.
+
+        Every party receives the same trade: the top level is the taker's (owner included), and a maker
+        finds itself in maker_orders[], so `trader_side` MAKER frames never make us the taker."""
         parts = []
         own_taker = trade.trader_side == "TAKER" and trade.owner == self.api_key
         if own_taker or self.store.order(trade.taker_order_id) is not None:
-            parts.append((trade.taker_order_id, trade.side, trade.token_id, trade.size, trade.price, False))
+            parts.append(OwnPart(trade.taker_order_id, trade.side, trade.token_id, trade.size,
+                                 taker_average_price(trade), False))
         for maker in trade.makers:
             if maker.owner == self.api_key or self.store.order(maker.order_id) is not None:
-                parts.append((maker.order_id, maker.side, maker.token_id, maker.size, maker.price, True))
-        return parts
+                parts.append(OwnPart(maker.order_id, maker.side, maker.token_id, maker.size, maker.price, True))
+        return _merged(parts)
+
+
+@dataclass(frozen=True)
+class OwnPart:
+    """One of our orders in a trade: our side, token, size and (average) price."""
+
+    order_id: str
+    side: str
+    token_id: str
+    size: Decimal
+    price: Decimal
+    is_maker: bool
+
+
+def taker_price_of(trade: VenueTrade, maker: MakerFill) -> Decimal:
+    """The taker's price on one maker's part: the maker's price, mirrored when the maker is on the other
+    token (a BUY YES taker matched against a BUY NO maker at 0.45 pays 0.55)."""
+    return maker.price if maker.token_id == trade.token_id else 1 - maker.price
+
+
+def taker_average_price(trade: VenueTrade) -> Decimal:
+    """The taker's average price over its makers (exact, to 6 places); the trade's own `price` when the
+    report lists no makers. The venue's top-level price is rounded, so it is not used when makers are known."""
+    matched = sum((maker.size for maker in trade.makers), Decimal(0))
+    if not trade.makers or matched <= 0:
+        return trade.price
+    paid = sum((maker.size * taker_price_of(trade, maker) for maker in trade.makers), Decimal(0))
+    return (paid / matched).quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN).normalize()
+
+
+def _merged(parts: list[OwnPart]) -> list[OwnPart]:
+    """One part per own order: a maker order listed twice in one trade becomes one part (size summed,
+    price averaged), so each (trade id, order id) is reported once."""
+    by_order: dict[str, OwnPart] = {}
+    for part in parts:
+        seen = by_order.get(part.order_id)
+        if seen is None:
+            by_order[part.order_id] = part
+            continue
+        size = seen.size + part.size
+        price = ((seen.size * seen.price + part.size * part.price) / size).quantize(
+            PRICE_QUANTUM, rounding=ROUND_HALF_EVEN).normalize()
+        by_order[part.order_id] = OwnPart(seen.order_id, seen.side, seen.token_id, size, price, seen.is_maker)
+    return list(by_order.values())

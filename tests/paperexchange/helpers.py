@@ -49,6 +49,13 @@ class Admin:
     def balances(self, address: str) -> dict:
         return self.http.get(f"/balances/{address}").json()
 
+    def wait_mined(self, trade_ids, timeout: float = 5.0) -> None:
+        """Wait until every trade reached the chain (MINED or CONFIRMED): only then are the tokens bought
+        (or the pUSD of a sale) in the wallet, as on Polymarket."""
+        wanted = set(trade_ids)
+        eventually(lambda: wanted and all(
+            t["status"] in ("MINED", "CONFIRMED") for t in self.trades() if t["id"] in wanted), timeout)
+
     def faults(self, **fields) -> None:
         self.http.post("/faults", json=fields).raise_for_status()
 

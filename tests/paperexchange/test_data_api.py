@@ -38,6 +38,7 @@ def traded(server, admin):
                                  environment=paper_environment(server.url))
     try:
         bought = client.place_limit_order(asset_id=yes, price="0.65", size="20", side="BUY")
+        admin.wait_mined(bought.trade_ids)  # the tokens bought are sellable once the trade is MINED
         sold = client.place_limit_order(asset_id=yes, price="0.45", size="8", side="SELL")
     finally:
         client.close()

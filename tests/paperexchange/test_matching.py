@@ -87,10 +87,12 @@ def test_mint_buy_yes_against_buy_no_with_price_improvement(venue, market):
     response = post(venue, market, BOB, 1, "BUY", 0.45, 10)  # NO at 0.45 = YES ask at 0.55 <= 0.60
     assert response["status"] == "matched"
     assert (response["makingAmount"], response["takingAmount"]) == ("4", "10")  # BOB pays 0.40, not 0.45
-    assert bal(venue, ALICE) == 94 and bal(venue, ALICE, yes) == 10
-    assert bal(venue, BOB) == 96 and bal(venue, BOB, no) == 10
+    assert bal(venue, ALICE) == 94 and bal(venue, BOB) == 96  # pUSD leaves at the match...
+    assert bal(venue, ALICE, yes) == bal(venue, BOB, no) == 0  # ...the tokens arrive when MINED
+    settle(venue)
+    assert bal(venue, ALICE, yes) == 10 and bal(venue, BOB, no) == 10
     (trade,) = venue.exchange.trades.values()
-    assert trade.taker_price == 4000 and trade.maker_price == 6000
+    assert str(trade.taker_price()) == "0.4000" and trade.parts[0].price == 6000
 
 
 def test_merge_sell_yes_against_sell_no(venue, market):
@@ -100,6 +102,7 @@ def test_merge_sell_yes_against_sell_no(venue, market):
     post(venue, market, ALICE, 0, "SELL", 0.60, 10)
     response = post(venue, market, BOB, 1, "SELL", 0.35, 10)  # SELL NO 0.35 = YES bid at 0.65 >= 0.60
     assert response["status"] == "matched"
+    settle(venue)
     assert bal(venue, ALICE) == 6 and bal(venue, BOB) == 4  # BOB gets 0.40 > his 0.35
     assert bal(venue, ALICE, yes) == 0 and bal(venue, BOB, no) == 0
 
@@ -111,8 +114,10 @@ def test_price_time_priority(venue, market):
     post(venue, market, BOB, 0, "SELL", 0.55, 5)
     post(venue, market, CAROL, 0, "SELL", 0.54, 5)
     fund(venue, "0x" + "d" * 40, 100)
-    post(venue, market, "0x" + "d" * 40, 0, "BUY", 0.56, 12)
-    makers = [(t.maker.maker, t.size / 1e6, t.yes_price) for t in venue.exchange.trades.values()]
+    response = post(venue, market, "0x" + "d" * 40, 0, "BUY", 0.56, 12)
+    (trade,) = venue.exchange.trades.values()  # one taker order, three makers: ONE trade
+    assert response["tradeIDs"] == [trade.id] and trade.size == 12_000_000
+    makers = [(p.order.maker, p.size / 1e6, p.yes_price) for p in trade.parts]
     assert makers == [(CAROL, 5, 5400), (ALICE, 5, 5500), (BOB, 2, 5500)]
 
 
@@ -123,6 +128,7 @@ def test_taker_pays_the_fee_curve_maker_pays_nothing(venue):
     fund(venue, BOB, 100)
     post(venue, market, ALICE, 0, "SELL", 0.50, 100)
     post(venue, market, BOB, 0, "BUY", 0.50, 100)
+    settle(venue)
     assert bal(venue, ALICE) == 50  # maker: no fee
     assert bal(venue, BOB) == pytest.approx(100 - 50 - 1.75)  # 100 x 0.07 x 0.25 (docs fee table)
     assert bal(venue, FEE_COLLECTOR) == pytest.approx(1.75)
@@ -206,6 +212,13 @@ def _cross(venue, market):
     return trade
 
 
+def settle(venue: Venue, steps: int = 1) -> None:
+    """Advance the venue clock past `steps` settlement steps (MATCHED -> MINED is one)."""
+    for _ in range(steps):
+        venue.clock.advance(2.0)
+        venue.tick()
+
+
 def test_trade_walks_matched_mined_confirmed(venue, market, clock):
     trade = _cross(venue, market)
     seen = []
@@ -219,7 +232,7 @@ def test_trade_walks_matched_mined_confirmed(venue, market, clock):
 def test_injected_failure_walks_retrying_failed_and_undoes_the_transfer(venue, market, clock):
     venue.settlement.fail_next(1)
     trade = _cross(venue, market)
-    assert bal(venue, BOB, market.token_ids[0]) == 10
+    assert bal(venue, BOB) == 95 and bal(venue, ALICE, market.token_ids[0]) == 0  # given at the match
     clock.advance(2.0)
     venue.tick()
     assert trade.status == "RETRYING"
@@ -238,6 +251,7 @@ def test_collateral_and_tokens_are_conserved(venue, market):
     post(venue, market, BOB, 1, "BUY", 0.45, 7)  # mint 7
     post(venue, market, CAROL, 0, "SELL", 0.55, 5)  # normal vs ALICE's rest
     post(venue, market, BOB, 1, "SELL", 0.3, 5)  # merge against CAROL? no ask left; rests as YES bid 0.7
+    settle(venue)
     ledger = venue.exchange.ledger
     total = lambda asset: sum(ledger.balance(w, asset) for w in (ALICE, BOB, CAROL, FEE_COLLECTOR))
     minted = total(yes) - 60_000_000

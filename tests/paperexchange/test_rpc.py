@@ -66,9 +66,12 @@ def test_a_clob_trade_moves_on_chain_balances(server, admin, w3, contracts):
     client = SecureClient.create(private_key=account.key.hex(), wallet=account.address,
                                  environment=paper_environment(server.url))
     try:
-        assert client.place_limit_order(asset_id=str(yes), price="0.60", size="20", side="BUY").status == "matched"
+        placed = client.place_limit_order(asset_id=str(yes), price="0.60", size="20", side="BUY")
+        assert placed.status == "matched"
     finally:
         client.close()
+    assert ctf.functions.balanceOf(account.address, yes).call() == 0  # tokens reach the chain when MINED
+    admin.wait_mined(placed.trade_ids)
     assert pusd.functions.balanceOf(account.address).call() == 88_000_000
     assert ctf.functions.balanceOf(account.address, yes).call() == 20_000_000
     clob = httpx.get(server.url + "/_paper/balances/" + account.address).json()["balances"]

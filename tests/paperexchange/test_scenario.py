@@ -33,8 +33,9 @@ def run(seed: int, seconds: int = SECONDS, on_step=None) -> tuple[Venue, Flow]:
 
 
 def trades(venue: Venue) -> list[tuple]:
-    return [(t.market.condition_id, t.taker.maker, t.taker.side, t.taker.token_id, t.maker.maker, t.size,
-             t.yes_price, t.match_time) for t in venue.exchange.trades.values()]
+    return [(t.market.condition_id, t.taker.maker, t.taker.side, t.taker.token_id,
+             tuple(m.maker for m in t.makers), t.size, t.yes_price, t.match_time)
+            for t in venue.exchange.trades.values()]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_whales_trade(default_run):
     venue, flow, _ = default_run
     whales = {b.address for b in flow.bots.values() if b.whale}
     assert len(whales) == 2
-    whale_trades = [t for t in venue.exchange.trades.values() if {t.taker.maker, t.maker.maker} & whales]
+    whale_trades = [t for t in venue.exchange.trades.values() if {t.taker.maker, *(m.maker for m in t.makers)} & whales]
     assert len(whale_trades) >= 2
     assert len({t.taker.maker for t in whale_trades} & whales) >= 1  # whales take (their trades are signals)
 
