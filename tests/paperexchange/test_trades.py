@@ -2,7 +2,7 @@
 
 One taker order that reaches several makers is ONE trade: one id, `size` the taker's whole fill, every
 maker order in `maker_orders[]` with its own matched amount and price, YES and NO makers mixed (capture
-../shared/fixtures polymarket-captures/python-ws/user_trade1.json, copied to tests/fixtures/polymarket/).
+tests/fixtures/polymarket-captures/python-ws/user_trade1.json).
 Tokens bought reach the wallet when the trade is MINED; selling them before is refused with the venue's
 `not enough balance / allowance`; a FAILED trade gives everything back.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,11 @@ from paperexchange.config import Settings
 from paperexchange.errors import VenueError
 from paperexchange.ledger import COLLATERAL
 from paperexchange.venue import Venue
+from tests.fixtures import fixture_path
 from tests.paperexchange.test_matching import ALICE, BOB, CAROL, bal, fund, post
 
 DAVE = "0x" + "d" * 40
-CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "polymarket" / "user_trade1.json"
+CAPTURE = "polymarket-captures/python-ws/user_trade1.json"
 
 
 class Recorder:
@@ -96,7 +96,7 @@ def test_one_taker_order_against_three_makers_is_one_trade(venue, market):
 
 def test_the_wire_shape_matches_the_captured_multi_maker_trade(venue, market):
     _sweep(venue, market)
-    captured = json.loads(CAPTURE.read_text())
+    captured = json.loads(fixture_path(CAPTURE).read_text())
     ours = _trade_frames(venue)["key-" + ALICE]
     assert set(captured) <= set(ours)
     assert set(captured["maker_orders"][0]) <= set(ours["maker_orders"][0])
