@@ -33,9 +33,18 @@ ORDER_VERSION_MISMATCH = "order_version_mismatch"  # py-clob-client-v2 re-reads 
 
 # Order validation (legacy constant names kept as the message prefix, as the venue did).
 INVALID_SIGNATURE = "invalid signature"  # paper
-INVALID_TICK = "INVALID_ORDER_MIN_TICK_SIZE: price ({price}) breaks minimum tick size rule: {tick}"  # paper
+# "order 0x… is invalid. Size (1.08) lower than the minimum: 5" is verbatim in py-clob-client issue #301; the tick
+# message follows the same pattern (issue 14 quotes "Price (0.555) breaks minimum tick size rule: 0.01").
+INVALID_TICK = "order {order_id} is invalid. Price ({price}) breaks minimum tick size rule: {tick}"
 INVALID_PRICE_RANGE = "invalid price ({price}), min: {low} - max: {high}"  # as the SDKs word it
-INVALID_MIN_SIZE = "INVALID_ORDER_MIN_SIZE: size ({size}) lower than the minimum: {min_size}"  # paper
+INVALID_MIN_SIZE = "order {order_id} is invalid. Size ({size}) lower than the minimum: {min_size}"
+# Verbatim in user reports (py-clob-client #305 "buy", rs-clob-client #114 "market buy"); kind is
+# "buy", "sell", "market buy" or "market sell".
+INVALID_AMOUNTS = (
+    "invalid amounts, the {kind} orders maker amount supports a max accuracy of {maker} decimals, "
+    "taker amount a max of {taker} decimals"
+)
+MARKETABLE_MIN = "invalid amount for a marketable {side} order (${amount}), min size: $1"  # as users quote it
 DUPLICATED = "INVALID_ORDER_DUPLICATED: order {order_id} is invalid. Duplicated."  # paper
 INVALID_ORDER = "INVALID_ORDER_ERROR: {reason}"  # paper
 UNKNOWN_TOKEN = "INVALID_ORDER_ERROR: market not found for token {token_id}"  # paper
@@ -54,6 +63,7 @@ CANCEL_ALREADY_DONE = "already canceled or matched"  # http_cancel_response_fail
 HEARTBEAT_MISMATCH = "Invalid Heartbeat ID"  # polymarket-client OrderHeartbeatMismatchResponse
 NOT_FOUND = "not found"  # paper
 BAD_REQUEST = "Invalid payload"  # paper
+INVALID_SIDE = "Invalid side"  # paper
 
 
 class VenueError(Exception):

@@ -21,7 +21,7 @@ from paperexchange.errors import VenueError
 from paperexchange.funds import check_funds, consume_allowances, set_reservation
 from paperexchange.ledger import Ledger
 from paperexchange.markets import Market, MarketRegistry
-from paperexchange.orders import RESTING_TYPES, Posted, exchange_for
+from paperexchange.orders import MIN_MARKETABLE_USD, RESTING_TYPES, Posted, exchange_for
 from paperexchange.trades import (
     MakerPart,
     Trade,
@@ -100,6 +100,8 @@ class Exchange:
         crosses = book.crosses(order)
         if order.post_only and crosses:
             raise VenueError(errors.POST_ONLY_CROSSES)
+        if crosses:
+            self._check_marketable_minimum(posted)
         check_funds(self.ledger, order, market, posted.maker_amount, posted.exchange, crosses)
         fills = plan_fills(book, order) if crosses else []
         if order.order_type == "FOK" and not fully_filled(order, fills):
@@ -107,6 +109,14 @@ class Exchange:
         if order.order_type == "FAK" and not fills:
             raise VenueError(errors.FAK_NOT_FILLED)
         return self._execute(order, market, book, fills)
+
+    @staticmethod
+    def _check_marketable_minimum(posted: Posted) -> None:
+        """A marketable order (one that would trade now, whatever its type) moves at least $1."""
+        order = posted.order
+        notional = posted.maker_amount if order.side == BUY else posted.taker_amount
+        if not order.internal and notional < MIN_MARKETABLE_USD:
+            raise VenueError(errors.MARKETABLE_MIN.format(side=order.side, amount=amount_str(notional)))
 
     def place_internal(self, order: Order) -> dict:
         """Rest or match an order the paper exchange places itself (seeded liquidity, admin flow)."""

@@ -2,20 +2,25 @@
 
 Checks, in the venue's spirit: payload shape, owner = API key, known open market, the V2 EIP-712
 signature against the market's exchange (standard or neg-risk), maker/signer rules per signature
-type, tick grid and price bounds [tick, 1 - tick], minimum size, order type, post-only and GTD expiry.
+type, tick grid and price bounds [tick, 1 - tick], minimum size, order type, post-only and GTD expiry, and
+amounts as the venue checks them (precision, exact limit price; the $1 minimum of a marketable order is
+checked by the exchange, which knows whether it crosses).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 
 from paperexchange import config, errors, signing
 from paperexchange.auth import ApiKey
 from paperexchange.engine import BUY, SELL, Order
 from paperexchange.errors import VenueError
 from paperexchange.markets import Market, MarketRegistry
-from paperexchange.units import PRICE_SCALE, amount_str, price_str
+from paperexchange.units import AMOUNT_SCALE, PRICE_SCALE, amount_str, decimal_str, price_str, tick_places
 
 ORDER_TYPES = ("GTC", "GTD", "FOK", "FAK")
 RESTING_TYPES = ("GTC", "GTD")
@@ -119,21 +124,53 @@ def _check_signature(struct: signing.OrderStruct, raw: dict, market: Market, key
     return "0x" + digest.hex()
 
 
-def _price(struct: signing.OrderStruct) -> int:
-    """Limit price in 1e-4 units from the amounts, rounded to the nearest step (market orders are inexact)."""
+MARKET_TYPES = ("FOK", "FAK")
+MARKET_AMOUNT_PLACES = (2, 4)  # market orders: maker amount, taker amount (whatever the tick)
+SHARE_PLACES = 2
+MIN_MARKETABLE_USD = AMOUNT_SCALE  # a marketable order moves at least $1 (base units)
+
+
+def _places_ok(amount: int, places: int) -> bool:
+    return amount % 10 ** (6 - places) == 0
+
+
+def _check_precision(struct: signing.OrderStruct, market: Market, is_market: bool) -> None:
+    """The venue's amount precision: a limit order's shares have 2 decimals and its pUSD the tick's
+    decimals + 2 (the exact product); a market order (FOK/FAK) has a maker amount of at most 2 decimals
+    and a taker amount of at most 4, whatever the tick (user reports of the live errors: Polymarket
+    py-clob-client issues #305/#253, rs-clob-client #114, py-clob-client-v2 #99)."""
+    side = "buy" if struct.side == 0 else "sell"
+    if is_market:
+        maker_places, taker_places = MARKET_AMOUNT_PLACES
+    else:
+        amount_places = tick_places(market.tick_units) + 2
+        maker_places, taker_places = (amount_places, SHARE_PLACES) if side == "buy" else (SHARE_PLACES, amount_places)
+    if not (_places_ok(struct.maker_amount, maker_places) and _places_ok(struct.taker_amount, taker_places)):
+        raise VenueError(errors.INVALID_AMOUNTS.format(
+            kind=("market " if is_market else "") + side, maker=maker_places, taker=taker_places))
+
+
+def _price(struct: signing.OrderStruct, market: Market, order_id: str, is_market: bool) -> int:
+    """Limit price in 1e-4 units: exactly pUSD / shares for a limit order, which must then lie on the
+    tick grid (0.50001 is refused, not rounded); for a market order the worst price it accepts (its
+    amounts are rounded, so the ratio is inexact): rounded down for a BUY, up for a SELL."""
     if struct.maker_amount <= 0 or struct.taker_amount <= 0:
         raise VenueError(errors.INVALID_ORDER.format(reason="amounts must be positive"))
-    pay, get = (struct.maker_amount, struct.taker_amount) if struct.side == 0 else (struct.taker_amount, struct.maker_amount)
-    return (2 * pay * PRICE_SCALE + get) // (2 * get)
-
-
-def _check_price(price: int, market: Market) -> None:
+    buy = struct.side == 0
+    pay, get = (struct.maker_amount, struct.taker_amount) if buy else (struct.taker_amount, struct.maker_amount)
+    exact = Fraction(pay * PRICE_SCALE, get)
+    if is_market:
+        units = math.floor(exact) if buy else math.ceil(exact)
+    else:
+        units = exact.numerator // exact.denominator
+        if exact.denominator != 1 or units % market.tick_units:
+            shown = decimal_str(Decimal(pay) / Decimal(get))
+            raise VenueError(errors.INVALID_TICK.format(order_id=order_id, price=shown, tick=market.tick_size))
     tick = market.tick_units
-    if price % tick:
-        raise VenueError(errors.INVALID_TICK.format(price=price_str(price), tick=market.tick_size))
-    if not tick <= price <= PRICE_SCALE - tick:
+    if not tick <= units <= PRICE_SCALE - tick:
         raise VenueError(errors.INVALID_PRICE_RANGE.format(
-            price=price_str(price), low=market.tick_size, high=price_str(PRICE_SCALE - tick)))
+            price=price_str(units), low=market.tick_size, high=price_str(PRICE_SCALE - tick)))
+    return units
 
 
 def _check_type(order_type: object, post_only: bool, expiration: int, now: float, gtd_lead_secs: int) -> str:
@@ -170,12 +207,14 @@ def parse_order(body: object, *, key: ApiKey, markets: MarketRegistry, wallet_ow
     post_only = bool(body.get("postOnly", False))
     expiration = _field(raw, "expiration", int)
     order_type = _check_type(body.get("orderType", "GTC"), post_only, expiration, now, gtd_lead_secs)
-    price = _price(struct)
-    _check_price(price, market)
+    is_market = order_type in MARKET_TYPES
+    _check_precision(struct, market, is_market)
+    price = _price(struct, market, order_id, is_market)
     side = BUY if struct.side == 0 else SELL
     shares = struct.taker_amount if side == BUY else struct.maker_amount
-    if shares < market.min_size_units and order_type in RESTING_TYPES:
-        raise VenueError(errors.INVALID_MIN_SIZE.format(size=amount_str(shares), min_size=market.min_order_size))
+    if shares < market.min_size_units and not is_market:
+        raise VenueError(errors.INVALID_MIN_SIZE.format(
+            order_id=order_id, size=amount_str(shares), min_size=market.min_order_size))
     order = Order(
         id=order_id, condition_id=market.condition_id, token_id=token_id, is_yes=market.is_yes(token_id),
         side=side, price=price, original_size=shares, owner=key.key, maker=struct.maker, signer=struct.signer,

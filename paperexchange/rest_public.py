@@ -51,9 +51,14 @@ def _mid(exchange: Exchange, token_id: str) -> str:
 
 
 def _price(exchange: Exchange, token_id: str, side: str) -> str:
-    # The SDK calls it "the executable price for a side": a BUY executes against the best ask.
+    """The venue's mapping (docs.polymarket.com api-reference/market-data/get-market-price: "Returns the best
+    bid price for BUY side or best ask price for SELL side"): the price a BUY order would rest at, not
+    the one it would execute against. A side other than BUY or SELL is refused."""
+    side = side.upper()
+    if side not in ("BUY", "SELL"):
+        raise VenueError(errors.INVALID_SIDE)
     bid, ask = _tops(exchange, token_id)
-    return ask if side.upper() == "BUY" else bid
+    return bid if side == "BUY" else ask
 
 
 def _last_trade(exchange: Exchange, token_id: str) -> dict:
@@ -121,12 +126,29 @@ async def price(request: Request) -> Response:
     return JSON({"price": _price(_exchange(request), query(request, "token_id"), query(request, "side"))})
 
 
-async def prices(request: Request) -> Response:
+def _prices_of(exchange: Exchange, pairs: list[tuple[str, str]]) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {}
-    for item in _token_list(parse_json(await body_text(request))):
-        side = str(item.get("side", "BUY")).upper()
-        result.setdefault(item["token_id"], {})[side] = _price(_exchange(request), item["token_id"], side)
-    return JSON(result)
+    for token_id, side in pairs:
+        result.setdefault(token_id, {})[side.upper()] = _price(exchange, token_id, side)
+    return result
+
+
+async def prices(request: Request) -> Response:
+    """POST /prices: [{token_id, side}], both required in every item (get-market-prices-request-body)."""
+    items = _token_list(parse_json(await body_text(request)))
+    if not all(item.get("side") for item in items):
+        raise VenueError(errors.INVALID_SIDE)
+    return JSON(_prices_of(_exchange(request), [(item["token_id"], str(item["side"])) for item in items]))
+
+
+async def prices_query(request: Request) -> Response:
+    """GET /prices?token_ids=a,b&sides=BUY,SELL: comma-separated, paired by position
+    (get-market-prices-query-parameters)."""
+    token_ids = [t for t in query(request, "token_ids").split(",") if t]
+    sides = [s for s in query(request, "sides").split(",") if s]
+    if not token_ids or len(token_ids) != len(sides):
+        raise VenueError(errors.BAD_REQUEST)
+    return JSON(_prices_of(_exchange(request), list(zip(token_ids, sides))))
 
 
 async def spread(request: Request) -> Response:
@@ -205,6 +227,7 @@ ROUTES = [
     Route("/midpoints", midpoints, methods=["POST"]),
     Route("/price", price),
     Route("/prices", prices, methods=["POST"]),
+    Route("/prices", prices_query, methods=["GET"]),
     Route("/spread", spread),
     Route("/spreads", spreads, methods=["POST"]),
     Route("/last-trade-price", last_trade_price),

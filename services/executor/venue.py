@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Protocol
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Literal, Protocol
 
 import httpx
 from eth_abi.abi import encode as abi_encode
@@ -62,6 +61,7 @@ _ORDER_TYPE = ("Order(uint256 salt,address maker,address signer,uint256 tokenId,
                "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)")
 _DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DEFAULT_RESTART_WAIT_SECS = 2.0
+CENT = Decimal("0.01")
 
 # Venue error text -> the SDK's rejection code (polymarket-protocol.md §1.4), for refusals that come back as
 # an HTTP 4xx instead of a `success: false` body.
@@ -211,6 +211,12 @@ def order_hash(order: SdkSignedOrder, *, verifying_contract: str, chain_id: int,
     return "0x" + keccak(b"\x19\x01" + domain + struct).hex()
 
 
+def market_buy_amount(size: Decimal, price: Decimal) -> Decimal:
+    """pUSD a market BUY of `size` shares at most at `price` spends: the notional rounded down to the cent
+    (a market order's maker amount has at most 2 decimals), so it never buys more than `size`."""
+    return (size * price).quantize(CENT, rounding=ROUND_DOWN)
+
+
 def _recovers_to(digest_hex: str, signature_hex: str, address: str) -> bool:
     signature = bytes.fromhex(signature_hex.removeprefix("0x"))
     if len(signature) != 65:
@@ -307,18 +313,34 @@ class PolymarketVenue:
             raise translate(error, mutating=mutating) from error
 
     async def sign(self, request: OrderRequest) -> SignedOrder:
+        """A GTC/GTD order through the SDK's limit path; a FOK/FAK through its market-order path, whose amounts
+        follow the venue's market-order precision (maker 2 decimals, taker 4) that a limit-signed order
+        breaks (e.g. 7.33 x 0.57 = 4.1781 pUSD)."""
         try:
-            native = await self.client.create_limit_order(
-                asset_id=request.token_id, price=str(request.price), size=str(request.size),
-                side=request.side.value, post_only=request.post_only,
-                expiration=request.expiration_ts if request.order_type is OrderType.GTD else None,
-            )
+            if request.order_type in (OrderType.FOK, OrderType.FAK):
+                native = await self._sign_market(request)
+            else:
+                native = await self.client.create_limit_order(
+                    asset_id=request.token_id, price=str(request.price), size=str(request.size),
+                    side=request.side.value, post_only=request.post_only,
+                    expiration=request.expiration_ts if request.order_type is OrderType.GTD else None,
+                )
         except (PolymarketError, httpx.HTTPError) as error:
             raise translate(error, mutating=False) from error
-        if request.order_type in (OrderType.FOK, OrderType.FAK):
-            # The order type travels beside the signed struct, not inside it: same signature, same hash.
-            native = dataclasses.replace(native, order_type="FOK" if request.order_type is OrderType.FOK else "FAK")
         return SignedOrder(self._hash_of(native, request.neg_risk), wire_body(native), request, native)
+
+    async def _sign_market(self, request: OrderRequest) -> SdkSignedOrder:
+        """BUY: spend size x price (down to the cent) at most at `price`; SELL: `size` shares at least at
+        `price`. The limit price bounds the fill, as it did for the limit-signed FOK/FAK."""
+        order_type: Literal["FOK", "FAK"] = "FOK" if request.order_type is OrderType.FOK else "FAK"
+        if request.side is Side.BUY:
+            amount = market_buy_amount(request.size, request.price)
+            return await self.client.create_market_order(
+                asset_id=request.token_id, side="BUY", amount=str(amount), max_price=str(request.price),
+                order_type=order_type)
+        return await self.client.create_market_order(
+            asset_id=request.token_id, side="SELL", shares=str(request.size), min_price=str(request.price),
+            order_type=order_type)
 
     def restore(self, order_hash: str, body: dict[str, Any], request: OrderRequest) -> SignedOrder:
         """A committed order as it was signed (same salt, signature and hash), ready to be posted again."""

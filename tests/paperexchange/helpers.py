@@ -84,12 +84,16 @@ class Trader:
 
     def signed_order(self, token_id: str, side: str, price: float, size: float, *, neg_risk: bool = False,
                      domain_version: str = "2", signer: Signer | None = None, order_type: str = "GTC",
-                     post_only: bool = False, expiration: str = "0") -> dict:
+                     post_only: bool = False, expiration: str = "0",
+                     amounts: tuple[int, int] | None = None) -> dict:
+        """A signed V2 order; `amounts` = (makerAmount, takerAmount) in base units overrides price x size."""
         exchange = config.NEG_RISK_EXCHANGE if neg_risk else config.STANDARD_EXCHANGE
         builder = ExchangeOrderBuilderV2(exchange, 137, signer or self.signer, domain_version=domain_version)
         shares = int(round(size * 1_000_000))
         notional = int(round(size * price * 1_000_000))
         maker, taker = (notional, shares) if side == "BUY" else (shares, notional)
+        if amounts is not None:
+            maker, taker = amounts
         data = OrderDataV2(
             maker=(signer or self.signer).address(), tokenId=token_id, makerAmount=str(maker),
             takerAmount=str(taker), side=Side.BUY if side == "BUY" else Side.SELL, expiration=expiration,

@@ -24,13 +24,57 @@ def _same_shape(ours: dict, captured: dict, optional: tuple[str, ...] = ()) -> N
 
 
 @pytest.mark.parametrize("price,size,message", [
-    (0.305, 10, "INVALID_ORDER_MIN_TICK_SIZE"),
+    (0.305, 10, "is invalid. Price (0.305) breaks minimum tick size rule: 0.01"),
     (1.0, 10, "invalid price (1), min: 0.01 - max: 0.99"),
-    (0.30, 4, "INVALID_ORDER_MIN_SIZE"),
+    (0.30, 4, "is invalid. Size (4) lower than the minimum: 5"),
 ])
 def test_order_validation_messages(trader, market, price, size, message):
-    response = trader.post("/order", trader.signed_order(market["token_ids"][0], "BUY", price, size))
-    assert response.status_code == 400 and response.json()["error"].startswith(message)
+    signed = trader.signed_order(market["token_ids"][0], "BUY", price, size)
+    response = trader.post("/order", signed)
+    assert response.status_code == 400 and message in response.json()["error"]
+    if "is invalid." in message:  # "order 0x<hash> is invalid. ...", as the venue words it
+        assert response.json()["error"].startswith("order 0x")
+
+
+# (side, order type, makerAmount, takerAmount, error): the venue's amount rules (issue 14 item 5).
+AMOUNT_CASES = [
+    # The limit price is the exact ratio: 50.001 / 100 = 0.50001 is off the 0.01 grid (not rounded to 0.50).
+    ("BUY", "GTC", 50_001_000, 100_000_000, "is invalid. Price (0.50001) breaks minimum tick size rule: 0.01"),
+    # Limit amounts: shares 2 decimals, pUSD tick decimals + 2 (py-clob-client issue #305).
+    ("BUY", "GTC", 5_000_500, 10_001_000, ("the buy orders maker amount supports a max accuracy of 4 decimals, "
+                                           "taker amount a max of 2 decimals")),
+    ("SELL", "GTC", 10_001_000, 5_000_500, ("the sell orders maker amount supports a max accuracy of 2 decimals, "
+                                            "taker amount a max of 4 decimals")),
+    # Market orders: maker 2 decimals, taker 4, whatever the tick (rs-clob-client issue #114).
+    ("BUY", "FOK", 5_001_000, 10_000_000, ("the market buy orders maker amount supports a max accuracy of 2 "
+                                           "decimals, taker amount a max of 4 decimals")),
+    ("SELL", "FAK", 10_000_000, 5_000_010, ("the market sell orders maker amount supports a max accuracy of 2 "
+                                            "decimals, taker amount a max of 4 decimals")),
+    # A marketable order moves at least $1 (a FOK BUY of $0.50 into the 0.50 ask).
+    ("BUY", "FOK", 500_000, 1_000_000, "invalid amount for a marketable BUY order ($0.5), min size: $1"),
+]
+
+
+@pytest.mark.parametrize("side,order_type,maker,taker,message", AMOUNT_CASES)
+def test_amounts_as_the_venue_checks_them(trader, admin, market, side, order_type, maker, taker, message):
+    token = market["token_ids"][0]
+    admin.house(token, "SELL", "0.50", "100")
+    admin.fund(trader.address, "1000", {token: "100"})
+    signed = trader.signed_order(token, side, 0.5, 10, order_type=order_type, amounts=(maker, taker))
+    response = trader.post("/order", signed)
+    assert response.status_code == 400 and message in response.json()["error"], response.json()
+
+
+def test_market_order_price_is_the_inexact_ratio_a_limit_order_may_not_have(trader, admin, market):
+    """The SDK's market BUY of $5 at most 0.55 signs 5 / 9.0909 (0.550000055...): accepted as a FOK, filled
+    at the 0.55 ask; the same amounts as a GTC are refused (its price must be exact)."""
+    token = market["token_ids"][0]
+    admin.house(token, "SELL", "0.55", "100")
+    gtc = trader.post("/order", trader.signed_order(token, "BUY", 0.55, 9, amounts=(5_000_000, 9_090_900)))
+    assert gtc.status_code == 400
+    fok = trader.post("/order", trader.signed_order(token, "BUY", 0.55, 9, order_type="FOK",
+                                                    amounts=(5_000_000, 9_090_900)))
+    assert fok.json()["status"] == "matched" and fok.json()["takingAmount"] == "9.09"
 
 
 def test_post_only_needs_a_resting_type_and_gtd_needs_a_minute(trader, market):
@@ -52,7 +96,7 @@ def test_batch_limits(trader, market):
     bad = trader.signed_order(token, "BUY", 0.305, 10)
     results = trader.post("/orders", [*orders[:2], bad]).json()
     assert [r["success"] for r in results] == [True, True, False]
-    assert results[2]["errorMsg"].startswith("INVALID_ORDER_MIN_TICK_SIZE") and results[2]["orderID"] == ""
+    assert "breaks minimum tick size rule" in results[2]["errorMsg"] and results[2]["orderID"] == ""
     assert trader.post("/orders", ["0x1"] * 1001, method="DELETE").status_code == 400
     cancelled = trader.post("/cancel-market-orders", {"market": market["condition_id"]}, method="DELETE").json()
     assert sorted(cancelled["canceled"]) == sorted(r["orderID"] for r in results[:2])
