@@ -34,17 +34,24 @@ def wire_levels(levels: Levels) -> tuple[list[tuple[str, str]], list[tuple[str, 
 
 
 def last_trade_str(market: Market, yes_price: int | None, token_id: str) -> str:
-    """Book-style last trade price: fixed decimals ("0.500"), from the YES price mirrored for NO."""
+    """Book-style last trade price: fixed decimals ("0.500"), the market's last trade at its YES price.
+
+    The SAME value for both tokens, not mirrored for NO: in the hash-verified December 2025 sequence
+    (../shared/fixtures/SHAPES.md [A]) both tokens' price_change hashes after a fill verify only with one
+    price ("0.490"). Which token's price it is cannot be told from the captures; the first (YES) token's
+    is used (docs/paper-exchange.md). GET /last-trade-price stays per token."""
+    del token_id  # one value per market
     if yes_price is None:
         yes_price = ONE // 2
-    own = yes_price if market.is_yes(token_id) else ONE - yes_price
-    return price_str_fixed(own, max(3, tick_places(market.tick_units)))
+    return price_str_fixed(yes_price, max(3, tick_places(market.tick_units)))
 
 
 def _hash(market: Market, token_id: str, timestamp: str, bids, asks, ltp: str) -> str:
+    """The summary exactly as GET /book sends it, its min_order_size included (a market of 15 hashes "15")."""
     return book_hash(
         market=market.condition_id, asset_id=token_id, timestamp=timestamp, bids=bids, asks=asks,
         tick_size=market.tick_size, neg_risk=market.neg_risk, last_trade_price=ltp,
+        min_order_size=str(market.min_order_size),
     )
 
 
@@ -64,6 +71,15 @@ def book_summary(market: Market, book: Book, token_id: str, timestamp: str, last
         "neg_risk": market.neg_risk,
         "last_trade_price": ltp,
     }
+
+
+def trade_book(market: Market, book: Book, token_id: str, timestamp: str, last_yes: int | None) -> dict:
+    """The `book` frame the venue sends after a trade changed the book (docs: "Sent ... after a trade
+    changes the book"). Key set and order as in the captured trade-triggered frame (SHAPES.md [A] line 3):
+    no tick_size, min_order_size, neg_risk or last_trade_price; the hash still covers them."""
+    summary = book_summary(market, book, token_id, timestamp, last_yes)
+    return {"market": summary["market"], "asset_id": token_id, "bids": summary["bids"], "asks": summary["asks"],
+            "hash": summary["hash"], "timestamp": timestamp, "event_type": "book"}
 
 
 def _best(levels: Levels) -> tuple[str, str]:

@@ -258,6 +258,10 @@ class Exchange:
         for trade in trades:
             for part in trade.parts:
                 self._emit_last_trade(market, trade, part, ts_ms)
+        if trades:  # a trade changed the book: a full `book` frame follows for each token
+            for token_id in market.token_ids:
+                self.sink.market((token_id,), bookview.trade_book(
+                    market, book, token_id, str(ts_ms), self.last_yes_price(market.condition_id)))
         if not order.internal:
             self._emit_user_order(order, market, "PLACEMENT", ts_ms)
         for trade in trades:

@@ -228,7 +228,7 @@ class OrderBook:
     def crossed(self) -> bool:
         return bool(self.bids.keys and self.asks.keys and self.bids.keys[-1] >= self.asks.keys[0])
 
-    def hash_for(self, timestamp: str, last_trade_price: str, neg_risk: bool) -> str:
+    def hash_for(self, timestamp: str, last_trade_price: str | None, neg_risk: bool) -> str:
         return book_hash(
             market=self.market, asset_id=self.asset_id, timestamp=timestamp, bids=self.wire_bids(),
             asks=self.wire_asks(), tick_size=self.tick_size or "", neg_risk=neg_risk,
@@ -236,14 +236,19 @@ class OrderBook:
         )
 
     def check_hash(self, expected: str, timestamp: str, trade_prices: Iterable[str] = ()) -> bool | None:
-        """True/False when the venue's hash can be recomputed, None when tick or last trade is unknown.
+        """True/False when the venue's hash can be recomputed, None when the tick (or the recipe) is unknown.
 
-        The hash covers the last trade price, which a fill moves possibly before its last_trade_price
-        event arrives (and in 3-decimal form, "0.490"); on a mismatch the given trade prices are tried
-        too, and an unknown neg_risk flag is learnt. A match adopts the inputs that produced it.
+        Since Dec 2025 the hash covers the market's last trade price, the SAME value for both tokens (the
+        hash-verified sequence in ../shared/fixtures/SHAPES.md [A]), which a fill moves possibly before
+        its last_trade_price event arrives (and in 3-decimal form, "0.490"); on a mismatch the given trade
+        prices (this message's, the other token's) are tried too, and an unknown neg_risk flag is learnt.
+        A match adopts the inputs that produced it. A book whose frames carry no last trade price (before
+        Dec 2025) is checked with the older recipe, which leaves it out.
         """
-        if self.tick_size is None or self.last_trade_price is None:
+        if self.tick_size is None:
             return None
+        if self.last_trade_price is None:
+            return self._check_older_recipe(expected, timestamp)
         self.hash_checks += 1
         neg = bool(self.neg_risk)
         if self.hash_for(timestamp, self.last_trade_price, neg) == expected:
@@ -254,6 +259,21 @@ class OrderBook:
                 if self.hash_for(timestamp, ltp, neg) == expected:
                     self.last_trade_price, self.neg_risk = ltp, neg
                     return True
+        self.hash_failures += 1
+        return False
+
+    def _check_older_recipe(self, expected: str, timestamp: str) -> bool | None:
+        """The Oct 2025 recipe (no last_trade_price key). A snapshot that does not reproduce it is of an
+        unknown recipe (None); a delta after a snapshot that did is a mismatch (False)."""
+        negs = (bool(self.neg_risk),) if self.neg_risk is not None else (False, True)
+        for neg in negs:
+            if self.hash_for(timestamp, None, neg) == expected:
+                self.hash_checks += 1
+                self.neg_risk = neg
+                return True
+        if not self.recipe_ok:
+            return None
+        self.hash_checks += 1
         self.hash_failures += 1
         return False
 
@@ -345,7 +365,7 @@ class BookSet:
             self.counters["malformed"] += 1
             return [Malformed(str(error), snap)]
         self.counters["snapshots"] += 1
-        verdict = book.check_hash(snap.hash, snap.timestamp) if snap.hash else None
+        verdict = book.check_hash(snap.hash, snap.timestamp, self._market_trade_prices(book)) if snap.hash else None
         # A snapshot that does not reproduce its own hash means the recipe inputs are unknown or wrong:
         # checking its deltas' hashes would only raise false alarms.
         book.recipe_ok = verdict is True
@@ -375,9 +395,12 @@ class BookSet:
         touched: dict[str, _Touched] = {}
         # An order that sweeps several levels moves the last trade price to its last fill before the venue
         # hashes any of the entries: every price this message touches on a token may be that price.
+        # The hash's last trade price is one value for the market: the other token's prices are candidates too.
         prices: dict[str, list[str]] = {}
         for entry in entries:
             prices.setdefault(entry.asset_id, []).append(entry.price)
+        every_price = [entry.price for entry in entries]
+        prices = {asset: [*own, *every_price] for asset, own in prices.items()}
         for entry, (key, best) in zip(entries, keys):
             book = books.get(entry.asset_id)
             if book is None:
@@ -394,7 +417,8 @@ class BookSet:
             state.changes.append(LevelChange("bid" if entry.side == "BUY" else "ask", entry.price, entry.size))
             counters["diffs"] += 1
             if book.synced:
-                self._check_entry(book, entry, best, msg.timestamp, prices[entry.asset_id])
+                self._check_entry(book, entry, best, msg.timestamp,
+                                  (*prices[entry.asset_id], *self._market_trade_prices(book)))
         now = self._clock()
         for state in touched.values():
             outcome = self._close(state, msg.timestamp, now)
@@ -403,6 +427,11 @@ class BookSet:
         if len(touched) == 2:
             self._check_mirror(*(state.book for state in touched.values()))
         return outcomes
+
+    def _market_trade_prices(self, book: OrderBook) -> list[str]:
+        """The last trade prices the market's other tokens know (the hash uses one value per market)."""
+        return [other.last_trade_price for asset in self.markets.get(book.market, ())
+                if asset != book.asset_id and (other := self.books[asset]).last_trade_price is not None]
 
     def _check_entry(self, book: OrderBook, entry: PriceChangeEntry, best: tuple[int, int] | None,
                      timestamp: str, message_prices: Iterable[str] = ()) -> None:

@@ -113,6 +113,41 @@ def test_hash_covers_the_last_fill_of_a_sweep_across_levels():
     assert books.books[YES].last_trade_price == "0.550" and books.books[YES].synced
 
 
+def test_both_tokens_hash_one_last_trade_price_for_the_market():
+    """A fill at YES 0.45 (NO 0.55): the venue hashes BOTH tokens with "0.450", not the NO token with the
+    mirrored 0.55 its own last_trade_price event announces (hash-verified Dec 2025 sequence, SHAPES.md [A])."""
+    books, yes, no = loaded()
+    books.feed(dumps([{"event_type": "last_trade_price", "asset_id": YES, "market": MARKET, "price": "0.45",
+                       "side": "SELL", "size": "10", "timestamp": "1001"},
+                      {"event_type": "last_trade_price", "asset_id": NO, "market": MARKET, "price": "0.55",
+                       "side": "BUY", "size": "10", "timestamp": "1001"}]))
+    yes.ltp = no.ltp = "0.450"
+    entries = [yes.change("BUY", "0.45", "40", "1002"), no.change("SELL", "0.55", "40", "1002")]
+    out = books.feed(dumps(price_change(entries, "1002")))
+    assert [type(o) for o in out] == [DeltasApplied, DeltasApplied]
+    assert books.counters["hash_mismatch"] == 0 and books.books[NO].last_trade_price == "0.450"
+    # The `book` frame that follows a trade carries no last_trade_price or tick: the known ones are used.
+    frame = no.book_frame("1003", with_tick=False)
+    del frame["last_trade_price"]
+    (snapshot,) = books.feed(dumps(frame))
+    assert isinstance(snapshot, SnapshotApplied) and snapshot.hash_ok is True
+
+
+def test_frames_without_a_last_trade_price_are_checked_with_the_older_recipe():
+    yes, _ = yes_no()
+    yes.ltp = None  # Oct 2025: the summary has no last_trade_price key
+    books = BookSet()
+    frame = yes.book_frame("1000")
+    del frame["last_trade_price"]
+    (snapshot,) = books.feed(dumps(frame))
+    assert snapshot.hash_ok is True
+    books.feed(dumps(price_change([yes.change("BUY", "0.41", "10", "1001")], "1001")))
+    assert books.counters["hash_checked"] == 2 and books.counters["hash_skipped"] == 0
+    entry = yes.change("BUY", "0.42", "10", "1002")
+    entry["hash"] = "0" * 40
+    assert books.feed(dumps(price_change([entry], "1002"))) == [NeedsResync(YES, MARKET, "hash_mismatch")]
+
+
 def test_unknown_neg_risk_is_learnt_from_the_snapshot_hash():
     yes = RefBook(YES, [("0.40", "1")], [("0.60", "1")], neg_risk=True)
     books = BookSet()

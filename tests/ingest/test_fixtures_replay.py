@@ -26,8 +26,15 @@ REPR_TAPES = [  # Python-repr lines written by polypy's author (Dec-2024 frames 
 ]
 
 
+TAPE_MARKET = "0x2f1ab0ffaf465c4acd76b9a4a1f8980db26bfae7d248a6bb289350586028307e"
+TAPE_ASSET = "94022367472047775158269173293876979533288470167463650966689320774843018181757"
+
+
 def test_continuous_tape_rebuilds_the_venue_books():
     books = BookSet()
+    # As in production, the market's tick is known from discovery before its first frame (0.01 here, as the
+    # tape's REST books say); the WS book of Oct 2025 does not carry it.
+    books.track(TAPE_ASSET, TAPE_MARKET, tick_size="0.01")
     rest_books_compared = 0
     for line in fixture_path(HASH_TAPE).read_bytes().splitlines():
         if not line.startswith((b"{", b"[")):
@@ -48,9 +55,10 @@ def test_continuous_tape_rebuilds_the_venue_books():
     # for the complement token (never snapshotted in this tape) are reported as unknown.
     assert books.counters["best_checked"] == 2 and books.counters["best_mismatch"] == 0
     assert books.counters["unknown_asset"] == 2
-    # Oct-2025 hashes leave last_trade_price out of the summary; the shared recipe (2026) needs it,
-    # so nothing is checkable here rather than falsely failed.
-    assert books.counters["hash_mismatch"] == 0
+    # Oct-2025 frames carry no last_trade_price and hash without it (the older recipe): every hash of the
+    # tracked token is checked, none skipped: the WS book, 2 price_change entries, 2 REST books.
+    assert books.counters["hash_checked"] == 5 and books.counters["hash_mismatch"] == 0
+    assert books.counters["hash_skipped"] == 0
     top = books.books[rest.asset_id].top()
     assert (top.bid, top.ask) == ("0.33", "0.34")
 
@@ -123,5 +131,5 @@ def test_book_replay_cli_on_the_continuous_tape():
     assert run.returncode == 0, run.stderr
     (book,) = orjson.loads(run.stdout).values()
     assert book["bids"][0] == ["0.33", "152.17"] and book["asks"][0] == ["0.34", "914.14"]
-    assert book["tick_size"] == "0.01" and book["hash_ok"] is None
+    assert book["tick_size"] == "0.01" and book["hash_ok"] is True  # the older recipe (no last trade price)
     assert "line 1: malformed" in run.stderr  # the author's header line, reported and skipped

@@ -31,7 +31,8 @@ class ClientBook:
                 "BUY": {lvl["price"]: lvl["size"] for lvl in event["bids"]},
                 "SELL": {lvl["price"]: lvl["size"] for lvl in event["asks"]},
             }
-            self.meta[event["asset_id"]] = event
+            # A trade-triggered `book` carries no tick_size/neg_risk (SHAPES.md [A]): keep the snapshot's.
+            self.meta[event["asset_id"]] = {**self.meta.get(event["asset_id"], {}), **event}
         elif kind == "price_change":
             for entry in event["price_changes"]:
                 side = self.books[entry["asset_id"]][entry["side"]]
@@ -117,3 +118,46 @@ def test_rebuilt_book_equals_rest_book_after_every_step(server, admin, flow):
                 return True
 
             eventually(caught_up, timeout=3)
+
+
+TRADE_BOOK_KEYS = ["market", "asset_id", "bids", "asks", "hash", "timestamp", "event_type"]  # SHAPES.md [A] line 3
+
+
+def test_a_trade_is_followed_by_a_book_frame_per_token_hashed_with_one_last_trade_price(server, admin):
+    """After a fill at YES 0.42, both tokens' hashes (price_change entries and the `book` frames that follow)
+    use the same last trade price "0.420" (not 0.58 for NO), as the hash-verified Dec 2025 sequence shows."""
+    market = admin.create_market(tick_size="0.01", min_order_size=1)
+    yes, no = market["token_ids"]
+    admin.house(yes, "BUY", "0.42", "10")
+    with connect(server.ws_url + "/ws/market") as ws:
+        ws.send(json.dumps({"type": "market", "assets_ids": [yes, no]}))
+        client = ClientBook()
+        for event in _events(ws.recv(timeout=5)):
+            client.apply(event)
+        admin.house(yes, "SELL", "0.42", "4")  # trades 4 against the resting bid
+        books: dict[str, dict] = {}
+
+        def both_books() -> bool:
+            try:
+                frame = ws.recv(timeout=0.1)
+            except TimeoutError:
+                return False
+            for event in _events(frame):
+                if event["event_type"] == "price_change":
+                    client.apply(event, {yes: "0.420", no: "0.420"})  # checks every entry's hash
+                elif event["event_type"] == "book":
+                    books[event["asset_id"]] = event
+                    client.apply(event)
+            return len(books) == 2
+
+        eventually(both_books, timeout=5)
+    for token in (yes, no):
+        frame = books[token]
+        assert list(frame) == TRADE_BOOK_KEYS
+        bids, asks = client.wire(token)
+        assert frame["hash"] == book_hash(market=market["condition_id"], asset_id=token,
+                                          timestamp=frame["timestamp"], bids=bids, asks=asks, tick_size="0.01",
+                                          neg_risk=False, last_trade_price="0.420")
+    assert books[yes]["bids"] == [{"price": "0.42", "size": "6"}]
+    rest = httpx.get(server.url + "/book", params={"token_id": no}).json()
+    assert rest["last_trade_price"] == "0.420" and rest["asks"] == [{"price": "0.58", "size": "6"}]

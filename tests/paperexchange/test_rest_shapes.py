@@ -137,3 +137,19 @@ def test_admin_api_is_absent_unless_enabled():
             book = httpx.get(server.url + "/book", params={"token_id": m["tokens"][0]["token_id"]}).json()
             assert book["bids"] and book["asks"]
         assert len(httpx.get(server.url + "/gamma/markets").json()) == 4  # part 2 serves Gamma on the same URL
+
+
+def test_book_hash_covers_the_summary_exactly_as_sent(admin):
+    """A market with min_order_size 15: GET /book says "15" and its hash is over "15" (it hashed "5")."""
+    from shared.polymarket.book_hash import book_hash
+
+    market = admin.create_market(min_order_size=15)
+    yes = market["token_ids"][0]
+    admin.house(yes, "BUY", "0.40", "20")
+    book = httpx.get(admin.url + "/book", params={"token_id": yes}).json()
+    assert book["min_order_size"] == "15"
+    levels = {side: [(lv["price"], lv["size"]) for lv in book[side]] for side in ("bids", "asks")}
+    assert book["hash"] == book_hash(
+        market=book["market"], asset_id=yes, timestamp=book["timestamp"], bids=levels["bids"],
+        asks=levels["asks"], tick_size=book["tick_size"], neg_risk=book["neg_risk"],
+        last_trade_price=book["last_trade_price"], min_order_size="15")
