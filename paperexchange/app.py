@@ -16,6 +16,7 @@ from paperexchange import (
     data_api,
     gamma,
     geoblock,
+    rest_market_lists,
     rest_private,
     rest_public,
     rpc,
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, ven
             if recorder is not None:
                 recorder.close()
 
-    routes = [*rest_public.ROUTES, *rest_private.ROUTES,
+    routes = [*rest_public.ROUTES, *rest_market_lists.ROUTES, *rest_private.ROUTES,
               WebSocketRoute("/ws/market", market_endpoint), WebSocketRoute("/ws/user", user_endpoint)]
     # Gamma, the Data API and Polygon JSON-RPC share the base URL, so one URL stands for every service.
     routes += [Mount("/gamma", routes=gamma.ROUTES), Mount("/data-api", routes=data_api.ROUTES), *rpc.ROUTES,

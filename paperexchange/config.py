@@ -36,6 +36,8 @@ class Settings:
     # The fast setting for tests and scenarios: every step of the walk takes this long instead.
     settlement_delay_secs: float | None = None
     heartbeat_timeout_secs: float = 10.0
+    # Markets with the taker delay (`itode`) hold a marketable order this long before matching it.
+    taker_delay_secs: float = 0.25
     # L1/L2 headers older or newer than this (by POLY_TIMESTAMP) are refused with 401.
     auth_window_secs: int = 30
     # GTD orders must expire at least this far in the future (the venue's one-minute security threshold).

@@ -22,6 +22,7 @@ from paperexchange.funds import check_funds, consume_allowances, set_reservation
 from paperexchange.ledger import Ledger
 from paperexchange.markets import Market, MarketRegistry
 from paperexchange.orders import MIN_MARKETABLE_USD, RESTING_TYPES, Posted, exchange_for
+from paperexchange.taker_delay import TakerDelay
 from paperexchange.trades import (
     MakerPart,
     Trade,
@@ -66,6 +67,7 @@ class Exchange:
         self._gtd: list[tuple[int, int, str]] = []
         self._tops: dict[str, tuple[str, str]] = {}  # token -> last announced (best bid, best ask)
         self._seq = 0
+        self.delayed = TakerDelay(self, settings.taker_delay_secs)  # `itode` markets
 
     # ---- markets and wallets -------------------------------------------------------------------
 
@@ -103,12 +105,14 @@ class Exchange:
         if crosses:
             self._check_marketable_minimum(posted)
         check_funds(self.ledger, order, market, posted.maker_amount, posted.exchange, crosses)
+        if crosses and market.taker_delay and not order.internal:
+            return self.delayed.hold(posted)
         fills = plan_fills(book, order) if crosses else []
         if order.order_type == "FOK" and not fully_filled(order, fills):
             raise VenueError(errors.FOK_NOT_FILLED)
         if order.order_type == "FAK" and not fills:
             raise VenueError(errors.FAK_NOT_FILLED)
-        return self._execute(order, market, book, fills)
+        return self.execute(order, market, book, fills)
 
     @staticmethod
     def _check_marketable_minimum(posted: Posted) -> None:
@@ -122,12 +126,19 @@ class Exchange:
         """Rest or match an order the paper exchange places itself (seeded liquidity, admin flow)."""
         market = self.markets.by_token(order.token_id)
         book = self.books[market.condition_id]
-        return self._execute(order, market, book, plan_fills(book, order) if book.crosses(order) else [])
+        return self.execute(order, market, book, plan_fills(book, order) if book.crosses(order) else [])
 
-    def _execute(self, order: Order, market: Market, book: Book, fills: list[Fill]) -> dict:
+    def register(self, order: Order) -> None:
+        """Give an accepted order its arrival sequence and keep it."""
         self._seq += 1
         order.seq = self._seq
         self.orders[order.id] = order
+
+    def execute(self, order: Order, market: Market, book: Book, fills: list[Fill],
+                taker_event: str = "PLACEMENT") -> dict:
+        """Match `order` (planned fills), rest what a GTC/GTD keeps, announce; `taker_event` is the user
+        frame the taker gets (UPDATE for an order held by the taker delay, which had its PLACEMENT)."""
+        self.register(order)
         before: dict[tuple[str, int], int] = {}
         now_s, ts_ms = int(self.clock.now()), self.now_ms()
         trades = [self._match(book, market, order, fills, before, now_s)] if fills else []
@@ -143,7 +154,7 @@ class Exchange:
                 heapq.heappush(self._gtd, (order.expiration - self.settings.gtd_min_lead_secs, order.seq, order.id))
         else:
             order.status = "MATCHED"
-        self._announce(order, market, book, before, trades, ts_ms)
+        self._announce(order, market, book, before, trades, ts_ms, taker_event)
         return self._response(order, trades)
 
     def _match(self, book: Book, market: Market, taker: Order, fills: list[Fill], before: dict,
@@ -237,7 +248,7 @@ class Exchange:
         self.live_of[order.owner].pop(order.id, None)
         ts_ms = self.now_ms()
         self._emit_price_change(market, book, before, ts_ms)
-        self._emit_user_order(order, market, "CANCELLATION", ts_ms)
+        self.emit_user_order(order, market, "CANCELLATION", ts_ms)
 
     def expire(self, now: float) -> int:
         """Cancel GTD orders whose expiration (less the security threshold) has passed."""
@@ -253,7 +264,7 @@ class Exchange:
     # ---- announcing ----------------------------------------------------------------------------
 
     def _announce(self, order: Order, market: Market, book: Book, before: dict, trades: list[Trade],
-                  ts_ms: int) -> None:
+                  ts_ms: int, taker_event: str = "PLACEMENT") -> None:
         self._emit_price_change(market, book, before, ts_ms)
         for trade in trades:
             for part in trade.parts:
@@ -263,10 +274,10 @@ class Exchange:
                 self.sink.market((token_id,), bookview.trade_book(
                     market, book, token_id, str(ts_ms), self.last_yes_price(market.condition_id)))
         if not order.internal:
-            self._emit_user_order(order, market, "PLACEMENT", ts_ms)
+            self.emit_user_order(order, market, taker_event, ts_ms)
         for trade in trades:
             for maker in dict.fromkeys(trade.makers):
-                self._emit_user_order(maker, market, "UPDATE", ts_ms)
+                self.emit_user_order(maker, market, "UPDATE", ts_ms)
             self.emit_trade(trade)
 
     def _emit_price_change(self, market: Market, book: Book, before: dict, ts_ms: int) -> None:
@@ -302,7 +313,7 @@ class Exchange:
                 "size": amount_str(part.size), "timestamp": str(ts_ms), "transaction_hash": trade.transaction_hash,
             })
 
-    def _emit_user_order(self, order: Order, market: Market, event_type: str, ts_ms: int) -> None:
+    def emit_user_order(self, order: Order, market: Market, event_type: str, ts_ms: int) -> None:
         if not order.internal:
             self.sink.user(order.owner, market.condition_id, wire.order_event(order, market, event_type, ts_ms))
 

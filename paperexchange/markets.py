@@ -11,6 +11,7 @@ from paperexchange.units import PRICE_SCALE, parse_price
 
 # The tick sizes the SDKs accept (polymarket-client _ALLOWED_TICK_SIZES, py-clob-client-v2 TickSize).
 TICK_SIZES = ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001")
+LIVE_BASE_FEE_BPS = 1000
 
 
 @dataclass(slots=True)
@@ -140,9 +141,16 @@ def create_market(
         fee_rate=Decimal(fee_rate),
         fee_exponent=Decimal(fee_exponent),
         taker_delay=taker_delay,
-        **extra,  # type: ignore[arg-type]
+        **{**_live_base_fees(Decimal(fee_rate)), **extra},  # type: ignore[arg-type]
     )
     return registry.add(market)
+
+
+def _live_base_fees(fee_rate: Decimal) -> dict[str, int]:
+    """Fee-enabled live markets carry makerBaseFee/takerBaseFee 1000 (captured Gamma markets
+    gamma_market.json, gamma_market_sports_market_money_line.json); fee-free ones 0."""
+    base = LIVE_BASE_FEE_BPS if fee_rate > 0 else 0
+    return {"maker_base_fee_bps": base, "taker_base_fee_bps": base}
 
 
 def create_neg_risk_event(

@@ -169,8 +169,11 @@ async def last_trade_price(request: Request) -> Response:
 
 
 async def last_trades_prices(request: Request) -> Response:
+    """Only tokens that traded: the single read answers `side: ""` without a trade (polymarket-client maps
+    it to None), but the batch's item model needs BUY/SELL, so a token without trades is left out."""
     items = _token_list(parse_json(await body_text(request)))
-    return JSON([{"token_id": i["token_id"], **_last_trade(_exchange(request), i["token_id"])} for i in items])
+    rows = [{"token_id": i["token_id"], **_last_trade(_exchange(request), i["token_id"])} for i in items]
+    return JSON([row for row in rows if row["side"]])
 
 
 def _condition(request: Request) -> Market:

@@ -56,6 +56,7 @@ class Venue:
         for api_key in self.heartbeats.expired():
             self.exchange.cancel_all(api_key)
         self.exchange.expire(self.clock.now())
+        self.exchange.delayed.release(self.clock.now())
         self.settlement.step()
         self.chain.mine()
 
@@ -72,20 +73,36 @@ class Venue:
     def _announce_new(self, market: Market) -> Market:
         market.created_at = market.created_at or self.clock.now()
         self.exchange.add_market(market)
-        self.market_hub.broadcast_custom({
-            "event_type": "new_market", "id": market.question_id[:18], "question": market.question,
+        self.market_hub.broadcast_custom(self._new_market_event(market))
+        return market
+
+    def _gamma_ids(self, market: Market) -> tuple[str, str]:
+        """(market id, event id) as Gamma numbers them (paperexchange.gamma: creation order, from 1)."""
+        markets = self.exchange.markets.all()
+        groups = list(dict.fromkeys(m.neg_risk_market_id or m.condition_id for m in markets))
+        return (str(markets.index(market) + 1),
+                str(groups.index(market.neg_risk_market_id or market.condition_id) + 1))
+
+    def _new_market_event(self, market: Market) -> dict:
+        """`new_market` as captured (ws_market_new_market_msg.json): `id` is the numeric Gamma market id; the
+        2026 fee fields (taker_base_fee, fees_enabled, fee_schedule) as the SDK model reads them."""
+        market_id, event_id = self._gamma_ids(market)
+        fees_enabled = market.fee_rate > 0
+        return {
+            "event_type": "new_market", "id": market_id, "question": market.question,
             "market": market.condition_id, "condition_id": market.condition_id, "slug": market.slug,
             "description": market.description, "assets_ids": list(market.token_ids),
             "outcomes": list(market.outcomes), "clob_token_ids": list(market.token_ids),
-            "event_message": {"id": market.neg_risk_market_id[:18] or market.question_id[:18],
-                              "ticker": market.event_slug or market.slug, "slug": market.event_slug or market.slug,
+            "event_message": {"id": event_id, "ticker": market.event_slug or market.slug,
+                              "slug": market.event_slug or market.slug,
                               "title": market.event_title or market.question, "description": market.description},
             "timestamp": str(self.exchange.now_ms()), "tags": list(market.tags), "active": market.active,
             "sports_market_type": "", "line": "", "game_start_time": "",
             "order_price_min_tick_size": market.tick_size, "group_item_title": market.group_item_title,
-            "fees_enabled": market.fee_rate > 0,
-        })
-        return market
+            "taker_base_fee": str(market.taker_base_fee_bps), "fees_enabled": fees_enabled,
+            "fee_schedule": {"rate": float(market.fee_rate), "exponent": float(market.fee_exponent),
+                             "takerOnly": market.taker_only_fees, "rebateRate": 0.25} if fees_enabled else None,
+        }
 
     def change_tick_size(self, market: Market, tick_size: str) -> None:
         if tick_size not in market_model.TICK_SIZES:

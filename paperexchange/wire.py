@@ -12,11 +12,21 @@ from paperexchange.units import amount_str, decimal_str, price_str
 REST_TRADE_STATUS_PREFIX = "TRADE_STATUS_"
 
 
+def rest_order_status(order: Order) -> str:
+    """REST reads a terminated order that traded as MATCHED, filled or not: a GTC partly filled and then
+    cancelled is MATCHED with size_matched < original_size (NautilusTrader issue #4787 / PR #4795:
+    "Polymarket reports a terminated order as MATCHED whether or not it filled completely"). The user
+    channel's CANCELLATION still says CANCELED."""
+    if order.status.startswith("CANCELED") and order.matched > 0:
+        return "MATCHED"
+    return order.status
+
+
 def open_order(order: Order, market: Market) -> dict:
     """OpenOrder as GET /data/order/{id} and /data/orders return it (http_open_order.json)."""
     return {
         "id": order.id,
-        "status": order.status,
+        "status": rest_order_status(order),
         "owner": order.owner,
         "maker_address": order.maker,
         "market": order.condition_id,

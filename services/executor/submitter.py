@@ -272,6 +272,8 @@ class Submitter:
                              size=row.remaining, trade_ids=list(result.trade_ids))
             if order:
                 await self.reporter.publish([self.reporter.order_update(order, OrderEventKind.PLACEMENT)])
+            if status is OrderStatus.DELAYED:  # taker delay: the user stream tells the outcome (Reporter.on_order)
+                return
             await self.after_placed(a.client_order_id, number, filled)
             return
         if result.code == DUPLICATED_CODE:  # it exists: an earlier post of this very order went through

@@ -151,6 +151,8 @@ class Reporter:
             status = OrderStatus.CANCELED
         row = self.store.order(event.id)
         was_unresolved = row is not None and row.status in UNRESOLVED_STATUSES
+        # `delayed` (a taker-delay market): the order's outcome comes later, as an UPDATE or a CANCELLATION.
+        was_delayed = row is not None and row.status is OrderStatus.DELAYED
         if row is None:
             row = OrderRow(event.id, None, 0, status, event.side, event.token_id, event.market, event.price,
                            event.original_size, event.size_matched, event.order_type, None, "adopted", 0.0, 0.0)
@@ -164,8 +166,11 @@ class Reporter:
         if was_unresolved:
             self.events.emit("unknown_resolved", client_order_id=row.client_order_id, order_hash=row.order_hash,
                              status=row.status, found=True, via=via)
-            if row.client_order_id and self.on_resolved:
+            # Found DELAYED: its outcome is still to come (the branch below takes it then).
+            if row.client_order_id and self.on_resolved and row.status is not OrderStatus.DELAYED:
                 await self.on_resolved(row.client_order_id, row.phase, row.size_matched)
+        elif was_delayed and row.status is not OrderStatus.DELAYED and row.client_order_id and self.on_resolved:
+            await self.on_resolved(row.client_order_id, row.phase, row.size_matched)
 
     async def on_trade(self, trade: VenueTrade) -> None:
         """A trade event: one Fill per own order in it (the taker side, and/or own maker orders)."""

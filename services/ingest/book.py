@@ -79,6 +79,9 @@ class SnapshotApplied:
     asks: tuple[PriceLevel, ...]  # best first
     top: TopOfBook
     hash_ok: bool | None  # None: the venue gave no hash or its inputs (tick, last trade) are unknown
+    # The levels a synced book already had: the venue's `book` frame after a trade repeats what its
+    # price_change said. Checked, and no news for consumers (ingest publishes no BookSnapshot for it).
+    repeated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,7 @@ Outcome = SnapshotApplied | DeltasApplied | NeedsResync | UnknownAsset | Malform
 COUNTERS = (
     "frames", "messages", "malformed", "snapshots", "diffs", "unknown_asset", "ignored_awaiting_snapshot",
     "best_checked", "best_mismatch", "hash_checked", "hash_mismatch", "hash_skipped", "crossed",
-    "resyncs", "tick_size_changes", "mirror_mismatch", "best_bid_ask_event_mismatch",
+    "resyncs", "tick_size_changes", "mirror_mismatch", "best_bid_ask_event_mismatch", "snapshots_unchanged",
 )
 
 
@@ -359,6 +362,9 @@ class BookSet:
                 self.counters["unknown_asset"] += 1
                 return [UnknownAsset(snap.asset_id, "book")]
             book = self.track(snap.asset_id, snap.market)
+        # The venue follows a trade with a `book` frame (docs: "after a trade changes the book"); on a synced
+        # book it repeats what the price_change already said. Such a frame is checked but announces nothing.
+        before = (book.wire_bids(), book.wire_asks()) if book.live and book.synced else None
         try:
             book.load(snap, self._clock())
         except ValueError as error:
@@ -370,9 +376,11 @@ class BookSet:
         # checking its deltas' hashes would only raise false alarms.
         book.recipe_ok = verdict is True
         self._count_hash(verdict)
+        repeated = before == (book.wire_bids(), book.wire_asks()) and verdict is not False
+        self.counters["snapshots_unchanged"] += repeated
         outcomes: list[Outcome] = [SnapshotApplied(
             book.asset_id, book.market, book.epoch, snap.timestamp, book.tick_size,
-            tuple(book.best_bids()), tuple(book.best_asks()), book.top(), verdict)]
+            tuple(book.best_bids()), tuple(book.best_asks()), book.top(), verdict, repeated)]
         if book.crossed():
             self.counters["crossed"] += 1
             outcomes.append(self._desync(book, "crossed"))

@@ -190,7 +190,7 @@ class Feed:
         return [Output(self._stream(msg.market), msg) for msg in book_messages.deltas(deltas, self.producer)]
 
     def outcome_outputs(self, outcomes: list[Outcome]) -> list[Output]:
-        outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied)]
+        outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied) and not o.repeated]
         return outputs + self.delta_messages([o for o in outcomes if isinstance(o, DeltasApplied)])
 
     def tick_outputs(self, message: TickSizeChanged) -> list[Output]:

@@ -126,11 +126,13 @@ def test_both_tokens_hash_one_last_trade_price_for_the_market():
     out = books.feed(dumps(price_change(entries, "1002")))
     assert [type(o) for o in out] == [DeltasApplied, DeltasApplied]
     assert books.counters["hash_mismatch"] == 0 and books.books[NO].last_trade_price == "0.450"
-    # The `book` frame that follows a trade carries no last_trade_price or tick: the known ones are used.
+    # The `book` frame that follows a trade carries no last_trade_price or tick: the known ones are used. It
+    # repeats what the price_change said, so it is checked and announces nothing new.
     frame = no.book_frame("1003", with_tick=False)
     del frame["last_trade_price"]
     (snapshot,) = books.feed(dumps(frame))
-    assert isinstance(snapshot, SnapshotApplied) and snapshot.hash_ok is True
+    assert isinstance(snapshot, SnapshotApplied) and snapshot.hash_ok is True and snapshot.repeated
+    assert books.counters["snapshots_unchanged"] == 1
 
 
 def test_frames_without_a_last_trade_price_are_checked_with_the_older_recipe():

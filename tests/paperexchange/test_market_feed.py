@@ -56,6 +56,7 @@ class ClientBook:
         assert entry["hash"] == book_hash(
             market=event["market"], asset_id=asset, timestamp=event["timestamp"], bids=bids, asks=asks,
             tick_size=meta["tick_size"], neg_risk=meta["neg_risk"], last_trade_price=last_trade_price,
+            min_order_size=meta["min_order_size"],
         )
         assert entry["best_bid"] == (bids[-1][0] if bids else "0")
         assert entry["best_ask"] == (asks[-1][0] if asks else "1")
@@ -75,7 +76,7 @@ def _rest_matches(client: ClientBook, rest: dict) -> bool:
         and [{"price": p, "size": s} for p, s in asks] == rest["asks"]
         and book_hash(market=rest["market"], asset_id=rest["asset_id"], timestamp=rest["timestamp"], bids=bids,
                       asks=asks, tick_size=rest["tick_size"], neg_risk=rest["neg_risk"],
-                      last_trade_price=rest["last_trade_price"]) == rest["hash"]
+                      last_trade_price=rest["last_trade_price"], min_order_size=rest["min_order_size"]) == rest["hash"]
     )
 
 
@@ -157,7 +158,7 @@ def test_a_trade_is_followed_by_a_book_frame_per_token_hashed_with_one_last_trad
         bids, asks = client.wire(token)
         assert frame["hash"] == book_hash(market=market["condition_id"], asset_id=token,
                                           timestamp=frame["timestamp"], bids=bids, asks=asks, tick_size="0.01",
-                                          neg_risk=False, last_trade_price="0.420")
+                                          neg_risk=False, last_trade_price="0.420", min_order_size="1")
     assert books[yes]["bids"] == [{"price": "0.42", "size": "6"}]
     rest = httpx.get(server.url + "/book", params={"token_id": no}).json()
     assert rest["last_trade_price"] == "0.420" and rest["asks"] == [{"price": "0.58", "size": "6"}]

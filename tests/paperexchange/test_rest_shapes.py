@@ -153,3 +153,14 @@ def test_book_hash_covers_the_summary_exactly_as_sent(admin):
         market=book["market"], asset_id=yes, timestamp=book["timestamp"], bids=levels["bids"],
         asks=levels["asks"], tick_size=book["tick_size"], neg_risk=book["neg_risk"],
         last_trade_price=book["last_trade_price"], min_order_size="15")
+
+
+def test_a_partly_filled_then_cancelled_gtc_reads_matched(trader, admin, market):
+    """NautilusTrader #4787/#4795: the venue reports a terminated order that traded as MATCHED, whether or not
+    it filled completely (size_matched < original_size tells)."""
+    token = market["token_ids"][0]
+    order_id = trader.post("/order", trader.signed_order(token, "BUY", 0.4, 10)).json()["orderID"]
+    admin.house(token, "SELL", "0.40", "4")
+    trader.post("/order", {"orderID": order_id}, method="DELETE")
+    order = trader.get(f"/data/order/{order_id}").json()
+    assert (order["status"], order["size_matched"], order["original_size"]) == ("MATCHED", "4", "10")

@@ -165,3 +165,52 @@ def test_default_settlement_timings_are_live_like(clock):
         seen.setdefault(trade.status, second)
     # MINED tens of seconds after the match, CONFIRMED one to three minutes after it.
     assert 10 <= seen["MINED"] <= 60 and 60 <= seen["CONFIRMED"] <= 180
+
+
+def _delayed_market(venue):
+    return venue.create_market(question="Taker delay market", min_order_size=1, taker_delay=True)
+
+
+def test_taker_delay_answers_delayed_and_matches_250_ms_later(venue, clock):
+    """`itode` markets (docs get-clob-market-info: a 250 ms taker delay): a marketable order is `delayed`."""
+    market = _delayed_market(venue)
+    yes = market.token_ids[0]
+    fund(venue, ALICE, 0, **{yes: 10})
+    fund(venue, BOB, 100)
+    post(venue, market, ALICE, 0, "SELL", 0.50, 10)
+    response = post(venue, market, BOB, 0, "BUY", 0.50, 10, order_type="FOK", spend=5.0)
+    assert response["status"] == "delayed" and response["tradeIDs"] == []
+    assert venue.exchange.trades == {} and venue.exchange.orders[response["orderID"]].status == "DELAYED"
+    clock.advance(0.2)
+    venue.tick()
+    assert venue.exchange.trades == {}
+    clock.advance(0.06)
+    venue.tick()
+    (trade,) = venue.exchange.trades.values()
+    assert trade.taker.id == response["orderID"] and trade.size == 10_000_000
+    frames = [m for owner, m in venue.exchange.sink.user_frames if owner == "key-" + BOB and m["event_type"] == "order"]
+    assert [(m["type"], m["status"]) for m in frames] == [("PLACEMENT", "DELAYED"), ("UPDATE", "MATCHED")]
+
+
+def test_a_delayed_fok_that_cannot_fill_then_arrives_as_a_cancellation(venue, clock):
+    market = _delayed_market(venue)
+    yes = market.token_ids[0]
+    fund(venue, ALICE, 0, **{yes: 10})
+    fund(venue, BOB, 100)
+    resting = post(venue, market, ALICE, 0, "SELL", 0.50, 10)
+    response = post(venue, market, BOB, 0, "BUY", 0.50, 10, order_type="FOK", spend=5.0)
+    assert response["status"] == "delayed"
+    venue.exchange.cancel("key-" + ALICE, [resting["orderID"]])  # the liquidity leaves during the delay
+    clock.advance(0.3)
+    venue.tick()
+    assert venue.exchange.trades == {}
+    (last,) = [m for owner, m in venue.exchange.sink.user_frames
+               if owner == "key-" + BOB and m["event_type"] == "order" and m["type"] == "CANCELLATION"]
+    assert last["status"] == "CANCELED_order couldn't be fully filled. FOK orders are fully filled or killed."
+    assert venue.exchange.ledger.reserved(BOB, COLLATERAL) == 0 and bal(venue, BOB) == 100
+
+
+def test_a_resting_order_is_not_delayed(venue):
+    market = _delayed_market(venue)
+    fund(venue, BOB, 100)
+    assert post(venue, market, BOB, 0, "BUY", 0.40, 10)["status"] == "live"
