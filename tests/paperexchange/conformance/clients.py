@@ -13,6 +13,7 @@ from polymarket.errors import RequestRejectedError
 from polymarket.models.clob.requests import PriceRequest
 from py_clob_client_v2 import ClobClient, MarketOrderArgs, OrderArgs
 from py_clob_client_v2.clob_types import OrderType, PricesHistoryParams, TradeParams
+from py_clob_client_v2.exceptions import PolyApiException
 
 from shared.polymarket.sdk_env import paper_environment
 
@@ -102,7 +103,7 @@ class V2:
         try:
             r = self.client.create_and_post_order(OrderArgs(token_id=token, price=float(price), size=float(size),
                                                             side=side))
-        except Exception as error:  # the client raises PolyApiException on a 4xx
+        except PolyApiException as error:  # the client raises it on a 4xx
             return {"ok": False, "error": str(error)}
         return {"ok": bool(r.get("success")), "status": r.get("status"), "order_id": r.get("orderID"),
                 "trade_ids": list(r.get("tradeIDs") or []), "error": r.get("errorMsg")}
@@ -113,7 +114,7 @@ class V2:
                 MarketOrderArgs(token_id=token, amount=float(amount), side="BUY", price=float(max_price),
                                 order_type=getattr(OrderType, order_type)),
                 order_type=getattr(OrderType, order_type))
-        except Exception as error:
+        except PolyApiException as error:
             return {"ok": False, "error": str(error)}
         return {"ok": bool(r.get("success")), "status": r.get("status"), "making": Decimal(r["makingAmount"]),
                 "taking": Decimal(r["takingAmount"]), "error": r.get("errorMsg")}
