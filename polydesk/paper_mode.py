@@ -102,13 +102,15 @@ def paper_key(state_dir: Path) -> tuple[Path, str]:
 
 def start_paper_exchange(
     state_dir: Path, *, port: int, scenario: str, seed: int | None, speed: float, collateral_usd: str,
-    log_path: Path | None = None, wait_secs: float = 30.0,
+    settlement_delay_secs: float | None = None, log_path: Path | None = None, wait_secs: float = 30.0,
 ) -> PaperVenue:
     """Start `python -m paperexchange` with its admin API on loopback, fund our wallet, read the whales."""
     args = [sys.executable, "-m", "paperexchange", "--host", "127.0.0.1", "--port", str(port), "--admin",
             "--scenario", scenario, "--speed", str(speed)]
     if seed is not None:
         args += ["--seed", str(seed)]
+    if settlement_delay_secs is not None:  # the fast setting; unset: live-like settlement timings
+        args += ["--settlement-delay-secs", str(settlement_delay_secs)]
     stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
     if stderr is not None:

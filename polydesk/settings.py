@@ -30,6 +30,9 @@ class UpSettings(ServiceSettings):
     paper_scenario: str = Field(default="default", description='scenario file or shipped name; "none": no flow')
     paper_seed: int | None = Field(default=None, description="overrides the scenario's seed")
     paper_speed: float = Field(default=1.0, gt=0, description="simulated seconds of market flow per second")
+    paper_settlement_delay_secs: float | None = Field(
+        default=None, gt=0, description="fast settlement: every trade status step this long; unset: live-like "
+                                        "(MINED ~20 s after the match, CONFIRMED ~60 s later)")
     paper_collateral_usd: str = Field(default="10000", pattern=r"^\d+(\.\d+)?$",
                                       description="pUSD given to the paper wallet at start")
 

@@ -148,7 +148,8 @@ async def run_up(settings: UpSettings, args: argparse.Namespace, layers: dict[st
         paper = start_paper_exchange(
             settings.state_dir, port=settings.paper_port if "paper_port" in settings.model_fields_set else 0,
             scenario=settings.paper_scenario, seed=settings.paper_seed, speed=settings.paper_speed,
-            collateral_usd=settings.paper_collateral_usd, log_path=service_logs / "paper-exchange.log")
+            collateral_usd=settings.paper_collateral_usd, settlement_delay_secs=settings.paper_settlement_delay_secs,
+            log_path=service_logs / "paper-exchange.log")
         started.callback(paper.stop)
         cli = users.get("cli", {})
         run.describe(redis_url=url, redis_username=cli.get("POLYDESK_REDIS_USERNAME"),

@@ -62,6 +62,8 @@ _ORDER_TYPE = ("Order(uint256 salt,address maker,address signer,uint256 tokenId,
 _DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DEFAULT_RESTART_WAIT_SECS = 2.0
 CENT = Decimal("0.01")
+MARKET_TAKER_UNIT = 100  # base units: a market order's taker amount has at most 4 decimals
+MARKET_BUY_TRIES = 50
 
 # Venue error text -> the SDK's rejection code (polymarket-protocol.md §1.4), for refusals that come back as
 # an HTTP 4xx instead of a `success: false` body.
@@ -335,9 +337,17 @@ class PolymarketVenue:
         order_type: Literal["FOK", "FAK"] = "FOK" if request.order_type is OrderType.FOK else "FAK"
         if request.side is Side.BUY:
             amount = market_buy_amount(request.size, request.price)
-            return await self.client.create_market_order(
-                asset_id=request.token_id, side="BUY", amount=str(amount), max_price=str(request.price),
-                order_type=order_type)
+            for _ in range(MARKET_BUY_TRIES):
+                native = await self.client.create_market_order(
+                    asset_id=request.token_id, side="BUY", amount=str(amount), max_price=str(request.price),
+                    order_type=order_type)
+                # polymarket-client 0.14.0 rounds a market BUY's shares to the tick's amount decimals (5 on a
+                # 0.001 tick), but the venue takes at most 4 for market orders (py-clob-client-v2 #99 reports
+                # the live refusal): spend a cent less until the shares come out with 4 decimals.
+                if native.taker_amount % MARKET_TAKER_UNIT == 0 or amount <= CENT:
+                    return native
+                amount -= CENT
+            return native
         return await self.client.create_market_order(
             asset_id=request.token_id, side="SELL", shares=str(request.size), min_price=str(request.price),
             order_type=order_type)

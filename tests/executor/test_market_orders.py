@@ -60,3 +60,18 @@ async def test_fok_sell_passes_the_market_order_rules(venue, admin, market):
     (result,) = await venue.post_orders([signed])
     assert result.accepted and result.status == "matched", result
     assert result.making_amount == Decimal("7.33") and result.taking_amount >= Decimal("3.1519")
+
+
+async def test_a_fine_tick_market_buy_is_signed_with_four_decimal_shares(venue, admin):
+    """On a 0.001 tick polymarket-client 0.14.0 signs $2.09 at 0.419 as 4.98806 shares (5 decimals), which the
+    venue refuses for a market order; the executor spends a cent less until the shares have 4 decimals."""
+    venue, _ = venue
+    market = admin.create_market(tick_size="0.001")
+    yes = market["token_ids"][0]
+    admin.house(yes, "SELL", "0.419", "100")
+    signed = await venue.sign(OrderRequest(token_id=yes, side=Side.BUY, price=Decimal("0.419"), size=Decimal(5),
+                                           order_type=OrderType.FOK))
+    maker, taker = int(signed.body["makerAmount"]), int(signed.body["takerAmount"])
+    assert maker % 10_000 == 0 and taker % 100 == 0 and Decimal("1.5") < Decimal(maker) / 10**6 <= Decimal("2.09")
+    (result,) = await venue.post_orders([signed])
+    assert result.accepted and result.status == "matched", result

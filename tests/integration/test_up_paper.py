@@ -45,7 +45,9 @@ def test_up_for_60_seconds_trades_on_paper_and_leaves_nothing_behind(tmp_path):
         metrics_base = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYDESK_")}
     env.update(POLYDESK_REDIS_EMBEDDED="true", POLYDESK_EMBEDDED_REDIS_PORT=str(free_port()),
-               POLYDESK_PAPER_PORT="0", POLYDESK_PAPER_SPEED="2", POLYDESK_UP_METRICS_PORT_BASE=str(metrics_base))
+               POLYDESK_PAPER_PORT="0", POLYDESK_PAPER_SPEED="2", POLYDESK_UP_METRICS_PORT_BASE=str(metrics_base),
+               # The fast settlement setting: live-like timings confirm a trade after ~80 s, past this 60 s run.
+               POLYDESK_PAPER_SETTLEMENT_DELAY_SECS="2")
     process = subprocess.Popen([sys.executable, "-m", "polydesk", "up", "--duration", "60"], env=env, cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     answered: dict[str, bool] = {}
