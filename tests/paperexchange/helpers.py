@@ -16,6 +16,7 @@ from py_clob_client_v2.order_utils.model.side import Side
 from py_clob_client_v2.signer import Signer
 
 from paperexchange import config
+from tests.helpers import eventually
 
 
 class Admin:
@@ -54,7 +55,7 @@ class Admin:
         (or the pUSD of a sale) in the wallet, as on Polymarket."""
         wanted = set(trade_ids)
         eventually(lambda: wanted and all(
-            t["status"] in ("MINED", "CONFIRMED") for t in self.trades() if t["id"] in wanted), timeout)
+            t["status"] in ("MINED", "CONFIRMED") for t in self.trades() if t["id"] in wanted), timeout=timeout)
 
     def faults(self, **fields) -> None:
         self.http.post("/faults", json=fields).raise_for_status()

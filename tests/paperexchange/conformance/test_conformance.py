@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.helpers import eventually
 from tests.paperexchange.conformance.conftest import offered
-from tests.paperexchange.helpers import eventually
 
 pytestmark = pytest.mark.timeout(120)
 D = Decimal
