@@ -19,7 +19,7 @@ async def test_a_delayed_fok_is_reported_filled_and_posted_once(bus, executor, a
     market = admin.create_market(taker_delay=True)
     admin.house(market["token_ids"][0], "SELL", "0.50", "50")
     executor.start()
-    executor.wait_started()
+    await executor.wait_started()
     order = approval(market, price="0.50", size="10", limit="0.52", order_type=OrderType.FOK, must_fill=True)
     await bus.publish(APPROVED_ORDERS, order)
 
