@@ -127,7 +127,9 @@ async def register_wallet(request: Request) -> Response:
 async def all_orders(request: Request) -> Response:
     exchange = _venue(request).exchange
     return JSON([
-        {**wire.open_order(order, exchange.markets.by_condition(order.condition_id)), "internal": order.internal}
+        # The venue's own status (a partly filled, cancelled order is CANCELED here; REST reads it MATCHED).
+        {**wire.open_order(order, exchange.markets.by_condition(order.condition_id)), "status": order.status,
+         "internal": order.internal}
         for order in exchange.orders.values()
     ])
 
