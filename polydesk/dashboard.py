@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -105,10 +106,18 @@ class DashboardState:
         return self.kill_switch.reason if self.kill_switch else ""
 
 
+def supervised_key(prefix: str) -> str:
+    return f"{prefix}up:supervised"
+
+
 async def collect(bus: Bus, *, recent: int = 10, order_scan: int = 2000) -> DashboardState:
     """Read one snapshot from Redis (a few cheap reads; safe to call every 250 ms)."""
     state = DashboardState(taken_at=time.time())
     state.health = await _health(bus)
+    raw = await bus.redis.get(supervised_key(bus.prefix))  # written by a running `polydesk up`
+    if raw:
+        with contextlib.suppress(ValueError):
+            state.supervised = json.loads(raw)
     for stream in (*_event_streams(state), INTENTS, APPROVED_ORDERS, FILLS, CONTROL):
         state.groups += await bus.group_stats(stream)
     state.intents = [m for m in await bus.newest(INTENTS, recent) if isinstance(m, OrderIntent)]

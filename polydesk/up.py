@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import runpy
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from polydesk import run_summary
+from polydesk.dashboard import supervised_key
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
 from polydesk.preflight import check_layers, effective_environ
 from polydesk.runs import RunDir, clear_runs, new_run, write_private
@@ -230,7 +232,7 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
     bus = Bus(client, prefix=settings.stream_prefix)
     try:
         await supervisor.start(log_dir=service_logs if dashboard else None)
-        await _run_until_stopped(stop, args.duration, paper, bus if dashboard else None, supervisor)
+        await _run_until_stopped(stop, args.duration, paper, bus if dashboard else None, supervisor, status_bus=bus)
         last_risk = await _risk_status(bus)
         print("polydesk: stopping (the executor cancels its open orders)...", flush=True)
         codes = await supervisor.stop(settings.shutdown_grace_secs + 5)
@@ -255,7 +257,8 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
 
 
 async def _run_until_stopped(stop: asyncio.Event, duration: float | None, paper: PaperVenue | None,
-                             dashboard_bus: Bus | None, supervisor: Supervisor | None = None) -> None:
+                             dashboard_bus: Bus | None, supervisor: Supervisor | None = None,
+                             status_bus: Bus | None = None) -> None:
     async def watch_paper() -> None:
         while paper is not None and not stop.is_set():
             if not paper.alive():
@@ -269,7 +272,17 @@ async def _run_until_stopped(stop: asyncio.Event, duration: float | None, paper:
             log.error("a service kept failing; stopping (see its last error below)")
             stop.set()
 
-    tasks = [asyncio.create_task(watch_paper()), asyncio.create_task(watch_supervisor())]
+    async def publish_supervised() -> None:
+        """The supervisor's view (state, restarts, last error per service) for `polydesk dash` elsewhere."""
+        while status_bus is not None and supervisor is not None and not stop.is_set():
+            with contextlib.suppress(Exception):
+                await status_bus.redis.set(supervised_key(status_bus.prefix), json.dumps(supervisor.status()),
+                                           px=5000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    tasks = [asyncio.create_task(watch_paper()), asyncio.create_task(watch_supervisor()),
+             asyncio.create_task(publish_supervised())]
     if dashboard_bus is not None:
         from polydesk.dashboard import run_dashboard
 

@@ -70,7 +70,7 @@ def service_keys(service: str) -> tuple[str, ...]:
 
 def users() -> tuple[UserSpec, ...]:
     out = [UserSpec(s, service_keys(s), SERVICE_COMMANDS) for s in topology.SERVICES]
-    cli_keys = (*(_stream_pattern(s.name) for s in topology.STREAMS), "*:dead", "health:*", "risk:kill_switch")
+    cli_keys = (*(_stream_pattern(s.name) for s in topology.STREAMS), "*:dead", "health:*", "risk:kill_switch", "up:*")
     out.append(UserSpec("cli", tuple(dict.fromkeys(cli_keys)), SERVICE_COMMANDS + CLI_EXTRA_COMMANDS))
     return tuple(out)
 

@@ -164,3 +164,19 @@ def test_polydesk_redis_stops_on_sigterm(tmp_path):
 
 async def test_eventually_helper_is_importable():  # keeps the helper import used by the async tests
     assert await eventually(lambda: asyncio.sleep(0, result=True)) is True
+
+
+async def test_polydesk_dash_elsewhere_sees_the_supervisors_view(bus):
+    """`polydesk up` publishes each service's state, restarts and last error; `collect` reads it back."""
+    import json
+
+    from polydesk.dashboard import collect, supervised_key
+
+    view = {"risk": {"state": "restarting", "restarts": 3, "last_error": "risk: POLYDESK_X: bad",
+                     "last_exit_code": 2}}
+    await bus.redis.set(supervised_key(bus.prefix), json.dumps(view), px=5000)
+    state = await collect(bus)
+    assert state.supervised == view
+    console = Console(record=True, width=200, height=60)
+    console.print(render(state))
+    assert "restarts=3: risk: POLYDESK_X: bad" in console.export_text()
