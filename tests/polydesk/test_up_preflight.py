@@ -153,9 +153,11 @@ def test_polydesk_redis_stops_on_sigterm(tmp_path):
                                env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
-        eventually(lambda: is_reachable(f"redis://127.0.0.1:{port}/0"), timeout=20, interval=0.1)
+        eventually(lambda: is_reachable(f"redis://127.0.0.1:{port}/0") or process.poll() is not None,
+                   timeout=30, interval=0.1)
+        assert process.poll() is None, process.communicate()[1]  # it started (else: why, on stderr)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=30) == 0, process.communicate()[1]
     finally:
         if process.poll() is None:
             process.kill()
