@@ -9,6 +9,8 @@ Policy (docs/execution.md), within `basket_timeout_secs` of the approval:
 4. Otherwise, at the timeout or when a leg exhausted its phases: the legs still working are stopped (their
    approvals end, resting orders are cancelled) and every filled leg is unwound: sold back by FAK orders no
    worse than `basket_unwind_max_loss_bps` below the price paid, retried until `basket_unwind_secs` ran out.
+   A bought leg is sold only once its trades are MINED (the venue refuses to sell shares not yet on chain),
+   so `basket_unwind_secs` must outlast settlement: live, tens of seconds.
    `basket_unwound` reports what was filled, sold back and left naked (shares the policy could not sell
    within its loss bound; counted in polydesk_executor_basket_naked_shares).
 A basket is recorded (SETTLING) before its legs are queued; after a restart `resume()` settles every basket
@@ -117,6 +119,17 @@ class Baskets:
     def _filled(self, client_order_id: str) -> Decimal:
         return sum((o.size_matched for o in self.store.orders_of(client_order_id)), Decimal(0))
 
+    def _settled(self, client_order_id: str) -> bool:
+        """Every trade of the leg's orders is settled on chain (MINED or CONFIRMED) or FAILED."""
+        final = {"MINED", "CONFIRMED", "FAILED"}
+        for order in self.store.orders_of(client_order_id):
+            if order.size_matched <= 0:
+                continue
+            trades = self.store.trade_statuses_of(order.order_hash)
+            if not trades or any(not (statuses & final) for statuses in trades.values()):
+                return False
+        return True
+
     def _paid(self, client_order_id: str) -> Decimal | None:
         """The worst order price that filled (what the leg paid at most per share)."""
         prices = [o.price for o in self.store.orders_of(client_order_id) if o.size_matched > 0]
@@ -168,6 +181,14 @@ class Baskets:
             held = filled[a.client_order_id]
             sold = Decimal(0)
             attempt = 0
+            if held > 0 and a.side is Side.BUY:
+                # Shares bought reach the wallet when their trade is MINED: a sell before that is refused
+                # by the venue (`not enough balance / allowance`), so the unwind waits for settlement.
+                settled = await self._until(lambda a=a: self._settled(a.client_order_id),
+                                            max(deadline - loop.time(), 0))
+                if not settled:
+                    self.events.emit("basket_unwind_unsettled", basket_id=basket.basket_id,
+                                     client_order_id=a.client_order_id, held=held)
             while held - sold > 0 and loop.time() < deadline:
                 attempt += 1
                 order = self._unwind_order(basket, a, held - sold, attempt)

@@ -89,7 +89,10 @@ class ExecutorSettings(ServiceSettings):
         default=10.0, gt=0, description="a basket's legs have this long to fill (phases included) before the "
         "filled ones are unwound"
     )
-    basket_unwind_secs: float = Field(default=10.0, gt=0, description="how long an unwind keeps trying to sell")
+    basket_unwind_secs: float = Field(
+        default=120.0, gt=0, description="how long an unwind keeps trying to sell, waiting for the bought "
+        "legs to settle (MINED) first: it must outlast settlement, tens of seconds live"
+    )
     basket_unwind_max_loss_bps: int = Field(
         default=1000, ge=0, le=10_000, description="an unwind sells no lower than this far below the price paid"
     )

@@ -260,6 +260,17 @@ class OrderStore:
     def published(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM published WHERE key = ?", (key,)).fetchone() is not None
 
+    def trade_statuses_of(self, order_hash: str) -> dict[str, set[str]]:
+        """The trade statuses reported for one of our orders, by trade id (from the published fill keys
+        `fill:<trade id>:<order hash>:<status>`)."""
+        statuses: dict[str, set[str]] = {}
+        rows = self._db.execute("SELECT key FROM published WHERE key LIKE ?", (f"fill:%:{order_hash}:%",))
+        for (key,) in rows:
+            trade_id, found, status = key.removeprefix("fill:").rpartition(f":{order_hash}:")
+            if found and trade_id:
+                statuses.setdefault(trade_id, set()).add(status)
+        return statuses
+
     def forget(self, key: str) -> None:
         """Undo first_time() when the publish itself failed, so a later pass reports it."""
         self._db.execute("DELETE FROM published WHERE key = ?", (key,))

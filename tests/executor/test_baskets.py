@@ -132,3 +132,27 @@ async def test_a_basket_interrupted_by_a_crash_is_settled_after_the_restart(bus,
     assert len(settled(executor, "basket_unwound", order.basket_id)) == 1
     assert not settled(executor, "basket_complete", order.basket_id)
     assert executor.stop() == 0
+
+
+async def test_an_unwind_sells_a_bought_leg_only_once_its_trade_is_mined(bus, executor, admin, wallet):
+    """Live, shares bought reach the wallet tens of seconds after the match (MINED) and the venue refuses to
+    sell them before: an unwind that sold at once was refused until its time ran out and left them naked."""
+    first, second = admin.create_market(), admin.create_market()
+    admin.house(first["token_ids"][0], "SELL", "0.45", "50")
+    admin.house(first["token_ids"][0], "BUY", "0.43", "50")
+    admin.faults(settlement_delay_secs=3)  # slower than the legs take to settle, shorter than the unwind
+    try:
+        executor.start(POLYDESK_BASKET_TIMEOUT_SECS="25", POLYDESK_BASKET_UNWIND_SECS="30")
+        await executor.wait_started()
+        order = basket((first, "0.45", "0.47"), (second, "0.50", "0.52"))  # the second leg cannot fill
+        await bus.publish(APPROVED_ORDERS, order)
+
+        unwound, = await eventually(lambda: settled(executor, "basket_unwound", order.basket_id), timeout=60)
+    finally:
+        admin.faults(settlement_delay_secs=0.2)
+    leg = {leg["token_id"]: leg for leg in unwound["legs"]}[first["token_ids"][0]]
+    assert (leg["filled"], leg["sold_back"], leg["attempts"], unwound["naked"]) == ("10", "10", 1, "0")
+    sells = {e["client_order_id"] for e in executor.events("order_phase") if e["side"] == "SELL"}
+    assert not [e for e in executor.events("order_rejected") if e["client_order_id"] in sells]
+    await eventually(lambda: yes_held(admin, wallet, first) == 0, timeout=20)
+    assert executor.stop() == 0
