@@ -397,8 +397,11 @@ class Ledger:
         shares, cost = size - current.size, size * avg_price - current.cost_usd
         if shares == 0 and cost == 0:
             return current
-        return self._append(Entry(EntryKind.ADJUST, token_id, market or current.market, self.store.next_seq(),
-                                  self.day(), shares=shares, usd=cost))
+        seq = self.store.next_seq()
+        # Each adoption is its own entry (a token is adopted again at every start that finds a difference):
+        # its seq is its idempotency ref, as the store keeps (kind, token, ref) unique.
+        return self._append(Entry(EntryKind.ADJUST, token_id, market or current.market, seq, self.day(),
+                                  shares=shares, usd=cost, ref=f"adjust:{seq}"))
 
     def adopt_cash(self, venue_usd: Decimal) -> None:
         """Take the venue's pUSD balance as ledger cash now (the base absorbs every flow seen so far)."""

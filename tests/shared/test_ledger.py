@@ -133,6 +133,15 @@ def test_adopting_the_venue_position_and_cash(ledger):
     assert ledger.cash_usd() == D("251.2") and ledger.pending_cash_usd() == D("1.2")
 
 
+def test_a_token_adopted_again_at_a_later_start_moves_to_the_venue_again(ledger):
+    # A second adoption of one token (risk restarted and found another difference) crash-looped risk on the
+    # store's unique (kind, token, ref) while its ledger stayed wrong.
+    ledger.adopt_position(YES, CID, D(12), D("0.50"))
+    ledger.apply_fill(fill("t1", S.MINED, size="10", price="0.50"))
+    ledger.adopt_position(YES, CID, D(15), D("0.50"))
+    assert (ledger.position(YES).settled, ledger.position(YES).cost_usd) == (15, D("7.5"))
+
+
 @pytest.mark.parametrize(("first", "second", "reason"), [
     (S.MINED, S.MATCHED, "status_backwards"),
     (S.FAILED, S.MINED, "status_after_failed"),
