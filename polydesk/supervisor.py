@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from shared.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
+# Upstream first: nothing new is decided while the executor winds down, and risk hears every last fill.
+STOP_ORDER: tuple[tuple[str, ...], ...] = (("ingest", "strategy"), ("executor",), ("risk",))
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|Error\b|Exception\b|invalid settings|required")
 
 
@@ -156,10 +159,37 @@ class Supervisor:
         if child.process and child.process.returncode is None:
             child.process.send_signal(sig)
 
-    async def stop(self, grace_secs: float = 25.0) -> dict[str, int | None]:
-        """SIGTERM every child, wait up to `grace_secs`, SIGKILL what is left; returns final exit codes."""
+    async def stop(self, grace_secs: float = 25.0, *, order: Sequence[Sequence[str]] = STOP_ORDER,
+                   before: Callable[[str], Awaitable[None]] | None = None) -> dict[str, int | None]:
+        """Stop the children wave by wave in `order` (children it does not name go first): SIGTERM a wave,
+        wait up to `grace_secs`, SIGKILL what is left; `before(name)` is awaited before a child's wave.
+        Returns final exit codes.
+
+        Upstream first, risk last: once the executor has cancelled its orders and reported their last fills,
+        risk can still apply them (a fill reported after risk stopped was missing from the run's ledger)."""
         self._stopping.set()
-        running = [c for c in self.children.values() if c.process and c.process.returncode is None]
+        named = [name for wave in order for name in wave]
+        waves = [[n for n in self.children if n not in named], *([n for n in wave if n in self.children]
+                                                                  for wave in order)]
+        for wave in waves:
+            if not wave:
+                continue
+            if before is not None:
+                for name in wave:
+                    await before(name)
+            await self._stop_wave([self.children[name] for name in wave], grace_secs)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        pumps = [c.pump for c in self.children.values() if c.pump is not None]
+        if pumps:
+            await asyncio.wait(pumps, timeout=2.0)
+        for pump in pumps:
+            pump.cancel()
+        return {c.name: (c.process.returncode if c.process else None) for c in self.children.values()}
+
+    async def _stop_wave(self, children: list[Child], grace_secs: float) -> None:
+        running = [c for c in children if c.process and c.process.returncode is None]
         for child in running:
             assert child.process is not None
             child.process.send_signal(signal.SIGTERM)
@@ -172,12 +202,3 @@ class Supervisor:
                 log.error("%s did not stop within %.0fs; killing it", child.name, grace_secs)
                 os.killpg(child.process.pid, signal.SIGKILL)
                 await child.process.wait()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        pumps = [c.pump for c in self.children.values() if c.pump is not None]
-        if pumps:
-            await asyncio.wait(pumps, timeout=2.0)
-        for pump in pumps:
-            pump.cancel()
-        return {c.name: (c.process.returncode if c.process else None) for c in self.children.values()}

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from polydesk import run_summary
 from polydesk.dashboard import supervised_key
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
@@ -235,7 +237,8 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
         await _run_until_stopped(stop, args.duration, paper, bus if dashboard else None, supervisor, status_bus=bus)
         last_risk = await _risk_status(bus)
         print("polydesk: stopping (the executor cancels its open orders)...", flush=True)
-        codes = await supervisor.stop(settings.shutdown_grace_secs + 5)
+        codes = await supervisor.stop(settings.shutdown_grace_secs + 5,
+                                      before=lambda name: _drained_fills(bus) if name == "risk" else _nothing())
         summary = await _summary(bus, since_id, paper, supervisor, codes, last_risk, time.monotonic() - started)
         reconciliation = await run_summary.reconcile_run(layers, paper, extra.get("POLYDESK_STATE_DIR"))
         summary.update(run_summary.summary_fields(reconciliation))
@@ -254,6 +257,26 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
     events.close()
     clean = all(code == 0 for code in codes.values()) and not summary.get("open_orders_left")
     return 0 if clean and not supervisor.gave_up.is_set() else 1
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _drained_fills(bus: Bus, timeout_secs: float = 15.0) -> None:
+    """Wait (bounded) until risk has applied every report on `fills`: the executor's last fills and
+    cancels arrive while it stops, and a ledger that missed them would differ from the venue."""
+    deadline = time.monotonic() + timeout_secs
+    while time.monotonic() < deadline:
+        try:
+            groups = {g.group: g for g in await bus.group_stats(FILLS)}
+        except (RedisError, OSError):
+            return
+        risk = groups.get("risk")
+        if risk is None or (risk.pending == 0 and risk.lag == 0):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("risk had not applied every fill after %.0fs; stopping it anyway", timeout_secs)
 
 
 async def _run_until_stopped(stop: asyncio.Event, duration: float | None, paper: PaperVenue | None,
