@@ -14,28 +14,50 @@ def parse_args(argv: list[str]) -> Settings:
     parser.add_argument("--host", default=defaults.host, help="bind address (default loopback)")
     parser.add_argument("--port", type=int, default=defaults.port, help="port; 0 picks a free one")
     parser.add_argument("--admin", action="store_true", help="mount the admin API under /_paper")
-    parser.add_argument("--settlement-delay-secs", type=float, default=None,
-                        help="fast settlement: every trade status step this long (default: live-like, "
-                             f"MINED after {defaults.mined_delay_secs:g} s, CONFIRMED "
-                             f"{defaults.confirmed_delay_secs:g} s later)")
+    parser.add_argument(
+        "--settlement-delay-secs",
+        type=float,
+        default=None,
+        help="fast settlement: every trade status step this long (default: live-like, "
+        f"MINED after {defaults.mined_delay_secs:g} s, CONFIRMED "
+        f"{defaults.confirmed_delay_secs:g} s later)",
+    )
     parser.add_argument("--heartbeat-timeout-secs", type=float, default=defaults.heartbeat_timeout_secs)
     parser.add_argument("--no-default-markets", action="store_true", help="with --scenario none: no markets")
-    parser.add_argument("--scenario", default="default",
-                        help='scenario file (YAML/JSON) or shipped name; "none" = two static markets, no flow')
+    parser.add_argument(
+        "--scenario",
+        default="default",
+        help='scenario file (YAML/JSON) or shipped name; "none" = two static markets, no flow',
+    )
     parser.add_argument("--seed", type=int, default=None, help="overrides the scenario's seed")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds of flow per real second")
-    parser.add_argument("--record-tape", default=None, metavar="FILE", help="append market-channel frames (JSONL)")
+    parser.add_argument(
+        "--record-tape", default=None, metavar="FILE", help="append market-channel frames (JSONL)"
+    )
     parser.add_argument("--replay-tape", default=None, metavar="FILE", help="serve this tape on /ws/market")
     parser.add_argument("--replay-speed", type=float, default=1.0)
     parser.add_argument("--log-level", default="warning")
-    parser.add_argument("--geoblock", choices=("ok", "blocked", "close_only"), default=defaults.geoblock,
-                        help="what GET /api/geoblock answers (the admin API can change it)")
+    parser.add_argument(
+        "--geoblock",
+        choices=("ok", "blocked", "close_only"),
+        default=defaults.geoblock,
+        help="what GET /api/geoblock answers (the admin API can change it)",
+    )
     args = parser.parse_args(argv)
     return Settings(
-        host=args.host, port=args.port, admin=args.admin, default_markets=not args.no_default_markets,
-        settlement_delay_secs=args.settlement_delay_secs, heartbeat_timeout_secs=args.heartbeat_timeout_secs,
-        log_level=args.log_level, scenario=None if args.scenario == "none" else args.scenario, seed=args.seed,
-        speed=args.speed, record_tape=args.record_tape, replay_tape=args.replay_tape, replay_speed=args.replay_speed,
+        host=args.host,
+        port=args.port,
+        admin=args.admin,
+        default_markets=not args.no_default_markets,
+        settlement_delay_secs=args.settlement_delay_secs,
+        heartbeat_timeout_secs=args.heartbeat_timeout_secs,
+        log_level=args.log_level,
+        scenario=None if args.scenario == "none" else args.scenario,
+        seed=args.seed,
+        speed=args.speed,
+        record_tape=args.record_tape,
+        replay_tape=args.replay_tape,
+        replay_speed=args.replay_speed,
         geoblock=args.geoblock,
     )
 

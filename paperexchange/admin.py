@@ -23,8 +23,19 @@ from paperexchange.rest_markets import clob_market
 from paperexchange.units import AMOUNT_SCALE, amount_str
 from paperexchange.venue import Venue
 
-MARKET_FIELDS = ("question", "outcomes", "tick_size", "min_order_size", "neg_risk", "fee_rate",
-                 "fee_exponent", "taker_delay", "slug", "description", "tags")
+MARKET_FIELDS = (
+    "question",
+    "outcomes",
+    "tick_size",
+    "min_order_size",
+    "neg_risk",
+    "fee_rate",
+    "fee_exponent",
+    "taker_delay",
+    "slug",
+    "description",
+    "tags",
+)
 
 
 def _venue(request: Request) -> Venue:
@@ -39,9 +50,13 @@ async def _body(request: Request) -> dict:
 
 
 def _market_view(venue: Venue, market: Market) -> dict:
-    return {**clob_market(market, venue.exchange), "token_ids": list(market.token_ids),
-            "fee_rate": str(market.fee_rate), "fee_exponent": str(market.fee_exponent),
-            "exchange": exchange_for(market)}
+    return {
+        **clob_market(market, venue.exchange),
+        "token_ids": list(market.token_ids),
+        "fee_rate": str(market.fee_rate),
+        "fee_exponent": str(market.fee_exponent),
+        "exchange": exchange_for(market),
+    }
 
 
 def _market_args(body: dict) -> dict:
@@ -67,7 +82,9 @@ async def create_event(request: Request) -> Response:
     venue, body = _venue(request), await _body(request)
     args = _market_args({k: v for k, v in body.items() if k not in ("title", "outcomes")})
     try:
-        created = venue.create_neg_risk_event(title=str(body["title"]), outcomes=list(body["outcomes"]), **args)
+        created = venue.create_neg_risk_event(
+            title=str(body["title"]), outcomes=list(body["outcomes"]), **args
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise VenueError(str(exc)) from None
     return JSON([_market_view(venue, market) for market in created])
@@ -104,7 +121,9 @@ def _balances(venue: Venue, address: str) -> dict:
     return {
         "address": address,
         "balances": {asset: amount_str(amount) for asset, amount in ledger.holdings(address).items()},
-        "reserved": {asset: amount_str(ledger.reserved(address, asset)) for asset in ledger.holdings(address)},
+        "reserved": {
+            asset: amount_str(ledger.reserved(address, asset)) for asset in ledger.holdings(address)
+        },
     }
 
 
@@ -126,18 +145,27 @@ async def register_wallet(request: Request) -> Response:
 
 async def all_orders(request: Request) -> Response:
     exchange = _venue(request).exchange
-    return JSON([
-        # The venue's own status (a partly filled, cancelled order is CANCELED here; REST reads it MATCHED).
-        {**wire.open_order(order, exchange.markets.by_condition(order.condition_id)), "status": order.status,
-         "internal": order.internal}
-        for order in exchange.orders.values()
-    ])
+    return JSON(
+        [
+            # The venue's own status (a partly filled, cancelled order is CANCELED here; REST reads it MATCHED).
+            {
+                **wire.open_order(order, exchange.markets.by_condition(order.condition_id)),
+                "status": order.status,
+                "internal": order.internal,
+            }
+            for order in exchange.orders.values()
+        ]
+    )
 
 
 async def all_trades(request: Request) -> Response:
     exchange = _venue(request).exchange
-    return JSON([{**wire.rest_trade(trade, "TAKER"), "status": trade.status, "fee": amount_str(trade.fee)}
-                 for trade in exchange.trades.values()])
+    return JSON(
+        [
+            {**wire.rest_trade(trade, "TAKER"), "status": trade.status, "fee": amount_str(trade.fee)}
+            for trade in exchange.trades.values()
+        ]
+    )
 
 
 async def house_orders(request: Request) -> Response:
@@ -146,8 +174,12 @@ async def house_orders(request: Request) -> Response:
     if not isinstance(items, list):
         raise VenueError(errors.BAD_REQUEST)
     try:
-        return JSON([venue.house_order(str(i["token_id"]), str(i["side"]), str(i["price"]), str(i["size"]))
-                     for i in items])
+        return JSON(
+            [
+                venue.house_order(str(i["token_id"]), str(i["side"]), str(i["price"]), str(i["size"]))
+                for i in items
+            ]
+        )
     except (KeyError, ValueError) as exc:
         raise VenueError(str(exc)) from None
 

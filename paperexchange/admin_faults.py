@@ -37,10 +37,15 @@ def http_rule(venue: Venue, body: dict) -> Rule:
     after_apply?}"""
     status = body.get("status")
     if status != "drop" and status not in STATUSES:
-        raise ValueError(f"status must be one of {STATUSES} or \"drop\"")
+        raise ValueError(f'status must be one of {STATUSES} or "drop"')
     return Rule(
-        kind="http", status=status, paths=_tuple(body.get("paths")), methods=_tuple(body.get("methods"), True),
-        remaining=_count(body), until=_until(venue, body), body=body.get("body"),
+        kind="http",
+        status=status,
+        paths=_tuple(body.get("paths")),
+        methods=_tuple(body.get("methods"), True),
+        remaining=_count(body),
+        until=_until(venue, body),
+        body=body.get("body"),
         retry_after_secs=None if body.get("retry_after_secs") is None else float(body["retry_after_secs"]),
         after_apply=bool(body.get("after_apply", False)),
     )
@@ -50,8 +55,11 @@ def delay_rule(venue: Venue, body: dict) -> Rule:
     """{secs (the delay), paths?, methods?, count?, for_secs? (how long the rule lasts on the venue clock)}"""
     lasting = body.get("for_secs")
     return Rule(
-        kind="delay", secs=float(body["secs"]), paths=_tuple(body.get("paths")),
-        methods=_tuple(body.get("methods"), True), remaining=_count(body),
+        kind="delay",
+        secs=float(body["secs"]),
+        paths=_tuple(body.get("paths")),
+        methods=_tuple(body.get("methods"), True),
+        remaining=_count(body),
         until=None if lasting is None else venue.clock.now() + float(lasting),
     )
 
@@ -81,8 +89,9 @@ def ws_fault(venue: Venue, body: dict) -> dict:
     drop_next = int(body.get("drop_next", 0))
     if drop_next < 0:
         raise ValueError("drop_next must be >= 0")
-    venue.faults.set_frames(drop, duplicate, None if secs is None else float(secs), int(body.get("seed", 0)),
-                            drop_next)
+    venue.faults.set_frames(
+        drop, duplicate, None if secs is None else float(secs), int(body.get("seed", 0)), drop_next
+    )
     return {"ok": True}
 
 

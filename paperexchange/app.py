@@ -38,6 +38,7 @@ from paperexchange.ws_user import user_endpoint
 
 log = logging.getLogger("paperexchange")
 
+
 async def _timer(venue: Venue, tick_secs: float) -> None:
     while True:
         await asyncio.sleep(tick_secs)
@@ -58,7 +59,9 @@ def _populate(venue: Venue, settings: Settings) -> Flow | None:
     return venue.flow
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None, venue: Venue | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, venue: Venue | None = None
+) -> Starlette:
     settings = settings or Settings()
     venue = venue or Venue(settings, clock)
     flow = _populate(venue, settings)
@@ -82,15 +85,29 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, ven
             if recorder is not None:
                 recorder.close()
 
-    routes = [*rest_public.ROUTES, *rest_market_lists.ROUTES, *rest_private.ROUTES,
-              WebSocketRoute("/ws/market", market_endpoint), WebSocketRoute("/ws/user", user_endpoint)]
+    routes = [
+        *rest_public.ROUTES,
+        *rest_market_lists.ROUTES,
+        *rest_private.ROUTES,
+        WebSocketRoute("/ws/market", market_endpoint),
+        WebSocketRoute("/ws/user", user_endpoint),
+    ]
     # Gamma, the Data API and Polygon JSON-RPC share the base URL, so one URL stands for every service.
-    routes += [Mount("/gamma", routes=gamma.ROUTES), Mount("/data-api", routes=data_api.ROUTES), *rpc.ROUTES,
-               *wallets.ROUTES, *geoblock.ROUTES]
+    routes += [
+        Mount("/gamma", routes=gamma.ROUTES),
+        Mount("/data-api", routes=data_api.ROUTES),
+        *rpc.ROUTES,
+        *wallets.ROUTES,
+        *geoblock.ROUTES,
+    ]
     if settings.admin:
         routes.append(Mount("/_paper", routes=[*admin.ROUTES, *geoblock.ADMIN_ROUTES]))
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={VenueError: venue_error_handler},
-                    middleware=[Middleware(FaultMiddleware, faults=venue.faults)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={VenueError: venue_error_handler},
+        middleware=[Middleware(FaultMiddleware, faults=venue.faults)],
+    )
     app.state.venue = venue
     app.state.geoblock = dict(geoblock.MODES[settings.geoblock])
     app.state.exchange = venue.exchange

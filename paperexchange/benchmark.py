@@ -90,8 +90,9 @@ class BenchRecorder:
             self._capture = None
 
     # ---- generator ------------------------------------------------------------------------------
-    async def run(self, markets: list[dict], rate: float, seconds: float, trigger_every: int,
-                  trigger_price: str) -> None:
+    async def run(
+        self, markets: list[dict], rate: float, seconds: float, trigger_every: int, trigger_price: str
+    ) -> None:
         resting: dict[str, deque[str]] = {m["condition_id"]: deque() for m in markets}
         trigger: dict[str, str | None] = {m["condition_id"]: None for m in markets}
         last_trigger_ms: dict[str, int] = {}
@@ -112,7 +113,10 @@ class BenchRecorder:
                     if trigger[cid] is not None:
                         exchange.cancel("paper-house", [trigger[cid]])
                         trigger[cid] = None
-                    elif done % trigger_every == trigger_every - 1 and last_trigger_ms.get(cid) != exchange.now_ms():
+                    elif (
+                        done % trigger_every == trigger_every - 1
+                        and last_trigger_ms.get(cid) != exchange.now_ms()
+                    ):
                         self._capture = cid
                         trigger[cid] = self.venue.house_order(token, "BUY", trigger_price, "5")["orderID"]
                         self._capture = None
@@ -132,9 +136,14 @@ class BenchRecorder:
         running = self.task is not None and not self.task.done()
         end = time.time_ns() if running else self.finished_ns
         elapsed = max(1, end - self.started_ns) / 1e9 if self.started_ns else 0.0
-        return {"running": running, "changes": self.changes, "elapsed_secs": elapsed,
-                "rate": self.changes / elapsed if elapsed else 0.0, "triggers": len(self.triggers),
-                "arrivals": len(self.arrivals)}
+        return {
+            "running": running,
+            "changes": self.changes,
+            "elapsed_secs": elapsed,
+            "rate": self.changes / elapsed if elapsed else 0.0,
+            "triggers": len(self.triggers),
+            "arrivals": len(self.arrivals),
+        }
 
 
 def _recorder(request: Request) -> BenchRecorder:
@@ -161,9 +170,15 @@ async def start(request: Request) -> Response:
         return _json({"error": "no markets"}, 400)
     recorder.hook(request.app)
     recorder.changes = 0
-    recorder.task = asyncio.create_task(recorder.run(
-        markets, float(body.get("rate", 1000)), float(body.get("seconds", 10)), max(1, int(body.get("trigger_every", 10))),
-        str(body.get("trigger_price", "0.02"))))
+    recorder.task = asyncio.create_task(
+        recorder.run(
+            markets,
+            float(body.get("rate", 1000)),
+            float(body.get("seconds", 10)),
+            max(1, int(body.get("trigger_every", 10))),
+            str(body.get("trigger_price", "0.02")),
+        )
+    )
     return _json({"ok": True, "markets": len(markets)})
 
 

@@ -49,8 +49,14 @@ def last_trade_str(market: Market, yes_price: int | None, token_id: str) -> str:
 def _hash(market: Market, token_id: str, timestamp: str, bids, asks, ltp: str) -> str:
     """The summary exactly as GET /book sends it, its min_order_size included (a market of 15 hashes "15")."""
     return book_hash(
-        market=market.condition_id, asset_id=token_id, timestamp=timestamp, bids=bids, asks=asks,
-        tick_size=market.tick_size, neg_risk=market.neg_risk, last_trade_price=ltp,
+        market=market.condition_id,
+        asset_id=token_id,
+        timestamp=timestamp,
+        bids=bids,
+        asks=asks,
+        tick_size=market.tick_size,
+        neg_risk=market.neg_risk,
+        last_trade_price=ltp,
         min_order_size=str(market.min_order_size),
     )
 
@@ -78,8 +84,15 @@ def trade_book(market: Market, book: Book, token_id: str, timestamp: str, last_y
     changes the book"). Key set and order as in the captured trade-triggered frame (SHAPES.md [A] line 3):
     no tick_size, min_order_size, neg_risk or last_trade_price; the hash still covers them."""
     summary = book_summary(market, book, token_id, timestamp, last_yes)
-    return {"market": summary["market"], "asset_id": token_id, "bids": summary["bids"], "asks": summary["asks"],
-            "hash": summary["hash"], "timestamp": timestamp, "event_type": "book"}
+    return {
+        "market": summary["market"],
+        "asset_id": token_id,
+        "bids": summary["bids"],
+        "asks": summary["asks"],
+        "hash": summary["hash"],
+        "timestamp": timestamp,
+        "event_type": "book",
+    }
 
 
 def _best(levels: Levels) -> tuple[str, str]:
@@ -98,31 +111,45 @@ def price_change_entries(
     """
     yes_id, no_id = market.token_ids
     after = {BUY: dict(book.levels(BUY)), SELL: dict(book.levels(SELL))}
-    changed = [(key, after[key[0]].get(key[1], 0)) for key in sorted(before) if before[key] != after[key[0]].get(key[1], 0)]
+    changed = [
+        (key, after[key[0]].get(key[1], 0))
+        for key in sorted(before)
+        if before[key] != after[key[0]].get(key[1], 0)
+    ]
     if not changed:
         return []
     # Working copies start from the state before the action and take the entries one by one.
     yes_work = {side: dict(after[side]) for side in (BUY, SELL)}
     for (side, price), _ in changed:
         yes_work[side][price] = before[(side, price)]
-    no_work = {BUY: {ONE - p: s for p, s in yes_work[SELL].items()}, SELL: {ONE - p: s for p, s in yes_work[BUY].items()}}
+    no_work = {
+        BUY: {ONE - p: s for p, s in yes_work[SELL].items()},
+        SELL: {ONE - p: s for p, s in yes_work[BUY].items()},
+    }
     entries = []
     for (side, price), size in changed:
         yes_work[side][price] = size
         no_side, no_price = (SELL if side == BUY else BUY), ONE - price
         no_work[no_side][no_price] = size
-        for token_id, work, entry_side, entry_price in ((yes_id, yes_work, side, price), (no_id, no_work, no_side, no_price)):
+        for token_id, work, entry_side, entry_price in (
+            (yes_id, yes_work, side, price),
+            (no_id, no_work, no_side, no_price),
+        ):
             bids, asks = wire_levels(work)
             best_bid, best_ask = _best(work)
-            entries.append({
-                "asset_id": token_id,
-                "price": price_str(entry_price),
-                "size": amount_str(size),
-                "side": entry_side,
-                "hash": _hash(market, token_id, timestamp, bids, asks, last_trade_str(market, last_yes, token_id)),
-                "best_bid": best_bid,
-                "best_ask": best_ask,
-            })
+            entries.append(
+                {
+                    "asset_id": token_id,
+                    "price": price_str(entry_price),
+                    "size": amount_str(size),
+                    "side": entry_side,
+                    "hash": _hash(
+                        market, token_id, timestamp, bids, asks, last_trade_str(market, last_yes, token_id)
+                    ),
+                    "best_bid": best_bid,
+                    "best_ask": best_ask,
+                }
+            )
     return entries
 
 

@@ -118,17 +118,30 @@ class PaperChain:
         if fields["nonce"] < expected:
             raise TxRejected(f"nonce too low: next nonce {expected}, tx nonce {fields['nonce']}")
         if fields["nonce"] > expected:
-            raise TxRejected(f"nonce too high: next nonce {expected}, tx nonce {fields['nonce']} (paper: no gaps)")
+            raise TxRejected(
+                f"nonce too high: next nonce {expected}, tx nonce {fields['nonce']} (paper: no gaps)"
+            )
         if fields["gas"] < INTRINSIC_GAS:
             raise TxRejected(f"intrinsic gas too low: have {fields['gas']}, want {INTRINSIC_GAS}")
         gas_price = self._gas_price(fields, tx_type)
         to = _hex(fields.get("to"))
         if not redemption.accepts(to) or fields.get("value"):
-            raise TxRejected(f"paper chain: only the modelled contract calls are accepted (to {to}); "
-                             "see docs/paper-exchange.md")
-        tx = PaperTx(hash=tx_hash, sender=sender, to=to, data=_hex(fields.get("data")), nonce=fields["nonce"],
-                     gas=fields["gas"], gas_price=gas_price, tx_type=tx_type, block=self.block() + 1,
-                     fields=fields)
+            raise TxRejected(
+                f"paper chain: only the modelled contract calls are accepted (to {to}); "
+                "see docs/paper-exchange.md"
+            )
+        tx = PaperTx(
+            hash=tx_hash,
+            sender=sender,
+            to=to,
+            data=_hex(fields.get("data")),
+            nonce=fields["nonce"],
+            gas=fields["gas"],
+            gas_price=gas_price,
+            tx_type=tx_type,
+            block=self.block() + 1,
+            fields=fields,
+        )
         self._txs[tx_hash] = tx
         self._pending.append(tx)
         return tx_hash
@@ -138,8 +151,9 @@ class PaperChain:
         if tx_type == 2:
             max_fee, tip = fields["maxFeePerGas"], fields["maxPriorityFeePerGas"]
             if max_fee < BASE_FEE:
-                raise TxRejected(f"max fee per gas less than block base fee: maxFeePerGas: {max_fee} "
-                                 f"baseFee: {BASE_FEE}")
+                raise TxRejected(
+                    f"max fee per gas less than block base fee: maxFeePerGas: {max_fee} baseFee: {BASE_FEE}"
+                )
             return min(max_fee, BASE_FEE + tip)
         if fields["gasPrice"] < BASE_FEE:
             raise TxRejected(f"transaction underpriced: gas price {fields['gasPrice']} below {BASE_FEE}")
@@ -167,13 +181,33 @@ class PaperChain:
         self._mined_nonce[tx.sender] = tx.nonce + 1
         block_hash = word(tx.block)
         tx.receipt = {
-            "transactionHash": tx.hash, "transactionIndex": "0x0", "blockHash": block_hash,
-            "blockNumber": hex(tx.block), "from": tx.sender, "to": tx.to, "cumulativeGasUsed": hex(gas_used),
-            "gasUsed": hex(gas_used), "effectiveGasPrice": hex(tx.gas_price), "contractAddress": None,
-            "logsBloom": "0x" + "00" * 256, "status": hex(status), "type": hex(tx.tx_type),
-            "logs": [{"address": log.address, "topics": log.topics, "data": log.data, "blockNumber": hex(tx.block),
-                      "transactionHash": tx.hash, "transactionIndex": "0x0", "blockHash": block_hash,
-                      "logIndex": hex(index), "removed": False} for index, log in enumerate(logs)],
+            "transactionHash": tx.hash,
+            "transactionIndex": "0x0",
+            "blockHash": block_hash,
+            "blockNumber": hex(tx.block),
+            "from": tx.sender,
+            "to": tx.to,
+            "cumulativeGasUsed": hex(gas_used),
+            "gasUsed": hex(gas_used),
+            "effectiveGasPrice": hex(tx.gas_price),
+            "contractAddress": None,
+            "logsBloom": "0x" + "00" * 256,
+            "status": hex(status),
+            "type": hex(tx.tx_type),
+            "logs": [
+                {
+                    "address": log.address,
+                    "topics": log.topics,
+                    "data": log.data,
+                    "blockNumber": hex(tx.block),
+                    "transactionHash": tx.hash,
+                    "transactionIndex": "0x0",
+                    "blockHash": block_hash,
+                    "logIndex": hex(index),
+                    "removed": False,
+                }
+                for index, log in enumerate(logs)
+            ],
         }
 
     def receipt(self, tx_hash: str) -> dict | None:
@@ -187,8 +221,21 @@ class PaperChain:
         if tx is None:
             return None
         mined = tx.receipt is not None
-        return {"hash": tx.hash, "from": tx.sender, "to": tx.to, "input": tx.data, "nonce": hex(tx.nonce),
-                "gas": hex(tx.gas), "gasPrice": hex(tx.gas_price), "value": "0x0", "type": hex(tx.tx_type),
-                "chainId": hex(config.CHAIN_ID), "blockNumber": hex(tx.block) if mined else None,
-                "blockHash": word(tx.block) if mined else None, "transactionIndex": "0x0" if mined else None,
-                "v": hex(tx.fields.get("v", 0)), "r": hex(tx.fields.get("r", 0)), "s": hex(tx.fields.get("s", 0))}
+        return {
+            "hash": tx.hash,
+            "from": tx.sender,
+            "to": tx.to,
+            "input": tx.data,
+            "nonce": hex(tx.nonce),
+            "gas": hex(tx.gas),
+            "gasPrice": hex(tx.gas_price),
+            "value": "0x0",
+            "type": hex(tx.tx_type),
+            "chainId": hex(config.CHAIN_ID),
+            "blockNumber": hex(tx.block) if mined else None,
+            "blockHash": word(tx.block) if mined else None,
+            "transactionIndex": "0x0" if mined else None,
+            "v": hex(tx.fields.get("v", 0)),
+            "r": hex(tx.fields.get("r", 0)),
+            "s": hex(tx.fields.get("s", 0)),
+        }

@@ -52,7 +52,9 @@ class Settings:
     record_tape: str | None = None  # JSONL file receiving every market-channel frame
     replay_tape: str | None = None  # serve this tape on /ws/market instead of the live book
     replay_speed: float = 1.0
-    geoblock: str = "ok"  # what GET /api/geoblock answers: ok, blocked or close_only (paperexchange/geoblock.py)
+    geoblock: str = (
+        "ok"  # what GET /api/geoblock answers: ok, blocked or close_only (paperexchange/geoblock.py)
+    )
 
     def settlement_delays(self) -> tuple[float, float]:
         """(MATCHED -> MINED, MINED -> CONFIRMED) in seconds."""

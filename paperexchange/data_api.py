@@ -25,14 +25,30 @@ MAX_V2_LIMIT = 1000
 DEFAULT_LIMIT = 100
 # v2 snake_case name -> v1 camelCase name; fields not listed keep their name.
 V1_NAMES = {
-    "proxy_wallet": "proxyWallet", "token_id": "asset", "condition_id": "conditionId", "event_slug": "eventSlug",
-    "outcome_index": "outcomeIndex", "profile_image": "profileImage", "transaction_hash": "transactionHash",
-    "profile_image_optimized": "profileImageOptimized", "usdc_size": "usdcSize", "current_size": "size",
-    "avg_price": "avgPrice", "entry_cost_usdc": "initialValue", "current_value": "currentValue",
-    "unrealized_pnl": "cashPnl", "percent_pnl": "percentPnl", "total_cost_usdc": "totalBought",
-    "realized_pnl": "realizedPnl", "percent_realized_pnl": "percentRealizedPnl", "current_price": "curPrice",
-    "opposite_outcome": "oppositeOutcome", "opposite_token_id": "oppositeAsset", "end_date": "endDate",
-    "negative_risk": "negativeRisk", "event_id": "eventId",
+    "proxy_wallet": "proxyWallet",
+    "token_id": "asset",
+    "condition_id": "conditionId",
+    "event_slug": "eventSlug",
+    "outcome_index": "outcomeIndex",
+    "profile_image": "profileImage",
+    "transaction_hash": "transactionHash",
+    "profile_image_optimized": "profileImageOptimized",
+    "usdc_size": "usdcSize",
+    "current_size": "size",
+    "avg_price": "avgPrice",
+    "entry_cost_usdc": "initialValue",
+    "current_value": "currentValue",
+    "unrealized_pnl": "cashPnl",
+    "percent_pnl": "percentPnl",
+    "total_cost_usdc": "totalBought",
+    "realized_pnl": "realizedPnl",
+    "percent_realized_pnl": "percentRealizedPnl",
+    "current_price": "curPrice",
+    "opposite_outcome": "oppositeOutcome",
+    "opposite_token_id": "oppositeAsset",
+    "end_date": "endDate",
+    "negative_risk": "negativeRisk",
+    "event_id": "eventId",
 }
 
 
@@ -41,23 +57,40 @@ def _venue(request: Request) -> Venue:
 
 
 def _profile(wallet: str) -> dict:
-    return {"name": "", "pseudonym": f"Paper-{wallet[2:8]}", "bio": "", "profile_image": "",
-            "profile_image_optimized": ""}
+    return {
+        "name": "",
+        "pseudonym": f"Paper-{wallet[2:8]}",
+        "bio": "",
+        "profile_image": "",
+        "profile_image_optimized": "",
+    }
 
 
 def _market_fields(market: Market, token_id: str) -> dict:
     index = 0 if market.is_yes(token_id) else 1
-    return {"title": market.question, "slug": market.slug, "icon": "",
-            "event_slug": market.event_slug or market.slug, "outcome": market.outcomes[index], "outcome_index": index}
+    return {
+        "title": market.question,
+        "slug": market.slug,
+        "icon": "",
+        "event_slug": market.event_slug or market.slug,
+        "outcome": market.outcomes[index],
+        "outcome_index": index,
+    }
 
 
 def trade_row(fill: Fill) -> dict:
     market, order = fill.trade.market, fill.order
     return {
-        "proxy_wallet": order.maker.lower(), "side": order.side, "token_id": order.token_id,
-        "condition_id": market.condition_id, "size": fill.size, "price": fill.price,
-        "timestamp": fill.trade.match_time, **_market_fields(market, order.token_id),
-        **_profile(order.maker.lower()), "transaction_hash": fill.trade.transaction_hash,
+        "proxy_wallet": order.maker.lower(),
+        "side": order.side,
+        "token_id": order.token_id,
+        "condition_id": market.condition_id,
+        "size": fill.size,
+        "price": fill.price,
+        "timestamp": fill.trade.match_time,
+        **_market_fields(market, order.token_id),
+        **_profile(order.maker.lower()),
+        "transaction_hash": fill.trade.transaction_hash,
     }
 
 
@@ -71,9 +104,15 @@ def _event_ids(venue: Venue) -> dict[str, str]:
 
 # ---- query helpers ------------------------------------------------------------------------------
 
+
 def _many(request: Request, *names: str) -> set[str] | None:
-    values = {part.lower() for name in names for value in request.query_params.getlist(name)
-              for part in value.split(",") if part}
+    values = {
+        part.lower()
+        for name in names
+        for value in request.query_params.getlist(name)
+        for part in value.split(",")
+        if part
+    }
     return values or None
 
 
@@ -94,11 +133,13 @@ def _fills(request: Request, venue: Venue, taker_default: bool) -> list[Fill]:
     taker_only = taker_default if taker_only is None else taker_only.lower() == "true"
     start, end = _int(request, "start", None), _int(request, "end", None)
     return [
-        f for f in fills
+        f
+        for f in fills
         if (conditions is None or f.trade.market.condition_id.lower() in conditions)
         and (not side or f.order.side == side.upper())
         and (not taker_only or f.order is f.trade.taker)
-        and (start is None or f.trade.match_time >= start) and (end is None or f.trade.match_time <= end)
+        and (start is None or f.trade.match_time >= start)
+        and (end is None or f.trade.match_time <= end)
     ]
 
 
@@ -117,17 +158,24 @@ def _v2_page(request: Request, rows: list[dict]) -> Response:
     limit = min(_int(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_V2_LIMIT)
     end = start + limit
     more = end < len(rows)
-    return JSON({"data": rows[start:end],
-                 "pagination": {"has_more": more, "next_cursor": base64.b64encode(str(end).encode()).decode()
-                                if more else None}})
+    return JSON(
+        {
+            "data": rows[start:end],
+            "pagination": {
+                "has_more": more,
+                "next_cursor": base64.b64encode(str(end).encode()).decode() if more else None,
+            },
+        }
+    )
 
 
 def _v1_page(request: Request, rows: list[dict]) -> Response:
     offset, limit = _int(request, "offset", 0) or 0, _int(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
-    return JSON([{V1_NAMES.get(k, k): v for k, v in row.items()} for row in rows[offset:offset + limit]])
+    return JSON([{V1_NAMES.get(k, k): v for k, v in row.items()} for row in rows[offset : offset + limit]])
 
 
 # ---- trades and activity ------------------------------------------------------------------------
+
 
 def _trade_rows(request: Request, taker_default: bool) -> list[dict]:
     venue = _venue(request)
@@ -162,6 +210,7 @@ async def v1_activity(request: Request) -> Response:
 
 # ---- positions ----------------------------------------------------------------------------------
 
+
 def _status(market: Market, token_id: str) -> str:
     if market.winner is None:
         return "OPEN"
@@ -178,20 +227,36 @@ def position_row(venue: Venue, wallet: str, market: Market, token_id: str, event
     unrealized = value - average * size
     entry = average * size
     return {
-        "proxy_wallet": wallet, "token_id": token_id, "condition_id": market.condition_id,
-        "current_size": size, "avg_price": round(average, 6), "entry_cost_usdc": round(entry, 6),
-        "entry_fees_usdc": 0.0, "total_cost_usdc": round(cost, 6), "current_price": price,
-        "current_value": round(value, 6), "total_size": size, "realized_pnl": round(realized, 6),
-        "unrealized_pnl": round(unrealized, 6), "total_pnl": round(realized + unrealized, 6),
+        "proxy_wallet": wallet,
+        "token_id": token_id,
+        "condition_id": market.condition_id,
+        "current_size": size,
+        "avg_price": round(average, 6),
+        "entry_cost_usdc": round(entry, 6),
+        "entry_fees_usdc": 0.0,
+        "total_cost_usdc": round(cost, 6),
+        "current_price": price,
+        "current_value": round(value, 6),
+        "total_size": size,
+        "realized_pnl": round(realized, 6),
+        "unrealized_pnl": round(unrealized, 6),
+        "total_pnl": round(realized + unrealized, 6),
         "percent_pnl": round(100 * unrealized / entry, 4) if entry else 0.0,
         "percent_realized_pnl": round(100 * realized / cost, 4) if cost else 0.0,
-        "status": _status(market, token_id), "redeemable": market.winner is not None,
-        "mergeable": ledger.balance(wallet, other) > 0, "negative_risk": market.neg_risk, "archived": False,
-        **_market_fields(market, token_id), "event_id": event_ids.get(market.condition_id, ""),
+        "status": _status(market, token_id),
+        "redeemable": market.winner is not None,
+        "mergeable": ledger.balance(wallet, other) > 0,
+        "negative_risk": market.neg_risk,
+        "archived": False,
+        **_market_fields(market, token_id),
+        "event_id": event_ids.get(market.condition_id, ""),
         "opposite_outcome": market.outcomes[1 - index],
-        "opposite_token_id": other, "end_date": market.end_date_iso[:10],
+        "opposite_token_id": other,
+        "end_date": market.end_date_iso[:10],
         "last_event_at": venue.activity.last_trade_time(market.condition_id) or int(market.created_at),
-        "name": "", "profile_image": "", "verified": False,
+        "name": "",
+        "profile_image": "",
+        "verified": False,
     }
 
 

@@ -177,8 +177,10 @@ def plan_fills(book: Book, taker: Order) -> list[Fill]:
     for maker in book.crossing(taker):
         if taker.spend_limit is None and taken >= taker.remaining:
             break
-        size = fill_size(taker, maker, spent) if taker.spend_limit is not None else min(
-            maker.remaining, taker.remaining - taken
+        size = (
+            fill_size(taker, maker, spent)
+            if taker.spend_limit is not None
+            else min(maker.remaining, taker.remaining - taken)
         )
         if size <= 0:
             break

@@ -25,10 +25,10 @@ FAK_NOT_FILLED = (
 )
 # Both start with the prefix the SDK maps to `not_enough_balance`; the second carries the token its
 # allowance-recovery path looks for ("allowance is not enough").
-NOT_ENOUGH_BALANCE = "not enough balance / allowance: the balance is not enough -> balance: {balance}, order amount: {amount}"
-NOT_ENOUGH_ALLOWANCE = (
-    "not enough balance / allowance: the allowance is not enough -> allowance: {allowance}, order amount: {amount}"
+NOT_ENOUGH_BALANCE = (
+    "not enough balance / allowance: the balance is not enough -> balance: {balance}, order amount: {amount}"
 )
+NOT_ENOUGH_ALLOWANCE = "not enough balance / allowance: the allowance is not enough -> allowance: {allowance}, order amount: {amount}"
 ORDER_VERSION_MISMATCH = "order_version_mismatch"  # py-clob-client-v2 re-reads /version on this
 
 # Order validation (legacy constant names kept as the message prefix, as the venue did).
@@ -50,10 +50,10 @@ INVALID_ORDER = "INVALID_ORDER_ERROR: {reason}"  # paper
 UNKNOWN_TOKEN = "INVALID_ORDER_ERROR: market not found for token {token_id}"  # paper
 OWNER_MISMATCH = "the order owner has to be the owner of the API KEY"  # paper
 SIGNER_NOT_API_KEY = "the order signer address has to be the address of the API KEY"  # user report, May 2026
-EOA_MAKER_MISMATCH = "INVALID_ORDER_ERROR: for signature type 0 (EOA) maker and signer must be the same address"  # paper
-UNKNOWN_WALLET = (
-    "INVALID_ORDER_ERROR: maker {maker} is not a wallet of signer {signer} for signature type {sig_type}"
-)  # paper
+EOA_MAKER_MISMATCH = (
+    "INVALID_ORDER_ERROR: for signature type 0 (EOA) maker and signer must be the same address"  # paper
+)
+UNKNOWN_WALLET = "INVALID_ORDER_ERROR: maker {maker} is not a wallet of signer {signer} for signature type {sig_type}"  # paper
 UNSUPPORTED_SIG_TYPE = "INVALID_ORDER_ERROR: unsupported signature type {sig_type}"  # paper
 TOO_MANY_ORDERS = "Too many orders in payload: max allowed is {limit}"  # paper
 INVALID_PAYLOAD = "Invalid order payload"  # paper

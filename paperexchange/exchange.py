@@ -134,8 +134,9 @@ class Exchange:
         order.seq = self._seq
         self.orders[order.id] = order
 
-    def execute(self, order: Order, market: Market, book: Book, fills: list[Fill],
-                taker_event: str = "PLACEMENT") -> dict:
+    def execute(
+        self, order: Order, market: Market, book: Book, fills: list[Fill], taker_event: str = "PLACEMENT"
+    ) -> dict:
         """Match `order` (planned fills), rest what a GTC/GTD keeps, announce; `taker_event` is the user
         frame the taker gets (UPDATE for an order held by the taker delay, which had its PLACEMENT)."""
         self.register(order)
@@ -151,14 +152,17 @@ class Exchange:
             set_reservation(self.ledger, order, resting=True)
             self.live_of[order.owner][order.id] = order
             if order.order_type == "GTD":
-                heapq.heappush(self._gtd, (order.expiration - self.settings.gtd_min_lead_secs, order.seq, order.id))
+                heapq.heappush(
+                    self._gtd, (order.expiration - self.settings.gtd_min_lead_secs, order.seq, order.id)
+                )
         else:
             order.status = "MATCHED"
         self._announce(order, market, book, before, trades, ts_ms, taker_event)
         return self._response(order, trades)
 
-    def _match(self, book: Book, market: Market, taker: Order, fills: list[Fill], before: dict,
-               now_s: int) -> Trade:
+    def _match(
+        self, book: Book, market: Market, taker: Order, fills: list[Fill], before: dict, now_s: int
+    ) -> Trade:
         """Book the taker's fills against every maker it reached as ONE trade, as the venue reports it."""
         parts: list[MakerPart] = []
         transfers = []
@@ -177,9 +181,15 @@ class Exchange:
             parts.append(part)
             transfers += part_transfers(fill, part.fee)
         trade = Trade(
-            id=str(uuid.uuid4()), market=market, taker=taker, parts=parts, match_time=now_s, last_update=now_s,
+            id=str(uuid.uuid4()),
+            market=market,
+            taker=taker,
+            parts=parts,
+            match_time=now_s,
+            last_update=now_s,
             transaction_hash=new_transaction_hash(),
-            given=[t for t in transfers if t[2] < 0], received=[t for t in transfers if t[2] > 0],
+            given=[t for t in transfers if t[2] < 0],
+            received=[t for t in transfers if t[2] > 0],
         )
         # What each wallet gives leaves its balance now; what it gets arrives when the trade is MINED.
         apply_transfers(self.ledger, trade.given)
@@ -232,7 +242,8 @@ class Exchange:
 
     def cancel_market(self, owner: str, market: str | None, asset_id: str | None) -> dict:
         ids = [
-            order.id for order in self.live_of.get(owner, {}).values()
+            order.id
+            for order in self.live_of.get(owner, {}).values()
             if (not market or order.condition_id == market) and (not asset_id or order.token_id == asset_id)
         ]
         return self.cancel(owner, ids)
@@ -263,16 +274,28 @@ class Exchange:
 
     # ---- announcing ----------------------------------------------------------------------------
 
-    def _announce(self, order: Order, market: Market, book: Book, before: dict, trades: list[Trade],
-                  ts_ms: int, taker_event: str = "PLACEMENT") -> None:
+    def _announce(
+        self,
+        order: Order,
+        market: Market,
+        book: Book,
+        before: dict,
+        trades: list[Trade],
+        ts_ms: int,
+        taker_event: str = "PLACEMENT",
+    ) -> None:
         self._emit_price_change(market, book, before, ts_ms)
         for trade in trades:
             for part in trade.parts:
                 self._emit_last_trade(market, trade, part, ts_ms)
         if trades:  # a trade changed the book: a full `book` frame follows for each token
             for token_id in market.token_ids:
-                self.sink.market((token_id,), bookview.trade_book(
-                    market, book, token_id, str(ts_ms), self.last_yes_price(market.condition_id)))
+                self.sink.market(
+                    (token_id,),
+                    bookview.trade_book(
+                        market, book, token_id, str(ts_ms), self.last_yes_price(market.condition_id)
+                    ),
+                )
         if not order.internal:
             self.emit_user_order(order, market, taker_event, ts_ms)
         for trade in trades:
@@ -286,20 +309,34 @@ class Exchange:
         )
         if not entries:
             return
-        self.sink.market(market.token_ids, {
-            "market": market.condition_id, "price_changes": entries, "timestamp": str(ts_ms),
-            "event_type": "price_change",
-        })
+        self.sink.market(
+            market.token_ids,
+            {
+                "market": market.condition_id,
+                "price_changes": entries,
+                "timestamp": str(ts_ms),
+                "event_type": "price_change",
+            },
+        )
         for token_id in market.token_ids:
             best_bid, best_ask = bookview.best_bid_ask(book, market, token_id)
             if self._tops.get(token_id) == (best_bid, best_ask):
                 continue
             self._tops[token_id] = (best_bid, best_ask)
             spread = price_str(parse_price(best_ask) - parse_price(best_bid))
-            self.sink.market((token_id,), {
-                "event_type": "best_bid_ask", "market": market.condition_id, "asset_id": token_id,
-                "best_bid": best_bid, "best_ask": best_ask, "spread": spread, "timestamp": str(ts_ms),
-            }, custom=True)
+            self.sink.market(
+                (token_id,),
+                {
+                    "event_type": "best_bid_ask",
+                    "market": market.condition_id,
+                    "asset_id": token_id,
+                    "best_bid": best_bid,
+                    "best_ask": best_ask,
+                    "spread": spread,
+                    "timestamp": str(ts_ms),
+                },
+                custom=True,
+            )
 
     def _emit_last_trade(self, market: Market, trade: Trade, part: MakerPart, ts_ms: int) -> None:
         yes_side = trade.taker.book_side
@@ -307,15 +344,26 @@ class Exchange:
             (market.token_ids[0], part.yes_price, yes_side),
             (market.token_ids[1], ONE - part.yes_price, SELL if yes_side == BUY else BUY),
         ):
-            self.sink.market((token_id,), {
-                "asset_id": token_id, "event_type": "last_trade_price", "fee_rate_bps": "0",
-                "market": market.condition_id, "price": price_str(price), "side": side,
-                "size": amount_str(part.size), "timestamp": str(ts_ms), "transaction_hash": trade.transaction_hash,
-            })
+            self.sink.market(
+                (token_id,),
+                {
+                    "asset_id": token_id,
+                    "event_type": "last_trade_price",
+                    "fee_rate_bps": "0",
+                    "market": market.condition_id,
+                    "price": price_str(price),
+                    "side": side,
+                    "size": amount_str(part.size),
+                    "timestamp": str(ts_ms),
+                    "transaction_hash": trade.transaction_hash,
+                },
+            )
 
     def emit_user_order(self, order: Order, market: Market, event_type: str, ts_ms: int) -> None:
         if not order.internal:
-            self.sink.user(order.owner, market.condition_id, wire.order_event(order, market, event_type, ts_ms))
+            self.sink.user(
+                order.owner, market.condition_id, wire.order_event(order, market, event_type, ts_ms)
+            )
 
     def emit_trade(self, trade: Trade) -> None:
         """One user-channel `trade` frame per API key in the trade: the taker's (TAKER), each maker's (MAKER).

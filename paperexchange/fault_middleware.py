@@ -20,7 +20,9 @@ class DroppedConnection(Exception):
     """Raised after a response head was sent, so the server closes the socket mid-response."""
 
 
-def _headers(content_type: bytes, body: bytes, extra: dict[str, str] | None = None) -> list[tuple[bytes, bytes]]:
+def _headers(
+    content_type: bytes, body: bytes, extra: dict[str, str] | None = None
+) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     return headers + [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
 
@@ -30,22 +32,33 @@ async def _respond(send, status: int, body: object, extra: dict[str, str] | None
         data, content_type = body.encode(), b"text/plain; charset=utf-8"
     else:
         data, content_type = orjson.dumps(body), b"application/json"
-    await send({"type": "http.response.start", "status": status, "headers": _headers(content_type, data, extra)})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": _headers(content_type, data, extra)}
+    )
     await send({"type": "http.response.body", "body": data})
 
 
 def _rate_limit_headers(rule: Rule) -> dict[str, str]:
     secs = rule.retry_after_secs if rule.retry_after_secs is not None else 1
     text = str(int(secs)) if float(secs).is_integer() else str(secs)
-    return {"Retry-After": text, "Poly-RateLimit-Remaining": "0", "Poly-RateLimit-Reset": text,
-            "Poly-RateLimit-Tier": RATE_LIMIT_TIER}
+    return {
+        "Retry-After": text,
+        "Poly-RateLimit-Remaining": "0",
+        "Poly-RateLimit-Reset": text,
+        "Poly-RateLimit-Tier": RATE_LIMIT_TIER,
+    }
 
 
 async def _fault_response(send, rule: Rule) -> None:
     if rule.status == "drop":
         # A head promising a body that never comes: the server closes the socket, the client sees a reset.
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+            }
+        )
         raise DroppedConnection("fault: connection dropped")
     status = int(rule.status)
     body = rule.body if rule.body is not None else DEFAULT_BODIES.get(status, {"error": "fault"})

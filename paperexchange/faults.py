@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 from paperexchange.clock import Clock
 
 # Bodies of the venue's own refusals. The 503 text is the one the official SDK maps to post_only_mode.
-POST_ONLY_MODE = {"error": "post-only mode: only post-only orders and cancels are allowed", "code": "post_only_mode"}
-RESTARTING = {"error": "the matching engine is restarting, please retry shortly"}  # paper: only the 425 is documented
+POST_ONLY_MODE = {
+    "error": "post-only mode: only post-only orders and cancels are allowed",
+    "code": "post_only_mode",
+}
+RESTARTING = {
+    "error": "the matching engine is restarting, please retry shortly"
+}  # paper: only the 425 is documented
 DEFAULT_BODIES = {
     429: {"error": "Too Many Requests"},
     425: RESTARTING,
@@ -56,16 +61,30 @@ class Rule:
     id: int = 0
 
     def spent(self, now: float) -> bool:
-        return (self.until is not None and now >= self.until) or (self.remaining is not None and self.remaining <= 0)
+        return (self.until is not None and now >= self.until) or (
+            self.remaining is not None and self.remaining <= 0
+        )
 
     def applies(self, method: str, path: str, now: float) -> bool:
-        return not self.spent(now) and (self.methods is None or method in self.methods) and _matches(self.paths, path)
+        return (
+            not self.spent(now)
+            and (self.methods is None or method in self.methods)
+            and _matches(self.paths, path)
+        )
 
     def view(self) -> dict:
-        out = {"id": self.id, "kind": self.kind, "paths": self.paths, "methods": self.methods,
-               "remaining": self.remaining, "until": self.until}
+        out = {
+            "id": self.id,
+            "kind": self.kind,
+            "paths": self.paths,
+            "methods": self.methods,
+            "remaining": self.remaining,
+            "until": self.until,
+        }
         if self.kind == "http":
-            out.update(status=self.status, retry_after_secs=self.retry_after_secs, after_apply=self.after_apply)
+            out.update(
+                status=self.status, retry_after_secs=self.retry_after_secs, after_apply=self.after_apply
+            )
         else:
             out["secs"] = self.secs
         return out
@@ -114,8 +133,9 @@ class Faults:
         self.restart_until = now + secs
         self.post_only_until = now + secs + post_only_secs
 
-    def set_frames(self, drop_ratio: float, duplicate_ratio: float, secs: float | None, seed: int,
-                   drop_next: int = 0) -> None:
+    def set_frames(
+        self, drop_ratio: float, duplicate_ratio: float, secs: float | None, seed: int, drop_next: int = 0
+    ) -> None:
         until = None if secs is None else self.clock.now() + secs
         self.frames = FrameFault(drop_ratio, duplicate_ratio, until, random.Random(seed), drop_next)
 
@@ -135,7 +155,7 @@ class Faults:
         return None
 
     def phase(self, path: str) -> str | None:
-        """"restart" (425) or "post_only" (503 for non-postOnly posts) when the window covers this path."""
+        """ "restart" (425) or "post_only" (503 for non-postOnly posts) when the window covers this path."""
         if path not in ORDER_PATHS:
             return None
         now = self.clock.now()
@@ -156,6 +176,11 @@ class Faults:
             "rules": [rule.view() for rule in self.rules],
             "restart_until": self.restart_until if now < self.restart_until else None,
             "post_only_until": self.post_only_until if now < self.post_only_until else None,
-            "ws_market": None if frames is None or (frames.until is not None and now >= frames.until) else
-            {"drop_ratio": frames.drop_ratio, "duplicate_ratio": frames.duplicate_ratio, "until": frames.until},
+            "ws_market": None
+            if frames is None or (frames.until is not None and now >= frames.until)
+            else {
+                "drop_ratio": frames.drop_ratio,
+                "duplicate_ratio": frames.duplicate_ratio,
+                "until": frames.until,
+            },
         }

@@ -75,13 +75,19 @@ class Flow:
             self._add(spec.key, market, spec.fair, spec.book.levels, spec.book.size)
         for spec in self.scenario.events:
             created = self.venue.create_neg_risk_event(
-                title=spec.title, outcomes=[o.name for o in spec.outcomes], **self._market_args(spec))
+                title=spec.title, outcomes=[o.name for o in spec.outcomes], **self._market_args(spec)
+            )
             self.events[spec.key] = created
             for market, outcome in zip(created, spec.outcomes):
-                self._add(f"{spec.key}.{outcome.name}", market, outcome.fair, spec.book.levels, spec.book.size)
+                self._add(
+                    f"{spec.key}.{outcome.name}", market, outcome.fair, spec.book.levels, spec.book.size
+                )
         for wallet in self.scenario.wallets:
-            self._fund(Bot(wallet.name, (wallet.address or wallet_address(wallet.name)).lower(), wallet.whale),
-                       wallet.collateral, wallet.shares)
+            self._fund(
+                Bot(wallet.name, (wallet.address or wallet_address(wallet.name)).lower(), wallet.whale),
+                wallet.collateral,
+                wallet.shares,
+            )
         for index in range(self.scenario.noise.traders):
             self._fund(Bot(f"noise-{index + 1}", wallet_address(f"noise-{index + 1}")), 5000, 500)
         self._schedule_agents()
@@ -89,9 +95,15 @@ class Flow:
 
     @staticmethod
     def _market_args(spec) -> dict:
-        return {"tick_size": spec.tick_size, "min_order_size": spec.min_order_size, "fee_rate": str(spec.fee_rate),
-                "fee_exponent": str(spec.fee_exponent), "tags": list(spec.tags), "end_date_iso": spec.end_date,
-                "prior_volume_24h": spec.prior_volume_24h}
+        return {
+            "tick_size": spec.tick_size,
+            "min_order_size": spec.min_order_size,
+            "fee_rate": str(spec.fee_rate),
+            "fee_exponent": str(spec.fee_exponent),
+            "tags": list(spec.tags),
+            "end_date_iso": spec.end_date,
+            "prior_volume_24h": spec.prior_volume_24h,
+        }
 
     def _add(self, key: str, market: Market, fair: float, levels: int, size: float) -> None:
         self.markets[key], self.fair[market.condition_id] = market, fair
@@ -140,8 +152,12 @@ class Flow:
         """Run every queued action due by `sim_time`, in time order; returns how many ran."""
         count = 0
         handlers: dict[str, Callable[[object], None]] = {
-            "noise": self._noise, "whale": self._whale, "requote": self._requote,
-            "mispricing": self._mispricing, "expire": self._expire_mispricing, "action": self._action,
+            "noise": self._noise,
+            "whale": self._whale,
+            "requote": self._requote,
+            "mispricing": self._mispricing,
+            "expire": self._expire_mispricing,
+            "action": self._action,
         }
         while self._queue and self._queue[0][0] <= sim_time:
             when, _, kind, arg = heapq.heappop(self._queue)
@@ -171,11 +187,29 @@ class Flow:
     def _on_tick(self, market: Market, price: float) -> str:
         return flow_orders.on_tick(market, price)
 
-    def _post(self, bot: Bot, market: Market, token_id: str, side: str, price: str, size: float,
-              order_type: str = "GTC") -> dict:
+    def _post(
+        self,
+        bot: Bot,
+        market: Market,
+        token_id: str,
+        side: str,
+        price: str,
+        size: float,
+        order_type: str = "GTC",
+    ) -> dict:
         self._orders += 1
-        result = flow_orders.post(self.venue, bot.owner, bot.address, market, token_id, side, price, size,
-                                  order_type, f"{self.seed}|{self._orders}")
+        result = flow_orders.post(
+            self.venue,
+            bot.owner,
+            bot.address,
+            market,
+            token_id,
+            side,
+            price,
+            size,
+            order_type,
+            f"{self.seed}|{self._orders}",
+        )
         if result.get("status") == "live":
             bot.live.append(result["orderID"])
         return result
@@ -223,9 +257,19 @@ class Flow:
         token_fair = fair if market.is_yes(token) else 1 - fair
         side = "BUY" if self.rng.random() < 0.6 else "SELL"
         price = token_fair + (0.08 if side == "BUY" else -0.08)
-        result = self._post(bot, market, token, side, self._on_tick(market, price), round(self._draw(spec.size)), "FAK")
-        self._record({"kind": "whale", "wallet": bot.address, "market": market.condition_id,
-                      "token_id": token, "side": side, "status": result.get("status")})
+        result = self._post(
+            bot, market, token, side, self._on_tick(market, price), round(self._draw(spec.size)), "FAK"
+        )
+        self._record(
+            {
+                "kind": "whale",
+                "wallet": bot.address,
+                "market": market.condition_id,
+                "token_id": token,
+                "side": side,
+                "status": result.get("status"),
+            }
+        )
 
     def _requote(self, _: object) -> None:
         """The house re-centres its quotes on fair value: a market that drifts, not a frozen one."""
@@ -241,15 +285,20 @@ class Flow:
         spec = self.scenario.mispricing
         assert spec is not None
         self._at(self.sim_time + self._draw(spec.interval_secs), "mispricing", None)
-        keys = [k for k in (spec.events or list(self.events))
-                if k not in self._mispriced and all(not m.closed for m in self.events[k])]
+        keys = [
+            k
+            for k in (spec.events or list(self.events))
+            if k not in self._mispriced and all(not m.closed for m in self.events[k])
+        ]
         if not keys:
             return
         key = self.rng.choice(keys)
         ask_sum = flow_orders.misprice(self.venue, self.events[key], self.fair, spec.edge, spec.size)
         self._mispriced.add(key)
         self._at(self.sim_time + spec.lifetime_secs, "expire", key)
-        asks = {m.condition_id: flow_orders.best_yes_ask(self.venue, m) for m in self.events[key] if not m.closed}
+        asks = {
+            m.condition_id: flow_orders.best_yes_ask(self.venue, m) for m in self.events[key] if not m.closed
+        }
         self._record({"kind": "mispricing", "event": key, "ask_sum": ask_sum, "asks": asks})
 
     def _expire_mispricing(self, key: object) -> None:
@@ -278,9 +327,11 @@ class Flow:
 
     def describe(self) -> dict:
         return {
-            "name": self.scenario.name, "seed": self.seed, "speed": self.speed, "sim_time": self.sim_time,
+            "name": self.scenario.name,
+            "seed": self.seed,
+            "speed": self.speed,
+            "sim_time": self.sim_time,
             "markets": {key: m.condition_id for key, m in self.markets.items()},
             "wallets": [{"name": b.name, "address": b.address, "whale": b.whale} for b in self.bots.values()],
             "log": self.log[-50:],
         }
-

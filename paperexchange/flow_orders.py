@@ -19,26 +19,54 @@ def on_tick(market: Market, price: float) -> str:
     return price_str(min(PRICE_SCALE - tick, max(tick, units)))
 
 
-def post(venue: Venue, owner: str, wallet: str, market: Market, token_id: str, side: str, price: str,
-         size: float, order_type: str, salt: str) -> dict:
+def post(
+    venue: Venue,
+    owner: str,
+    wallet: str,
+    market: Market,
+    token_id: str,
+    side: str,
+    price: str,
+    size: float,
+    order_type: str,
+    salt: str,
+) -> dict:
     price_units = round(float(price) * PRICE_SCALE)
     shares = int(size * AMOUNT_SCALE)
     amount = notional(shares, price_units)
     exchange = venue.exchange
     order = Order(
-        id="0x" + keccak(text=f"flow|{salt}").hex(), condition_id=market.condition_id, token_id=token_id,
-        is_yes=market.is_yes(token_id), side=side, price=price_units, original_size=shares, owner=owner,
-        maker=wallet, signer=wallet, order_type=order_type, created_at=int(venue.clock.now()),
+        id="0x" + keccak(text=f"flow|{salt}").hex(),
+        condition_id=market.condition_id,
+        token_id=token_id,
+        is_yes=market.is_yes(token_id),
+        side=side,
+        price=price_units,
+        original_size=shares,
+        owner=owner,
+        maker=wallet,
+        signer=wallet,
+        order_type=order_type,
+        created_at=int(venue.clock.now()),
         spend_limit=amount if side == "BUY" and order_type in ("FOK", "FAK") else None,
     )
     maker_amount, taker_amount = (amount, shares) if side == "BUY" else (shares, amount)
-    return exchange.post(Posted(order=order, market=market, maker_amount=maker_amount, taker_amount=taker_amount,
-                                exchange=exchange_for(market)))
+    return exchange.post(
+        Posted(
+            order=order,
+            market=market,
+            maker_amount=maker_amount,
+            taker_amount=taker_amount,
+            exchange=exchange_for(market),
+        )
+    )
 
 
 def cancel_house(venue: Venue, market: Market) -> None:
     exchange = venue.exchange
-    ids = [o.id for o in exchange.live_of.get(HOUSE_OWNER, {}).values() if o.condition_id == market.condition_id]
+    ids = [
+        o.id for o in exchange.live_of.get(HOUSE_OWNER, {}).values() if o.condition_id == market.condition_id
+    ]
     exchange.cancel(HOUSE_OWNER, ids)
 
 

@@ -35,8 +35,9 @@ def max_taker_fee(market: Market, shares: int) -> int:
     return int(Decimal(shares) * market.fee_rate * Decimal("0.25") ** market.fee_exponent) + 1
 
 
-def check_funds(ledger: Ledger, order: Order, market: Market, maker_amount: int, exchange: str,
-                crosses: bool) -> None:
+def check_funds(
+    ledger: Ledger, order: Order, market: Market, maker_amount: int, exchange: str, crosses: bool
+) -> None:
     """Refuse with the venue's message unless the funder can cover the order on top of its resting ones."""
     if order.internal:
         return

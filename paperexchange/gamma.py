@@ -40,6 +40,7 @@ def events(venue: Venue) -> list[Event]:
 
 # ---- query parsing ------------------------------------------------------------------------------
 
+
 def _many(request: Request, name: str) -> set[str] | None:
     values = [part for value in request.query_params.getlist(name) for part in value.split(",") if part]
     return set(values) if values else None
@@ -64,8 +65,10 @@ def _market_filters(request: Request, ids: dict[str, str]) -> list[Callable[[Mar
         if flag is not None:
             checks.append(lambda m, f=field, v=flag: getattr(m, f) == v)
     wanted = {
-        "id": lambda m: {ids[m.condition_id]}, "slug": lambda m: {m.slug},
-        "condition_ids": lambda m: {m.condition_id.lower()}, "clob_token_ids": lambda m: set(m.token_ids),
+        "id": lambda m: {ids[m.condition_id]},
+        "slug": lambda m: {m.slug},
+        "condition_ids": lambda m: {m.condition_id.lower()},
+        "clob_token_ids": lambda m: set(m.token_ids),
         "question_ids": lambda m: {m.question_id.lower()},
     }
     for name, keys in wanted.items():
@@ -112,9 +115,10 @@ def _sortable(value: object) -> tuple:
 
 # ---- pagination ---------------------------------------------------------------------------------
 
+
 def _offset_page(request: Request, items: list) -> list:
     offset, limit = _int(request, "offset", 0), _int(request, "limit", DEFAULT_LIMIT)
-    return items[offset:offset + limit]
+    return items[offset : offset + limit]
 
 
 def _keyset_page(request: Request, items: list, key: str) -> dict:
@@ -131,6 +135,7 @@ def _keyset_page(request: Request, items: list, key: str) -> dict:
 
 # ---- markets ------------------------------------------------------------------------------------
 
+
 def _market_list(request: Request) -> list[dict]:
     venue = _venue(request)
     ids = _ids(venue)
@@ -138,8 +143,10 @@ def _market_list(request: Request) -> list[dict]:
     include_tag = _flag(request, "include_tag") is True
     checks = _market_filters(request, ids)
     chosen = [m for m in venue.exchange.markets.all() if all(check(m) for check in checks)]
-    items = [market_object(m, venue.exchange, venue.activity, ids, refs[m.condition_id], include_tag)
-             for m in chosen]
+    items = [
+        market_object(m, venue.exchange, venue.activity, ids, refs[m.condition_id], include_tag)
+        for m in chosen
+    ]
     return _ordered(request, items)
 
 
@@ -181,6 +188,7 @@ async def market_tags(request: Request) -> Response:
 
 
 # ---- events -------------------------------------------------------------------------------------
+
 
 def _event_list(request: Request) -> list[dict]:
     venue = _venue(request)

@@ -40,8 +40,11 @@ async def set_geoblock(request: Request) -> Response:
             raise VenueError(f"mode must be one of {sorted(MODES)}")
         location = MODES[body["mode"]]
     elif isinstance(body.get("blocked"), bool):
-        location = {"blocked": body["blocked"], "country": str(body.get("country", "")),
-                    "region": str(body.get("region", ""))}
+        location = {
+            "blocked": body["blocked"],
+            "country": str(body.get("country", "")),
+            "region": str(body.get("region", "")),
+        }
     else:
         raise VenueError(errors.BAD_REQUEST)
     request.app.state.geoblock = dict(location)

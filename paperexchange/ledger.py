@@ -69,7 +69,8 @@ class Ledger:
         if asset == COLLATERAL:
             return {spender: str(self.allowance(address, spender)) for spender in spenders}
         return {
-            spender: str(MAX_ALLOWANCE if self.approved_for_all(address, spender) else 0) for spender in spenders
+            spender: str(MAX_ALLOWANCE if self.approved_for_all(address, spender) else 0)
+            for spender in spenders
         }
 
     def holdings(self, address: str) -> dict[str, int]:

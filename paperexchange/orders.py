@@ -84,8 +84,9 @@ def _struct(raw: dict) -> signing.OrderStruct:
         raise VenueError(errors.INVALID_ORDER.format(reason="malformed order")) from None
 
 
-def _check_signature(struct: signing.OrderStruct, raw: dict, market: Market, key: ApiKey,
-                     wallet_owner: WalletOwner) -> str:
+def _check_signature(
+    struct: signing.OrderStruct, raw: dict, market: Market, key: ApiKey, wallet_owner: WalletOwner
+) -> str:
     """Verify the signature and the maker/signer rules; return the order hash (its id)."""
     domain = _DOMAINS[market.neg_risk]
     digest = signing.order_digest(struct, domain)
@@ -106,13 +107,17 @@ def _check_signature(struct: signing.OrderStruct, raw: dict, market: Market, key
     elif sig_type in (POLY_PROXY, POLY_GNOSIS_SAFE):
         owner = wallet_owner(struct.maker, sig_type)
         if owner is None or owner.lower() != signer:
-            raise VenueError(errors.UNKNOWN_WALLET.format(maker=struct.maker, signer=struct.signer, sig_type=sig_type))
+            raise VenueError(
+                errors.UNKNOWN_WALLET.format(maker=struct.maker, signer=struct.signer, sig_type=sig_type)
+            )
         expected_key_address = signer
     elif sig_type == POLY_1271:
         # Deposit wallet: maker = signer = the wallet; its owner EOA signs and holds the API key.
         owner = wallet_owner(struct.maker, sig_type)
         if maker != signer or owner is None:
-            raise VenueError(errors.UNKNOWN_WALLET.format(maker=struct.maker, signer=struct.signer, sig_type=sig_type))
+            raise VenueError(
+                errors.UNKNOWN_WALLET.format(maker=struct.maker, signer=struct.signer, sig_type=sig_type)
+            )
         signer = owner.lower()
         expected_key_address = signer
     else:
@@ -144,10 +149,15 @@ def _check_precision(struct: signing.OrderStruct, market: Market, is_market: boo
         maker_places, taker_places = MARKET_AMOUNT_PLACES
     else:
         amount_places = tick_places(market.tick_units) + 2
-        maker_places, taker_places = (amount_places, SHARE_PLACES) if side == "buy" else (SHARE_PLACES, amount_places)
+        maker_places, taker_places = (
+            (amount_places, SHARE_PLACES) if side == "buy" else (SHARE_PLACES, amount_places)
+        )
     if not (_places_ok(struct.maker_amount, maker_places) and _places_ok(struct.taker_amount, taker_places)):
-        raise VenueError(errors.INVALID_AMOUNTS.format(
-            kind=("market " if is_market else "") + side, maker=maker_places, taker=taker_places))
+        raise VenueError(
+            errors.INVALID_AMOUNTS.format(
+                kind=("market " if is_market else "") + side, maker=maker_places, taker=taker_places
+            )
+        )
 
 
 def _price(struct: signing.OrderStruct, market: Market, order_id: str, is_market: bool) -> int:
@@ -157,7 +167,9 @@ def _price(struct: signing.OrderStruct, market: Market, order_id: str, is_market
     if struct.maker_amount <= 0 or struct.taker_amount <= 0:
         raise VenueError(errors.INVALID_ORDER.format(reason="amounts must be positive"))
     buy = struct.side == 0
-    pay, get = (struct.maker_amount, struct.taker_amount) if buy else (struct.taker_amount, struct.maker_amount)
+    pay, get = (
+        (struct.maker_amount, struct.taker_amount) if buy else (struct.taker_amount, struct.maker_amount)
+    )
     exact = Fraction(pay * PRICE_SCALE, get)
     if is_market:
         units = math.floor(exact) if buy else math.ceil(exact)
@@ -165,11 +177,16 @@ def _price(struct: signing.OrderStruct, market: Market, order_id: str, is_market
         units = exact.numerator // exact.denominator
         if exact.denominator != 1 or units % market.tick_units:
             shown = decimal_str(Decimal(pay) / Decimal(get))
-            raise VenueError(errors.INVALID_TICK.format(order_id=order_id, price=shown, tick=market.tick_size))
+            raise VenueError(
+                errors.INVALID_TICK.format(order_id=order_id, price=shown, tick=market.tick_size)
+            )
     tick = market.tick_units
     if not tick <= units <= PRICE_SCALE - tick:
-        raise VenueError(errors.INVALID_PRICE_RANGE.format(
-            price=price_str(units), low=market.tick_size, high=price_str(PRICE_SCALE - tick)))
+        raise VenueError(
+            errors.INVALID_PRICE_RANGE.format(
+                price=price_str(units), low=market.tick_size, high=price_str(PRICE_SCALE - tick)
+            )
+        )
     return units
 
 
@@ -186,8 +203,15 @@ def _check_type(order_type: object, post_only: bool, expiration: int, now: float
     return str(order_type)
 
 
-def parse_order(body: object, *, key: ApiKey, markets: MarketRegistry, wallet_owner: WalletOwner,
-                now: float, gtd_lead_secs: int) -> Posted:
+def parse_order(
+    body: object,
+    *,
+    key: ApiKey,
+    markets: MarketRegistry,
+    wallet_owner: WalletOwner,
+    now: float,
+    gtd_lead_secs: int,
+) -> Posted:
     """Validate one POST /order body (also each element of POST /orders)."""
     if not isinstance(body, dict) or not isinstance(body.get("order"), dict):
         raise VenueError(errors.INVALID_PAYLOAD)
@@ -213,13 +237,32 @@ def parse_order(body: object, *, key: ApiKey, markets: MarketRegistry, wallet_ow
     side = BUY if struct.side == 0 else SELL
     shares = struct.taker_amount if side == BUY else struct.maker_amount
     if shares < market.min_size_units and not is_market:
-        raise VenueError(errors.INVALID_MIN_SIZE.format(
-            order_id=order_id, size=amount_str(shares), min_size=market.min_order_size))
+        raise VenueError(
+            errors.INVALID_MIN_SIZE.format(
+                order_id=order_id, size=amount_str(shares), min_size=market.min_order_size
+            )
+        )
     order = Order(
-        id=order_id, condition_id=market.condition_id, token_id=token_id, is_yes=market.is_yes(token_id),
-        side=side, price=price, original_size=shares, owner=key.key, maker=struct.maker, signer=struct.signer,
-        order_type=order_type, created_at=int(now), expiration=expiration, post_only=post_only,
+        id=order_id,
+        condition_id=market.condition_id,
+        token_id=token_id,
+        is_yes=market.is_yes(token_id),
+        side=side,
+        price=price,
+        original_size=shares,
+        owner=key.key,
+        maker=struct.maker,
+        signer=struct.signer,
+        order_type=order_type,
+        created_at=int(now),
+        expiration=expiration,
+        post_only=post_only,
         spend_limit=struct.maker_amount if side == BUY and order_type not in RESTING_TYPES else None,
     )
-    return Posted(order=order, market=market, maker_amount=struct.maker_amount,
-                  taker_amount=struct.taker_amount, exchange=exchange_for(market))
+    return Posted(
+        order=order,
+        market=market,
+        maker_amount=struct.maker_amount,
+        taker_amount=struct.taker_amount,
+        exchange=exchange_for(market),
+    )

@@ -141,7 +141,9 @@ def execute(exchange: Exchange, sender: str, to: str, data: str) -> Outcome:
 
 
 def _redeem(exchange: Exchange, sender: str, adapter: str, data: str) -> Outcome:
-    _collateral, _parent, condition, _index_sets = _decode(["address", "bytes32", "bytes32", "uint256[]"], data)
+    _collateral, _parent, condition, _index_sets = _decode(
+        ["address", "bytes32", "bytes32", "uint256[]"], data
+    )
     ledger = exchange.ledger
     if not ledger.approved_for_all(sender, adapter):
         raise Reverted(NOT_APPROVED)
@@ -150,7 +152,9 @@ def _redeem(exchange: Exchange, sender: str, adapter: str, data: str) -> Outcome
         raise Reverted(NOT_RESOLVED)
     if market.neg_risk != ADAPTERS[adapter]:
         kind = "a neg-risk" if market.neg_risk else "a standard"
-        raise Reverted(f"paper: {market.condition_id} is {kind} condition; this adapter redeems the other kind")
+        raise Reverted(
+            f"paper: {market.condition_id} is {kind} condition; this adapter redeems the other kind"
+        )
     amounts = [ledger.balance(sender, token_id) for token_id in market.token_ids]
     if not any(amounts):
         raise Reverted("paper: nothing to redeem (the sender holds neither outcome token)")
@@ -162,8 +166,13 @@ def _redeem(exchange: Exchange, sender: str, adapter: str, data: str) -> Outcome
         ledger.credit(sender, COLLATERAL, payout)
 
     ids = [int(token_id) for token_id in market.token_ids]
-    logs = [Log(CTF, [TRANSFER_BATCH, _word(adapter), _word(sender), _word(adapter)],
-                "0x" + abi_encode(["uint256[]", "uint256[]"], [ids, amounts]).hex())]
+    logs = [
+        Log(
+            CTF,
+            [TRANSFER_BATCH, _word(adapter), _word(sender), _word(adapter)],
+            "0x" + abi_encode(["uint256[]", "uint256[]"], [ids, amounts]).hex(),
+        )
+    ]
     if payout:  # the adapter's wrap mints pUSD to the sender
         logs.append(Log(PUSD, [ERC20_TRANSFER, _word(ZERO_ADDRESS), _word(sender)], _word(payout)))
     return Outcome(logs=logs, gas=REDEEM_GAS, commit=commit)

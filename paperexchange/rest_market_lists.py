@@ -32,8 +32,10 @@ def _exchange(request: Request) -> Exchange:
 
 def _simplified(market: Market, exchange: Exchange) -> dict:
     full = clob_market(market, exchange)
-    return {key: full[key] for key in ("condition_id", "rewards", "tokens", "active", "closed", "archived",
-                                       "accepting_orders")}
+    return {
+        key: full[key]
+        for key in ("condition_id", "rewards", "tokens", "active", "closed", "archived", "accepting_orders")
+    }
 
 
 def _sampled(market: Market) -> bool:
@@ -49,7 +51,7 @@ def _page(request: Request, markets: list[Market], view: Callable[[Market, Excha
         offset = int(base64.b64decode(cursor).decode())
     except ValueError:
         raise VenueError(errors.BAD_REQUEST) from None
-    page = [view(m, _exchange(request)) for m in markets[offset: offset + PAGE_SIZE]]
+    page = [view(m, _exchange(request)) for m in markets[offset : offset + PAGE_SIZE]]
     end = offset + PAGE_SIZE >= len(markets)
     next_cursor = END_CURSOR if end else base64.b64encode(str(offset + PAGE_SIZE).encode()).decode()
     return JSON({"data": page, "next_cursor": next_cursor, "limit": PAGE_SIZE, "count": len(page)})
@@ -97,7 +99,9 @@ async def prices_history(request: Request) -> Response:
         if trade.market is market and trade.status != "FAILED" and start <= trade.match_time <= end:
             points[trade.match_time - trade.match_time % step] = trade.yes_price
     yes = market.is_yes(token_id)
-    history = [{"t": t, "p": (p if yes else PRICE_SCALE - p) / PRICE_SCALE} for t, p in sorted(points.items())]
+    history = [
+        {"t": t, "p": (p if yes else PRICE_SCALE - p) / PRICE_SCALE} for t, p in sorted(points.items())
+    ]
     return JSON({"history": history})
 
 

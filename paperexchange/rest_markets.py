@@ -33,8 +33,14 @@ def clob_market(market: Market, exchange) -> dict:
     for token_id, outcome in zip(market.token_ids, market.outcomes):
         bid, ask = bookview.best_bid_ask(book, market, token_id)
         mid = (parse_price(bid) + parse_price(ask)) / 2 / 10_000
-        tokens.append({"token_id": token_id, "outcome": outcome, "price": round(mid, 4),
-                       "winner": market.winner == token_id})
+        tokens.append(
+            {
+                "token_id": token_id,
+                "outcome": outcome,
+                "price": round(mid, 4),
+                "winner": market.winner == token_id,
+            }
+        )
     return {
         "enable_order_book": True,
         "active": market.active,

@@ -27,13 +27,18 @@ def _exchange(request: Request) -> Exchange:
 async def _l2(request: Request) -> tuple[ApiKey, str]:
     body = await body_text(request)
     key = auth.verify_l2(
-        _exchange(request).keys, request.headers, request.method, request.url.path, body,
+        _exchange(request).keys,
+        request.headers,
+        request.method,
+        request.url.path,
+        body,
         request.app.state.settings.auth_window_secs,
     )
     return key, body
 
 
 # ---- API keys ---------------------------------------------------------------------------------
+
 
 async def create_api_key(request: Request) -> Response:
     address, nonce = auth.verify_l1(request.headers, request.app.state.settings.auth_window_secs)
@@ -63,11 +68,16 @@ async def closed_only(request: Request) -> Response:
 
 # ---- orders -----------------------------------------------------------------------------------
 
+
 def _post_one(request: Request, key: ApiKey, body: object) -> dict:
     exchange = _exchange(request)
     posted = parse_order(
-        body, key=key, markets=exchange.markets, wallet_owner=exchange.wallet_owner,
-        now=exchange.clock.now(), gtd_lead_secs=request.app.state.settings.gtd_min_lead_secs,
+        body,
+        key=key,
+        markets=exchange.markets,
+        wallet_owner=exchange.wallet_owner,
+        now=exchange.clock.now(),
+        gtd_lead_secs=request.app.state.settings.gtd_min_lead_secs,
     )
     return exchange.post(posted)
 
@@ -78,8 +88,16 @@ async def post_order(request: Request) -> Response:
 
 
 def _rejected(message: str) -> dict:
-    return {"success": False, "errorMsg": message, "orderID": "", "status": "", "makingAmount": "",
-            "takingAmount": "", "tradeIDs": [], "transactionsHashes": []}
+    return {
+        "success": False,
+        "errorMsg": message,
+        "orderID": "",
+        "status": "",
+        "makingAmount": "",
+        "takingAmount": "",
+        "tradeIDs": [],
+        "transactionsHashes": [],
+    }
 
 
 async def post_orders(request: Request) -> Response:
@@ -131,6 +149,7 @@ async def cancel_market_orders(request: Request) -> Response:
 
 # ---- account data -----------------------------------------------------------------------------
 
+
 async def get_order(request: Request) -> Response:
     key, _ = await _l2(request)
     exchange = _exchange(request)
@@ -159,8 +178,11 @@ def _trade_matches(trade, params) -> bool:
         (not params.get("id") or trade.id == params["id"])
         and (not params.get("market") or trade.market.condition_id == params["market"])
         and (not params.get("asset_id") or params["asset_id"] in ids)
-        and (not params.get("maker_address") or params["maker_address"].lower()
-             in {order.maker.lower() for order in (trade.taker, *trade.makers)})
+        and (
+            not params.get("maker_address")
+            or params["maker_address"].lower()
+            in {order.maker.lower() for order in (trade.taker, *trade.makers)}
+        )
         and (not params.get("before") or trade.match_time < int(params["before"]))
         and (not params.get("after") or trade.match_time > int(params["after"]))
     )
@@ -194,10 +216,12 @@ async def balance_allowance(request: Request) -> Response:
     if not asset:
         raise VenueError(errors.BAD_REQUEST)
     funder = _funder(exchange, key, int(params.get("signature_type") or 0))
-    return JSON({
-        "balance": str(exchange.ledger.balance(funder, asset)),
-        "allowances": exchange.ledger.allowances_view(funder, asset, funds.spenders()),
-    })
+    return JSON(
+        {
+            "balance": str(exchange.ledger.balance(funder, asset)),
+            "allowances": exchange.ledger.allowances_view(funder, asset, funds.spenders()),
+        }
+    )
 
 
 async def update_balance_allowance(request: Request) -> Response:
@@ -213,8 +237,9 @@ async def heartbeat(request: Request) -> Response:
     try:
         return JSON({"heartbeat_id": request.app.state.heartbeats.beat(key.key, heartbeat_id)})
     except HeartbeatMismatch as exc:
-        return JSON({"error": exc.message, "error_msg": exc.message, "heartbeat_id": exc.expected_id},
-                    status_code=400)
+        return JSON(
+            {"error": exc.message, "error_msg": exc.message, "heartbeat_id": exc.expected_id}, status_code=400
+        )
 
 
 ROUTES = [

@@ -35,7 +35,10 @@ def _market_of(exchange: Exchange, token_id: str) -> Market:
 def _book(exchange: Exchange, token_id: str) -> dict:
     market = _market_of(exchange, token_id)
     return bookview.book_summary(
-        market, exchange.book(market.condition_id), token_id, str(exchange.now_ms()),
+        market,
+        exchange.book(market.condition_id),
+        token_id,
+        str(exchange.now_ms()),
         exchange.last_yes_price(market.condition_id),
     )
 
@@ -73,7 +76,9 @@ def _last_trade(exchange: Exchange, token_id: str) -> dict:
 
 
 def _token_list(body: object) -> list[dict]:
-    if not isinstance(body, list) or not all(isinstance(item, dict) and item.get("token_id") for item in body):
+    if not isinstance(body, list) or not all(
+        isinstance(item, dict) and item.get("token_id") for item in body
+    ):
         raise VenueError(errors.BAD_REQUEST)
     return body
 
@@ -196,8 +201,13 @@ async def market_by_token(request: Request) -> Response:
     found = _exchange(request).markets.by_token(request.path_params["token_id"])
     if found is None:
         raise VenueError(errors.NOT_FOUND, 404)
-    return JSON({"condition_id": found.condition_id, "primary_token_id": found.token_ids[0],
-                 "secondary_token_id": found.token_ids[1]})
+    return JSON(
+        {
+            "condition_id": found.condition_id,
+            "primary_token_id": found.token_ids[0],
+            "secondary_token_id": found.token_ids[1],
+        }
+    )
 
 
 async def markets(request: Request) -> Response:

@@ -32,10 +32,18 @@ from paperexchange.venue import Venue
 CHAIN_ID = hex(config.CHAIN_ID)
 # Any non-empty code makes `eth_getCode` say "a contract lives here" (what a deploy check looks at).
 CONTRACT_CODE = "0x6080604052348015600f57600080fd5b50"
-CONTRACTS = {address.lower() for address in (
-    config.COLLATERAL_TOKEN, config.CONDITIONAL_TOKENS, config.STANDARD_EXCHANGE, config.NEG_RISK_EXCHANGE,
-    config.NEG_RISK_ADAPTER, config.CTF_COLLATERAL_ADAPTER, config.NEG_RISK_CTF_COLLATERAL_ADAPTER,
-)}
+CONTRACTS = {
+    address.lower()
+    for address in (
+        config.COLLATERAL_TOKEN,
+        config.CONDITIONAL_TOKENS,
+        config.STANDARD_EXCHANGE,
+        config.NEG_RISK_EXCHANGE,
+        config.NEG_RISK_ADAPTER,
+        config.CTF_COLLATERAL_ADAPTER,
+        config.NEG_RISK_CTF_COLLATERAL_ADAPTER,
+    )
+}
 PUSD, CTF = config.COLLATERAL_TOKEN.lower(), config.CONDITIONAL_TOKENS.lower()
 
 
@@ -61,7 +69,7 @@ def _args(data: str, count: int) -> list[int]:
     body = data[10:]
     if len(body) < 64 * count:
         raise RpcError(3, "execution reverted")
-    return [int(body[i * 64:(i + 1) * 64], 16) for i in range(count)]
+    return [int(body[i * 64 : (i + 1) * 64], 16) for i in range(count)]
 
 
 def _address(word: int) -> str:
@@ -71,11 +79,19 @@ def _address(word: int) -> str:
 # (contract, 4-byte selector) -> (argument count, reader(ledger, args) -> uint)
 CALLS: dict[tuple[str, str], tuple[int, Callable[[Ledger, list[int]], int]]] = {
     (PUSD, "0x70a08231"): (1, lambda ledger, a: ledger.balance(_address(a[0]), COLLATERAL)),  # balanceOf
-    (PUSD, "0xdd62ed3e"): (2, lambda ledger, a: ledger.allowance(_address(a[0]), _address(a[1]))),  # allowance
+    (PUSD, "0xdd62ed3e"): (
+        2,
+        lambda ledger, a: ledger.allowance(_address(a[0]), _address(a[1])),
+    ),  # allowance
     (PUSD, "0x313ce567"): (0, lambda ledger, a: 6),  # decimals
-    (CTF, "0x00fdd58e"): (2, lambda ledger, a: ledger.balance(_address(a[0]), str(a[1]))),  # balanceOf(addr,id)
+    (CTF, "0x00fdd58e"): (
+        2,
+        lambda ledger, a: ledger.balance(_address(a[0]), str(a[1])),
+    ),  # balanceOf(addr,id)
     (CTF, "0xe985e9c5"): (  # isApprovedForAll
-        2, lambda ledger, a: int(ledger.approved_for_all(_address(a[0]), _address(a[1])))),
+        2,
+        lambda ledger, a: int(ledger.approved_for_all(_address(a[0]), _address(a[1]))),
+    ),
 }
 
 
@@ -149,10 +165,21 @@ def _methods(venue: Venue) -> dict[str, Callable[[list], object]]:
 
 def _block_object(venue: Venue) -> dict:
     number = _block(venue)
-    return {"number": hex(number), "hash": _word(number), "parentHash": _word(number - 1),
-            "timestamp": hex(int(venue.clock.now())), "transactions": [], "gasLimit": hex(30_000_000),
-            "gasUsed": "0x0", "baseFeePerGas": hex(BASE_FEE), "miner": "0x" + "00" * 20,
-            "extraData": "0x", "logsBloom": "0x" + "00" * 256, "difficulty": "0x0", "nonce": "0x" + "00" * 8}
+    return {
+        "number": hex(number),
+        "hash": _word(number),
+        "parentHash": _word(number - 1),
+        "timestamp": hex(int(venue.clock.now())),
+        "transactions": [],
+        "gasLimit": hex(30_000_000),
+        "gasUsed": "0x0",
+        "baseFeePerGas": hex(BASE_FEE),
+        "miner": "0x" + "00" * 20,
+        "extraData": "0x",
+        "logsBloom": "0x" + "00" * 256,
+        "difficulty": "0x0",
+        "nonce": "0x" + "00" * 8,
+    }
 
 
 def handle(venue: Venue, request: object) -> dict:
@@ -162,10 +189,17 @@ def handle(venue: Venue, request: object) -> dict:
     params = request.get("params") or []
     function = _methods(venue).get(method)
     if function is None:
-        return {"jsonrpc": "2.0", "id": request_id,
-                "error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}}
+        return {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "error": {"code": -32601, "message": f"the method {method} does not exist/is not available"},
+        }
     try:
-        return {"jsonrpc": "2.0", "id": request_id, "result": function(params if isinstance(params, list) else [])}
+        return {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "result": function(params if isinstance(params, list) else []),
+        }
     except RpcError as exc:
         error = {"code": exc.code, "message": exc.message}
         if exc.data is not None:

@@ -173,7 +173,9 @@ class Scenario(_Model):
                     raise ValueError(f"whales.{index}.markets: unknown market {key!r}")
         for index, action in enumerate(self.schedule):
             if action.market and action.market not in keys:
-                raise ValueError(f"schedule.{index}.market: unknown market {action.market!r} (known: {sorted(keys)})")
+                raise ValueError(
+                    f"schedule.{index}.market: unknown market {action.market!r} (known: {sorted(keys)})"
+                )
         events = {e.key for e in self.events}
         for key in (self.mispricing.events or []) if self.mispricing else []:
             if key not in events:
@@ -205,5 +207,7 @@ def load(name_or_path: str) -> Scenario:
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+        raise ScenarioError(
+            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+        ) from None
     return parse(data, str(path))

@@ -41,8 +41,12 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def uvicorn_server(app, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, log_level=settings.log_level, lifespan="on", ws="websockets-sansio",
-        ws_ping_interval=None, access_log=False,
+        app,
+        log_level=settings.log_level,
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_ping_interval=None,
+        access_log=False,
     )
     return uvicorn.Server(config)
 
@@ -156,7 +160,9 @@ class PaperExchangeProcess:
 
     def __enter__(self) -> PaperExchangeProcess:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "paperexchange", *self._args], stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "paperexchange", *self._args],
+            stdout=subprocess.PIPE,
+            text=True,
             env={**os.environ, **(self._env or {})},
         )
         deadline = time.monotonic() + 20
@@ -190,5 +196,8 @@ def serve(settings: Settings) -> None:
     sock = bind_socket(settings.host, settings.port)
     app = create_app(settings)
     host, port = sock.getsockname()[:2]
-    print(f"{LISTENING_LINE}http://{host}:{port}" + (" (admin API at /_paper)" if settings.admin else ""), flush=True)
+    print(
+        f"{LISTENING_LINE}http://{host}:{port}" + (" (admin API at /_paper)" if settings.admin else ""),
+        flush=True,
+    )
     uvicorn_server(app, settings).run(sockets=[sock])

@@ -25,7 +25,9 @@ ORDER_TYPE = (
     "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
 )
 _ORDER_TYPE_HASH = keccak(text=ORDER_TYPE)
-_DOMAIN_TYPE_HASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+_DOMAIN_TYPE_HASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
 _EXCHANGE_NAME_HASH = keccak(text="Polymarket CTF Exchange")
 # POLY_1271 (deposit wallet): the EOA signs an ERC-7739 TypedDataSign wrapper of the order.
 _TYPED_DATA_SIGN_HASH = keccak(
@@ -55,10 +57,14 @@ def _bytes32(value: str) -> bytes:
     return raw
 
 
-def exchange_domain_separator(verifying_contract: str, version: str = config.ORDER_DOMAIN_VERSION,
-                              chain_id: int = config.CHAIN_ID) -> bytes:
+def exchange_domain_separator(
+    verifying_contract: str, version: str = config.ORDER_DOMAIN_VERSION, chain_id: int = config.CHAIN_ID
+) -> bytes:
     return keccak(
-        _DOMAIN_TYPE_HASH + _EXCHANGE_NAME_HASH + keccak(text=version) + _word(chain_id)
+        _DOMAIN_TYPE_HASH
+        + _EXCHANGE_NAME_HASH
+        + keccak(text=version)
+        + _word(chain_id)
         + _address_word(verifying_contract)
     )
 
@@ -82,9 +88,17 @@ class OrderStruct:
 
 def order_struct_hash(order: OrderStruct) -> bytes:
     return keccak(
-        _ORDER_TYPE_HASH + _word(order.salt) + _address_word(order.maker) + _address_word(order.signer)
-        + _word(order.token_id) + _word(order.maker_amount) + _word(order.taker_amount) + _word(order.side)
-        + _word(order.signature_type) + _word(order.timestamp) + _bytes32(order.metadata)
+        _ORDER_TYPE_HASH
+        + _word(order.salt)
+        + _address_word(order.maker)
+        + _address_word(order.signer)
+        + _word(order.token_id)
+        + _word(order.maker_amount)
+        + _word(order.taker_amount)
+        + _word(order.side)
+        + _word(order.signature_type)
+        + _word(order.timestamp)
+        + _bytes32(order.metadata)
         + _bytes32(order.builder)
     )
 
@@ -97,8 +111,13 @@ def order_digest(order: OrderStruct, domain_separator: bytes) -> bytes:
 def poly1271_digest(order: OrderStruct, domain_separator: bytes, chain_id: int = config.CHAIN_ID) -> bytes:
     """What the deposit wallet's owner signs for a type-3 order (Solady ERC-7739 TypedDataSign)."""
     wrapper = keccak(
-        _TYPED_DATA_SIGN_HASH + order_struct_hash(order) + _DEPOSIT_WALLET_NAME_HASH
-        + _DEPOSIT_WALLET_VERSION_HASH + _word(chain_id) + _address_word(order.signer) + bytes(32)
+        _TYPED_DATA_SIGN_HASH
+        + order_struct_hash(order)
+        + _DEPOSIT_WALLET_NAME_HASH
+        + _DEPOSIT_WALLET_VERSION_HASH
+        + _word(chain_id)
+        + _address_word(order.signer)
+        + bytes(32)
     )
     return keccak(b"\x19\x01" + domain_separator + wrapper)
 
@@ -117,9 +136,11 @@ def recover_signer(digest: bytes, signature: bytes) -> str:
             signature[:64] + bytes([v]), digest, hasher=None
         ).format(compressed=False)[1:]
     else:
-        public_key = _eth_keys.Signature(signature[:64] + bytes([v])).recover_public_key_from_msg_hash(
-            digest
-        ).to_bytes()
+        public_key = (
+            _eth_keys.Signature(signature[:64] + bytes([v]))
+            .recover_public_key_from_msg_hash(digest)
+            .to_bytes()
+        )
     return to_checksum_address(keccak(public_key)[-20:])
 
 
@@ -128,7 +149,10 @@ def clob_auth_digest(address: str, timestamp: str, nonce: int, chain_id: int = c
         _CLOB_AUTH_DOMAIN_TYPE_HASH + keccak(text="ClobAuthDomain") + keccak(text="1") + _word(chain_id)
     )
     struct = keccak(
-        _CLOB_AUTH_TYPE_HASH + _address_word(address) + keccak(text=timestamp) + _word(nonce)
+        _CLOB_AUTH_TYPE_HASH
+        + _address_word(address)
+        + keccak(text=timestamp)
+        + _word(nonce)
         + keccak(text=CLOB_AUTH_MESSAGE)
     )
     return keccak(b"\x19\x01" + domain + struct)

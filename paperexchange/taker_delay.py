@@ -36,8 +36,16 @@ class TakerDelay:
         set_reservation(exchange.ledger, order, resting=True)  # its funds are spoken for while it waits
         heapq.heappush(self._held, (exchange.clock.now() + self.delay_secs, order.seq, posted))
         exchange.emit_user_order(order, posted.market, "PLACEMENT", exchange.now_ms())
-        return {"success": True, "errorMsg": "", "orderID": order.id, "status": "delayed", "makingAmount": "",
-                "takingAmount": "", "tradeIDs": [], "transactionsHashes": []}
+        return {
+            "success": True,
+            "errorMsg": "",
+            "orderID": order.id,
+            "status": "delayed",
+            "makingAmount": "",
+            "takingAmount": "",
+            "tradeIDs": [],
+            "transactionsHashes": [],
+        }
 
     def release(self, now: float) -> int:
         """Match every held order whose delay is over; returns how many were released."""

@@ -125,7 +125,9 @@ class TapePlayer:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "frames":
-        print("usage: python -m paperexchange.tapes frames TAPE   (prints plain JSONL frames)", file=sys.stderr)
+        print(
+            "usage: python -m paperexchange.tapes frames TAPE   (prints plain JSONL frames)", file=sys.stderr
+        )
         return 2
     out = sys.stdout.buffer
     for _, data in load(argv[1]):

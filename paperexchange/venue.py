@@ -67,7 +67,9 @@ class Venue:
         return self._announce_new(market)
 
     def create_neg_risk_event(self, *, title: str, outcomes: list[str], **kwargs) -> list[Market]:
-        created = market_model.create_neg_risk_event(self.exchange.markets, title=title, outcomes=outcomes, **kwargs)
+        created = market_model.create_neg_risk_event(
+            self.exchange.markets, title=title, outcomes=outcomes, **kwargs
+        )
         return [self._announce_new(market) for market in created]
 
     def _announce_new(self, market: Market) -> Market:
@@ -80,8 +82,10 @@ class Venue:
         """(market id, event id) as Gamma numbers them (paperexchange.gamma: creation order, from 1)."""
         markets = self.exchange.markets.all()
         groups = list(dict.fromkeys(m.neg_risk_market_id or m.condition_id for m in markets))
-        return (str(markets.index(market) + 1),
-                str(groups.index(market.neg_risk_market_id or market.condition_id) + 1))
+        return (
+            str(markets.index(market) + 1),
+            str(groups.index(market.neg_risk_market_id or market.condition_id) + 1),
+        )
 
     def _new_market_event(self, market: Market) -> dict:
         """`new_market` as captured (ws_market_new_market_msg.json): `id` is the numeric Gamma market id; the
@@ -89,19 +93,41 @@ class Venue:
         market_id, event_id = self._gamma_ids(market)
         fees_enabled = market.fee_rate > 0
         return {
-            "event_type": "new_market", "id": market_id, "question": market.question,
-            "market": market.condition_id, "condition_id": market.condition_id, "slug": market.slug,
-            "description": market.description, "assets_ids": list(market.token_ids),
-            "outcomes": list(market.outcomes), "clob_token_ids": list(market.token_ids),
-            "event_message": {"id": event_id, "ticker": market.event_slug or market.slug,
-                              "slug": market.event_slug or market.slug,
-                              "title": market.event_title or market.question, "description": market.description},
-            "timestamp": str(self.exchange.now_ms()), "tags": list(market.tags), "active": market.active,
-            "sports_market_type": "", "line": "", "game_start_time": "",
-            "order_price_min_tick_size": market.tick_size, "group_item_title": market.group_item_title,
-            "taker_base_fee": str(market.taker_base_fee_bps), "fees_enabled": fees_enabled,
-            "fee_schedule": {"rate": float(market.fee_rate), "exponent": float(market.fee_exponent),
-                             "takerOnly": market.taker_only_fees, "rebateRate": 0.25} if fees_enabled else None,
+            "event_type": "new_market",
+            "id": market_id,
+            "question": market.question,
+            "market": market.condition_id,
+            "condition_id": market.condition_id,
+            "slug": market.slug,
+            "description": market.description,
+            "assets_ids": list(market.token_ids),
+            "outcomes": list(market.outcomes),
+            "clob_token_ids": list(market.token_ids),
+            "event_message": {
+                "id": event_id,
+                "ticker": market.event_slug or market.slug,
+                "slug": market.event_slug or market.slug,
+                "title": market.event_title or market.question,
+                "description": market.description,
+            },
+            "timestamp": str(self.exchange.now_ms()),
+            "tags": list(market.tags),
+            "active": market.active,
+            "sports_market_type": "",
+            "line": "",
+            "game_start_time": "",
+            "order_price_min_tick_size": market.tick_size,
+            "group_item_title": market.group_item_title,
+            "taker_base_fee": str(market.taker_base_fee_bps),
+            "fees_enabled": fees_enabled,
+            "fee_schedule": {
+                "rate": float(market.fee_rate),
+                "exponent": float(market.fee_exponent),
+                "takerOnly": market.taker_only_fees,
+                "rebateRate": 0.25,
+            }
+            if fees_enabled
+            else None,
         }
 
     def change_tick_size(self, market: Market, tick_size: str) -> None:
@@ -109,10 +135,17 @@ class Venue:
             raise ValueError(f"tick size must be one of {market_model.TICK_SIZES}")
         old, market.tick_size = market.tick_size, tick_size
         for token_id in market.token_ids:
-            self.market_hub.publish((token_id,), {
-                "event_type": "tick_size_change", "asset_id": token_id, "market": market.condition_id,
-                "old_tick_size": old, "new_tick_size": tick_size, "timestamp": str(self.exchange.now_ms()),
-            })
+            self.market_hub.publish(
+                (token_id,),
+                {
+                    "event_type": "tick_size_change",
+                    "asset_id": token_id,
+                    "market": market.condition_id,
+                    "old_tick_size": old,
+                    "new_tick_size": tick_size,
+                    "timestamp": str(self.exchange.now_ms()),
+                },
+            )
 
     def resolve(self, market: Market, winning_token: str) -> None:
         """Close the market, cancel its resting orders (CANCELED_MARKET_RESOLVED), announce the winner."""
@@ -121,12 +154,20 @@ class Venue:
         for owner, live in list(self.exchange.live_of.items()):
             ids = [order.id for order in live.values() if order.condition_id == market.condition_id]
             self.exchange.cancel(owner, ids, status="CANCELED_MARKET_RESOLVED")
-        self.market_hub.publish(market.token_ids, {
-            "event_type": "market_resolved", "id": market.question_id[:18], "market": market.condition_id,
-            "assets_ids": list(market.token_ids), "winning_asset_id": winning_token,
-            "winning_outcome": market.outcome_of(winning_token), "timestamp": str(self.exchange.now_ms()),
-            "tags": list(market.tags),
-        }, custom=True)
+        self.market_hub.publish(
+            market.token_ids,
+            {
+                "event_type": "market_resolved",
+                "id": market.question_id[:18],
+                "market": market.condition_id,
+                "assets_ids": list(market.token_ids),
+                "winning_asset_id": winning_token,
+                "winning_outcome": market.outcome_of(winning_token),
+                "timestamp": str(self.exchange.now_ms()),
+                "tags": list(market.tags),
+            },
+            custom=True,
+        )
 
     # ---- house liquidity -----------------------------------------------------------------------
 
@@ -141,9 +182,18 @@ class Venue:
         ledger.credit(HOUSE, "COLLATERAL", size_units)
         ledger.credit(HOUSE, token_id, size_units)
         order = Order(
-            id="0x" + (self._house_seq).to_bytes(32, "big").hex(), condition_id=market.condition_id,
-            token_id=token_id, is_yes=market.is_yes(token_id), side=side, price=price_units,
-            original_size=size_units, owner=HOUSE_OWNER, maker=HOUSE, signer=HOUSE, order_type="GTC",
-            created_at=int(self.clock.now()), internal=True,
+            id="0x" + (self._house_seq).to_bytes(32, "big").hex(),
+            condition_id=market.condition_id,
+            token_id=token_id,
+            is_yes=market.is_yes(token_id),
+            side=side,
+            price=price_units,
+            original_size=size_units,
+            owner=HOUSE_OWNER,
+            maker=HOUSE,
+            signer=HOUSE,
+            order_type="GTC",
+            created_at=int(self.clock.now()),
+            internal=True,
         )
         return self.exchange.place_internal(order)

@@ -33,7 +33,8 @@ SAFE_INIT_CODE_HASH = "2bce2127ff07fb632d16c8347c4ebf501f4841168bed00d9e6ef715dd
 _PROXY_CREATION_CODE = (
     "3d3d606380380380913d393d73{factory}5af4602a57600080fd5b602d8060366000396000f3363d3d373d3d3d363d73"
     "{implementation}5af43d82803e903d91602b57fd5bf352e831dd"
-    + "0000000000000000000000000000000000000000000000000000000000000020" + "00" * 32
+    + "0000000000000000000000000000000000000000000000000000000000000020"
+    + "00" * 32
 )
 RELAYER_TYPES = {"PROXY": POLY_PROXY, "SAFE": POLY_GNOSIS_SAFE, "WALLET": POLY_1271}
 
@@ -44,9 +45,14 @@ def _create2(factory: str, salt: bytes, code_hash: bytes) -> str:
 
 
 def proxy_wallet_of(signer: str) -> str:
-    code = bytes.fromhex(_PROXY_CREATION_CODE.format(factory=PROXY_FACTORY[2:].lower(),
-                                                     implementation=PROXY_IMPLEMENTATION[2:].lower()))
-    return _create2(PROXY_FACTORY, keccak(encode_packed(["address"], [to_checksum_address(signer)])), keccak(code))
+    code = bytes.fromhex(
+        _PROXY_CREATION_CODE.format(
+            factory=PROXY_FACTORY[2:].lower(), implementation=PROXY_IMPLEMENTATION[2:].lower()
+        )
+    )
+    return _create2(
+        PROXY_FACTORY, keccak(encode_packed(["address"], [to_checksum_address(signer)])), keccak(code)
+    )
 
 
 def safe_wallet_of(signer: str) -> str:

@@ -119,7 +119,10 @@ def rest_trade(trade: Trade, trader_side: str) -> dict:
 def trade_event(trade: Trade, trader_side: str, timestamp_ms: int) -> dict:
     body = _trade_body(trade, trader_side)
     body.update(
-        status=trade.status, event_type="trade", type="TRADE", trade_owner=body["owner"],
+        status=trade.status,
+        event_type="trade",
+        type="TRADE",
+        trade_owner=body["owner"],
         timestamp=str(timestamp_ms),
     )
     return body

@@ -111,7 +111,10 @@ def snapshot(exchange: Exchange, asset_ids: list[str]) -> bytes | None:
         if market is None:
             continue
         summary = bookview.book_summary(
-            market, exchange.book(market.condition_id), asset_id, timestamp,
+            market,
+            exchange.book(market.condition_id),
+            asset_id,
+            timestamp,
             exchange.last_yes_price(market.condition_id),
         )
         summary["event_type"] = "book"

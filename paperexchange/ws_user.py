@@ -59,8 +59,10 @@ def authenticate(keys: KeyStore, auth: object) -> str | None:
     key = keys.get(str(auth.get("apiKey", "")))
     if key is None:
         return None
-    if not (hmac.compare_digest(str(auth.get("secret", "")), key.secret)
-            and hmac.compare_digest(str(auth.get("passphrase", "")), key.passphrase)):
+    if not (
+        hmac.compare_digest(str(auth.get("secret", "")), key.secret)
+        and hmac.compare_digest(str(auth.get("passphrase", "")), key.passphrase)
+    ):
         return None
     return key.key
 

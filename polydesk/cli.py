@@ -17,18 +17,42 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("polydesk.config_cmd", "main", "print the effective settings, secrets redacted"),
     "health": ("polydesk.health", "main", "exit 0 when the named service is healthy, 1 otherwise"),
     "reset": ("polydesk.runs", "reset_main", "remove the state of every paper run (not of one still going)"),
-    "redis-users": ("polydesk.redis_users", "main", "create the Redis ACL users (one per service, cli); passwords to --out"),
+    "redis-users": (
+        "polydesk.redis_users",
+        "main",
+        "create the Redis ACL users (one per service, cli); passwords to --out",
+    ),
     "redis": ("polydesk.redis_cmd", "main", "start the embedded Redis in the foreground"),
     "dash": ("polydesk.dashboard", "main", "the live terminal dashboard of a running pipeline"),
     "dead-letters": ("polydesk.dead_letters", "main", "list or replay dead-lettered entries"),
-    "paper-exchange": ("paperexchange.__main__", "main", "run the local Polymarket-compatible paper exchange"),
-    "book-replay": ("services.ingest.replay", "main", "rebuild books from a JSONL file of market-channel frames"),
+    "paper-exchange": (
+        "paperexchange.__main__",
+        "main",
+        "run the local Polymarket-compatible paper exchange",
+    ),
+    "book-replay": (
+        "services.ingest.replay",
+        "main",
+        "rebuild books from a JSONL file of market-channel frames",
+    ),
     "signal": ("polydesk.signal_cmd", "main", "post a fair probability for a market to the signals stream"),
-    "positions": ("polydesk.positions", "main", "the ledger's positions and cash beside the venue's, every difference"),
+    "positions": (
+        "polydesk.positions",
+        "main",
+        "the ledger's positions and cash beside the venue's, every difference",
+    ),
     "kill-switch": ("polydesk.kill_switch", "main", "trip or release the kill switch, or show it"),
     "smoke": ("polydesk.smoke", "main", "deploy check: a $1 GTC BUY at 0.01, confirm, cancel"),
-    "redeem": ("polydesk.redeem_cmd", "main", "redeem resolved positions on chain now: polydesk redeem [--market M]"),
-    "preflight": ("polydesk.preflight_cmd", "main", "venue, region, clock, wallet, funds, approvals, heartbeat"),
+    "redeem": (
+        "polydesk.redeem_cmd",
+        "main",
+        "redeem resolved positions on chain now: polydesk redeem [--market M]",
+    ),
+    "preflight": (
+        "polydesk.preflight_cmd",
+        "main",
+        "venue, region, clock, wallet, funds, approvals, heartbeat",
+    ),
     "bench": ("bench.__main__", "main", "measure the pipeline; writes bench/results.md"),
 }
 

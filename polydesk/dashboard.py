@@ -37,8 +37,12 @@ from shared.mode import DRY_RUN, LIVE, PAPER, UNKNOWN, trading_mode
 from shared.streams import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, Bus, GroupStats
 
 REFRESH_SECS = 0.25
-MODE_STYLES = {LIVE: "bold white on red", PAPER: "bold white on blue", DRY_RUN: "bold black on yellow",
-               UNKNOWN: "bold black on yellow"}
+MODE_STYLES = {
+    LIVE: "bold white on red",
+    PAPER: "bold white on blue",
+    DRY_RUN: "bold black on yellow",
+    UNKNOWN: "bold black on yellow",
+}
 DECISIONS = "decisions"
 OPEN_STATUSES = {OrderStatus.LIVE, OrderStatus.DELAYED, OrderStatus.PENDING, OrderStatus.UNKNOWN}
 
@@ -90,8 +94,10 @@ class DashboardState:
         dry_run = self.risk_status.get("dry_run")
         executors = self.health.get("executor", [])
         production = executors[0].get("production") if executors else None
-        return trading_mode(dry_run if isinstance(dry_run, bool) else None,
-                            production if isinstance(production, bool) else None)
+        return trading_mode(
+            dry_run if isinstance(dry_run, bool) else None,
+            production if isinstance(production, bool) else None,
+        )
 
     @property
     def venue(self) -> str:
@@ -157,9 +163,18 @@ def _open_orders(messages_oldest_first: Any) -> list[OpenOrder]:
             key = message.order_id or message.client_order_id or ""
             latest[key] = message
     return [
-        OpenOrder(order_id=key, market=u.market, side=u.side.value, price=u.price, size=u.original_size,
-                  matched=u.size_matched, status=u.status.value, strategy=u.strategy)
-        for key, u in latest.items() if u.status in OPEN_STATUSES
+        OpenOrder(
+            order_id=key,
+            market=u.market,
+            side=u.side.value,
+            price=u.price,
+            size=u.original_size,
+            matched=u.size_matched,
+            status=u.status.value,
+            strategy=u.strategy,
+        )
+        for key, u in latest.items()
+        if u.status in OPEN_STATUSES
     ]
 
 
@@ -170,17 +185,23 @@ def render(state: DashboardState) -> Layout:
     layout = Layout()
     layout.split_column(Layout(_header(state), size=3), Layout(name="body"))
     layout["body"].split_row(Layout(name="left"), Layout(name="right"))
-    layout["left"].split_column(Layout(_pnl_panel(state), size=7), Layout(_orders_panel(state)),
-                                Layout(_streams_panel(state)))
-    layout["right"].split_column(Layout(_health_panel(state), size=4 + len(state.health)), Layout(_signals_panel(state)),
-                                 Layout(_decisions_panel(state)))
+    layout["left"].split_column(
+        Layout(_pnl_panel(state), size=7), Layout(_orders_panel(state)), Layout(_streams_panel(state))
+    )
+    layout["right"].split_column(
+        Layout(_health_panel(state), size=4 + len(state.health)),
+        Layout(_signals_panel(state)),
+        Layout(_decisions_panel(state)),
+    )
     return layout
 
 
 def _header(state: DashboardState) -> Panel:
     active = state.kill_switch_active
     if active:
-        text = Text(f" KILL SWITCH ON: {state.kill_switch_reason or 'no reason given'} ", style="bold white on red")
+        text = Text(
+            f" KILL SWITCH ON: {state.kill_switch_reason or 'no reason given'} ", style="bold white on red"
+        )
     elif active is False:
         text = Text(" kill switch off ", style="bold black on green")
     else:
@@ -188,8 +209,12 @@ def _header(state: DashboardState) -> Panel:
     mode = state.mode
     mode_text = Text(f" {mode} ", style=MODE_STYLES[mode])
     clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(state.taken_at))
-    return Panel(Group(Text.assemble(("polydesk  ", "bold"), mode_text, f" venue {state.venue}  ", text,
-                                     f"   {clock}")), padding=(0, 1))
+    return Panel(
+        Group(
+            Text.assemble(("polydesk  ", "bold"), mode_text, f" venue {state.venue}  ", text, f"   {clock}")
+        ),
+        padding=(0, 1),
+    )
 
 
 def _money(value: Any) -> str:
@@ -206,8 +231,11 @@ def _pnl_panel(state: DashboardState) -> Panel:
     table = Table.grid(padding=(0, 2))
     table.add_column(justify="right")
     table.add_column()
-    for label, key in (("realized today", "pnl_realized_usd"), ("unrealized", "pnl_unrealized_usd"),
-                       ("exposure", "exposure_usd")):
+    for label, key in (
+        ("realized today", "pnl_realized_usd"),
+        ("unrealized", "pnl_unrealized_usd"),
+        ("exposure", "exposure_usd"),
+    ):
         table.add_row(label, _money(risk.get(key)))
     table.add_row("dry run", str(risk.get("dry_run", "-")))
     return Panel(table, title="PnL (USD)")
@@ -218,8 +246,16 @@ def _orders_panel(state: DashboardState) -> Panel:
     for column in ("order", "market", "side", "price", "size", "matched", "status", "strategy"):
         table.add_column(column)
     for order in state.open_orders[:15]:
-        table.add_row(order.order_id[:10], order.market[:10], order.side, str(order.price), str(order.size),
-                      str(order.matched), order.status, order.strategy or "-")
+        table.add_row(
+            order.order_id[:10],
+            order.market[:10],
+            order.side,
+            str(order.price),
+            str(order.size),
+            str(order.matched),
+            order.status,
+            order.strategy or "-",
+        )
     return Panel(table, title=f"open orders ({len(state.open_orders)})")
 
 
@@ -228,7 +264,9 @@ def _streams_panel(state: DashboardState) -> Panel:
     for column in ("stream", "group", "lag", "pending", "consumers"):
         table.add_column(column)
     for g in state.groups:
-        table.add_row(g.stream, g.group, "?" if g.lag is None else str(g.lag), str(g.pending), str(g.consumers))
+        table.add_row(
+            g.stream, g.group, "?" if g.lag is None else str(g.lag), str(g.pending), str(g.consumers)
+        )
     return Panel(table, title="streams")
 
 
@@ -239,25 +277,43 @@ def _health_panel(state: DashboardState) -> Panel:
     for service, instances in sorted(state.health.items()):
         supervised = state.supervised.get(service, {})
         if not instances:
-            what = str(supervised.get("state", "down")) if supervised.get("state") != "running" else "starting"
+            what = (
+                str(supervised.get("state", "down")) if supervised.get("state") != "running" else "starting"
+            )
             error = supervised.get("last_error")
             detail = f"restarts={supervised.get('restarts', 0)}: {error}" if error else "-"
-            table.add_row(service, Text(what if what != "restarting" else "down", style="bold red"), "-",
-                          Text(detail, style="red", no_wrap=True, overflow="ellipsis"))
+            table.add_row(
+                service,
+                Text(what if what != "restarting" else "down", style="bold red"),
+                "-",
+                Text(detail, style="red", no_wrap=True, overflow="ellipsis"),
+            )
             continue
         age = max(0.0, state.taken_at - min(float(i.get("ts", state.taken_at)) for i in instances))
         brief = _brief(instances[0])
         if supervised.get("restarts"):
             brief = {"restarts": supervised["restarts"], **brief}
         detail = ", ".join(f"{k}={v}" for k, v in brief.items() if v not in ("", None))
-        table.add_row(service, Text(str(len(instances)), style="green"), f"{age:.1f}s",
-                      Text(detail, no_wrap=True, overflow="ellipsis"))
+        table.add_row(
+            service,
+            Text(str(len(instances)), style="green"),
+            f"{age:.1f}s",
+            Text(detail, no_wrap=True, overflow="ellipsis"),
+        )
     return Panel(table, title="services")
 
 
 def _brief(status: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"service", "instance", "pid", "ts", "kill_switch", "pnl_realized_usd", "pnl_unrealized_usd",
-              "exposure_usd"}
+    hidden = {
+        "service",
+        "instance",
+        "pid",
+        "ts",
+        "kill_switch",
+        "pnl_realized_usd",
+        "pnl_unrealized_usd",
+        "exposure_usd",
+    }
     return {k: v for k, v in status.items() if k not in hidden and not isinstance(v, dict | list)}
 
 
@@ -266,7 +322,9 @@ def _signals_panel(state: DashboardState) -> Panel:
     for column in ("strategy", "side", "price", "size", "reason"):
         table.add_column(column)
     for intent in state.intents[:10]:
-        table.add_row(intent.strategy, intent.side.value, str(intent.price), str(intent.size), intent.reason[:40])
+        table.add_row(
+            intent.strategy, intent.side.value, str(intent.price), str(intent.size), intent.reason[:40]
+        )
     return Panel(table, title="last signals (intents)")
 
 
@@ -278,15 +336,21 @@ def _decisions_panel(state: DashboardState) -> Panel:
         verdict = Text("approved", style="green") if d.approved else Text("rejected", style="red")
         if d.dry_run:
             verdict = Text("dry run", style="yellow")
-        table.add_row(d.strategy, verdict, d.rule or "-", f"{d.requested_size}->{d.approved_size}", d.detail[:40])
+        table.add_row(
+            d.strategy, verdict, d.rule or "-", f"{d.requested_size}->{d.approved_size}", d.detail[:40]
+        )
     return Panel(table, title="last decisions")
 
 
 # ---- the command -------------------------------------------------------------------------------------
 
 
-async def run_dashboard(bus: Bus, stop: asyncio.Event, console: Console | None = None,
-                        supervised: Callable[[], dict[str, dict[str, Any]]] | None = None) -> None:
+async def run_dashboard(
+    bus: Bus,
+    stop: asyncio.Event,
+    console: Console | None = None,
+    supervised: Callable[[], dict[str, dict[str, Any]]] | None = None,
+) -> None:
     """Redraw every 250 ms until `stop` is set; `supervised` gives the supervisor's view of each service."""
     with Live(console=console, refresh_per_second=1 / REFRESH_SECS, screen=False, transient=False) as live:
         while not stop.is_set():

@@ -19,9 +19,18 @@ async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
     try:
         letters = await bus.dead_letters(args.stream, count=args.count)
         for letter in letters:
-            print(json.dumps({"id": letter.entry_id, "source_id": letter.source_id, "group": letter.group,
-                              "deliveries": letter.deliveries, "error": letter.error,
-                              "type": letter.fields.get("type", b"").decode(errors="replace")}))
+            print(
+                json.dumps(
+                    {
+                        "id": letter.entry_id,
+                        "source_id": letter.source_id,
+                        "group": letter.group,
+                        "deliveries": letter.deliveries,
+                        "error": letter.error,
+                        "type": letter.fields.get("type", b"").decode(errors="replace"),
+                    }
+                )
+            )
             if args.requeue:
                 await bus.requeue_dead_letter(args.stream, letter)
         if args.requeue:

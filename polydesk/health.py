@@ -23,8 +23,11 @@ def main(argv: list[str]) -> int:
     try:
         client = connect_sync(*cli_redis(settings))
         pattern = health_key(settings.stream_prefix, args.service, args.instance or "*")
-        keys = list(client.scan_iter(match=pattern, count=1000)) if args.instance is None else (
-            [pattern] if client.exists(pattern) else [])
+        keys = (
+            list(client.scan_iter(match=pattern, count=1000))
+            if args.instance is None
+            else ([pattern] if client.exists(pattern) else [])
+        )
         values = [client.get(k) for k in keys]
     except Exception as error:  # noqa: BLE001  (any failure to ask is a failed health check)
         print(f"unhealthy: cannot read health from Redis ({type(error).__name__})", file=sys.stderr)

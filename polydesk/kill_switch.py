@@ -30,7 +30,9 @@ async def _status(client: aioredis.Redis, prefix: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-async def _send(bus: Bus, client: aioredis.Redis, prefix: str, active: bool, reason: str, wait_secs: float) -> int:
+async def _send(
+    bus: Bus, client: aioredis.Redis, prefix: str, active: bool, reason: str, wait_secs: float
+) -> int:
     actor = f"cli:{getpass.getuser()}@{socket.gethostname()}"
     command = KillSwitchCommand(envelope=Envelope.new("cli"), active=active, reason=reason, actor=actor)
     await bus.publish(CONTROL, command)
@@ -43,8 +45,11 @@ async def _send(bus: Bus, client: aioredis.Redis, prefix: str, active: bool, rea
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)
-    print(f"kill switch {'on' if active else 'off'} requested; risk has not confirmed it yet "
-          "(it applies the command when it runs)", file=sys.stderr)
+    print(
+        f"kill switch {'on' if active else 'off'} requested; risk has not confirmed it yet "
+        "(it applies the command when it runs)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -76,7 +81,9 @@ def main(argv: list[str]) -> int:
     off.add_argument("--reason", default=None)
     sub.add_parser("status", help="print the state risk last published (exit 1 when unknown)")
     for command in (on, off):
-        command.add_argument("--wait", type=float, default=5.0, help="seconds to wait for risk's confirmation")
+        command.add_argument(
+            "--wait", type=float, default=5.0, help="seconds to wait for risk's confirmation"
+        )
     args = parser.parse_args(argv)
     try:
         settings = load_settings(ServiceSettings)

@@ -22,8 +22,14 @@ from eth_account import Account
 from shared.errors import ConfigurationError
 
 LISTENING = re.compile(r"paper exchange listening on (\S+)")
-VENUE_URL_NAMES = ("POLYDESK_CLOB_URL", "POLYDESK_MARKET_WS_URL", "POLYDESK_USER_WS_URL", "POLYDESK_GAMMA_URL",
-                   "POLYDESK_DATA_API_URL", "POLYDESK_RPC_URL")
+VENUE_URL_NAMES = (
+    "POLYDESK_CLOB_URL",
+    "POLYDESK_MARKET_WS_URL",
+    "POLYDESK_USER_WS_URL",
+    "POLYDESK_GAMMA_URL",
+    "POLYDESK_DATA_API_URL",
+    "POLYDESK_RPC_URL",
+)
 
 
 def venue_is_configured(environ: dict[str, str]) -> bool:
@@ -72,15 +78,23 @@ def paper_env(url: str, wallet: str, key_file: Path, whales: list[str] | None = 
 
     ws = url.replace("http://", "ws://", 1)
     venue = {
-        "POLYDESK_CLOB_URL": url, "POLYDESK_MARKET_WS_URL": f"{ws}/ws/market",
-        "POLYDESK_USER_WS_URL": ws, "POLYDESK_GAMMA_URL": f"{url}/gamma",
-        "POLYDESK_DATA_API_URL": f"{url}/data-api", "POLYDESK_RPC_URL": f"{url}/rpc",
+        "POLYDESK_CLOB_URL": url,
+        "POLYDESK_MARKET_WS_URL": f"{ws}/ws/market",
+        "POLYDESK_USER_WS_URL": ws,
+        "POLYDESK_GAMMA_URL": f"{url}/gamma",
+        "POLYDESK_DATA_API_URL": f"{url}/data-api",
+        "POLYDESK_RPC_URL": f"{url}/rpc",
         "POLYDESK_GEOBLOCK_URL": f"{url}/api/geoblock",
-        "POLYDESK_PRIVATE_KEY_FILE": str(key_file), "POLYDESK_WALLET_ADDRESS": wallet,
-        "POLYDESK_ACCOUNT_WALLET": wallet, "POLYDESK_RECONCILE_WALLET_ADDRESS": wallet,
+        "POLYDESK_PRIVATE_KEY_FILE": str(key_file),
+        "POLYDESK_WALLET_ADDRESS": wallet,
+        "POLYDESK_ACCOUNT_WALLET": wallet,
+        "POLYDESK_RECONCILE_WALLET_ADDRESS": wallet,
     }
     # No real money moves on the paper exchange, so paper mode trades unless the user says otherwise.
-    defaults = {"POLYDESK_DRY_RUN": "false", "POLYDESK_STRATEGIES": "copy,arbitrage" if whales else "arbitrage"}
+    defaults = {
+        "POLYDESK_DRY_RUN": "false",
+        "POLYDESK_STRATEGIES": "copy,arbitrage" if whales else "arbitrage",
+    }
     if whales:
         defaults["POLYDESK_WATCHED_WALLETS"] = ",".join(whales)
         defaults["POLYDESK_COPY_WALLETS"] = ",".join(whales)
@@ -101,12 +115,32 @@ def paper_key(state_dir: Path) -> tuple[Path, str]:
 
 
 def start_paper_exchange(
-    state_dir: Path, *, port: int, scenario: str, seed: int | None, speed: float, collateral_usd: str,
-    settlement_delay_secs: float | None = None, log_path: Path | None = None, wait_secs: float = 30.0,
+    state_dir: Path,
+    *,
+    port: int,
+    scenario: str,
+    seed: int | None,
+    speed: float,
+    collateral_usd: str,
+    settlement_delay_secs: float | None = None,
+    log_path: Path | None = None,
+    wait_secs: float = 30.0,
 ) -> PaperVenue:
     """Start `python -m paperexchange` with its admin API on loopback, fund our wallet, read the whales."""
-    args = [sys.executable, "-m", "paperexchange", "--host", "127.0.0.1", "--port", str(port), "--admin",
-            "--scenario", scenario, "--speed", str(speed)]
+    args = [
+        sys.executable,
+        "-m",
+        "paperexchange",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--admin",
+        "--scenario",
+        scenario,
+        "--speed",
+        str(speed),
+    ]
     if seed is not None:
         args += ["--seed", str(seed)]
     if settlement_delay_secs is not None:  # the fast setting; unset: live-like settlement timings
@@ -120,11 +154,14 @@ def start_paper_exchange(
     venue = PaperVenue(process, url, wallet, key_file)
     try:
         with venue.admin() as admin:
-            admin.post("/fund", json={"address": wallet, "collateral": collateral_usd, "tokens": {},
-                                      "approve": True}).raise_for_status()
+            admin.post(
+                "/fund", json={"address": wallet, "collateral": collateral_usd, "tokens": {}, "approve": True}
+            ).raise_for_status()
             scenario_info = admin.get("/scenario")
             if scenario_info.status_code == 200:
-                venue.whales = [w["address"] for w in scenario_info.json().get("wallets", []) if w.get("whale")]
+                venue.whales = [
+                    w["address"] for w in scenario_info.json().get("wallets", []) if w.get("whale")
+                ]
     except httpx.HTTPError as error:
         venue.stop()
         raise ConfigurationError(f"the paper exchange did not fund the paper wallet: {error}") from None

@@ -54,8 +54,9 @@ def read_ledger(db_path: Path) -> LedgerView:
         marks = {t: Decimal(p) for t, p in db.execute("SELECT token_id, price FROM marks")}
         questions = dict(_rows(db, "SELECT condition_id, question FROM markets"))
         outcomes = dict(_rows(db, "SELECT token_id, outcome FROM tokens"))
-        return LedgerView(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), marks, questions,
-                          outcomes)
+        return LedgerView(
+            ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), marks, questions, outcomes
+        )
     finally:
         db.close()
 
@@ -76,15 +77,23 @@ def _token_row(p: TokenPosition, ledger: LedgerView, venue: VenueView | None) ->
     chain = venue.chain_tokens.get(p.token_id) if venue and venue.chain_tokens is not None else None
     data_api = venue.data_api.get(p.token_id) if venue and venue.data_api is not None else None
     return {
-        "token_id": p.token_id, "market": p.market, "question": ledger.questions.get(p.market, ""),
-        "outcome": ledger.outcomes.get(p.token_id, ""), "settled": str(p.settled), "provisional": str(p.provisional),
-        "avg_price": _usd(p.avg_price), "cost_usd": _usd(p.cost_usd),
-        "mark": None if mark is None else str(mark), "resolved_price": None if p.resolved_price is None else
-        str(p.resolved_price), "unrealized_usd": _usd(p.unrealized_usd(ledger.marks)) if mark is not None else None,
-        "realized_usd": _usd(p.realized_usd), "fees_usd": _usd(p.fees_usd),
+        "token_id": p.token_id,
+        "market": p.market,
+        "question": ledger.questions.get(p.market, ""),
+        "outcome": ledger.outcomes.get(p.token_id, ""),
+        "settled": str(p.settled),
+        "provisional": str(p.provisional),
+        "avg_price": _usd(p.avg_price),
+        "cost_usd": _usd(p.cost_usd),
+        "mark": None if mark is None else str(mark),
+        "resolved_price": None if p.resolved_price is None else str(p.resolved_price),
+        "unrealized_usd": _usd(p.unrealized_usd(ledger.marks)) if mark is not None else None,
+        "realized_usd": _usd(p.realized_usd),
+        "fees_usd": _usd(p.fees_usd),
         "venue_chain": None if chain is None else str(chain),
-        "venue_data_api": None if venue is None or venue.data_api is None else
-        str(data_api.size if data_api else ZERO),
+        "venue_data_api": None
+        if venue is None or venue.data_api is None
+        else str(data_api.size if data_api else ZERO),
     }
 
 
@@ -92,27 +101,35 @@ ENDED_RUN = "the paper run has ended: its exchange, and so the venue's view, is 
 NOT_CONFIGURED = "venue not configured"
 
 
-def report(ledger: LedgerView, venue: VenueView | None, unknown_reason: str = NOT_CONFIGURED) -> dict[str, Any]:
+def report(
+    ledger: LedgerView, venue: VenueView | None, unknown_reason: str = NOT_CONFIGURED
+) -> dict[str, Any]:
     """Ledger and venue side by side; unknown venue numbers stay None (never taken as a match)."""
     held = [p for p in ledger.positions if p.size != 0 or p.settled != 0]
     venue_tokens = set()
     if venue is not None:  # tokens the venue shows some shares of
-        venue_tokens = {t for t, size in (venue.chain_tokens or {}).items() if size} | set(venue.data_api or ())
+        venue_tokens = {t for t, size in (venue.chain_tokens or {}).items() if size} | set(
+            venue.data_api or ()
+        )
     shown = {p.token_id: p for p in held}
     for p in ledger.positions:
         if p.token_id in venue_tokens and p.token_id not in shown:
             shown[p.token_id] = p
-    differences = [] if venue is None else compare(ledger.positions, ledger.cash_usd, ledger.pending_cash_usd, venue)
+    differences = (
+        [] if venue is None else compare(ledger.positions, ledger.cash_usd, ledger.pending_cash_usd, venue)
+    )
     checked = set(shown) | venue_tokens
     venue_read = venue is not None and (venue.chain_tokens is not None or venue.data_api is not None)
     unrealized = sum((p.unrealized_usd(ledger.marks) for p in ledger.positions), ZERO)
     return {
         "as_of": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "tokens": [_token_row(shown[t], ledger, venue) for t in sorted(shown)],
-        "cash_ledger": _usd(ledger.cash_usd), "cash_pending": _usd(ledger.pending_cash_usd),
+        "cash_ledger": _usd(ledger.cash_usd),
+        "cash_pending": _usd(ledger.pending_cash_usd),
         "cash_venue": _usd(venue.chain_cash) if venue is not None else None,
         "realized_pnl": _usd(sum((p.realized_usd for p in ledger.positions), ZERO)),
-        "unrealized_pnl": _usd(unrealized), "fees": _usd(sum((p.fees_usd for p in ledger.positions), ZERO)),
+        "unrealized_pnl": _usd(unrealized),
+        "fees": _usd(sum((p.fees_usd for p in ledger.positions), ZERO)),
         "positions_checked": len(checked) if venue_read else 0,
         "position_differences": [d.as_dict() for d in differences if d.kind == "position"],
         "cash_difference": next((d.as_dict() for d in differences if d.kind == "cash"), None),
@@ -146,13 +163,19 @@ def locate(settings: RiskSettings) -> tuple[Path, str | None, str | None, str | 
             return db, f"{url}/data-api", f"{url}/rpc", paper_wallet(settings.state_dir)
         return db, None, None, None
     base = runs_dir(settings.state_dir)
-    newest = sorted((p for p in base.iterdir() if (p / "risk.sqlite").exists()), reverse=True) if base.is_dir() else []
+    newest = (
+        sorted((p for p in base.iterdir() if (p / "risk.sqlite").exists()), reverse=True)
+        if base.is_dir()
+        else []
+    )
     if newest and settings.risk_db_path is None:
         return newest[0] / "risk.sqlite", None, None, None
     return settings.db_path(), None, None, None
 
 
-async def _once(db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None) -> dict[str, Any]:
+async def _once(
+    db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None
+) -> dict[str, Any]:
     ledger = read_ledger(db_path)
     venue = None
     if wallet and (data_api_url or rpc_url):
@@ -163,12 +186,20 @@ async def _once(db_path: Path, data_api_url: str | None, rpc_url: str | None, wa
 
 
 def _keys(result: dict[str, Any]) -> set[tuple[str, str, str]]:
-    found = result["position_differences"] + ([result["cash_difference"]] if result["cash_difference"] else [])
+    found = result["position_differences"] + (
+        [result["cash_difference"]] if result["cash_difference"] else []
+    )
     return {(d["kind"], d["source"], d["token_id"]) for d in found}
 
 
-async def gather(db_path: Path, data_api_url: str | None, rpc_url: str | None, wallet: str | None, *,
-                 confirm_after_secs: float = CONFIRM_AFTER_SECS) -> dict[str, Any]:
+async def gather(
+    db_path: Path,
+    data_api_url: str | None,
+    rpc_url: str | None,
+    wallet: str | None,
+    *,
+    confirm_after_secs: float = CONFIRM_AFTER_SECS,
+) -> dict[str, Any]:
     """The report; a difference must still be there `confirm_after_secs` later (a fill or a redemption in flight
     between venue and ledger shows as one for a moment). Those gone by then are listed under `in_flight`."""
     first = await _once(db_path, data_api_url, rpc_url, wallet)
@@ -179,8 +210,12 @@ async def gather(db_path: Path, data_api_url: str | None, rpc_url: str | None, w
     both = _keys(first) & _keys(second)
     kept = [d for d in second["position_differences"] if (d["kind"], d["source"], d["token_id"]) in both]
     cash = second["cash_difference"] if ("cash", "chain", "") in both else None
-    gone = [d for d in first["position_differences"] + ([first["cash_difference"]] if first["cash_difference"]
-                                                         else []) if (d["kind"], d["source"], d["token_id"]) not in both]
+    gone = [
+        d
+        for d in first["position_differences"]
+        + ([first["cash_difference"]] if first["cash_difference"] else [])
+        if (d["kind"], d["source"], d["token_id"]) not in both
+    ]
     return {**second, "position_differences": kept, "cash_difference": cash, "in_flight": gone}
 
 
@@ -193,22 +228,39 @@ def render(result: dict[str, Any]) -> None:
     for column in ("outcome", "settled", "pending", "avg", "mark", "unreal.", "real.", "chain", "data api"):
         table.add_column(column, justify="left" if column == "outcome" else "right")
     for row in result["tokens"]:
-        table.add_row(row["question"] or row["token_id"], row["outcome"], row["settled"], row["provisional"],
-                      _short(row["avg_price"]), row["mark"] or "unknown", _short(row["unrealized_usd"]) or "unknown",
-                      _short(row["realized_usd"]), row["venue_chain"] or "unknown", row["venue_data_api"] or "unknown")
+        table.add_row(
+            row["question"] or row["token_id"],
+            row["outcome"],
+            row["settled"],
+            row["provisional"],
+            _short(row["avg_price"]),
+            row["mark"] or "unknown",
+            _short(row["unrealized_usd"]) or "unknown",
+            _short(row["realized_usd"]),
+            row["venue_chain"] or "unknown",
+            row["venue_data_api"] or "unknown",
+        )
     console = Console()
     if not console.is_terminal:  # a pipe or a file: room for every column rather than 80 characters
         console = Console(width=140)
     console.print(table)
-    console.print(f"cash: ledger {_short(result['cash_ledger']) or 'unknown'} (pending {_short(result['cash_pending'])})"
-                  f", venue {_short(result['cash_venue']) or 'unknown'}; realized {_short(result['realized_pnl'])}, "
-                  f"unrealized {_short(result['unrealized_pnl'])}, fees {_short(result['fees'])}")
-    for diff in result["position_differences"] + ([result["cash_difference"]] if result["cash_difference"] else []):
-        console.print(f"[red]DIFFERENCE[/red] {diff['kind']} {diff['token_id'] or ''} ({diff['source']}): ledger "
-                      f"{diff['ledger']} (settled {diff['ledger_settled']}), venue {diff['venue']}")
+    console.print(
+        f"cash: ledger {_short(result['cash_ledger']) or 'unknown'} (pending {_short(result['cash_pending'])})"
+        f", venue {_short(result['cash_venue']) or 'unknown'}; realized {_short(result['realized_pnl'])}, "
+        f"unrealized {_short(result['unrealized_pnl'])}, fees {_short(result['fees'])}"
+    )
+    for diff in result["position_differences"] + (
+        [result["cash_difference"]] if result["cash_difference"] else []
+    ):
+        console.print(
+            f"[red]DIFFERENCE[/red] {diff['kind']} {diff['token_id'] or ''} ({diff['source']}): ledger "
+            f"{diff['ledger']} (settled {diff['ledger_settled']}), venue {diff['venue']}"
+        )
     if result.get("in_flight"):
-        console.print(f"{len(result['in_flight'])} difference(s) seen once and gone {CONFIRM_AFTER_SECS:.0f}s later "
-                      "(fills or redemptions in flight): not differences")
+        console.print(
+            f"{len(result['in_flight'])} difference(s) seen once and gone {CONFIRM_AFTER_SECS:.0f}s later "
+            "(fills or redemptions in flight): not differences"
+        )
     for error in result["venue_errors"]:
         console.print(f"[yellow]venue unknown:[/yellow] {error}")
     if not result["position_differences"] and not result["cash_difference"] and not result["venue_errors"]:
@@ -220,8 +272,9 @@ def _short(value: str | None) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="polydesk positions", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="polydesk positions", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:

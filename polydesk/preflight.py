@@ -31,7 +31,11 @@ def effective_environ(environ: dict[str, str] | None = None) -> dict[str, str]:
     """What a settings class sees: the `.env` file's names, overridden by the process environment."""
     environ = dict(os.environ if environ is None else environ)
     env_file = Path(environ.get("POLYDESK_ENV_FILE", ".env"))
-    from_file = {k: v for k, v in dotenv_values(env_file).items() if k and v is not None} if env_file.is_file() else {}
+    from_file = (
+        {k: v for k, v in dotenv_values(env_file).items() if k and v is not None}
+        if env_file.is_file()
+        else {}
+    )
     return {**from_file, **environ}
 
 
@@ -61,8 +65,10 @@ def load_layer(service: str, env: dict[str, str]) -> ServiceSettings:
         except ConfigurationError as error:
             raise ConfigurationError(f"{service}: {error}") from None
     if service == "executor" and getattr(settings, "private_key", None) is None:
-        raise ConfigurationError("executor: POLYDESK_PRIVATE_KEY: required (or POLYDESK_PRIVATE_KEY_FILE naming a "
-                                 "file that holds it)")
+        raise ConfigurationError(
+            "executor: POLYDESK_PRIVATE_KEY: required (or POLYDESK_PRIVATE_KEY_FILE naming a "
+            "file that holds it)"
+        )
     return settings
 
 
@@ -85,12 +91,14 @@ def check_metrics_ports(layers: dict[str, ServiceSettings]) -> None:
         if port in owners:
             raise ConfigurationError(
                 f"POLYDESK_METRICS_PORT: {owners[port]} and {service} would both serve /metrics on port {port} "
-                "(set POLYDESK_UP_METRICS_PORT_BASE)")
+                "(set POLYDESK_UP_METRICS_PORT_BASE)"
+            )
         owners[port] = service
         if not port_is_free(settings.metrics_host, port):
             raise ConfigurationError(
                 f"POLYDESK_METRICS_PORT: port {port} on {settings.metrics_host} ({service}'s /metrics) is in use "
-                "(set POLYDESK_UP_METRICS_PORT_BASE, or stop what holds it)")
+                "(set POLYDESK_UP_METRICS_PORT_BASE, or stop what holds it)"
+            )
 
 
 def port_is_free(host: str, port: int) -> bool:

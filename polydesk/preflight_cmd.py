@@ -32,8 +32,12 @@ def main(argv: list[str]) -> int:
     bad = failed(results)
     if bad:
         skipped = sum(1 for c in bad if c.status == "SKIP")
-        print(f"preflight: {len(bad) - skipped} check(s) failed" + (f", {skipped} not run" if skipped else "")
-              + ": not ready to trade", file=sys.stderr)
+        print(
+            f"preflight: {len(bad) - skipped} check(s) failed"
+            + (f", {skipped} not run" if skipped else "")
+            + ": not ready to trade",
+            file=sys.stderr,
+        )
         return 1
     print("preflight: ready to trade")
     return 0

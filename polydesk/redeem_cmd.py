@@ -57,15 +57,23 @@ def _line(outcome: redeem.Outcome) -> str:
 
 
 def _json(outcome: redeem.Outcome) -> dict:
-    return {"market": outcome.condition_id, "result": outcome.result, "detail": outcome.detail,
-            "transaction_hash": outcome.tx_hash,
-            "tokens": [{"token_id": m.token_id, "shares": str(m.shares), "payout_usd": str(m.payout_usd)}
-                       for m in outcome.messages]}
+    return {
+        "market": outcome.condition_id,
+        "result": outcome.result,
+        "detail": outcome.detail,
+        "transaction_hash": outcome.tx_hash,
+        "tokens": [
+            {"token_id": m.token_id, "shares": str(m.shares), "payout_usd": str(m.payout_usd)}
+            for m in outcome.messages
+        ],
+    }
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="polydesk redeem", description=__doc__.splitlines()[0])
-    parser.add_argument("--market", help="condition id of one market (default: every market the wallet holds)")
+    parser.add_argument(
+        "--market", help="condition id of one market (default: every market the wallet holds)"
+    )
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     args = parser.parse_args(argv)
     settings = settings_or_none(ExecutorSettings, "polydesk redeem")

@@ -22,8 +22,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(ServiceSettings)
-        server = start_embedded(Path(settings.state_dir) / "redis", args.port,
-                                password=settings.redis_password_value())
+        server = start_embedded(
+            Path(settings.state_dir) / "redis", args.port, password=settings.redis_password_value()
+        )
     except ConfigurationError as error:
         print(f"polydesk redis: {error}", file=sys.stderr)
         return 2

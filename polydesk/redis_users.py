@@ -34,8 +34,9 @@ def user_passwords(out: Path) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="polydesk redis-users", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="polydesk redis-users", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the users' password files")
     args = parser.parse_args(argv)
     settings = settings_or_none(ServiceSettings, "polydesk redis-users")
@@ -50,5 +51,7 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         client.close()
-    print(f"polydesk redis-users: {', '.join(passwords)} on {settings.stream_prefix}*; passwords in {args.out}")
+    print(
+        f"polydesk redis-users: {', '.join(passwords)} on {settings.stream_prefix}*; passwords in {args.out}"
+    )
     return 0

@@ -20,8 +20,18 @@ from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
 
 # The summary table shows these; the JSON file has everything (per-token rows included).
-SUMMARY_FIELDS = ("positions_checked", "position_differences", "cash_ledger", "cash_pending", "cash_venue",
-                  "cash_difference", "realized_pnl", "unrealized_pnl", "fees", "venue_errors")
+SUMMARY_FIELDS = (
+    "positions_checked",
+    "position_differences",
+    "cash_ledger",
+    "cash_pending",
+    "cash_venue",
+    "cash_difference",
+    "realized_pnl",
+    "unrealized_pnl",
+    "fees",
+    "venue_errors",
+)
 
 
 def _risk_settings(layers: dict[str, ServiceSettings]) -> RiskSettings:
@@ -29,8 +39,9 @@ def _risk_settings(layers: dict[str, ServiceSettings]) -> RiskSettings:
     return risk if isinstance(risk, RiskSettings) else load_settings(RiskSettings)
 
 
-async def reconcile_run(layers: dict[str, ServiceSettings], paper: PaperVenue | None,
-                        state_dir: Path | str | None = None) -> dict[str, Any]:
+async def reconcile_run(
+    layers: dict[str, ServiceSettings], paper: PaperVenue | None, state_dir: Path | str | None = None
+) -> dict[str, Any]:
     """Ledger vs venue now; a ledger or venue that cannot be read is reported as such, never as agreement.
 
     `state_dir`: the services' state folder when `up` gave them their own (a paper run's folder)."""
@@ -53,9 +64,19 @@ async def reconcile_run(layers: dict[str, ServiceSettings], paper: PaperVenue | 
 
 
 def _unknown(reason: str) -> dict[str, Any]:
-    return {"positions_checked": 0, "position_differences": [], "cash_ledger": None, "cash_pending": None,
-            "cash_venue": None, "cash_difference": None, "realized_pnl": None, "unrealized_pnl": None, "fees": None,
-            "venue_errors": [reason], "tokens": []}
+    return {
+        "positions_checked": 0,
+        "position_differences": [],
+        "cash_ledger": None,
+        "cash_pending": None,
+        "cash_venue": None,
+        "cash_difference": None,
+        "realized_pnl": None,
+        "unrealized_pnl": None,
+        "fees": None,
+        "venue_errors": [reason],
+        "tokens": [],
+    }
 
 
 def write(log_dir: Path, summary: dict[str, Any], reconciliation: dict[str, Any]) -> Path:
@@ -75,5 +96,8 @@ def difference_lines(reconciliation: dict[str, Any]) -> list[str]:
     found = list(reconciliation.get("position_differences") or [])
     if reconciliation.get("cash_difference"):
         found.append(reconciliation["cash_difference"])
-    return [f"DIFFERENCE {d['kind']} {d['token_id']} ({d['source']}): ledger {d['ledger']} "
-            f"(settled {d['ledger_settled']}), venue {d['venue']}" for d in found]
+    return [
+        f"DIFFERENCE {d['kind']} {d['token_id']} ({d['source']}): ledger {d['ledger']} "
+        f"(settled {d['ledger_settled']}), venue {d['venue']}"
+        for d in found
+    ]

@@ -46,8 +46,9 @@ class RunDir:
 
     def describe(self, **where: object) -> None:
         """`run.json`: where this run's Redis and exchange are, for `polydesk dash` and people (no secrets)."""
-        write_private(self.path / "run.json", json.dumps({"run_id": self.run_id, "pid": os.getpid(), **where},
-                                                         indent=2))
+        write_private(
+            self.path / "run.json", json.dumps({"run_id": self.run_id, "pid": os.getpid(), **where}, indent=2)
+        )
 
     def info(self) -> dict[str, object]:
         try:
@@ -129,8 +130,9 @@ def reset_main(argv: list[str]) -> int:
     from polydesk.common import settings_or_none
     from shared.config import ServiceSettings
 
-    parser = argparse.ArgumentParser(prog="polydesk reset", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="polydesk reset", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.parse_args(argv)
     settings = settings_or_none(ServiceSettings, "polydesk reset")
     if settings is None:

@@ -20,21 +20,35 @@ class UpSettings(ServiceSettings):
     restart_backoff_max_secs: float = Field(default=30.0, gt=0)
     restart_reset_after_secs: float = Field(default=60.0, gt=0, description="uptime that resets the backoff")
     restart_max_failures: int = Field(
-        default=5, ge=1, description="a service failing this many times in a row (each up < the reset time): up stops")
+        default=5,
+        ge=1,
+        description="a service failing this many times in a row (each up < the reset time): up stops",
+    )
     redis_embedded: bool = Field(default=False, description="always start polydesk's own Redis (state/redis)")
     embedded_redis_port: int = Field(default=6390, ge=0, le=65535, description="port of the embedded Redis")
     up_metrics_port_base: int | None = Field(
-        default=None, ge=1, le=65000, description="give the services /metrics ports base, base+1, ...; unset: 9101.."
+        default=None,
+        ge=1,
+        le=65000,
+        description="give the services /metrics ports base, base+1, ...; unset: 9101..",
     )
-    paper_port: int = Field(default=8900, ge=0, le=65535, description="paper exchange port (0: any free port)")
-    paper_scenario: str = Field(default="default", description='scenario file or shipped name; "none": no flow')
+    paper_port: int = Field(
+        default=8900, ge=0, le=65535, description="paper exchange port (0: any free port)"
+    )
+    paper_scenario: str = Field(
+        default="default", description='scenario file or shipped name; "none": no flow'
+    )
     paper_seed: int | None = Field(default=None, description="overrides the scenario's seed")
     paper_speed: float = Field(default=1.0, gt=0, description="simulated seconds of market flow per second")
     paper_settlement_delay_secs: float | None = Field(
-        default=None, gt=0, description="fast settlement: every trade status step this long; unset: live-like "
-                                        "(MINED ~20 s after the match, CONFIRMED ~60 s later)")
-    paper_collateral_usd: str = Field(default="10000", pattern=r"^\d+(\.\d+)?$",
-                                      description="pUSD given to the paper wallet at start")
+        default=None,
+        gt=0,
+        description="fast settlement: every trade status step this long; unset: live-like "
+        "(MINED ~20 s after the match, CONFIRMED ~60 s later)",
+    )
+    paper_collateral_usd: str = Field(
+        default="10000", pattern=r"^\d+(\.\d+)?$", description="pUSD given to the paper wallet at start"
+    )
 
     @field_validator("up_services", mode="before")
     @classmethod

@@ -29,8 +29,14 @@ def _probability(text: str) -> Decimal:
 
 def build_signal(args: argparse.Namespace, now: float) -> ExternalSignal:
     expires = None if args.ttl_secs is None else int(now + args.ttl_secs)
-    return ExternalSignal(envelope=Envelope.new("cli"), market=args.market, token_id=args.token,
-                          probability=args.probability, source=args.source, expires_at_ts=expires)
+    return ExternalSignal(
+        envelope=Envelope.new("cli"),
+        market=args.market,
+        token_id=args.token,
+        probability=args.probability,
+        source=args.source,
+        expires_at_ts=expires,
+    )
 
 
 async def _publish(settings: ServiceSettings, signal: ExternalSignal) -> str:
@@ -45,7 +51,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="polydesk signal", description=__doc__)
     parser.add_argument("market", help="condition id")
     parser.add_argument("probability", type=_probability, help="fair probability of the token, in [0, 1]")
-    parser.add_argument("--token", default=None, help="token id the probability is for (default: the first, YES)")
+    parser.add_argument(
+        "--token", default=None, help="token id the probability is for (default: the first, YES)"
+    )
     parser.add_argument("--source", default="cli", help="who says so (shown in the intent's reason)")
     parser.add_argument("--ttl-secs", type=float, default=None, help="the verdict expires after this long")
     args = parser.parse_args(argv)
@@ -54,5 +62,8 @@ def main(argv: list[str]) -> int:
         return 2
     signal = build_signal(args, time.time())
     entry_id = asyncio.run(_publish(settings, signal))
-    print(f"posted {signal.envelope.message_id} ({entry_id}): {args.market} p={args.probability}", file=sys.stderr)
+    print(
+        f"posted {signal.envelope.message_id} ({entry_id}): {args.market} p={args.probability}",
+        file=sys.stderr,
+    )
     return 0

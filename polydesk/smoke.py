@@ -41,14 +41,19 @@ async def run(settings: ExecutorSettings, token_id: str | None) -> tuple[bool, s
         register_secret(venue_secret)
     try:
         token = token_id or settings.smoke_token_id or await _first_token(venue)
-        request = OrderRequest(token, Side.BUY, PRICE, (NOTIONAL_USD / PRICE).quantize(Decimal(1)), OrderType.GTC)
+        request = OrderRequest(
+            token, Side.BUY, PRICE, (NOTIONAL_USD / PRICE).quantize(Decimal(1)), OrderType.GTC
+        )
         signed = await venue.sign(request)
         (result,) = await venue.post_orders([signed])
         if not result.accepted:
             return False, f"order refused: {result.code}: {result.message}"
         seen = await venue.order(result.order_hash)
         if seen is None or seen.status.upper() != "LIVE":
-            return False, f"order {result.order_hash} not live on the venue ({seen.status if seen else 'absent'})"
+            return (
+                False,
+                f"order {result.order_hash} not live on the venue ({seen.status if seen else 'absent'})",
+            )
         cancel = await venue.cancel([result.order_hash])
         if result.order_hash not in cancel.canceled:
             return False, f"order {result.order_hash} not canceled: {cancel.not_canceled}"
@@ -61,7 +66,9 @@ async def run(settings: ExecutorSettings, token_id: str | None) -> tuple[bool, s
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="polydesk smoke", description=__doc__.splitlines()[0])
-    parser.add_argument("--token-id", help="token to buy (default: POLYDESK_SMOKE_TOKEN_ID, else the first market)")
+    parser.add_argument(
+        "--token-id", help="token to buy (default: POLYDESK_SMOKE_TOKEN_ID, else the first market)"
+    )
     args = parser.parse_args(argv)
     settings = settings_or_none(ExecutorSettings, "polydesk smoke")
     if settings is None:

@@ -56,8 +56,12 @@ class Child:
     def status(self) -> dict[str, object]:
         running = self.process is not None and self.process.returncode is None
         state = "gave up" if self.gave_up else "running" if running else "restarting"
-        return {"state": state, "restarts": self.restarts, "last_error": self.last_error,
-                "last_exit_code": self.exit_codes[-1] if self.exit_codes else None}
+        return {
+            "state": state,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "last_exit_code": self.exit_codes[-1] if self.exit_codes else None,
+        }
 
 
 @dataclass
@@ -96,8 +100,13 @@ class Supervisor:
 
     async def _spawn(self, child: Child) -> None:
         child.process = await asyncio.create_subprocess_exec(
-            *child.argv, env=child.env, start_new_session=True, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            *child.argv,
+            env=child.env,
+            start_new_session=True,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         child.started_at = time.monotonic()
         child.pump = asyncio.create_task(self._pump(child, child.process), name=f"output:{child.name}")
         self.events.emit("service_spawned", child=child.name, pid=child.process.pid, restarts=child.restarts)
@@ -124,7 +133,9 @@ class Supervisor:
         while True:
             assert child.process is not None
             code = await child.process.wait()
-            if child.pump is not None:  # the output up to the exit (a grandchild could hold the pipe: bounded)
+            if (
+                child.pump is not None
+            ):  # the output up to the exit (a grandchild could hold the pipe: bounded)
                 await asyncio.wait({child.pump}, timeout=2.0)
             child.exit_codes.append(code)
             if self._stopping.is_set():
@@ -132,19 +143,39 @@ class Supervisor:
             child.remember_exit()
             uptime = time.monotonic() - child.started_at
             child.failures_in_a_row = 1 if uptime > self.reset_after_secs else child.failures_in_a_row + 1
-            if self.max_failures_in_a_row is not None and child.failures_in_a_row >= self.max_failures_in_a_row:
+            if (
+                self.max_failures_in_a_row is not None
+                and child.failures_in_a_row >= self.max_failures_in_a_row
+            ):
                 child.gave_up = True
-                log.error("%s failed %d times in a row; giving up. Last error: %s", child.name,
-                          child.failures_in_a_row, child.last_error)
-                self.events.emit("service_gave_up", child=child.name, exit_code=code,
-                                 failures=child.failures_in_a_row, last_error=child.last_error)
+                log.error(
+                    "%s failed %d times in a row; giving up. Last error: %s",
+                    child.name,
+                    child.failures_in_a_row,
+                    child.last_error,
+                )
+                self.events.emit(
+                    "service_gave_up",
+                    child=child.name,
+                    exit_code=code,
+                    failures=child.failures_in_a_row,
+                    last_error=child.last_error,
+                )
                 self.gave_up.set()
                 return
-            delay = backoff_delay(child.failures_in_a_row, base_secs=self.backoff_base_secs,
-                                  max_secs=self.backoff_max_secs)
+            delay = backoff_delay(
+                child.failures_in_a_row, base_secs=self.backoff_base_secs, max_secs=self.backoff_max_secs
+            )
             log.warning("%s exited with %s after %.1fs; restarting in %.1fs", child.name, code, uptime, delay)
-            self.events.emit("service_restarted", child=child.name, exit_code=code, uptime_secs=round(uptime, 3),
-                             delay_secs=round(delay, 3), restarts=child.restarts + 1, last_error=child.last_error)
+            self.events.emit(
+                "service_restarted",
+                child=child.name,
+                exit_code=code,
+                uptime_secs=round(uptime, 3),
+                delay_secs=round(delay, 3),
+                restarts=child.restarts + 1,
+                last_error=child.last_error,
+            )
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
                 return
@@ -159,8 +190,13 @@ class Supervisor:
         if child.process and child.process.returncode is None:
             child.process.send_signal(sig)
 
-    async def stop(self, grace_secs: float = 25.0, *, order: Sequence[Sequence[str]] = STOP_ORDER,
-                   before: Callable[[str], Awaitable[None]] | None = None) -> dict[str, int | None]:
+    async def stop(
+        self,
+        grace_secs: float = 25.0,
+        *,
+        order: Sequence[Sequence[str]] = STOP_ORDER,
+        before: Callable[[str], Awaitable[None]] | None = None,
+    ) -> dict[str, int | None]:
         """Stop the children wave by wave in `order` (children it does not name go first): SIGTERM a wave,
         wait up to `grace_secs`, SIGKILL what is left; `before(name)` is awaited before a child's wave.
         Returns final exit codes.
@@ -169,8 +205,10 @@ class Supervisor:
         risk can still apply them (a fill reported after risk stopped was missing from the run's ledger)."""
         self._stopping.set()
         named = [name for wave in order for name in wave]
-        waves = [[n for n in self.children if n not in named], *([n for n in wave if n in self.children]
-                                                                  for wave in order)]
+        waves = [
+            [n for n in self.children if n not in named],
+            *([n for n in wave if n in self.children] for wave in order),
+        ]
         for wave in waves:
             if not wave:
                 continue

@@ -49,18 +49,30 @@ PLACEHOLDER_WHALE = "0x" + "0" * 39 + "1"
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="polydesk up", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=None,
-                        help="run headless for this many seconds, then stop and print a summary")
+    parser = argparse.ArgumentParser(
+        prog="polydesk up", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="run headless for this many seconds, then stop and print a summary",
+    )
     parser.add_argument("--no-dash", action="store_true", help="no dashboard: service logs on the console")
-    parser.add_argument("--fresh", action="store_true",
-                        help="paper mode: remove earlier paper runs' folders and the paper wallet first")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="paper mode: remove earlier paper runs' folders and the paper wallet first",
+    )
     return parser.parse_args(argv)
 
 
-def child_env(redis_url: str | None, slot: str, extra: dict[str, str], metrics_port: int | None = None,
-              ) -> dict[str, str]:
+def child_env(
+    redis_url: str | None,
+    slot: str,
+    extra: dict[str, str],
+    metrics_port: int | None = None,
+) -> dict[str, str]:
     env = {**os.environ, **extra}
     if redis_url is not None:
         env["POLYDESK_REDIS_URL"] = redis_url
@@ -86,8 +98,10 @@ def announce_mode(paper: PaperVenue | None, layers: dict[str, ServiceSettings]) 
         bar = "!" * 78
         return f"{bar}\n!!  LIVE TRADING on Polymarket ({clob}): real money.\n{bar}"
     if mode == DRY_RUN:
-        return (f"DRY RUN on {venue_name(clob)}: decisions are logged, no order is sent "
-                "(POLYDESK_DRY_RUN=false to trade)")
+        return (
+            f"DRY RUN on {venue_name(clob)}: decisions are logged, no order is sent "
+            "(POLYDESK_DRY_RUN=false to trade)"
+        )
     if mode == PAPER:
         return f"PAPER mode: orders are sent to {clob}"
     return f"mode UNKNOWN: risk or the executor is not run by this `up` (venue {venue_name(clob)})"
@@ -105,15 +119,23 @@ def metrics_ports(settings: UpSettings, paper: bool) -> dict[str, int | None]:
     return dict.fromkeys(settings.up_services)
 
 
-def up_services_env(settings: UpSettings, redis_url: str | None, extra: dict[str, str],
-                    ports: dict[str, int | None] | None = None) -> dict[str, dict[str, str]]:
+def up_services_env(
+    settings: UpSettings,
+    redis_url: str | None,
+    extra: dict[str, str],
+    ports: dict[str, int | None] | None = None,
+) -> dict[str, dict[str, str]]:
     """The environment each service gets."""
     ports = ports or metrics_ports(settings, paper=False)
-    return {name: child_env(redis_url, f"local-{name}", extra, ports.get(name)) for name in settings.up_services}
+    return {
+        name: child_env(redis_url, f"local-{name}", extra, ports.get(name)) for name in settings.up_services
+    }
 
 
-def preflight(settings: UpSettings, ports: dict[str, int | None] | None = None,
-              ) -> tuple[dict[str, ServiceSettings], tuple[Path, str] | None]:
+def preflight(
+    settings: UpSettings,
+    ports: dict[str, int | None] | None = None,
+) -> tuple[dict[str, ServiceSettings], tuple[Path, str] | None]:
     """Every layer's settings checked before anything starts; in paper mode the paper wallet's key file
     (created once, 0600) and address. Raises ConfigurationError (one line, the setting named)."""
     key = None
@@ -125,8 +147,12 @@ def preflight(settings: UpSettings, ports: dict[str, int | None] | None = None,
     return layers, key
 
 
-async def run_up(settings: UpSettings, args: argparse.Namespace, layers: dict[str, ServiceSettings] | None = None,
-                 ports: dict[str, int | None] | None = None) -> int:
+async def run_up(
+    settings: UpSettings,
+    args: argparse.Namespace,
+    layers: dict[str, ServiceSettings] | None = None,
+    ports: dict[str, int | None] | None = None,
+) -> int:
     paper_mode = not venue_is_configured(effective_environ())
     ports = ports or metrics_ports(settings, paper_mode)
     if layers is None:
@@ -134,9 +160,13 @@ async def run_up(settings: UpSettings, args: argparse.Namespace, layers: dict[st
     with contextlib.ExitStack() as started:  # whatever started is stopped, also when a later start fails
         service_logs = Path(settings.log_dir) / "services"
         if not paper_mode:
-            url, embedded = resolve_redis(settings.redis_url, settings.redis_password_value(), settings.state_dir,
-                                          embedded_only=settings.redis_embedded,
-                                          embedded_port=settings.embedded_redis_port)
+            url, embedded = resolve_redis(
+                settings.redis_url,
+                settings.redis_password_value(),
+                settings.state_dir,
+                embedded_only=settings.redis_embedded,
+                embedded_port=settings.embedded_redis_port,
+            )
             if embedded:
                 started.callback(embedded.stop)
             return await _supervise(settings, args, url, embedded, None, layers, ports, {}, None, {})
@@ -150,21 +180,34 @@ async def run_up(settings: UpSettings, args: argparse.Namespace, layers: dict[st
             users = redis_users(run, url, password, settings.stream_prefix)
         service_logs.mkdir(parents=True, exist_ok=True)
         paper = start_paper_exchange(
-            settings.state_dir, port=settings.paper_port if "paper_port" in settings.model_fields_set else 0,
-            scenario=settings.paper_scenario, seed=settings.paper_seed, speed=settings.paper_speed,
-            collateral_usd=settings.paper_collateral_usd, settlement_delay_secs=settings.paper_settlement_delay_secs,
-            log_path=service_logs / "paper-exchange.log")
+            settings.state_dir,
+            port=settings.paper_port if "paper_port" in settings.model_fields_set else 0,
+            scenario=settings.paper_scenario,
+            seed=settings.paper_seed,
+            speed=settings.paper_speed,
+            collateral_usd=settings.paper_collateral_usd,
+            settlement_delay_secs=settings.paper_settlement_delay_secs,
+            log_path=service_logs / "paper-exchange.log",
+        )
         started.callback(paper.stop)
         cli = users.get("cli", {})
-        run.describe(redis_url=url, redis_username=cli.get("POLYDESK_REDIS_USERNAME"),
-                     redis_password_file=cli.get("POLYDESK_REDIS_PASSWORD_FILE",
-                                                 extra.get("POLYDESK_REDIS_PASSWORD_FILE")),
-                     paper_exchange_url=paper.url, metrics_ports=ports, stream_prefix=settings.stream_prefix)
+        run.describe(
+            redis_url=url,
+            redis_username=cli.get("POLYDESK_REDIS_USERNAME"),
+            redis_password_file=cli.get(
+                "POLYDESK_REDIS_PASSWORD_FILE", extra.get("POLYDESK_REDIS_PASSWORD_FILE")
+            ),
+            paper_exchange_url=paper.url,
+            metrics_ports=ports,
+            stream_prefix=settings.stream_prefix,
+        )
         return await _supervise(settings, args, url, embedded, paper, layers, ports, extra, password, users)
     raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
 
 
-def _paper_redis(settings: UpSettings, run: RunDir) -> tuple[str, EmbeddedRedis | None, str | None, dict[str, str]]:
+def _paper_redis(
+    settings: UpSettings, run: RunDir
+) -> tuple[str, EmbeddedRedis | None, str | None, dict[str, str]]:
     """Paper mode's Redis: the one POLYDESK_REDIS_URL names, else the run's own embedded one on a free port
     (POLYDESK_EMBEDDED_REDIS_PORT to fix it), password-protected: POLYDESK_REDIS_PASSWORD, else a generated
     one in the run's folder (0600) that the services read through POLYDESK_REDIS_PASSWORD_FILE.
@@ -195,8 +238,10 @@ def redis_users(run: RunDir, url: str, admin_password: str | None, prefix: str) 
         passwords[user.name] = secrets.token_urlsafe(24)
         register_secret(passwords[user.name])
         write_private(users_dir / user.name, passwords[user.name])
-        env[user.name] = {"POLYDESK_REDIS_USERNAME": user.name,
-                          "POLYDESK_REDIS_PASSWORD_FILE": str(users_dir / user.name)}
+        env[user.name] = {
+            "POLYDESK_REDIS_USERNAME": user.name,
+            "POLYDESK_REDIS_PASSWORD_FILE": str(users_dir / user.name),
+        }
     admin = connect_sync(url, admin_password)
     try:
         acl.apply(admin, prefix, passwords)
@@ -205,41 +250,70 @@ def redis_users(run: RunDir, url: str, admin_password: str | None, prefix: str) 
     return env
 
 
-async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, embedded: EmbeddedRedis | None,
-                     paper: PaperVenue | None, layers: dict[str, ServiceSettings], ports: dict[str, int | None],
-                     extra: dict[str, str], password: str | None, users: dict[str, dict[str, str]]) -> int:
+async def _supervise(
+    settings: UpSettings,
+    args: argparse.Namespace,
+    url: str,
+    embedded: EmbeddedRedis | None,
+    paper: PaperVenue | None,
+    layers: dict[str, ServiceSettings],
+    ports: dict[str, int | None],
+    extra: dict[str, str],
+    password: str | None,
+    users: dict[str, dict[str, str]],
+) -> int:
     events = EventLog(settings.log_dir, "up")
     dashboard = args.duration is None and not args.no_dash and sys.stdout.isatty()
     service_logs = Path(settings.log_dir) / "services"
     service_logs.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(events, settings.restart_backoff_base_secs, settings.restart_backoff_max_secs,
-                            settings.restart_reset_after_secs, max_failures_in_a_row=settings.restart_max_failures)
-    for name, env in up_services_env(settings, url, {**(paper.env() if paper else {}), **extra}, ports).items():
+    supervisor = Supervisor(
+        events,
+        settings.restart_backoff_base_secs,
+        settings.restart_backoff_max_secs,
+        settings.restart_reset_after_secs,
+        max_failures_in_a_row=settings.restart_max_failures,
+    )
+    for name, env in up_services_env(
+        settings, url, {**(paper.env() if paper else {}), **extra}, ports
+    ).items():
         supervisor.add_service(name, {**env, **users.get(name, {})})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(announce_mode(paper, layers), flush=True)
-    print(f"polydesk: Redis at {'embedded ' if embedded else ''}{url.split('@')[-1]}; running "
-          f"{', '.join(settings.up_services)}; {'Ctrl-C stops' if args.duration is None else f'{args.duration:.0f}s'}",
-          flush=True)
-    events.emit("up_started", mode="paper" if paper else "venue", services=list(settings.up_services),
-                duration_secs=args.duration, paper_exchange_pid=paper.process.pid if paper else None,
-                paper_exchange_url=paper.url if paper else None,
-                embedded_redis_pid=embedded.process.pid if embedded else None)
+    print(
+        f"polydesk: Redis at {'embedded ' if embedded else ''}{url.split('@')[-1]}; running "
+        f"{', '.join(settings.up_services)}; {'Ctrl-C stops' if args.duration is None else f'{args.duration:.0f}s'}",
+        flush=True,
+    )
+    events.emit(
+        "up_started",
+        mode="paper" if paper else "venue",
+        services=list(settings.up_services),
+        duration_secs=args.duration,
+        paper_exchange_pid=paper.process.pid if paper else None,
+        paper_exchange_url=paper.url if paper else None,
+        embedded_redis_pid=embedded.process.pid if embedded else None,
+    )
     started = time.monotonic()
     since_id = f"{int(time.time() * 1000)}-0"  # Redis may hold earlier runs' entries: count only this run's
     client = connect(url, password if paper else settings.redis_password_value())
     bus = Bus(client, prefix=settings.stream_prefix)
     try:
         await supervisor.start(log_dir=service_logs if dashboard else None)
-        await _run_until_stopped(stop, args.duration, paper, bus if dashboard else None, supervisor, status_bus=bus)
+        await _run_until_stopped(
+            stop, args.duration, paper, bus if dashboard else None, supervisor, status_bus=bus
+        )
         last_risk = await _risk_status(bus)
         print("polydesk: stopping (the executor cancels its open orders)...", flush=True)
-        codes = await supervisor.stop(settings.shutdown_grace_secs + 5,
-                                      before=lambda name: _drained_fills(bus) if name == "risk" else _nothing())
-        summary = await _summary(bus, since_id, paper, supervisor, codes, last_risk, time.monotonic() - started)
+        codes = await supervisor.stop(
+            settings.shutdown_grace_secs + 5,
+            before=lambda name: _drained_fills(bus) if name == "risk" else _nothing(),
+        )
+        summary = await _summary(
+            bus, since_id, paper, supervisor, codes, last_risk, time.monotonic() - started
+        )
         reconciliation = await run_summary.reconcile_run(layers, paper, extra.get("POLYDESK_STATE_DIR"))
         summary.update(run_summary.summary_fields(reconciliation))
         summary_path = run_summary.write(Path(settings.log_dir), summary, reconciliation)
@@ -247,8 +321,12 @@ async def _supervise(settings: UpSettings, args: argparse.Namespace, url: str, e
         await client.aclose()
     for name, child in supervisor.children.items():
         if child.gave_up:
-            print(f"polydesk up: {name} failed {child.failures_in_a_row} times in a row; gave up. "
-                  f"Last error: {child.last_error or 'none printed'}", file=sys.stderr, flush=True)
+            print(
+                f"polydesk up: {name} failed {child.failures_in_a_row} times in a row; gave up. "
+                f"Last error: {child.last_error or 'none printed'}",
+                file=sys.stderr,
+                flush=True,
+            )
     _print_summary(summary)
     for line in run_summary.difference_lines(summary):
         print(f"polydesk up: {line}", flush=True)
@@ -279,9 +357,14 @@ async def _drained_fills(bus: Bus, timeout_secs: float = 15.0) -> None:
     log.warning("risk had not applied every fill after %.0fs; stopping it anyway", timeout_secs)
 
 
-async def _run_until_stopped(stop: asyncio.Event, duration: float | None, paper: PaperVenue | None,
-                             dashboard_bus: Bus | None, supervisor: Supervisor | None = None,
-                             status_bus: Bus | None = None) -> None:
+async def _run_until_stopped(
+    stop: asyncio.Event,
+    duration: float | None,
+    paper: PaperVenue | None,
+    dashboard_bus: Bus | None,
+    supervisor: Supervisor | None = None,
+    status_bus: Bus | None = None,
+) -> None:
     async def watch_paper() -> None:
         while paper is not None and not stop.is_set():
             if not paper.alive():
@@ -299,18 +382,25 @@ async def _run_until_stopped(stop: asyncio.Event, duration: float | None, paper:
         """The supervisor's view (state, restarts, last error per service) for `polydesk dash` elsewhere."""
         while status_bus is not None and supervisor is not None and not stop.is_set():
             with contextlib.suppress(Exception):
-                await status_bus.redis.set(supervised_key(status_bus.prefix), json.dumps(supervisor.status()),
-                                           px=5000)
+                await status_bus.redis.set(
+                    supervised_key(status_bus.prefix), json.dumps(supervisor.status()), px=5000
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
 
-    tasks = [asyncio.create_task(watch_paper()), asyncio.create_task(watch_supervisor()),
-             asyncio.create_task(publish_supervised())]
+    tasks = [
+        asyncio.create_task(watch_paper()),
+        asyncio.create_task(watch_supervisor()),
+        asyncio.create_task(publish_supervised()),
+    ]
     if dashboard_bus is not None:
         from polydesk.dashboard import run_dashboard
 
-        tasks.append(asyncio.create_task(run_dashboard(
-            dashboard_bus, stop, supervised=supervisor.status if supervisor else None)))
+        tasks.append(
+            asyncio.create_task(
+                run_dashboard(dashboard_bus, stop, supervised=supervisor.status if supervisor else None)
+            )
+        )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=duration)
     stop.set()
@@ -326,8 +416,15 @@ async def _risk_status(bus: Bus) -> dict[str, Any]:
     return {}
 
 
-async def _summary(bus: Bus, since_id: str, paper: PaperVenue | None, supervisor: Supervisor,
-                   codes: dict[str, int | None], risk: dict[str, Any], elapsed: float) -> dict[str, Any]:
+async def _summary(
+    bus: Bus,
+    since_id: str,
+    paper: PaperVenue | None,
+    supervisor: Supervisor,
+    codes: dict[str, int | None],
+    risk: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
     from shared.messages import ApprovedOrder, Fill, OrderIntent, OrderStatus, OrderUpdate, TradeStatus
 
     ACCEPTED = {OrderStatus.LIVE, OrderStatus.DELAYED, OrderStatus.MATCHED}
@@ -335,26 +432,38 @@ async def _summary(bus: Bus, since_id: str, paper: PaperVenue | None, supervisor
     async def this_run(stream: str) -> list[Any]:
         return [m for _, m in await bus.history(stream, after=since_id, count=1_000_000)]
 
-    fills, intents, approved = await this_run(FILLS), await this_run("intents"), await this_run("approved_orders")
+    fills, intents, approved = (
+        await this_run(FILLS),
+        await this_run("intents"),
+        await this_run("approved_orders"),
+    )
     summary: dict[str, Any] = {
         "elapsed_secs": round(elapsed, 1),
         "restarts": {name: child.restarts for name, child in supervisor.children.items()},
         "exit_codes": codes,
         "intents": sum(1 for m in intents if isinstance(m, OrderIntent)),
         "approved_orders": sum(1 for m in approved if isinstance(m, ApprovedOrder)),
-        "orders_accepted": len({m.order_id for m in fills if isinstance(m, OrderUpdate) and m.order_id
-                                and m.status in ACCEPTED}),
-        "trades_confirmed": len({m.trade_id for m in fills if isinstance(m, Fill) and m.status == TradeStatus.CONFIRMED}),
+        "orders_accepted": len(
+            {m.order_id for m in fills if isinstance(m, OrderUpdate) and m.order_id and m.status in ACCEPTED}
+        ),
+        "trades_confirmed": len(
+            {m.trade_id for m in fills if isinstance(m, Fill) and m.status == TradeStatus.CONFIRMED}
+        ),
         "pnl_realized_usd": risk.get("pnl_realized_usd"),
         "pnl_unrealized_usd": risk.get("pnl_unrealized_usd"),
         "kill_switch": _kill_switch_text(risk.get("kill_switch")),
     }
     if paper is not None and paper.alive():
         with paper.admin() as admin, contextlib.suppress(Exception):
-            ours = [o for o in admin.get("/orders").json()
-                    if str(o.get("maker_address", "")).lower() == paper.wallet.lower()]
+            ours = [
+                o
+                for o in admin.get("/orders").json()
+                if str(o.get("maker_address", "")).lower() == paper.wallet.lower()
+            ]
             summary["exchange_orders"] = len(ours)
-            summary["open_orders_left"] = sum(1 for o in ours if str(o.get("status", "")).upper() in {"LIVE", "OPEN"})
+            summary["open_orders_left"] = sum(
+                1 for o in ours if str(o.get("status", "")).upper() in {"LIVE", "OPEN"}
+            )
     return summary
 
 

@@ -23,13 +23,44 @@ from shared.streams.base import CONTROL, FILLS, SIGNALS
 # The bus's commands (shared/streams, its Lua scripts run with the caller's rights) and the service
 # lifecycle's (health key, ping). Everything else is refused.
 SERVICE_COMMANDS = (
-    "+ping", "+hello", "+auth", "+client|setname", "+client|id", "+select", "+info",
-    "+xadd", "+xreadgroup", "+xack", "+xautoclaim", "+xclaim", "+xpending", "+xinfo", "+xgroup|create",
-    "+xtrim", "+xrange", "+xrevrange", "+xlen", "+xdel",
-    "+get", "+set", "+del", "+exists", "+expire", "+pexpire",
-    "+hset", "+hget", "+hdel", "+hgetall",
-    "+zadd", "+zscore", "+zrevrange", "+zremrangebyscore",
-    "+eval", "+evalsha", "+script|load", "+script|exists",
+    "+ping",
+    "+hello",
+    "+auth",
+    "+client|setname",
+    "+client|id",
+    "+select",
+    "+info",
+    "+xadd",
+    "+xreadgroup",
+    "+xack",
+    "+xautoclaim",
+    "+xclaim",
+    "+xpending",
+    "+xinfo",
+    "+xgroup|create",
+    "+xtrim",
+    "+xrange",
+    "+xrevrange",
+    "+xlen",
+    "+xdel",
+    "+get",
+    "+set",
+    "+del",
+    "+exists",
+    "+expire",
+    "+pexpire",
+    "+hset",
+    "+hget",
+    "+hdel",
+    "+hgetall",
+    "+zadd",
+    "+zscore",
+    "+zrevrange",
+    "+zremrangebyscore",
+    "+eval",
+    "+evalsha",
+    "+script|load",
+    "+script|exists",
 )
 CLI_EXTRA_COMMANDS = ("+scan", "+type", "+ttl")  # `polydesk dash` lists the health keys
 
@@ -70,7 +101,13 @@ def service_keys(service: str) -> tuple[str, ...]:
 
 def users() -> tuple[UserSpec, ...]:
     out = [UserSpec(s, service_keys(s), SERVICE_COMMANDS) for s in topology.SERVICES]
-    cli_keys = (*(_stream_pattern(s.name) for s in topology.STREAMS), "*:dead", "health:*", "risk:kill_switch", "up:*")
+    cli_keys = (
+        *(_stream_pattern(s.name) for s in topology.STREAMS),
+        "*:dead",
+        "health:*",
+        "risk:kill_switch",
+        "up:*",
+    )
     out.append(UserSpec("cli", tuple(dict.fromkeys(cli_keys)), SERVICE_COMMANDS + CLI_EXTRA_COMMANDS))
     return tuple(out)
 
@@ -89,8 +126,18 @@ def setuser_args(user: UserSpec, prefix: str, password: str, *, selectors: bool 
         return ["ACL", "SETUSER", user.name, "reset", "on", f">{password}", "-@all", *user.commands, *keys]
     root = [c for c in user.commands if c != "+xadd"]
     outputs = " ".join(f"~{prefix}{pattern}" for pattern in output_patterns(user.name))
-    return ["ACL", "SETUSER", user.name, "reset", "on", f">{password}", "-@all", *root, *keys,
-            f"(+xadd {outputs})"]
+    return [
+        "ACL",
+        "SETUSER",
+        user.name,
+        "reset",
+        "on",
+        f">{password}",
+        "-@all",
+        *root,
+        *keys,
+        f"(+xadd {outputs})",
+    ]
 
 
 def apply(redis_client: object, prefix: str, passwords: dict[str, str]) -> None:

@@ -114,18 +114,27 @@ class ServiceSettings(BaseSettings):
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("redis_password",)
 
     redis_url: str | None = Field(
-        default=None, description="Redis URL; unset: the machine's 127.0.0.1:6379 if it answers, else embedded"
+        default=None,
+        description="Redis URL; unset: the machine's 127.0.0.1:6379 if it answers, else embedded",
     )
-    redis_password: SecretStr | None = Field(default=None, description="kept out of the URL so it never prints")
+    redis_password: SecretStr | None = Field(
+        default=None, description="kept out of the URL so it never prints"
+    )
     redis_username: str | None = Field(
-        default=None, description="Redis ACL user (polydesk up gives each service its own); unset: default user")
+        default=None,
+        description="Redis ACL user (polydesk up gives each service its own); unset: default user",
+    )
     stream_prefix: str = Field(default="polydesk:", description="prefix of every Redis key polydesk writes")
     state_dir: Path = Field(default=Path("state"), description="SQLite files, embedded Redis data")
     log_dir: Path = Field(default=Path("logs"), description="the daily JSONL event log")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="unset: the service's default")
-    metrics_host: str = Field(default="127.0.0.1", description="address /metrics listens on (0.0.0.0: every interface)")
-    instance: str = Field(default_factory=socket.gethostname, description="stable consumer name per process slot")
+    metrics_host: str = Field(
+        default="127.0.0.1", description="address /metrics listens on (0.0.0.0: every interface)"
+    )
+    instance: str = Field(
+        default_factory=socket.gethostname, description="stable consumer name per process slot"
+    )
     health_ttl_secs: float = Field(default=15.0, gt=0)
     shutdown_grace_secs: float = Field(default=20.0, gt=0)
     max_deliveries: int = Field(default=5, ge=1)
@@ -182,8 +191,10 @@ class ServiceSettings(BaseSettings):
                 try:
                     data[name] = Path(path).read_text().strip()
                 except OSError as error:
-                    raise ValueError(f"{name}: cannot read the file named by {ENV_PREFIX}{name.upper()}_FILE "
-                                     f"({error.strerror})") from None
+                    raise ValueError(
+                        f"{name}: cannot read the file named by {ENV_PREFIX}{name.upper()}_FILE "
+                        f"({error.strerror})"
+                    ) from None
         return data
 
     def redis_password_value(self) -> str | None:
@@ -251,7 +262,9 @@ def load_settings(cls: type[_SettingsT], **overrides: Any) -> _SettingsT:
     env_file = overrides.get("_env_file", cls.model_config.get("env_file"))
     unknown = unknown_setting_names(env_file=Path(env_file) if isinstance(env_file, str | Path) else None)
     if unknown:
-        raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)} (no polydesk layer declares them)")
+        raise ConfigurationError(
+            f"unknown setting(s): {', '.join(unknown)} (no polydesk layer declares them)"
+        )
     try:
         return cls(**overrides)
     except ValidationError as error:

@@ -43,7 +43,10 @@ class PartState(StrEnum):
 
 # How far along the chain a status is; FAILED is apart (it ends a part unless CONFIRMED is seen too).
 STATUS_RANK: dict[TradeStatus, int] = {
-    TradeStatus.MATCHED: 1, TradeStatus.RETRYING: 2, TradeStatus.MINED: 3, TradeStatus.CONFIRMED: 4,
+    TradeStatus.MATCHED: 1,
+    TradeStatus.RETRYING: 2,
+    TradeStatus.MINED: 3,
+    TradeStatus.CONFIRMED: 4,
 }
 STATE_OF_STATUS: dict[TradeStatus, PartState] = {
     TradeStatus.MATCHED: PartState.PROVISIONAL,
@@ -117,8 +120,12 @@ class Part:
         return (-notional if self.side is Side.BUY else notional) - self.fee_usd
 
     def same_trade(self, other: Part) -> bool:
-        return (self.token_id, self.side, self.size, self.price) == (other.token_id, other.side, other.size,
-                                                                     other.price)
+        return (self.token_id, self.side, self.size, self.price) == (
+            other.token_id,
+            other.side,
+            other.size,
+            other.price,
+        )
 
 
 class EntryKind(StrEnum):
@@ -250,17 +257,33 @@ def _fold_in(state: _Fold, item: Part | Entry) -> None:
 
 
 def _position_of(token_id: str, market: str, state: _Fold) -> TokenPosition:
-    return TokenPosition(token_id=token_id, market=market, settled=state.settled, provisional=state.provisional,
-                         cost_usd=state.cost, realized_usd=sum(state.realized.values(), ZERO), fees_usd=state.fees,
-                         cash_usd=state.cash, pending_cash_usd=state.pending_cash, resolved_price=state.resolved,
-                         realized_by_day=dict(state.realized))
+    return TokenPosition(
+        token_id=token_id,
+        market=market,
+        settled=state.settled,
+        provisional=state.provisional,
+        cost_usd=state.cost,
+        realized_usd=sum(state.realized.values(), ZERO),
+        fees_usd=state.fees,
+        cash_usd=state.cash,
+        pending_cash_usd=state.pending_cash,
+        resolved_price=state.resolved,
+        realized_by_day=dict(state.realized),
+    )
 
 
 def _state_of(position: TokenPosition) -> _Fold:
     """The running numbers a fold ended with (the store keeps realized PnL by day with the position)."""
-    return _Fold(settled=position.settled, provisional=position.provisional, cost=position.cost_usd,
-                 realized=dict(position.realized_by_day), fees=position.fees_usd, cash=position.cash_usd,
-                 pending_cash=position.pending_cash_usd, resolved=position.resolved_price)
+    return _Fold(
+        settled=position.settled,
+        provisional=position.provisional,
+        cost=position.cost_usd,
+        realized=dict(position.realized_by_day),
+        fees=position.fees_usd,
+        cash=position.cash_usd,
+        pending_cash=position.pending_cash_usd,
+        resolved=position.resolved_price,
+    )
 
 
 class LedgerStore(Protocol):
@@ -307,8 +330,12 @@ class Ledger:
             return self._new_part(fill)
         new = replace(old, statuses=old.statuses | {fill.status})
         if not new.same_trade(self._part_of(fill, 0, "")):
-            return self._anomaly(fill, "part_mismatch", f"first seen as {old.side} {old.size} of {old.token_id} "
-                                 f"@ {old.price}; now {fill.side} {fill.size} of {fill.token_id} @ {fill.price}")
+            return self._anomaly(
+                fill,
+                "part_mismatch",
+                f"first seen as {old.side} {old.size} of {old.token_id} "
+                f"@ {old.price}; now {fill.side} {fill.size} of {fill.token_id} @ {fill.price}",
+            )
         if fill.status in old.statuses:
             return Applied("duplicate", False)
         self.store.put_part(new)
@@ -338,9 +365,20 @@ class Ledger:
 
     @staticmethod
     def _part_of(fill: Fill, seq: int, day: str) -> Part:
-        return Part(trade_id=fill.trade_id, order_id=fill.order_id, client_order_id=fill.client_order_id,
-                    market=fill.market, token_id=fill.token_id, side=fill.side, size=fill.size, price=fill.price,
-                    fee_usd=fill.fee_usd, statuses=frozenset({fill.status}), seq=seq, day=day)
+        return Part(
+            trade_id=fill.trade_id,
+            order_id=fill.order_id,
+            client_order_id=fill.client_order_id,
+            market=fill.market,
+            token_id=fill.token_id,
+            side=fill.side,
+            size=fill.size,
+            price=fill.price,
+            fee_usd=fill.fee_usd,
+            statuses=frozenset({fill.status}),
+            seq=seq,
+            day=day,
+        )
 
     def _anomaly(self, fill: Fill, reason: str, detail: str) -> Applied:
         self._report(fill, reason, detail)
@@ -349,8 +387,14 @@ class Ledger:
     @staticmethod
     def _report(fill: Fill, reason: str, detail: str) -> None:
         metrics.LEDGER_ANOMALIES.labels(reason=reason).inc()
-        log.warning("ledger anomaly %s: trade %s order %s status %s: %s", reason, fill.trade_id, fill.order_id,
-                    fill.status, detail)
+        log.warning(
+            "ledger anomaly %s: trade %s order %s status %s: %s",
+            reason,
+            fill.trade_id,
+            fill.order_id,
+            fill.status,
+            detail,
+        )
 
     # ---- resolution, redemption, adoption ---------------------------------------------------------------
 
@@ -362,8 +406,9 @@ class Ledger:
                 continue
             price = ONE if token_id == winning_token_id else ZERO
             before = self.store.position(token_id)
-            after = self._append(Entry(EntryKind.RESOLVE, token_id, market, self.store.next_seq(), self.day(),
-                                       price=price))
+            after = self._append(
+                Entry(EntryKind.RESOLVE, token_id, market, self.store.next_seq(), self.day(), price=price)
+            )
             if before is not None and before.size != 0 or after.size != 0:
                 moved.append(token_id)
         return moved
@@ -375,11 +420,28 @@ class Ledger:
         if message.shares > 0 and not self.store.has_entry(EntryKind.RESOLVE, message.token_id, ""):
             # The chain paid, so the market resolved (its announcement is late, or went to another shard's
             # worker): the token's payout per share is what was paid for it.
-            self._append(Entry(EntryKind.RESOLVE, message.token_id, message.market, self.store.next_seq(),
-                               self.day(), price=message.payout_usd / message.shares))
-        after = self._append(Entry(EntryKind.REDEEM, message.token_id, message.market, self.store.next_seq(),
-                                   self.day(), shares=message.shares, usd=message.payout_usd,
-                                   ref=message.transaction_hash))
+            self._append(
+                Entry(
+                    EntryKind.RESOLVE,
+                    message.token_id,
+                    message.market,
+                    self.store.next_seq(),
+                    self.day(),
+                    price=message.payout_usd / message.shares,
+                )
+            )
+        after = self._append(
+            Entry(
+                EntryKind.REDEEM,
+                message.token_id,
+                message.market,
+                self.store.next_seq(),
+                self.day(),
+                shares=message.shares,
+                usd=message.payout_usd,
+                ref=message.transaction_hash,
+            )
+        )
         anomaly = ""
         if after.resolved_price is None:
             anomaly = "redeemed_unresolved"
@@ -387,8 +449,13 @@ class Ledger:
             anomaly = "redeemed_more_than_held"
         if anomaly:
             metrics.LEDGER_ANOMALIES.labels(reason=anomaly).inc()
-            log.warning("ledger anomaly %s: redemption %s of %s %s", anomaly, message.transaction_hash,
-                        message.shares, message.token_id)
+            log.warning(
+                "ledger anomaly %s: redemption %s of %s %s",
+                anomaly,
+                message.transaction_hash,
+                message.shares,
+                message.token_id,
+            )
         return Applied("applied", True, anomaly)
 
     def adopt_position(self, token_id: str, market: str, size: Decimal, avg_price: Decimal) -> TokenPosition:
@@ -400,8 +467,18 @@ class Ledger:
         seq = self.store.next_seq()
         # Each adoption is its own entry (a token is adopted again at every start that finds a difference):
         # its seq is its idempotency ref, as the store keeps (kind, token, ref) unique.
-        return self._append(Entry(EntryKind.ADJUST, token_id, market or current.market, seq, self.day(),
-                                  shares=shares, usd=cost, ref=f"adjust:{seq}"))
+        return self._append(
+            Entry(
+                EntryKind.ADJUST,
+                token_id,
+                market or current.market,
+                seq,
+                self.day(),
+                shares=shares,
+                usd=cost,
+                ref=f"adjust:{seq}",
+            )
+        )
 
     def adopt_cash(self, venue_usd: Decimal) -> None:
         """Take the venue's pUSD balance as ledger cash now (the base absorbs every flow seen so far)."""
@@ -420,9 +497,14 @@ class Ledger:
 
     def _settle(self, part: Part) -> None:
         position = self.store.position(part.token_id) or TokenPosition(part.token_id, part.market)
-        self.store.put_position(replace(position, settled=position.settled + part.signed_size,
-                                        provisional=position.provisional - part.signed_size,
-                                        pending_cash_usd=position.pending_cash_usd - part.cash_usd))
+        self.store.put_position(
+            replace(
+                position,
+                settled=position.settled + part.signed_size,
+                provisional=position.provisional - part.signed_size,
+                pending_cash_usd=position.pending_cash_usd - part.cash_usd,
+            )
+        )
 
     def _refold(self, token_id: str, market: str) -> TokenPosition:
         parts, entries = self.store.token_items(token_id)

@@ -60,37 +60,87 @@ class SqliteLedgerStore:
 
     def put_part(self, part: Part) -> None:
         statuses = ",".join(sorted(part.statuses))
-        self.db.execute("INSERT OR REPLACE INTO ledger_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (part.trade_id, part.order_id, part.client_order_id, part.market, part.token_id,
-                         part.side.value, str(part.size), str(part.price), str(part.fee_usd), statuses, part.seq,
-                         part.day))
+        self.db.execute(
+            "INSERT OR REPLACE INTO ledger_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                part.trade_id,
+                part.order_id,
+                part.client_order_id,
+                part.market,
+                part.token_id,
+                part.side.value,
+                str(part.size),
+                str(part.price),
+                str(part.fee_usd),
+                statuses,
+                part.seq,
+                part.day,
+            ),
+        )
 
     def add_entry(self, entry: Entry) -> None:
-        self.db.execute("INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (entry.seq, entry.kind.value, entry.token_id, entry.market, entry.day, str(entry.shares),
-                         str(entry.usd), str(entry.price), entry.ref))
+        self.db.execute(
+            "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.seq,
+                entry.kind.value,
+                entry.token_id,
+                entry.market,
+                entry.day,
+                str(entry.shares),
+                str(entry.usd),
+                str(entry.price),
+                entry.ref,
+            ),
+        )
 
     def has_entry(self, kind: EntryKind, token_id: str, ref: str) -> bool:
-        return self._one("SELECT 1 FROM ledger_entries WHERE kind=? AND token_id=? AND ref=?", kind.value,
-                         token_id, ref) is not None
+        return (
+            self._one(
+                "SELECT 1 FROM ledger_entries WHERE kind=? AND token_id=? AND ref=?",
+                kind.value,
+                token_id,
+                ref,
+            )
+            is not None
+        )
 
     def token_items(self, token_id: str) -> tuple[list[Part], list[Entry]]:
-        parts = [_part(r) for r in self.db.execute("SELECT * FROM ledger_parts WHERE token_id=?", (token_id,))]
+        parts = [
+            _part(r) for r in self.db.execute("SELECT * FROM ledger_parts WHERE token_id=?", (token_id,))
+        ]
         entries = [
-            Entry(EntryKind(kind), token, market, seq, day, Decimal(shares), Decimal(usd), Decimal(price), ref)
+            Entry(
+                EntryKind(kind), token, market, seq, day, Decimal(shares), Decimal(usd), Decimal(price), ref
+            )
             for seq, kind, token, market, day, shares, usd, price, ref in self.db.execute(
-                "SELECT * FROM ledger_entries WHERE token_id=?", (token_id,))
+                "SELECT * FROM ledger_entries WHERE token_id=?", (token_id,)
+            )
         ]
         return parts, entries
 
     def put_position(self, p: TokenPosition) -> None:
         resolved = None if p.resolved_price is None else str(p.resolved_price)
-        self.db.execute("INSERT OR REPLACE INTO ledger_positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (p.token_id, p.market, str(p.settled), str(p.provisional), str(p.cost_usd),
-                         str(p.realized_usd), str(p.fees_usd), str(p.cash_usd), str(p.pending_cash_usd), resolved))
+        self.db.execute(
+            "INSERT OR REPLACE INTO ledger_positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.token_id,
+                p.market,
+                str(p.settled),
+                str(p.provisional),
+                str(p.cost_usd),
+                str(p.realized_usd),
+                str(p.fees_usd),
+                str(p.cash_usd),
+                str(p.pending_cash_usd),
+                resolved,
+            ),
+        )
         self.db.execute("DELETE FROM ledger_realized WHERE token_id=?", (p.token_id,))
-        self.db.executemany("INSERT INTO ledger_realized VALUES (?, ?, ?)",
-                            [(p.token_id, day, str(usd)) for day, usd in p.realized_by_day.items()])
+        self.db.executemany(
+            "INSERT INTO ledger_realized VALUES (?, ?, ?)",
+            [(p.token_id, day, str(usd)) for day, usd in p.realized_by_day.items()],
+        )
 
     def position(self, token_id: str) -> TokenPosition | None:
         """The position with its realized PnL by day (what a fold continues from)."""
@@ -117,16 +167,36 @@ class SqliteLedgerStore:
 
 def _part(row: tuple) -> Part:
     trade_id, order_id, client_id, market, token_id, side, size, price, fee, statuses, seq, day = row
-    return Part(trade_id=trade_id, order_id=order_id, client_order_id=client_id, market=market, token_id=token_id,
-                side=Side(side), size=Decimal(size), price=Decimal(price), fee_usd=Decimal(fee),
-                statuses=frozenset(TradeStatus(s) for s in statuses.split(",")), seq=seq, day=day)
+    return Part(
+        trade_id=trade_id,
+        order_id=order_id,
+        client_order_id=client_id,
+        market=market,
+        token_id=token_id,
+        side=Side(side),
+        size=Decimal(size),
+        price=Decimal(price),
+        fee_usd=Decimal(fee),
+        statuses=frozenset(TradeStatus(s) for s in statuses.split(",")),
+        seq=seq,
+        day=day,
+    )
 
 
 def _position(row: tuple) -> TokenPosition:
     token_id, market, settled, provisional, cost, realized, fees, cash, pending_cash, resolved = row
-    return TokenPosition(token_id=token_id, market=market, settled=Decimal(settled), provisional=Decimal(provisional),
-                         cost_usd=Decimal(cost), realized_usd=Decimal(realized), fees_usd=Decimal(fees),
-                         cash_usd=Decimal(cash), pending_cash_usd=Decimal(pending_cash), resolved_price=_dec(resolved))
+    return TokenPosition(
+        token_id=token_id,
+        market=market,
+        settled=Decimal(settled),
+        provisional=Decimal(provisional),
+        cost_usd=Decimal(cost),
+        realized_usd=Decimal(realized),
+        fees_usd=Decimal(fees),
+        cash_usd=Decimal(cash),
+        pending_cash_usd=Decimal(pending_cash),
+        resolved_price=_dec(resolved),
+    )
 
 
 def open_readonly(path: Path | str) -> sqlite3.Connection:

@@ -94,8 +94,13 @@ class ServiceContext:
     async def cancel_tasks(self, names: list[str]) -> None:
         await self._runtime().cancel(names)
 
-    def every(self, name: str, interval_secs: float | Callable[[], float], job: Callable[[], Awaitable[object]],
-              **options: float) -> str:
+    def every(
+        self,
+        name: str,
+        interval_secs: float | Callable[[], float],
+        job: Callable[[], Awaitable[object]],
+        **options: float,
+    ) -> str:
         """A periodic job run by the runtime; its errors are logged and backed off, and it goes on.
         Returns `name` (for join_tasks and cancel_tasks)."""
         self._runtime().every(name, interval_secs, job, **options)
@@ -114,7 +119,9 @@ class ServiceContext:
         metrics.TASK_DEATHS.labels(service=self.service, task=task).inc()
         self.events.emit("task_died", reason=reason)
         try:
-            await self.redis.delete(health_key(self.settings.stream_prefix, self.service, self.settings.instance))
+            await self.redis.delete(
+                health_key(self.settings.stream_prefix, self.service, self.settings.instance)
+            )
         except (RedisError, OSError) as error:
             log.warning("health key not deleted (it expires by its TTL): %s", error)
 
@@ -156,8 +163,13 @@ async def _keep_healthy(ctx: ServiceContext) -> None:
     key = health_key(ctx.settings.stream_prefix, ctx.service, ctx.settings.instance)
     ttl_ms = int(ctx.settings.health_ttl_secs * 1000)
     while not ctx.stopping.is_set() and ctx.failure is None:
-        payload = {"service": ctx.service, "instance": ctx.settings.instance, "pid": os.getpid(),
-                   "ts": time.time(), **ctx.status}
+        payload = {
+            "service": ctx.service,
+            "instance": ctx.settings.instance,
+            "pid": os.getpid(),
+            "ts": time.time(),
+            **ctx.status,
+        }
         try:
             await ctx.redis.set(key, json.dumps(payload, default=str), px=ttl_ms)
         except (RedisError, OSError) as error:
@@ -178,8 +190,9 @@ async def _report_stream_stats(ctx: ServiceContext) -> None:
         metrics.STREAM_LENGTH.labels(stream=stream).set(await ctx.bus.length(stream))
 
 
-async def run_declared(ctx: ServiceContext, main: Callable[[], Awaitable[object]],
-                       grace_secs: float | None = None) -> int:
+async def run_declared(
+    ctx: ServiceContext, main: Callable[[], Awaitable[object]], grace_secs: float | None = None
+) -> int:
     """Run `main` and whatever it declares on `ctx` in a runtime of their own until `ctx` is asked to stop:
     run_service's task handling without its Redis connection, metrics and health key (tests drive a
     service's objects with it). Returns the exit code."""
@@ -217,8 +230,10 @@ async def run_service(
             metrics.serve(port, settings.metrics_host, service=service)
         except OSError as error:
             await client.aclose()
-            raise ConfigurationError(f"POLYDESK_METRICS_PORT: cannot serve /metrics on {settings.metrics_host}:"
-                                     f"{port} ({error.strerror or error})") from None
+            raise ConfigurationError(
+                f"POLYDESK_METRICS_PORT: cannot serve /metrics on {settings.metrics_host}:"
+                f"{port} ({error.strerror or error})"
+            ) from None
     metrics.SERVICE_UP.labels(service=service).set(1)
     metrics.SERVICE_STARTED.labels(service=service).set(time.time())
     events.emit("service_started", instance=settings.instance, pid=os.getpid(), redis=mask_url(url))
@@ -243,8 +258,11 @@ async def run_service(
         except (RedisError, OSError):
             pass
         await client.aclose()
-        events.emit("shutdown_clean" if exit_code == 0 else "shutdown_error", exit_code=exit_code,
-                    **({"failure": runtime.failure} if runtime.failure else {}))
+        events.emit(
+            "shutdown_clean" if exit_code == 0 else "shutdown_error",
+            exit_code=exit_code,
+            **({"failure": runtime.failure} if runtime.failure else {}),
+        )
         events.close()
     return exit_code
 

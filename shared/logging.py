@@ -82,8 +82,12 @@ class EventLog:
     def emit(self, event_type: str, **fields: Any) -> dict[str, Any]:
         """Write one event; returns the event as written (after scrubbing)."""
         now = dt.datetime.fromtimestamp(self._clock(), tz=dt.UTC)
-        event = {"ts": now.isoformat(timespec="microseconds").replace("+00:00", "Z"), "type": event_type,
-                 "service": self.service, **fields}
+        event = {
+            "ts": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "type": event_type,
+            "service": self.service,
+            **fields,
+        }
         line = scrub(orjson.dumps(event, default=_default).decode())
         with self._lock:
             fd = self._file_for(now)
@@ -95,7 +99,9 @@ class EventLog:
         if day != self._day or self._fd is None:
             self.close()
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(event_log_path(self.log_dir, now), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            self._fd = os.open(
+                event_log_path(self.log_dir, now), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640
+            )
             self._day = day
         return self._fd
 

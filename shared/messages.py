@@ -33,7 +33,9 @@ MAX_DELTA_CHANGES = 4 * MAX_BOOK_LEVELS
 
 def _venue_tick(value: Decimal) -> Decimal:
     if value not in VENUE_TICKS:
-        raise ValueError(f"tick size {value} is not one of the venue's ({', '.join(map(str, sorted(VENUE_TICKS)))})")
+        raise ValueError(
+            f"tick size {value} is not one of the venue's ({', '.join(map(str, sorted(VENUE_TICKS)))})"
+        )
     return value
 
 
@@ -303,7 +305,9 @@ class BookState(StrEnum):
     """Whether a token's book can be traded on. Anything but VALID halts strategy and risk on the token."""
 
     VALID = "valid"  # fresh: a snapshot of the current epoch and market data within the market's cadence
-    STALE = "stale"  # no market data for longer than the market's cadence; a REST probe tells quiet from frozen
+    STALE = (
+        "stale"  # no market data for longer than the market's cadence; a REST probe tells quiet from frozen
+    )
     RESYNCING = "resyncing"  # a new epoch (reconnect, tick size change): waiting for its snapshot
     GAP = "gap"  # a check failed (hash, best bid/ask, crossed): updates were missed, resyncing from REST
 
@@ -621,7 +625,8 @@ def decode(fields: dict[bytes, bytes] | dict[str, Any]) -> Message:
     """Rebuild a message from stream entry fields; raises DecodeError with the reason."""
     # Entries read from Redis have bytes keys; tests and tools may pass str keys.
     raw: dict[bytes, Any] = (
-        cast("dict[bytes, Any]", fields) if TYPE_FIELD in fields or DATA_FIELD in fields
+        cast("dict[bytes, Any]", fields)
+        if TYPE_FIELD in fields or DATA_FIELD in fields
         else {(k.encode() if isinstance(k, str) else k): v for k, v in fields.items()}
     )
     try:
@@ -644,4 +649,3 @@ def _text(value: bytes | str) -> str:
 def _short(error: ValidationError) -> str:
     parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()[:5]]
     return "; ".join(parts)
-

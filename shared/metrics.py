@@ -22,7 +22,23 @@ NAMESPACE = "polydesk"
 
 # Latency buckets from 50 us to 10 s: a bus hop is ~0.1 ms, a venue round trip ~100 ms.
 LATENCY_BUCKETS = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 
 # ---- every service -------------------------------------------------------------------------------------
@@ -47,106 +63,150 @@ DEAD_LETTERS = Counter(
     namespace=NAMESPACE,
 )
 STRATEGY_ERRORS = Counter(
-    "strategy_errors", "Events a strategy failed on (its intents for them dropped; the other strategies ran)",
-    ["strategy"], namespace=NAMESPACE,
+    "strategy_errors",
+    "Events a strategy failed on (its intents for them dropped; the other strategies ran)",
+    ["strategy"],
+    namespace=NAMESPACE,
 )
 HANDLER_SECONDS = Histogram(
-    "handler_seconds", "Time a handler took for one entry", ["stream", "group"],
-    namespace=NAMESPACE, buckets=LATENCY_BUCKETS,
+    "handler_seconds",
+    "Time a handler took for one entry",
+    ["stream", "group"],
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
 )
 ENTRIES_RECLAIMED = Counter(
     "entries_reclaimed", "Entries taken over with XAUTOCLAIM", ["stream", "group"], namespace=NAMESPACE
 )
 CONSUMER_REDIS_ERRORS = Counter(
-    "consumer_redis_errors", "Times a consumer lost Redis and backed off before retrying", ["stream", "group"],
+    "consumer_redis_errors",
+    "Times a consumer lost Redis and backed off before retrying",
+    ["stream", "group"],
     namespace=NAMESPACE,
 )
 STREAM_LAG = Gauge(
     "stream_lag_entries", "Entries not yet delivered to a group", ["stream", "group"], namespace=NAMESPACE
 )
 STREAM_PENDING = Gauge(
-    "stream_pending_entries", "Entries delivered to a group and not yet acknowledged", ["stream", "group"],
+    "stream_pending_entries",
+    "Entries delivered to a group and not yet acknowledged",
+    ["stream", "group"],
     namespace=NAMESPACE,
 )
 PERIODIC_JOB_ERRORS = Counter(
-    "periodic_job_errors", "Runs of a service's periodic job that failed (logged and backed off)",
-    ["service", "job"], namespace=NAMESPACE,
+    "periodic_job_errors",
+    "Runs of a service's periodic job that failed (logged and backed off)",
+    ["service", "job"],
+    namespace=NAMESPACE,
 )
 TASK_DEATHS = Counter(
-    "task_deaths", "Long-running tasks that died and took their service down (health red, then restart)",
-    ["service", "task"], namespace=NAMESPACE,
+    "task_deaths",
+    "Long-running tasks that died and took their service down (health red, then restart)",
+    ["service", "task"],
+    namespace=NAMESPACE,
 )
 STREAM_LENGTH = Gauge("stream_length_entries", "Entries held in a stream", ["stream"], namespace=NAMESPACE)
 HOP_LATENCY_SECONDS = Histogram(
     "hop_latency_seconds",
     "From a message's creation to its handling by the next stage, by hop (e.g. events->strategy)",
-    ["hop"], namespace=NAMESPACE, buckets=LATENCY_BUCKETS,
+    ["hop"],
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
 )
 TICK_TO_ORDER_SECONDS = Histogram(
-    "tick_to_order_seconds", "From the source event (book change) to the order post, end to end",
-    namespace=NAMESPACE, buckets=LATENCY_BUCKETS,
+    "tick_to_order_seconds",
+    "From the source event (book change) to the order post, end to end",
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
 )
 
 
 # ---- ingest --------------------------------------------------------------------------------------------
-INGEST_FRAMES = Counter("ingest_frames", "Market-channel frames received (rate: frames per second)",
-                        namespace=NAMESPACE)
+INGEST_FRAMES = Counter(
+    "ingest_frames", "Market-channel frames received (rate: frames per second)", namespace=NAMESPACE
+)
 INGEST_PARSE_ERRORS = Counter(
-    "ingest_parse_errors", "Venue payloads that could not be decoded, by source (market_ws, gamma, data_api)",
-    ["source"], namespace=NAMESPACE,
+    "ingest_parse_errors",
+    "Venue payloads that could not be decoded, by source (market_ws, gamma, data_api)",
+    ["source"],
+    namespace=NAMESPACE,
 )
 INGEST_RECONNECTS = Counter(
-    "ingest_ws_reconnects", "Market-channel sockets replaced, by kind (stale, frozen_feed, closed, error)", ["kind"],
+    "ingest_ws_reconnects",
+    "Market-channel sockets replaced, by kind (stale, frozen_feed, closed, error)",
+    ["kind"],
     namespace=NAMESPACE,
 )
 INGEST_RESYNCS = Counter(
     "ingest_book_resyncs", "Books rebuilt from REST /book, by reason", ["reason"], namespace=NAMESPACE
 )
-INGEST_STALE_BOOKS = Gauge("ingest_stale_books", "Books reported stale (silent feed, probe failed)",
-                           namespace=NAMESPACE)
-INGEST_BOOK_MAX_AGE_SECONDS = Gauge("ingest_book_max_age_seconds",
-                                    "Longest market-data silence of any token (PONGs do not count)",
-                                    namespace=NAMESPACE)
+INGEST_STALE_BOOKS = Gauge(
+    "ingest_stale_books", "Books reported stale (silent feed, probe failed)", namespace=NAMESPACE
+)
+INGEST_BOOK_MAX_AGE_SECONDS = Gauge(
+    "ingest_book_max_age_seconds",
+    "Longest market-data silence of any token (PONGs do not count)",
+    namespace=NAMESPACE,
+)
 INGEST_BOOKS_NOT_VALID = Gauge(
-    "ingest_books_not_valid", "Books reported not valid (nothing trades on them), by shard and state",
-    ["shard", "state"], namespace=NAMESPACE,
+    "ingest_books_not_valid",
+    "Books reported not valid (nothing trades on them), by shard and state",
+    ["shard", "state"],
+    namespace=NAMESPACE,
 )
 INGEST_DATA_SILENCE_SECONDS = Gauge(
-    "ingest_data_silence_seconds", "Since a market-channel connection last delivered market data (not PONG)",
-    ["connection"], namespace=NAMESPACE,
+    "ingest_data_silence_seconds",
+    "Since a market-channel connection last delivered market data (not PONG)",
+    ["connection"],
+    namespace=NAMESPACE,
 )
 INGEST_FRESHNESS_PROBES = Counter(
-    "ingest_freshness_probes", "REST /book probes of silent tokens, by outcome (quiet, frozen, inconclusive, "
-    "failed)", ["outcome"], namespace=NAMESPACE,
+    "ingest_freshness_probes",
+    "REST /book probes of silent tokens, by outcome (quiet, frozen, inconclusive, failed)",
+    ["outcome"],
+    namespace=NAMESPACE,
 )
 INGEST_FEED_FROZEN = Counter(
-    "ingest_feed_frozen", "Market-channel feeds found frozen (silent while the venue's book moved), replaced",
+    "ingest_feed_frozen",
+    "Market-channel feeds found frozen (silent while the venue's book moved), replaced",
     namespace=NAMESPACE,
 )
 VENUE_UNEXPECTED = Counter(
-    "venue_unexpected", "Venue payload parts we do not know (new event type or field), by channel, type, field",
-    ["channel", "type", "field"], namespace=NAMESPACE,
+    "venue_unexpected",
+    "Venue payload parts we do not know (new event type or field), by channel, type, field",
+    ["channel", "type", "field"],
+    namespace=NAMESPACE,
 )
 INGEST_PUBLISH_LAG_SECONDS = Histogram(
-    "ingest_publish_lag_seconds", "From the venue's timestamp (or receipt) to the events being on the bus",
-    ["kind"], namespace=NAMESPACE, buckets=LATENCY_BUCKETS,
+    "ingest_publish_lag_seconds",
+    "From the venue's timestamp (or receipt) to the events being on the bus",
+    ["kind"],
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
 )
 INGEST_POLL_ERRORS = Counter(
-    "ingest_poll_errors", "Failed reads of a venue source (gamma, data_api, rpc, clob_book)", ["source"],
+    "ingest_poll_errors",
+    "Failed reads of a venue source (gamma, data_api, rpc, clob_book)",
+    ["source"],
     namespace=NAMESPACE,
 )
 INGEST_RPC_UP = Gauge("ingest_rpc_up", "1 when the last chain read succeeded", namespace=NAMESPACE)
-INGEST_TRADES_SEEN = Counter("ingest_trades_seen", "Watched-wallet trades published as trade_seen",
-                             namespace=NAMESPACE)
+INGEST_TRADES_SEEN = Counter(
+    "ingest_trades_seen", "Watched-wallet trades published as trade_seen", namespace=NAMESPACE
+)
 
 # ---- strategy ------------------------------------------------------------------------------------------
 STRATEGY_SIGNALS_SEEN = Counter(
-    "strategy_signals_seen", "Triggers a strategy considered (leader trades, book changes, verdicts)",
-    ["strategy"], namespace=NAMESPACE,
+    "strategy_signals_seen",
+    "Triggers a strategy considered (leader trades, book changes, verdicts)",
+    ["strategy"],
+    namespace=NAMESPACE,
 )
 INTENTS_EMITTED = Counter(
-    "intents_emitted", "Order and cancel intents emitted, by strategy and reason kind (the text before ':')",
-    ["strategy", "reason_kind"], namespace=NAMESPACE,
+    "intents_emitted",
+    "Order and cancel intents emitted, by strategy and reason kind (the text before ':')",
+    ["strategy", "reason_kind"],
+    namespace=NAMESPACE,
 )
 
 
@@ -231,69 +291,100 @@ def declared_metric_names() -> set[str]:
 # ---- risk ----------------------------------------------------------------------------------------------
 KILL_SWITCH_ACTIVE = Gauge("kill_switch_active", "1 while the kill switch is on", namespace=NAMESPACE)
 RISK_DRY_RUN = Gauge(
-    "risk_dry_run", "1 while risk dry-runs (nothing reaches the executor), 0 while it approves orders",
+    "risk_dry_run",
+    "1 while risk dry-runs (nothing reaches the executor), 0 while it approves orders",
     namespace=NAMESPACE,
 )
 DAILY_PNL_USD = Gauge(
-    "daily_pnl_usd", "Today's PnL in USD by kind (realized, unrealized), since the daily reset",
-    ["kind"], namespace=NAMESPACE,
+    "daily_pnl_usd",
+    "Today's PnL in USD by kind (realized, unrealized), since the daily reset",
+    ["kind"],
+    namespace=NAMESPACE,
 )
 EXPOSURE_USD = Gauge(
     "exposure_usd", "Positions at marks plus own open BUY orders, in USD", namespace=NAMESPACE
 )
 MAX_DAILY_LOSS_USD = Gauge(
-    "max_daily_loss_usd", "The configured daily loss limit in USD (the kill switch trips below minus this)",
+    "max_daily_loss_usd",
+    "The configured daily loss limit in USD (the kill switch trips below minus this)",
     namespace=NAMESPACE,
 )
 RISK_DECISIONS = Counter(
-    "risk_decisions", "Risk decisions by outcome (approved, rejected, dry_run)", ["outcome"], namespace=NAMESPACE
+    "risk_decisions",
+    "Risk decisions by outcome (approved, rejected, dry_run)",
+    ["outcome"],
+    namespace=NAMESPACE,
 )
 RISK_REJECTIONS = Counter(
-    "risk_rejections", "Intents rejected by risk, by the rule that stopped them", ["rule"], namespace=NAMESPACE
+    "risk_rejections",
+    "Intents rejected by risk, by the rule that stopped them",
+    ["rule"],
+    namespace=NAMESPACE,
 )
 RISK_DECISION_SECONDS = Histogram(
-    "risk_decision_seconds", "Time risk took to decide one intent", namespace=NAMESPACE, buckets=LATENCY_BUCKETS
+    "risk_decision_seconds",
+    "Time risk took to decide one intent",
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
 )
 
 # ---- executor ------------------------------------------------------------------------------------------
 EXECUTOR_SUBMIT_SECONDS = Histogram(
-    "executor_submit_seconds", "One POST of an order batch to the venue, send to answer", namespace=NAMESPACE,
+    "executor_submit_seconds",
+    "One POST of an order batch to the venue, send to answer",
+    namespace=NAMESPACE,
     buckets=LATENCY_BUCKETS,
 )
 EXECUTOR_ORDERS = Counter(
-    "executor_orders", "Orders posted, by outcome (live, matched, delayed, rejected, unknown, not_sent)",
-    ["outcome"], namespace=NAMESPACE,
+    "executor_orders",
+    "Orders posted, by outcome (live, matched, delayed, rejected, unknown, not_sent)",
+    ["outcome"],
+    namespace=NAMESPACE,
 )
 EXECUTOR_BASKETS = Counter(
-    "executor_baskets", "Baskets settled, by outcome (complete: every leg filled; unwound: the filled legs sold back)",
-    ["outcome"], namespace=NAMESPACE,
+    "executor_baskets",
+    "Baskets settled, by outcome (complete: every leg filled; unwound: the filled legs sold back)",
+    ["outcome"],
+    namespace=NAMESPACE,
 )
 EXECUTOR_BASKET_LEG_SLIPPAGE_BPS = Histogram(
-    "executor_basket_leg_slippage_bps", "A filled basket leg's price past its target, in bps (0: at the target)",
-    namespace=NAMESPACE, buckets=(0, 25, 50, 100, 150, 200, 300, 500, 1000),
+    "executor_basket_leg_slippage_bps",
+    "A filled basket leg's price past its target, in bps (0: at the target)",
+    namespace=NAMESPACE,
+    buckets=(0, 25, 50, 100, 150, 200, 300, 500, 1000),
 )
 EXECUTOR_BASKET_NAKED_SHARES = Counter(
-    "executor_basket_naked_shares", "Shares of unwound baskets that could not be sold back within the policy",
+    "executor_basket_naked_shares",
+    "Shares of unwound baskets that could not be sold back within the policy",
     namespace=NAMESPACE,
 )
 EXECUTOR_UNKNOWN_OUTCOMES = Counter(
-    "executor_unknown_outcomes", "Orders whose post ended without a definitive answer (then reconciled)",
+    "executor_unknown_outcomes",
+    "Orders whose post ended without a definitive answer (then reconciled)",
     namespace=NAMESPACE,
 )
-EXECUTOR_FILLS = Counter("executor_fills", "Fill reports published, by trade status", ["status"], namespace=NAMESPACE)
+EXECUTOR_FILLS = Counter(
+    "executor_fills", "Fill reports published, by trade status", ["status"], namespace=NAMESPACE
+)
 EXECUTOR_VENUE_PRODUCTION = Gauge(
-    "executor_venue_production", "1 when the executor posts to production Polymarket, 0 to another venue (paper)",
+    "executor_venue_production",
+    "1 when the executor posts to production Polymarket, 0 to another venue (paper)",
     namespace=NAMESPACE,
 )
 EXECUTOR_REDEMPTIONS = Counter(
-    "executor_redemptions", "Redemptions of resolved positions, by result (redeemed, reverted, dropped, failed, "
-    "not_approved)", ["result"], namespace=NAMESPACE,
+    "executor_redemptions",
+    "Redemptions of resolved positions, by result (redeemed, reverted, dropped, failed, not_approved)",
+    ["result"],
+    namespace=NAMESPACE,
 )
 EXECUTOR_REDEEMED_USD = Counter(
-    "executor_redeemed_usd", "pUSD paid out by confirmed redemptions", namespace=NAMESPACE,
+    "executor_redeemed_usd",
+    "pUSD paid out by confirmed redemptions",
+    namespace=NAMESPACE,
 )
 EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
-    "executor_heartbeat_age_seconds", "Seconds since the venue last accepted a dead-man heartbeat",
+    "executor_heartbeat_age_seconds",
+    "Seconds since the venue last accepted a dead-man heartbeat",
     namespace=NAMESPACE,
 )
 
@@ -301,14 +392,18 @@ EXECUTOR_HEARTBEAT_AGE_SECONDS = Gauge(
 LEDGER_ANOMALIES = Counter(
     "ledger_anomalies",
     "Ledger inputs that were odd, by reason (status_backwards, part_mismatch, unknown_order, ...): logged, counted",
-    ["reason"], namespace=NAMESPACE,
+    ["reason"],
+    namespace=NAMESPACE,
 )
 RECONCILE_DIFFERENCES = Gauge(
     "reconcile_differences",
     "Differences between the ledger and the venue at risk's last reconciliation, by kind (position, cash)",
-    ["kind"], namespace=NAMESPACE,
+    ["kind"],
+    namespace=NAMESPACE,
 )
 RECONCILE_RUNS = Counter(
-    "reconcile_runs", "Risk's reconciliations with the venue, by outcome (ok, differences, failed)", ["outcome"],
+    "reconcile_runs",
+    "Risk's reconciliations with the venue, by outcome (ok, differences, failed)",
+    ["outcome"],
     namespace=NAMESPACE,
 )

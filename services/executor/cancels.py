@@ -24,9 +24,11 @@ class CancelScope:
 
 def owns(cancel: ApprovedCancel, approval: ApprovedOrder) -> bool:
     signal = getattr(cancel, "of_signal_key", None)
-    return (approval.strategy == cancel.strategy
-            and (signal is None or approval.signal_key == signal)
-            and (cancel.market is None or approval.market == cancel.market))
+    return (
+        approval.strategy == cancel.strategy
+        and (signal is None or approval.signal_key == signal)
+        and (cancel.market is None or approval.market == cancel.market)
+    )
 
 
 def scope(store: OrderStore, cancel: ApprovedCancel) -> CancelScope:
@@ -46,5 +48,7 @@ def scope(store: OrderStore, cancel: ApprovedCancel) -> CancelScope:
                 found.refused.append(client_order_id)
             continue
         found.client_order_ids.append(client_order_id)
-        found.order_hashes += [o.order_hash for o in store.orders_of(client_order_id) if o.status in OPEN_STATUSES]
+        found.order_hashes += [
+            o.order_hash for o in store.orders_of(client_order_id) if o.status in OPEN_STATUSES
+        ]
     return found

@@ -46,8 +46,17 @@ class Gate:
 
 
 class Heartbeat:
-    def __init__(self, venue: Venue, gate: Gate, events: EventLog, *, interval_secs: float, max_failures: int,
-                 on_recovered: Callable[[], Awaitable[None]] | None = None, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        gate: Gate,
+        events: EventLog,
+        *,
+        interval_secs: float,
+        max_failures: int,
+        on_recovered: Callable[[], Awaitable[None]] | None = None,
+        clock=time.monotonic,
+    ) -> None:
         self.venue = venue
         self.gate = gate
         self.events = events
@@ -71,8 +80,9 @@ class Heartbeat:
             log.warning("heartbeat failed (%d in a row): %s", self.failures, error)
             if self.failures >= self.max_failures and self.gate.heartbeat_ok:
                 self.gate.set(heartbeat_ok=False)
-                self.events.emit("heartbeat_failed", failures=self.failures, error=str(error),
-                                 action="submission stopped")
+                self.events.emit(
+                    "heartbeat_failed", failures=self.failures, error=str(error), action="submission stopped"
+                )
                 log.error("heartbeats failing (%d in a row): submission stopped", self.failures)
             return False
         recovered = not self.gate.heartbeat_ok and self.last_ok is not None
@@ -97,6 +107,8 @@ class Heartbeat:
                 if age is not None:
                     metrics.EXECUTOR_HEARTBEAT_AGE_SECONDS.set(age)
                 try:
-                    await asyncio.wait_for(stopping.wait(), timeout=min(1.0, max(0.0, deadline - self._clock())))
+                    await asyncio.wait_for(
+                        stopping.wait(), timeout=min(1.0, max(0.0, deadline - self._clock()))
+                    )
                 except TimeoutError:
                     pass

@@ -131,7 +131,9 @@ class OrderStore:
         return cursor.rowcount == 1
 
     def approval(self, client_order_id: str) -> ApprovalRow | None:
-        row = self._db.execute("SELECT * FROM approvals WHERE client_order_id = ?", (client_order_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT * FROM approvals WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
         return _approval(row) if row else None
 
     def approvals_in(self, *states: str) -> list[ApprovalRow]:
@@ -144,16 +146,32 @@ class OrderStore:
             try:
                 out.append(_approval(r))
             except ValueError as error:  # stored before today's bounds: ended with the reason, the rest go on
-                self._db.execute("UPDATE approvals SET state = 'DONE', outcome = ? WHERE client_order_id = ?",
-                                 (f"invalid: {error}"[:500], r["client_order_id"]))
+                self._db.execute(
+                    "UPDATE approvals SET state = 'DONE', outcome = ? WHERE client_order_id = ?",
+                    (f"invalid: {error}"[:500], r["client_order_id"]),
+                )
         return out
 
-    def set_approval(self, client_order_id: str, *, state: str, phase: int | None = None,
-                     remaining: Decimal | None = None, outcome: str | None = None) -> None:
+    def set_approval(
+        self,
+        client_order_id: str,
+        *,
+        state: str,
+        phase: int | None = None,
+        remaining: Decimal | None = None,
+        outcome: str | None = None,
+    ) -> None:
         self._db.execute(
             "UPDATE approvals SET state = ?, phase = COALESCE(?, phase), remaining = COALESCE(?, remaining),"
             " outcome = COALESCE(?, outcome), updated_ts = ? WHERE client_order_id = ?",
-            (state, phase, None if remaining is None else str(remaining), outcome, self._clock(), client_order_id),
+            (
+                state,
+                phase,
+                None if remaining is None else str(remaining),
+                outcome,
+                self._clock(),
+                client_order_id,
+            ),
         )
 
     # ---- orders ---------------------------------------------------------------------------------
@@ -168,15 +186,31 @@ class OrderStore:
         with self._transaction():
             for row, _ in rows:
                 if row.client_order_id is not None:
-                    self._db.execute("UPDATE approvals SET state = 'ACTIVE', phase = ?, updated_ts = ?"
-                                     " WHERE client_order_id = ?", (row.phase, now, row.client_order_id))
+                    self._db.execute(
+                        "UPDATE approvals SET state = 'ACTIVE', phase = ?, updated_ts = ?"
+                        " WHERE client_order_id = ?",
+                        (row.phase, now, row.client_order_id),
+                    )
             for row, signed in rows:
                 self._db.execute(
                     "INSERT INTO orders (order_hash, client_order_id, phase, status, side, token_id, market, price,"
                     " size, order_type, strategy, signed, created_ts, updated_ts)"
                     " VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row.order_hash, row.client_order_id, row.phase, row.side, row.token_id, row.market,
-                     str(row.price), str(row.size), row.order_type, row.strategy, json.dumps(signed), now, now),
+                    (
+                        row.order_hash,
+                        row.client_order_id,
+                        row.phase,
+                        row.side,
+                        row.token_id,
+                        row.market,
+                        str(row.price),
+                        str(row.size),
+                        row.order_type,
+                        row.strategy,
+                        json.dumps(signed),
+                        now,
+                        now,
+                    ),
                 )
 
     def adopt(self, row: OrderRow) -> bool:
@@ -186,8 +220,19 @@ class OrderStore:
             "INSERT OR IGNORE INTO orders (order_hash, client_order_id, phase, status, side, token_id, market,"
             " price, size, size_matched, order_type, strategy, reason, created_ts, updated_ts)"
             " VALUES (?, NULL, 0, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'adopted', ?, ?)",
-            (row.order_hash, row.status.value, row.side, row.token_id, row.market, str(row.price), str(row.size),
-             str(row.size_matched), row.order_type, now, now),
+            (
+                row.order_hash,
+                row.status.value,
+                row.side,
+                row.token_id,
+                row.market,
+                str(row.price),
+                str(row.size),
+                str(row.size_matched),
+                row.order_type,
+                now,
+                now,
+            ),
         )
         return cursor.rowcount == 1
 
@@ -202,8 +247,11 @@ class OrderStore:
 
     def mark_reposted(self, order_hash: str, reason: str) -> None:
         """The same signed order goes out again: PENDING, one more post counted."""
-        self._db.execute("UPDATE orders SET status = 'PENDING', posts = posts + 1, reason = ?, updated_ts = ?"
-                         " WHERE order_hash = ?", (reason, self._clock(), order_hash))
+        self._db.execute(
+            "UPDATE orders SET status = 'PENDING', posts = posts + 1, reason = ?, updated_ts = ?"
+            " WHERE order_hash = ?",
+            (reason, self._clock(), order_hash),
+        )
 
     def order(self, order_hash: str) -> OrderRow | None:
         row = self._db.execute("SELECT * FROM orders WHERE order_hash = ?", (order_hash,)).fetchone()
@@ -222,13 +270,25 @@ class OrderStore:
         ).fetchall()
         return [_order(r) for r in rows]
 
-    def update_order(self, order_hash: str, status: OrderStatus, *, size_matched: Decimal | None = None,
-                     reason: str | None = None) -> OrderRow | None:
+    def update_order(
+        self,
+        order_hash: str,
+        status: OrderStatus,
+        *,
+        size_matched: Decimal | None = None,
+        reason: str | None = None,
+    ) -> OrderRow | None:
         """Set an order's status (and fill progress); returns the row after the change, None if unknown."""
         self._db.execute(
             "UPDATE orders SET status = ?, size_matched = COALESCE(?, size_matched), reason = COALESCE(?, reason),"
             " updated_ts = ? WHERE order_hash = ?",
-            (status.value, None if size_matched is None else str(size_matched), reason, self._clock(), order_hash),
+            (
+                status.value,
+                None if size_matched is None else str(size_matched),
+                reason,
+                self._clock(),
+                order_hash,
+            ),
         )
         return self.order(order_hash)
 
@@ -239,22 +299,29 @@ class OrderStore:
         now = self._clock()
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO baskets (basket_id, payload, state, created_ts, updated_ts) VALUES (?, ?, ?, ?, ?)",
-            (basket.basket_id, basket.model_dump_json(), "SETTLING", now, now))
+            (basket.basket_id, basket.model_dump_json(), "SETTLING", now, now),
+        )
         return cursor.rowcount == 1
 
     def settling_baskets(self) -> list[ApprovedBasket]:
-        rows = self._db.execute("SELECT payload FROM baskets WHERE state = 'SETTLING' ORDER BY created_ts").fetchall()
+        rows = self._db.execute(
+            "SELECT payload FROM baskets WHERE state = 'SETTLING' ORDER BY created_ts"
+        ).fetchall()
         return [ApprovedBasket.model_validate_json(r["payload"]) for r in rows]
 
     def set_basket_state(self, basket_id: str, state: str) -> None:
-        self._db.execute("UPDATE baskets SET state = ?, updated_ts = ? WHERE basket_id = ?",
-                         (state, self._clock(), basket_id))
+        self._db.execute(
+            "UPDATE baskets SET state = ?, updated_ts = ? WHERE basket_id = ?",
+            (state, self._clock(), basket_id),
+        )
 
     # ---- reports published ----------------------------------------------------------------------
 
     def first_time(self, key: str) -> bool:
         """Mark a report key as published; True the first time (so WS and REST never report twice)."""
-        cursor = self._db.execute("INSERT OR IGNORE INTO published (key, ts) VALUES (?, ?)", (key, self._clock()))
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO published (key, ts) VALUES (?, ?)", (key, self._clock())
+        )
         return cursor.rowcount == 1
 
     def published(self, key: str) -> bool:
@@ -292,21 +359,34 @@ class _Transaction:
 
 def _approval(row: sqlite3.Row) -> ApprovalRow:
     return ApprovalRow(
-        approval=ApprovedOrder.model_validate_json(row["payload"]), state=row["state"], phase=row["phase"],
-        remaining=Decimal(row["remaining"]), outcome=row["outcome"],
+        approval=ApprovedOrder.model_validate_json(row["payload"]),
+        state=row["state"],
+        phase=row["phase"],
+        remaining=Decimal(row["remaining"]),
+        outcome=row["outcome"],
     )
 
 
 def _order(row: sqlite3.Row) -> OrderRow:
     return OrderRow(
-        order_hash=row["order_hash"], client_order_id=row["client_order_id"], phase=row["phase"],
-        status=OrderStatus(row["status"]), side=row["side"], token_id=row["token_id"], market=row["market"],
-        price=Decimal(row["price"]), size=Decimal(row["size"]), size_matched=Decimal(row["size_matched"]),
-        order_type=row["order_type"], strategy=row["strategy"], reason=row["reason"],
-        created_ts=row["created_ts"], updated_ts=row["updated_ts"],
+        order_hash=row["order_hash"],
+        client_order_id=row["client_order_id"],
+        phase=row["phase"],
+        status=OrderStatus(row["status"]),
+        side=row["side"],
+        token_id=row["token_id"],
+        market=row["market"],
+        price=Decimal(row["price"]),
+        size=Decimal(row["size"]),
+        size_matched=Decimal(row["size_matched"]),
+        order_type=row["order_type"],
+        strategy=row["strategy"],
+        reason=row["reason"],
+        created_ts=row["created_ts"],
+        updated_ts=row["updated_ts"],
     )
 
 
 def iter_chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -77,8 +77,7 @@ def plan(
     )
     previous = first
     for number, raw, label in candidates:
-        wanted = _worst(on_tick(raw, tick, side),
-                        _ticks_worse(previous, min_step_ticks, tick, side), side)
+        wanted = _worst(on_tick(raw, tick, side), _ticks_worse(previous, min_step_ticks, tick, side), side)
         price = _clamp(wanted, limit, tick, side)
         if _is_worse(price, phases[-1].price, side):
             phases.append(Phase(number, price, label))

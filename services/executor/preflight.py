@@ -102,8 +102,11 @@ class Preflight:
         if status == "blocked":
             self._add("region (geoblock)", "FAIL", f"blocked: orders from {where} are refused by the venue")
         elif status == "close_only":
-            self._add("region (geoblock)", "WARN", f"close-only: {where} may only reduce positions "
-                      "(risk passes reducing orders only)")
+            self._add(
+                "region (geoblock)",
+                "WARN",
+                f"close-only: {where} may only reduce positions (risk passes reducing orders only)",
+            )
         else:
             self._add("region (geoblock)", "OK", where)
 
@@ -123,8 +126,12 @@ class Preflight:
         skew = venue_secs + 0.5 - (started + ended) / 2
         limit = self.settings.max_clock_skew_secs
         status: Status = "OK" if abs(skew) <= limit + 0.5 else "FAIL"
-        self._add("clock skew", status, f"{skew:+.1f}s against the venue (limit {limit:g}s)"
-                  + ("" if status == "OK" else ": fix the clock (NTP); signed requests carry our time"))
+        self._add(
+            "clock skew",
+            status,
+            f"{skew:+.1f}s against the venue (limit {limit:g}s)"
+            + ("" if status == "OK" else ": fix the clock (NTP); signed requests carry our time"),
+        )
 
     def _wallet(self) -> str | None:
         s = self.settings
@@ -136,7 +143,11 @@ class Preflight:
         funder = s.wallet_address or signer
         seen = wallet_type_of(self.environment, signer, funder)
         if seen != expected.name and not (seen is None and expected is SignatureType.DEPOSIT_WALLET):
-            self._add("signature type and funder", "FAIL", venue_module.wallet_mismatch(expected, seen, funder, signer))
+            self._add(
+                "signature type and funder",
+                "FAIL",
+                venue_module.wallet_mismatch(expected, seen, funder, signer),
+            )
             return None
         self._add("signature type and funder", "OK", f"{int(expected)} {expected.name}, funder {funder}")
         return funder
@@ -163,16 +174,27 @@ class Preflight:
             await reader.close()
         short = [name for name in SPENDERS if reading.allowances.get(name, Decimal(0)) <= 0]
         if reading.collateral_balance <= 0 or short:
-            problems = [f"balance {reading.collateral_balance} pUSD"] if reading.collateral_balance <= 0 else []
+            problems = (
+                [f"balance {reading.collateral_balance} pUSD"] if reading.collateral_balance <= 0 else []
+            )
             problems += [f"no allowance to {name} ({SPENDERS[name]})" for name in short]
             self._add("pUSD balance and allowances", "FAIL", "; ".join(problems))
         else:
-            self._add("pUSD balance and allowances", "OK",
-                      f"{reading.collateral_balance} pUSD; allowances to {', '.join(SPENDERS)}")
+            self._add(
+                "pUSD balance and allowances",
+                "OK",
+                f"{reading.collateral_balance} pUSD; allowances to {', '.join(SPENDERS)}",
+            )
         missing = [name for name in SPENDERS if not reading.operator_approvals.get(name)]
         if missing:
-            self._add("CTF approvals", "FAIL", "; ".join(f"{name} ({SPENDERS[name]}) not approved for the "
-                                                      "funder's outcome tokens" for name in missing))
+            self._add(
+                "CTF approvals",
+                "FAIL",
+                "; ".join(
+                    f"{name} ({SPENDERS[name]}) not approved for the funder's outcome tokens"
+                    for name in missing
+                ),
+            )
         else:
             self._add("CTF approvals", "OK", ", ".join(SPENDERS))
 
@@ -182,7 +204,9 @@ class Preflight:
         except PolydeskError as error:
             self._add("heartbeat", "FAIL", f"not accepted: {error}")
             return
-        self._add("heartbeat", "OK" if heartbeat_id else "FAIL", "accepted" if heartbeat_id else "no heartbeat id")
+        self._add(
+            "heartbeat", "OK" if heartbeat_id else "FAIL", "accepted" if heartbeat_id else "no heartbeat id"
+        )
 
 
 async def run_preflight(settings: ExecutorSettings) -> list[Check]:

@@ -24,8 +24,17 @@ log = logging.getLogger(__name__)
 
 
 class Reconciler:
-    def __init__(self, venue: Venue, store: OrderStore, reporter: Reporter, submitter: Submitter,
-                 events: EventLog, settings: ExecutorSettings, *, clock=time.time) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        store: OrderStore,
+        reporter: Reporter,
+        submitter: Submitter,
+        events: EventLog,
+        settings: ExecutorSettings,
+        *,
+        clock=time.time,
+    ) -> None:
         self.venue = venue
         self.store = store
         self.reporter = reporter
@@ -53,8 +62,13 @@ class Reconciler:
             if self._clock() - row.updated_ts < self.settings.unknown_grace_secs:
                 left += 1
                 continue
-            self.events.emit("unknown_absent", client_order_id=row.client_order_id, order_hash=row.order_hash,
-                             status=row.status, action="post the same signed order again")
+            self.events.emit(
+                "unknown_absent",
+                client_order_id=row.client_order_id,
+                order_hash=row.order_hash,
+                status=row.status,
+                action="post the same signed order again",
+            )
             absent.append(row)
         if absent:
             await self.submitter.repost(absent)
@@ -68,7 +82,9 @@ class Reconciler:
         strangers = [o for o in open_on_venue if self.store.order(o.id) is None]
         if strangers and self.settings.open_orders_on_start == "cancel":
             result = await self.venue.cancel([o.id for o in strangers])
-            self.events.emit("open_orders_canceled", count=len(result.canceled), not_canceled=result.not_canceled)
+            self.events.emit(
+                "open_orders_canceled", count=len(result.canceled), not_canceled=result.not_canceled
+            )
             # What was cancelled is no longer open: gap_fill below must not adopt it as LIVE (it did, and
             # published a RECONCILED LIVE report of an order the venue had just cancelled).
             canceled = set(result.canceled)
@@ -87,7 +103,9 @@ class Reconciler:
         open_ids = {o.id for o in open_on_venue}
         for order in open_on_venue:
             known = self.store.order(order.id)
-            status = venue_status(order.status, size_matched=order.size_matched, original_size=order.original_size)
+            status = venue_status(
+                order.status, size_matched=order.size_matched, original_size=order.original_size
+            )
             if known is None or known.status is not status or known.size_matched != order.size_matched:
                 await self.reporter.on_order(order, via="rest")
         for row in self.store.orders_in(OrderStatus.LIVE, OrderStatus.DELAYED):
@@ -109,10 +127,13 @@ class Reconciler:
             current = [o for o in orders if o.phase == row.phase]
             filled = sum((o.size_matched for o in current), Decimal(0))
             if a.must_fill and a.order_type in (OrderType.GTC, OrderType.GTD) and _resting(current):
-                self.submitter.waiting[a.client_order_id] = _spawn(self.submitter, a.client_order_id, row.phase)
+                self.submitter.waiting[a.client_order_id] = _spawn(
+                    self.submitter, a.client_order_id, row.phase
+                )
             elif a.must_fill and filled < row.remaining and row.phase > 0:
-                self.submitter.store.set_approval(a.client_order_id, state="QUEUED",
-                                                  remaining=row.remaining - filled)
+                self.submitter.store.set_approval(
+                    a.client_order_id, state="QUEUED", remaining=row.remaining - filled
+                )
             else:
                 self.store.set_approval(a.client_order_id, state="DONE", outcome="placed (before restart)")
 

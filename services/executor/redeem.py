@@ -77,18 +77,27 @@ class RedemptionStore:
     def add_sent(self, signed: SignedRedemption, token_payouts: dict[str, Decimal]) -> None:
         now = self._clock()
         payouts = json.dumps({token: str(value) for token, value in token_payouts.items()})
-        self._db.execute("INSERT INTO redemptions VALUES (?, ?, ?, ?, ?, 'SENT', ?, ?)",
-                         (signed.tx_hash, signed.condition_id, signed.raw, signed.nonce, payouts, now, now))
+        self._db.execute(
+            "INSERT INTO redemptions VALUES (?, ?, ?, ?, ?, 'SENT', ?, ?)",
+            (signed.tx_hash, signed.condition_id, signed.raw, signed.nonce, payouts, now, now),
+        )
 
     def set_state(self, tx_hash: str, state: str) -> None:
-        self._db.execute("UPDATE redemptions SET state = ?, updated_ts = ? WHERE tx_hash = ?",
-                         (state, self._clock(), tx_hash))
+        self._db.execute(
+            "UPDATE redemptions SET state = ?, updated_ts = ? WHERE tx_hash = ?",
+            (state, self._clock(), tx_hash),
+        )
 
     def in_state(self, state: str) -> list[RedemptionRow]:
-        rows = self._db.execute("SELECT tx_hash, condition_id, raw, nonce, token_payouts, state FROM redemptions "
-                                "WHERE state = ? ORDER BY created_ts", (state,)).fetchall()
-        return [RedemptionRow(r[0], r[1], r[2], r[3], {k: Decimal(v) for k, v in json.loads(r[4]).items()}, r[5])
-                for r in rows]
+        rows = self._db.execute(
+            "SELECT tx_hash, condition_id, raw, nonce, token_payouts, state FROM redemptions "
+            "WHERE state = ? ORDER BY created_ts",
+            (state,),
+        ).fetchall()
+        return [
+            RedemptionRow(r[0], r[1], r[2], r[3], {k: Decimal(v) for k, v in json.loads(r[4]).items()}, r[5])
+            for r in rows
+        ]
 
     def close(self) -> None:
         self._db.close()
@@ -106,9 +115,18 @@ class Outcome:
 
 
 class Redeemer:
-    def __init__(self, chain: ChainRedeemer, store: RedemptionStore, publish: Publish, events: EventLog, *,
-                 clob_url: str, data_api_url: str, receipt_timeout_secs: float = 120.0,
-                 http_timeout_secs: float = 10.0) -> None:
+    def __init__(
+        self,
+        chain: ChainRedeemer,
+        store: RedemptionStore,
+        publish: Publish,
+        events: EventLog,
+        *,
+        clob_url: str,
+        data_api_url: str,
+        receipt_timeout_secs: float = 120.0,
+        http_timeout_secs: float = 10.0,
+    ) -> None:
         self.chain = chain
         self.store = store
         self.publish = publish
@@ -149,8 +167,9 @@ class Redeemer:
 
     async def _market(self, condition_id: str) -> tuple[tuple[str, ...], bool]:
         if condition_id not in self._markets:
-            self._markets[condition_id] = await fetch_market_tokens(self.clob_url, condition_id,
-                                                                    timeout_secs=self.http_timeout_secs)
+            self._markets[condition_id] = await fetch_market_tokens(
+                self.clob_url, condition_id, timeout_secs=self.http_timeout_secs
+            )
         return self._markets[condition_id]
 
     async def redeem_market(self, condition_id: str) -> Outcome:
@@ -162,8 +181,10 @@ class Redeemer:
         if not any(held.values()):
             return Outcome(condition_id, "nothing_held", "no outcome token of this market in the wallet")
         if not await self.chain.approved(neg_risk):
-            detail = ("the wallet has not approved the collateral adapter on the CTF (setApprovalForAll; "
-                      "part of the SDK's trading approvals)")
+            detail = (
+                "the wallet has not approved the collateral adapter on the CTF (setApprovalForAll; "
+                "part of the SDK's trading approvals)"
+            )
             if condition_id not in self._blocked:
                 self._blocked.add(condition_id)
                 metrics.EXECUTOR_REDEMPTIONS.labels(result="not_approved").inc()
@@ -172,8 +193,14 @@ class Redeemer:
         signed = await self.chain.sign(condition_id, neg_risk)
         token_payouts = _token_payouts(token_ids, payouts)
         self.store.add_sent(signed, token_payouts)  # before sending: a crash after the send still finds it
-        self.events.emit("redeem_sent", market=condition_id, tx_hash=signed.tx_hash, nonce=signed.nonce,
-                         neg_risk=neg_risk, shares={t: str(Decimal(v) / 10**6) for t, v in held.items()})
+        self.events.emit(
+            "redeem_sent",
+            market=condition_id,
+            tx_hash=signed.tx_hash,
+            nonce=signed.nonce,
+            neg_risk=neg_risk,
+            shares={t: str(Decimal(v) / 10**6) for t, v in held.items()},
+        )
         await self.chain.send(signed)
         row = RedemptionRow(signed.tx_hash, condition_id, signed.raw, signed.nonce, token_payouts, "SENT")
         return await self._await_receipt(row)
@@ -190,7 +217,9 @@ class Redeemer:
             except Replaced as error:  # never mined and never will be: the market is looked at afresh
                 self.store.set_state(row.tx_hash, "DROPPED")
                 metrics.EXECUTOR_REDEMPTIONS.labels(result="dropped").inc()
-                self.events.emit("redeem_dropped", market=row.condition_id, tx_hash=row.tx_hash, reason=str(error))
+                self.events.emit(
+                    "redeem_dropped", market=row.condition_id, tx_hash=row.tx_hash, reason=str(error)
+                )
             except PolydeskError as error:
                 outcomes.append(Outcome(row.condition_id, "pending", str(error), row.tx_hash))
         return outcomes
@@ -199,7 +228,9 @@ class Redeemer:
         deadline = time.monotonic() + self.receipt_timeout_secs
         while (receipt := await self.chain.receipt(row.tx_hash)) is None:
             if time.monotonic() > deadline:
-                return Outcome(row.condition_id, "pending", "no receipt yet; looked at again next pass", row.tx_hash)
+                return Outcome(
+                    row.condition_id, "pending", "no receipt yet; looked at again next pass", row.tx_hash
+                )
             await asyncio.sleep(RECEIPT_POLL_SECS)
         return await self._complete(row, receipt)
 
@@ -208,26 +239,42 @@ class Redeemer:
         if not read.succeeded:
             self.store.set_state(row.tx_hash, "REVERTED")
             metrics.EXECUTOR_REDEMPTIONS.labels(result="reverted").inc()
-            self.events.emit("redeem_reverted", market=row.condition_id, tx_hash=row.tx_hash,
-                             block=read.block_number)
+            self.events.emit(
+                "redeem_reverted", market=row.condition_id, tx_hash=row.tx_hash, block=read.block_number
+            )
             return Outcome(row.condition_id, "reverted", "the transaction reverted on chain", row.tx_hash)
         keyed = []
         for token in read.tokens:
             key = f"redeem:{row.tx_hash}:{token.token_id}"
             message = PositionRedeemed(
-                envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)), market=row.condition_id,
-                token_id=token.token_id, shares=token.shares, payout_usd=token.payout_usd,
-                transaction_hash=row.tx_hash)
+                envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
+                market=row.condition_id,
+                token_id=token.token_id,
+                shares=token.shares,
+                payout_usd=token.payout_usd,
+                transaction_hash=row.tx_hash,
+            )
             keyed.append((key, Output(FILLS, message)))
         await self.publish(keyed)
         self.store.set_state(row.tx_hash, "DONE")
         payout = sum((t.payout_usd for t in read.tokens), Decimal(0))
         metrics.EXECUTOR_REDEMPTIONS.labels(result="redeemed").inc()
         metrics.EXECUTOR_REDEEMED_USD.inc(float(payout))
-        self.events.emit("position_redeemed", market=row.condition_id, tx_hash=row.tx_hash, block=read.block_number,
-                         payout_usd=str(payout), tokens={t.token_id: str(t.shares) for t in read.tokens})
-        return Outcome(row.condition_id, "redeemed", f"paid {payout} pUSD", row.tx_hash,
-                       [output.message for _, output in keyed])  # type: ignore[misc]
+        self.events.emit(
+            "position_redeemed",
+            market=row.condition_id,
+            tx_hash=row.tx_hash,
+            block=read.block_number,
+            payout_usd=str(payout),
+            tokens={t.token_id: str(t.shares) for t in read.tokens},
+        )
+        return Outcome(
+            row.condition_id,
+            "redeemed",
+            f"paid {payout} pUSD",
+            row.tx_hash,
+            [output.message for _, output in keyed],
+        )  # type: ignore[misc]
 
     # ---- the executor's task --------------------------------------------------------------------
 
@@ -240,7 +287,9 @@ class Redeemer:
                 outcomes = await self.run_pass()
                 for outcome in outcomes:
                     if outcome.result in ("failed", "pending"):
-                        log.warning("redemption of %s: %s: %s", outcome.condition_id, outcome.result, outcome.detail)
+                        log.warning(
+                            "redemption of %s: %s: %s", outcome.condition_id, outcome.result, outcome.detail
+                        )
                 if outcomes or first:
                     self.events.emit("redeem_pass", markets={o.condition_id: o.result for o in outcomes})
                 first = False
@@ -263,8 +312,10 @@ def unavailable(settings: ExecutorSettings) -> str | None:
     if settings.private_key is None:
         return "POLYDESK_PRIVATE_KEY: redemption is signed with the wallet's key"
     if settings.signature_type != 0:
-        return ("POLYDESK_SIGNATURE_TYPE: redemption is sent by the signing key itself, so it needs an EOA wallet "
-                "(0); a proxy or Safe wallet's positions are redeemed through the wallet or Polymarket's relayer")
+        return (
+            "POLYDESK_SIGNATURE_TYPE: redemption is sent by the signing key itself, so it needs an EOA wallet "
+            "(0); a proxy or Safe wallet's positions are redeemed through the wallet or Polymarket's relayer"
+        )
     if settings.chain_rpc_url() is None:
         return "POLYDESK_RPC_URL: a Polygon JSON-RPC URL is needed to redeem in production"
     return None
@@ -276,11 +327,22 @@ def from_settings(settings: ExecutorSettings, publish: Publish, events: EventLog
     if reason is not None:
         raise ConfigurationError(reason)
     assert settings.private_key is not None
-    chain = ChainRedeemer(str(settings.chain_rpc_url()), settings.private_key.get_secret_value(),
-                          timeout_secs=settings.submit_timeout_secs, chain_id=settings.chain_id)
+    chain = ChainRedeemer(
+        str(settings.chain_rpc_url()),
+        settings.private_key.get_secret_value(),
+        timeout_secs=settings.submit_timeout_secs,
+        chain_id=settings.chain_id,
+    )
     if settings.wallet_address and settings.wallet_address.lower() != chain.wallet.lower():
-        raise ConfigurationError("POLYDESK_WALLET_ADDRESS: is not the signing key's address; an EOA redeems "
-                                 "its own positions")
-    return Redeemer(chain, RedemptionStore(settings.db_path()), publish, events, clob_url=settings.clob_url,
-                    data_api_url=settings.positions_url(),
-                    receipt_timeout_secs=settings.redeem_receipt_timeout_secs)
+        raise ConfigurationError(
+            "POLYDESK_WALLET_ADDRESS: is not the signing key's address; an EOA redeems its own positions"
+        )
+    return Redeemer(
+        chain,
+        RedemptionStore(settings.db_path()),
+        publish,
+        events,
+        clob_url=settings.clob_url,
+        data_api_url=settings.positions_url(),
+        receipt_timeout_secs=settings.redeem_receipt_timeout_secs,
+    )

@@ -50,21 +50,30 @@ CANCEL_ALL_ATTEMPTS = 5
 
 
 class Executor:
-    def __init__(self, ctx: ServiceContext, venue: Venue, store: OrderStore, settings: ExecutorSettings) -> None:
+    def __init__(
+        self, ctx: ServiceContext, venue: Venue, store: OrderStore, settings: ExecutorSettings
+    ) -> None:
         self.ctx = ctx
         self.venue = venue
         self.store = store
         self.settings = settings
         self.gate = Gate()
         fee_schedule = getattr(venue, "fee_schedule", None)
-        self.reporter = Reporter(store, ctx.bus, ctx.events, venue.api_key,
-                                 FeeSchedules(fee_schedule) if fee_schedule else None)
+        self.reporter = Reporter(
+            store, ctx.bus, ctx.events, venue.api_key, FeeSchedules(fee_schedule) if fee_schedule else None
+        )
         self.submitter = Submitter(venue, store, self.reporter, ctx.events, self.gate, settings)
         self.reporter.on_resolved = self.submitter.after_placed
         self.baskets = Baskets(store, venue, self.submitter.wake, ctx.events, settings)
         self.reconciler = Reconciler(venue, store, self.reporter, self.submitter, ctx.events, settings)
-        self.heartbeat = Heartbeat(venue, self.gate, ctx.events, interval_secs=settings.heartbeat_interval_secs,
-                                   max_failures=settings.heartbeat_max_failures, on_recovered=self._gap_fill)
+        self.heartbeat = Heartbeat(
+            venue,
+            self.gate,
+            ctx.events,
+            interval_secs=settings.heartbeat_interval_secs,
+            max_failures=settings.heartbeat_max_failures,
+            on_recovered=self._gap_fill,
+        )
         self.reconcile_now = asyncio.Event()
         self.redeemer: Redeemer | None = None  # auto-redeem (services.executor.redeem), when on
 
@@ -74,8 +83,9 @@ class Executor:
         message = delivery.message
         if isinstance(message, ApprovedOrder):
             if self.gate.kill_switch:
-                self.ctx.events.emit("approval_dropped", client_order_id=message.client_order_id,
-                                     reason="kill switch on")
+                self.ctx.events.emit(
+                    "approval_dropped", client_order_id=message.client_order_id, reason="kill switch on"
+                )
                 return ()
             if self.store.add_approval(message):
                 self.submitter.wake.set()
@@ -121,14 +131,25 @@ class Executor:
                 continue
             price = retick(a, message.new_tick_size)
             if price is None:
-                self.store.set_approval(a.client_order_id, state="DONE",
-                                        outcome=f"refused: off the new tick {message.new_tick_size}")
-                self.ctx.events.emit("approval_dropped", client_order_id=a.client_order_id,
-                                     reason=f"tick size {message.old_tick_size} -> {message.new_tick_size}: "
-                                            f"no price within the limit {a.price_limit}")
+                self.store.set_approval(
+                    a.client_order_id,
+                    state="DONE",
+                    outcome=f"refused: off the new tick {message.new_tick_size}",
+                )
+                self.ctx.events.emit(
+                    "approval_dropped",
+                    client_order_id=a.client_order_id,
+                    reason=f"tick size {message.old_tick_size} -> {message.new_tick_size}: "
+                    f"no price within the limit {a.price_limit}",
+                )
             elif price != a.price:
-                self.ctx.events.emit("approval_retick", client_order_id=a.client_order_id, price=a.price,
-                                     new_price=price, tick_size=message.new_tick_size)
+                self.ctx.events.emit(
+                    "approval_retick",
+                    client_order_id=a.client_order_id,
+                    price=a.price,
+                    new_price=price,
+                    tick_size=message.new_tick_size,
+                )
         self.submitter.wake.set()
 
     async def cancel_approvals(self, message: ApprovedCancel) -> None:
@@ -143,13 +164,22 @@ class Executor:
         if found.order_hashes:
             result = await self.venue.cancel(found.order_hashes)
             canceled, not_canceled = list(result.canceled), dict(result.not_canceled)
-        self.ctx.events.emit("cancel", strategy=message.strategy, signal_key=message.signal_key,
-                             of_signal_key=getattr(message, "of_signal_key", None), market=message.market,
-                             client_order_ids=found.client_order_ids, order_ids=found.order_hashes,
-                             canceled=len(canceled), not_canceled=not_canceled, refused=found.refused)
+        self.ctx.events.emit(
+            "cancel",
+            strategy=message.strategy,
+            signal_key=message.signal_key,
+            of_signal_key=getattr(message, "of_signal_key", None),
+            market=message.market,
+            client_order_ids=found.client_order_ids,
+            order_ids=found.order_hashes,
+            canceled=len(canceled),
+            not_canceled=not_canceled,
+            refused=found.refused,
+        )
         if found.refused:
-            log.warning("cancel from %s refused for %d order(s) it does not own", message.strategy,
-                        len(found.refused))
+            log.warning(
+                "cancel from %s refused for %d order(s) it does not own", message.strategy, len(found.refused)
+            )
         for order_hash in canceled:  # the venue's word on these; the rest comes with the next gap fill
             done = self.store.update_order(order_hash, OrderStatus.CANCELED)
             if done:
@@ -181,7 +211,9 @@ class Executor:
                 if row.order_hash in result.canceled:
                     done = self.store.update_order(row.order_hash, OrderStatus.CANCELED)
                     if done:
-                        await self.reporter.publish([self.reporter.order_update(done, OrderEventKind.CANCELLATION)])
+                        await self.reporter.publish(
+                            [self.reporter.order_update(done, OrderEventKind.CANCELLATION)]
+                        )
             if not left:
                 self.ctx.events.emit("cancel_all", reason=reason, canceled=len(result.canceled), open_left=0)
                 return True
@@ -235,8 +267,11 @@ class Executor:
 
     def _publish_status(self) -> None:
         age = self.heartbeat.age()
-        self.ctx.status.update(submitting=self.gate.open, halted_reason=self.gate.reason(),
-                               heartbeat_age_secs=None if age is None else round(age, 1))
+        self.ctx.status.update(
+            submitting=self.gate.open,
+            halted_reason=self.gate.reason(),
+            heartbeat_age_secs=None if age is None else round(age, 1),
+        )
 
     async def run(self) -> None:
         stopping = self.ctx.stopping
@@ -251,12 +286,15 @@ class Executor:
             self.ctx.task("reconcile", self.reconcile_loop),
             self.ctx.task("submitter", lambda: self.submitter.run(stopping)),
         ]
-        consumers = [self.ctx.consume(APPROVED_ORDERS, GROUP, self.on_approved),
-                     self.ctx.consume(CONTROL, GROUP, self.on_control)]
+        consumers = [
+            self.ctx.consume(APPROVED_ORDERS, GROUP, self.on_approved),
+            self.ctx.consume(CONTROL, GROUP, self.on_control),
+        ]
         if self.redeemer is not None:
             redeemer = self.redeemer
-            tasks.append(self.ctx.task(
-                "redeemer", lambda: redeemer.run(stopping, self.settings.redeem_interval_secs)))
+            tasks.append(
+                self.ctx.task("redeemer", lambda: redeemer.run(stopping, self.settings.redeem_interval_secs))
+            )
         self._publish_status()
         try:
             await stopping.wait()
@@ -289,10 +327,14 @@ async def _sleep_unless(event: asyncio.Event, secs: float) -> None:
 async def _preflight(ctx: ServiceContext, settings: ExecutorSettings) -> None:
     """Live trading starts only when every preflight check passes (a close-only region passes with a warning)."""
     results = await preflight.run_preflight(settings)
-    ctx.events.emit("preflight", checks=[{"name": c.name, "status": c.status, "detail": c.detail} for c in results])
+    ctx.events.emit(
+        "preflight", checks=[{"name": c.name, "status": c.status, "detail": c.detail} for c in results]
+    )
     bad = preflight.failed(results)
     if bad:
-        raise ConfigurationError("preflight failed, not trading: " + "; ".join(f"{c.name}: {c.detail}" for c in bad))
+        raise ConfigurationError(
+            "preflight failed, not trading: " + "; ".join(f"{c.name}: {c.detail}" for c in bad)
+        )
 
 
 def build_main(settings: ExecutorSettings) -> ServiceMain:
@@ -300,8 +342,10 @@ def build_main(settings: ExecutorSettings) -> ServiceMain:
     for secret in (settings.private_key, settings.api_key, settings.api_secret, settings.api_passphrase):
         register_secret(secret)
     if settings.private_key is None:
-        raise ConfigurationError("POLYDESK_PRIVATE_KEY: required by the executor (or POLYDESK_PRIVATE_KEY_FILE "
-                                 "naming a file that holds it)")
+        raise ConfigurationError(
+            "POLYDESK_PRIVATE_KEY: required by the executor (or POLYDESK_PRIVATE_KEY_FILE "
+            "naming a file that holds it)"
+        )
     if settings.auto_redeem and (reason := redeem.unavailable(settings)):
         raise ConfigurationError(f"POLYDESK_AUTO_REDEEM is on but {reason}")
 
@@ -323,9 +367,14 @@ def build_main(settings: ExecutorSettings) -> ServiceMain:
             else:
                 ctx.events.emit("auto_redeem_off", reason=reason)
         ctx.on_shutdown(executor.shutdown)
-        ctx.events.emit("executor_started", wallet=settings.wallet_address, signature_type=settings.signature_type,
-                        production=settings.is_production(), open_orders_on_start=settings.open_orders_on_start,
-                        auto_redeem=executor.redeemer is not None)
+        ctx.events.emit(
+            "executor_started",
+            wallet=settings.wallet_address,
+            signature_type=settings.signature_type,
+            production=settings.is_production(),
+            open_orders_on_start=settings.open_orders_on_start,
+            auto_redeem=executor.redeemer is not None,
+        )
         await executor.run()
 
     return main

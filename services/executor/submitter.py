@@ -48,8 +48,15 @@ DUPLICATED_CODE = "duplicated"
 
 
 class Submitter:
-    def __init__(self, venue: Venue, store: OrderStore, reporter: Reporter, events: EventLog, gate: Gate,
-                 settings: ExecutorSettings) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        store: OrderStore,
+        reporter: Reporter,
+        events: EventLog,
+        gate: Gate,
+        settings: ExecutorSettings,
+    ) -> None:
         self.venue = venue
         self.store = store
         self.reporter = reporter
@@ -79,7 +86,9 @@ class Submitter:
                 log.exception("submission pass failed; queued approvals stay queued")
 
     async def submit_ready(self) -> None:
-        ready = [a for a in self.store.approvals_in("QUEUED") if a.approval.client_order_id not in self.waiting]
+        ready = [
+            a for a in self.store.approvals_in("QUEUED") if a.approval.client_order_id not in self.waiting
+        ]
         if time.monotonic() < self.post_only_until:
             ready = [a for a in ready if a.approval.post_only]
         for chunk in iter_chunks(ready, self.settings.post_batch_max):
@@ -118,15 +127,24 @@ class Submitter:
         if next_phase is None:
             return None
         number, price, label = next_phase
-        request = OrderRequest(a.token_id, a.side, price, row.remaining, a.order_type, a.post_only,
-                               a.expiration_ts, a.neg_risk)
+        request = OrderRequest(
+            a.token_id, a.side, price, row.remaining, a.order_type, a.post_only, a.expiration_ts, a.neg_risk
+        )
         try:
             signed = await self.venue.sign(request)
         except PolydeskError as error:
             await self._finish(row, f"not signed: {error}")
             return None
-        self.events.emit("order_phase", client_order_id=a.client_order_id, phase=number, label=label,
-                         price=price, size=row.remaining, side=a.side, order_hash=signed.order_hash)
+        self.events.emit(
+            "order_phase",
+            client_order_id=a.client_order_id,
+            phase=number,
+            label=label,
+            price=price,
+            size=row.remaining,
+            side=a.side,
+            order_hash=signed.order_hash,
+        )
         return number, signed
 
     async def _defer(self, row: ApprovalRow, unsettled: list[OrderRow]) -> None:
@@ -135,11 +153,14 @@ class Submitter:
         a = row.approval
         phase = max(o.phase for o in unsettled)
         self.store.set_approval(a.client_order_id, state="ACTIVE", phase=phase)
-        self.events.emit("sign_deferred", client_order_id=a.client_order_id,
-                         open_orders=[o.order_hash for o in unsettled])
+        self.events.emit(
+            "sign_deferred", client_order_id=a.client_order_id, open_orders=[o.order_hash for o in unsettled]
+        )
         if not any(o.status in UNRESOLVED_STATUSES for o in unsettled):
             current = [o for o in unsettled if o.phase == phase]
-            await self.after_placed(a.client_order_id, phase, sum((o.size_matched for o in current), Decimal(0)))
+            await self.after_placed(
+                a.client_order_id, phase, sum((o.size_matched for o in current), Decimal(0))
+            )
 
     async def repost(self, orders: list[OrderRow]) -> None:
         """Post again, as signed, orders the venue has shown no trace of (by hash) past the grace period:
@@ -152,8 +173,14 @@ class Submitter:
             reason = self._not_repostable(order, row, body)
             if reason is not None:
                 done = self.store.update_order(order.order_hash, OrderStatus.REJECTED, reason=reason)
-                self.events.emit("unknown_resolved", client_order_id=order.client_order_id,
-                                 order_hash=order.order_hash, status="REJECTED", found=False, reason=reason)
+                self.events.emit(
+                    "unknown_resolved",
+                    client_order_id=order.client_order_id,
+                    order_hash=order.order_hash,
+                    status="REJECTED",
+                    found=False,
+                    reason=reason,
+                )
                 if done:
                     await self.reporter.publish([self.reporter.order_update(done, OrderEventKind.RECONCILED)])
                 if row is not None and row.state != "DONE":
@@ -161,11 +188,24 @@ class Submitter:
                 continue
             assert row is not None and body is not None
             a = row.approval
-            request = OrderRequest(a.token_id, a.side, order.price, order.size, a.order_type, a.post_only,
-                                   a.expiration_ts, a.neg_risk)
+            request = OrderRequest(
+                a.token_id,
+                a.side,
+                order.price,
+                order.size,
+                a.order_type,
+                a.post_only,
+                a.expiration_ts,
+                a.neg_risk,
+            )
             self.store.mark_reposted(order.order_hash, "re-posted: the same signed order (absent by hash)")
-            self.events.emit("order_reposted", client_order_id=a.client_order_id, order_hash=order.order_hash,
-                             phase=order.phase, posts=self.store.posts(order.order_hash))
+            self.events.emit(
+                "order_reposted",
+                client_order_id=a.client_order_id,
+                order_hash=order.order_hash,
+                phase=order.phase,
+                posts=self.store.posts(order.order_hash),
+            )
             batch.append(self.venue.restore(order.order_hash, body, request))
             owners[order.order_hash] = (row, order.phase)
         for chunk in iter_chunks(batch, self.settings.post_batch_max):
@@ -196,24 +236,40 @@ class Submitter:
         now_ns = time.time_ns()
         for row, number in owners.values():
             if number == 1:  # end to end: from the venue event that caused it (the envelope's source time)
-                metrics.TICK_TO_ORDER_SECONDS.observe(max(0.0, (now_ns - row.approval.envelope.source_ts_ns) / 1e9))
+                metrics.TICK_TO_ORDER_SECONDS.observe(
+                    max(0.0, (now_ns - row.approval.envelope.source_ts_ns) / 1e9)
+                )
         started = time.perf_counter()
         try:
             results = await retry_async(
-                lambda: self._post_once(batch), attempts=self.settings.post_attempts,
-                retry_on=(TransientVenueError,), base_secs=0.5, max_secs=30.0,
+                lambda: self._post_once(batch),
+                attempts=self.settings.post_attempts,
+                retry_on=(TransientVenueError,),
+                base_secs=0.5,
+                max_secs=30.0,
             )
         except UnknownOutcome as error:
             metrics.EXECUTOR_SUBMIT_SECONDS.observe(time.perf_counter() - started)
-            self._unresolved([s.order_hash for s in batch], "unknown", str(error), "reconcile by hash; re-post the same order if absent")
+            self._unresolved(
+                [s.order_hash for s in batch],
+                "unknown",
+                str(error),
+                "reconcile by hash; re-post the same order if absent",
+            )
             log.warning("post of %d order(s) ended unknown (%s): reconciling by hash", len(batch), error)
             return
         except TransientVenueError as error:
             # Refused every attempt, "before processing" by the venue's word; but a refusal can come after
             # the order was applied, so it is resolved by hash like an unknown outcome, never signed again.
-            self._unresolved([s.order_hash for s in batch], "refused", f"refused {self.settings.post_attempts} times: {error}",
-                             "resolve by hash; re-post the same order if absent")
-            log.warning("post of %d order(s) refused every attempt (%s): resolving by hash", len(batch), error)
+            self._unresolved(
+                [s.order_hash for s in batch],
+                "refused",
+                f"refused {self.settings.post_attempts} times: {error}",
+                "resolve by hash; re-post the same order if absent",
+            )
+            log.warning(
+                "post of %d order(s) refused every attempt (%s): resolving by hash", len(batch), error
+            )
             return
         except VenueRejected as error:
             if len(batch) == 1:
@@ -241,8 +297,13 @@ class Submitter:
             metrics.EXECUTOR_ORDERS.labels(outcome=outcome).inc()
             metrics.EXECUTOR_UNKNOWN_OUTCOMES.inc()
             row = self.store.update_order(order_hash, OrderStatus.UNKNOWN, reason=reason)
-            self.events.emit("order_unknown", client_order_id=row.client_order_id if row else None,
-                             order_hash=order_hash, error=reason, action=action)
+            self.events.emit(
+                "order_unknown",
+                client_order_id=row.client_order_id if row else None,
+                order_hash=order_hash,
+                error=reason,
+                action=action,
+            )
 
     async def _post_once(self, batch: list[SignedOrder]) -> list[PostResult]:
         try:
@@ -251,11 +312,14 @@ class Submitter:
             if error.restriction == "post_only":
                 self.post_only_until = time.monotonic() + self.settings.post_only_retry_secs
                 error.retry_after_secs = max(error.retry_after_secs, self.settings.post_only_retry_secs)
-            self.events.emit("venue_restricted", restriction=error.restriction, wait_secs=error.retry_after_secs)
+            self.events.emit(
+                "venue_restricted", restriction=error.restriction, wait_secs=error.retry_after_secs
+            )
             raise
         except TransientVenueError as error:
-            self.events.emit("post_retry", error=str(error),
-                             wait_secs=getattr(error, "retry_after_secs", None))
+            self.events.emit(
+                "post_retry", error=str(error), wait_secs=getattr(error, "retry_after_secs", None)
+            )
             raise
 
     async def _record(self, row: ApprovalRow, number: int, result: PostResult) -> None:
@@ -264,26 +328,53 @@ class Submitter:
             status = POST_STATUS.get(result.status, OrderStatus.LIVE)
             filled = result.taking_amount if a.side is Side.BUY else result.making_amount
             if status is OrderStatus.MATCHED and filled < row.remaining:
-                status = OrderStatus.LIVE if a.order_type in (OrderType.GTC, OrderType.GTD) else OrderStatus.MATCHED
-            order = self.store.update_order(result.order_hash, status, size_matched=min(filled, row.remaining))
+                status = (
+                    OrderStatus.LIVE
+                    if a.order_type in (OrderType.GTC, OrderType.GTD)
+                    else OrderStatus.MATCHED
+                )
+            order = self.store.update_order(
+                result.order_hash, status, size_matched=min(filled, row.remaining)
+            )
             metrics.EXECUTOR_ORDERS.labels(outcome=result.status or "live").inc()
-            self.events.emit("order_submitted", client_order_id=a.client_order_id, order_hash=result.order_hash,
-                             phase=number, status=result.status, price=order.price if order else None,
-                             size=row.remaining, trade_ids=list(result.trade_ids))
+            self.events.emit(
+                "order_submitted",
+                client_order_id=a.client_order_id,
+                order_hash=result.order_hash,
+                phase=number,
+                status=result.status,
+                price=order.price if order else None,
+                size=row.remaining,
+                trade_ids=list(result.trade_ids),
+            )
             if order:
                 await self.reporter.publish([self.reporter.order_update(order, OrderEventKind.PLACEMENT)])
-            if status is OrderStatus.DELAYED:  # taker delay: the user stream tells the outcome (Reporter.on_order)
+            if (
+                status is OrderStatus.DELAYED
+            ):  # taker delay: the user stream tells the outcome (Reporter.on_order)
                 return
             await self.after_placed(a.client_order_id, number, filled)
             return
         if result.code == DUPLICATED_CODE:  # it exists: an earlier post of this very order went through
-            self._unresolved([result.order_hash], "duplicated", f"{result.code}: {result.message}",
-                             "the venue has this hash: resolve by hash")
+            self._unresolved(
+                [result.order_hash],
+                "duplicated",
+                f"{result.code}: {result.message}",
+                "the venue has this hash: resolve by hash",
+            )
             return
-        order = self.store.update_order(result.order_hash, OrderStatus.REJECTED, reason=f"{result.code}: {result.message}")
+        order = self.store.update_order(
+            result.order_hash, OrderStatus.REJECTED, reason=f"{result.code}: {result.message}"
+        )
         metrics.EXECUTOR_ORDERS.labels(outcome="rejected").inc()
-        self.events.emit("order_rejected", client_order_id=a.client_order_id, order_hash=result.order_hash,
-                         phase=number, code=result.code, message=result.message)
+        self.events.emit(
+            "order_rejected",
+            client_order_id=a.client_order_id,
+            order_hash=result.order_hash,
+            phase=number,
+            code=result.code,
+            message=result.message,
+        )
         if order:
             await self.reporter.publish([self.reporter.order_update(order, OrderEventKind.PLACEMENT)])
         if a.must_fill and result.code in NEXT_PHASE_CODES:
@@ -297,24 +388,41 @@ class Submitter:
         a = row.approval
         tick = self.ticks.of(a)
         if retick(a, tick) is None:  # the tick changed under it: no price on the new grid is within its limit
-            self.store.set_approval(a.client_order_id, state="DONE", outcome=f"refused: off the new tick {tick}")
-            self.events.emit("approval_dropped", client_order_id=a.client_order_id,
-                             reason=f"price {a.price} has no price on tick {tick} within the limit {a.price_limit}")
+            self.store.set_approval(
+                a.client_order_id, state="DONE", outcome=f"refused: off the new tick {tick}"
+            )
+            self.events.emit(
+                "approval_dropped",
+                client_order_id=a.client_order_id,
+                reason=f"price {a.price} has no price on tick {tick} within the limit {a.price_limit}",
+            )
             return None
         try:
-            planned = phase_plan.plan(side=a.side, target=a.price, limit=a.price_limit, tick=tick,
-                                      must_fill=a.must_fill, phase2_offset_bps=self.settings.phase2_offset_bps,
-                                      max_slippage_bps=self.settings.max_slippage_bps,
-                                      min_step_ticks=self.settings.phase_min_step_ticks)
+            planned = phase_plan.plan(
+                side=a.side,
+                target=a.price,
+                limit=a.price_limit,
+                tick=tick,
+                must_fill=a.must_fill,
+                phase2_offset_bps=self.settings.phase2_offset_bps,
+                max_slippage_bps=self.settings.max_slippage_bps,
+                min_step_ticks=self.settings.phase_min_step_ticks,
+            )
         except ValueError as error:
             self.store.set_approval(a.client_order_id, state="DONE", outcome=f"invalid: {error}")
             return None
         for phase in planned:
             if phase.number > row.phase:
                 return phase.number, phase.price, phase.label
-        self.store.set_approval(a.client_order_id, state="DONE", outcome="phases exhausted at the price limit")
-        self.events.emit("phases_exhausted", client_order_id=a.client_order_id, remaining=row.remaining,
-                         price_limit=a.price_limit)
+        self.store.set_approval(
+            a.client_order_id, state="DONE", outcome="phases exhausted at the price limit"
+        )
+        self.events.emit(
+            "phases_exhausted",
+            client_order_id=a.client_order_id,
+            remaining=row.remaining,
+            price_limit=a.price_limit,
+        )
         return None
 
     async def after_placed(self, client_order_id: str, number: int, filled: Decimal) -> None:
@@ -323,14 +431,14 @@ class Submitter:
         # Once per phase: the post's answer and the user stream's event for the same (still PENDING) order
         # both land here, in either order. A second call used to start a second phase timer (two cancels,
         # two requeues), or requeue an earlier phase after the next one was posted: an order posted twice.
-        if (row is None or row.state != "ACTIVE" or row.phase != number
-                or client_order_id in self.waiting):
+        if row is None or row.state != "ACTIVE" or row.phase != number or client_order_id in self.waiting:
             return
         a = row.approval
         remaining = row.remaining - filled
         if not a.must_fill or remaining <= 0:
-            self.store.set_approval(client_order_id, state="DONE", remaining=max(remaining, Decimal(0)),
-                                    outcome="placed")
+            self.store.set_approval(
+                client_order_id, state="DONE", remaining=max(remaining, Decimal(0)), outcome="placed"
+            )
             return
         if a.order_type in (OrderType.FOK, OrderType.FAK):
             self._requeue(client_order_id, number, remaining)
@@ -341,15 +449,20 @@ class Submitter:
         """A resting must-fill phase: give it phase_wait_secs, cancel the rest, try the next phase."""
         try:
             await asyncio.sleep(self.settings.phase_wait_secs)
-            open_orders = [o for o in self.store.orders_of(client_order_id)
-                           if o.phase == number and o.status in (OrderStatus.LIVE, OrderStatus.DELAYED)]
+            open_orders = [
+                o
+                for o in self.store.orders_of(client_order_id)
+                if o.phase == number and o.status in (OrderStatus.LIVE, OrderStatus.DELAYED)
+            ]
             if open_orders:
                 await self.venue.cancel([o.order_hash for o in open_orders])
                 for o in open_orders:
                     fresh = await self.venue.order(o.order_hash)
                     if fresh is not None:
                         await self.reporter.on_order(fresh)
-            orders = [o for o in self.store.orders_of(client_order_id) if o.status is not OrderStatus.REJECTED]
+            orders = [
+                o for o in self.store.orders_of(client_order_id) if o.status is not OrderStatus.REJECTED
+            ]
             row = self.store.approval(client_order_id)
             if row is None or row.state == "DONE":
                 return
@@ -369,7 +482,9 @@ class Submitter:
         if row is None or row.state == "DONE":  # dropped meanwhile (cancel, kill switch): no next phase
             return
         self.store.set_approval(client_order_id, state="QUEUED", phase=number, remaining=remaining)
-        self.events.emit("phase_next", client_order_id=client_order_id, after_phase=number, remaining=remaining)
+        self.events.emit(
+            "phase_next", client_order_id=client_order_id, after_phase=number, remaining=remaining
+        )
         self.wake.set()
 
     async def _finish(self, row: ApprovalRow, outcome: str, *, report: bool = True) -> None:
@@ -379,9 +494,23 @@ class Submitter:
 
     def _row(self, row: ApprovalRow, number: int, signed: SignedOrder) -> OrderRow:
         a = row.approval
-        return OrderRow(signed.order_hash, a.client_order_id, number, OrderStatus.PENDING, a.side.value, a.token_id,
-                        a.market, signed.request.price, signed.request.size, Decimal(0), a.order_type.value,
-                        a.strategy, "", 0.0, 0.0)
+        return OrderRow(
+            signed.order_hash,
+            a.client_order_id,
+            number,
+            OrderStatus.PENDING,
+            a.side.value,
+            a.token_id,
+            a.market,
+            signed.request.price,
+            signed.request.size,
+            Decimal(0),
+            a.order_type.value,
+            a.strategy,
+            "",
+            0.0,
+            0.0,
+        )
 
     async def stop(self) -> None:
         for task in list(self.waiting.values()):

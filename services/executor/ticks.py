@@ -31,6 +31,7 @@ def retick(approval: ApprovedOrder, tick: Decimal) -> Decimal | None:
     if price < tick or price > 1 - tick:
         return None
     if (approval.side is Side.BUY and price > approval.price_limit) or (
-            approval.side is Side.SELL and price < approval.price_limit):
+        approval.side is Side.SELL and price < approval.price_limit
+    ):
         return None
     return price

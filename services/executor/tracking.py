@@ -55,7 +55,9 @@ VENUE_ORDER_STATUS: dict[str, OrderStatus] = {
     "INVALID": OrderStatus.REJECTED,
 }
 POST_STATUS: dict[str, OrderStatus] = {
-    "live": OrderStatus.LIVE, "matched": OrderStatus.MATCHED, "delayed": OrderStatus.DELAYED,
+    "live": OrderStatus.LIVE,
+    "matched": OrderStatus.MATCHED,
+    "delayed": OrderStatus.DELAYED,
 }
 # The statuses published before a trade's first-seen status, so the chain is always complete downstream.
 TRADE_CHAIN: dict[str, tuple[TradeStatus, ...]] = {
@@ -65,8 +67,12 @@ TRADE_CHAIN: dict[str, tuple[TradeStatus, ...]] = {
     "RETRYING": (TradeStatus.MATCHED, TradeStatus.RETRYING),
     "FAILED": (TradeStatus.MATCHED, TradeStatus.FAILED),
 }
-ORDER_KINDS = {"PLACEMENT": OrderEventKind.PLACEMENT, "UPDATE": OrderEventKind.UPDATE,
-               "CANCELLATION": OrderEventKind.CANCELLATION, "RECONCILED": OrderEventKind.RECONCILED}
+ORDER_KINDS = {
+    "PLACEMENT": OrderEventKind.PLACEMENT,
+    "UPDATE": OrderEventKind.UPDATE,
+    "CANCELLATION": OrderEventKind.CANCELLATION,
+    "RECONCILED": OrderEventKind.RECONCILED,
+}
 
 
 def venue_status(status: str, *, size_matched: Decimal, original_size: Decimal) -> OrderStatus:
@@ -86,8 +92,9 @@ NEVER_RESTS = frozenset({"FOK", "FAK"})
 class Reporter:
     """Turns venue facts into store updates and bus reports, each exactly once."""
 
-    def __init__(self, store: OrderStore, bus: Bus, events: EventLog, api_key: str,
-                 fees: FeeSchedules | None = None) -> None:
+    def __init__(
+        self, store: OrderStore, bus: Bus, events: EventLog, api_key: str, fees: FeeSchedules | None = None
+    ) -> None:
         self.store = store
         self.bus = bus
         self.events = events
@@ -101,8 +108,10 @@ class Reporter:
         """Count, log and dead-letter an event the bus contract refuses (e.g. a price above 1); the stream
         goes on: raising would end the user stream and drop its subscription."""
         self.malformed += 1
-        log.warning("malformed %s event %s via %s: %s; dead-lettered", type(event).__name__, event.id, via, reason)
-        raw = repr(event).encode("utf-8", "backslashreplace")[:64 * 1024]
+        log.warning(
+            "malformed %s event %s via %s: %s; dead-lettered", type(event).__name__, event.id, via, reason
+        )
+        raw = repr(event).encode("utf-8", "backslashreplace")[: 64 * 1024]
         try:
             await self.bus.dead_letter(FILLS, raw, reason, source=via)
         except (RedisError, OSError) as error:
@@ -117,8 +126,14 @@ class Reporter:
             if self.store.published(key):
                 continue
             now = time.time()
-            await self.bus.publish_once(output.stream, output.message, seen_key=REPORTED_KEY, member=key,
-                                        score=now, prune_below=now - REPORTED_RETAIN_SECS)
+            await self.bus.publish_once(
+                output.stream,
+                output.message,
+                seen_key=REPORTED_KEY,
+                member=key,
+                score=now,
+                prune_below=now - REPORTED_RETAIN_SECS,
+            )
             self.store.first_time(key)
 
     def order_update(self, row: OrderRow, kind: OrderEventKind, reason: str = "") -> tuple[str, Output]:
@@ -130,9 +145,17 @@ class Reporter:
         key = f"order:{row.order_hash}:{kind.value}:{status.value}:{row.size_matched}"
         message = OrderUpdate(
             envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
-            client_order_id=row.client_order_id, order_id=row.order_hash, kind=kind, status=status,
-            market=row.market, token_id=row.token_id, side=Side(row.side), price=row.price,
-            original_size=row.size, size_matched=row.size_matched, strategy=row.strategy,
+            client_order_id=row.client_order_id,
+            order_id=row.order_hash,
+            kind=kind,
+            status=status,
+            market=row.market,
+            token_id=row.token_id,
+            side=Side(row.side),
+            price=row.price,
+            original_size=row.size,
+            size_matched=row.size_matched,
+            strategy=row.strategy,
             reason=reason or row.reason,
         )
         return key, Output(FILLS, message)
@@ -140,13 +163,23 @@ class Reporter:
     async def on_order(self, event: VenueOrder, *, via: str = "user_stream") -> None:
         """An order event (user stream) or an order read over REST (kind RECONCILED)."""
         try:  # checked against the bus contract before the store adopts anything from it
-            OrderUpdate(envelope=Envelope.new(PRODUCER), kind=OrderEventKind.UPDATE, status=OrderStatus.LIVE,
-                        market=event.market, token_id=event.token_id, side=Side(event.side),
-                        price=event.price, original_size=event.original_size, size_matched=event.size_matched)
+            OrderUpdate(
+                envelope=Envelope.new(PRODUCER),
+                kind=OrderEventKind.UPDATE,
+                status=OrderStatus.LIVE,
+                market=event.market,
+                token_id=event.token_id,
+                side=Side(event.side),
+                price=event.price,
+                original_size=event.original_size,
+                size_matched=event.size_matched,
+            )
         except ValueError as error:  # pydantic's ValidationError included
             await self._malformed(event, via, str(error))
             return
-        status = venue_status(event.status, size_matched=event.size_matched, original_size=event.original_size)
+        status = venue_status(
+            event.status, size_matched=event.size_matched, original_size=event.original_size
+        )
         if event.kind == "CANCELLATION" and status not in (OrderStatus.EXPIRED, OrderStatus.REJECTED):
             status = OrderStatus.CANCELED
         row = self.store.order(event.id)
@@ -154,8 +187,23 @@ class Reporter:
         # `delayed` (a taker-delay market): the order's outcome comes later, as an UPDATE or a CANCELLATION.
         was_delayed = row is not None and row.status is OrderStatus.DELAYED
         if row is None:
-            row = OrderRow(event.id, None, 0, status, event.side, event.token_id, event.market, event.price,
-                           event.original_size, event.size_matched, event.order_type, None, "adopted", 0.0, 0.0)
+            row = OrderRow(
+                event.id,
+                None,
+                0,
+                status,
+                event.side,
+                event.token_id,
+                event.market,
+                event.price,
+                event.original_size,
+                event.size_matched,
+                event.order_type,
+                None,
+                "adopted",
+                0.0,
+                0.0,
+            )
             self.store.adopt(row)
         # Reported before the store moves on: a crash between the two used to leave the store at the new
         # status with its report never sent (nothing differs any more for the gap fill to notice). Now a
@@ -164,12 +212,20 @@ class Reporter:
         await self.publish([self.order_update(changed, ORDER_KINDS.get(event.kind, OrderEventKind.UPDATE))])
         row = self.store.update_order(event.id, status, size_matched=event.size_matched) or changed
         if was_unresolved:
-            self.events.emit("unknown_resolved", client_order_id=row.client_order_id, order_hash=row.order_hash,
-                             status=row.status, found=True, via=via)
+            self.events.emit(
+                "unknown_resolved",
+                client_order_id=row.client_order_id,
+                order_hash=row.order_hash,
+                status=row.status,
+                found=True,
+                via=via,
+            )
             # Found DELAYED: its outcome is still to come (the branch below takes it then).
             if row.client_order_id and self.on_resolved and row.status is not OrderStatus.DELAYED:
                 await self.on_resolved(row.client_order_id, row.phase, row.size_matched)
-        elif was_delayed and row.status is not OrderStatus.DELAYED and row.client_order_id and self.on_resolved:
+        elif (
+            was_delayed and row.status is not OrderStatus.DELAYED and row.client_order_id and self.on_resolved
+        ):
             await self.on_resolved(row.client_order_id, row.phase, row.size_matched)
 
     async def on_trade(self, trade: VenueTrade) -> None:
@@ -187,11 +243,18 @@ class Reporter:
                     key = f"fill:{trade.id}:{part.order_id}:{status.value}"
                     fill = Fill(
                         envelope=Envelope.new(PRODUCER, message_id=deterministic_id(key)),
-                        trade_id=trade.id, status=status, order_id=part.order_id,
+                        trade_id=trade.id,
+                        status=status,
+                        order_id=part.order_id,
                         client_order_id=row.client_order_id if row else None,
                         strategy=row.strategy if row else None,
-                        market=trade.market, token_id=part.token_id, side=Side(part.side), size=part.size,
-                        price=part.price, fee_usd=fee, is_maker=part.is_maker,
+                        market=trade.market,
+                        token_id=part.token_id,
+                        side=Side(part.side),
+                        size=part.size,
+                        price=part.price,
+                        fee_usd=fee,
+                        is_maker=part.is_maker,
                         transaction_hash=trade.transaction_hash,
                     )
                     fills.append((key, fill))
@@ -227,11 +290,21 @@ class Reporter:
         parts = []
         own_taker = trade.trader_side == "TAKER" and trade.owner == self.api_key
         if own_taker or self.store.order(trade.taker_order_id) is not None:
-            parts.append(OwnPart(trade.taker_order_id, trade.side, trade.token_id, trade.size,
-                                 taker_average_price(trade), False))
+            parts.append(
+                OwnPart(
+                    trade.taker_order_id,
+                    trade.side,
+                    trade.token_id,
+                    trade.size,
+                    taker_average_price(trade),
+                    False,
+                )
+            )
         for maker in trade.makers:
             if maker.owner == self.api_key or self.store.order(maker.order_id) is not None:
-                parts.append(OwnPart(maker.order_id, maker.side, maker.token_id, maker.size, maker.price, True))
+                parts.append(
+                    OwnPart(maker.order_id, maker.side, maker.token_id, maker.size, maker.price, True)
+                )
         return _merged(parts)
 
 
@@ -273,7 +346,10 @@ def _merged(parts: list[OwnPart]) -> list[OwnPart]:
             by_order[part.order_id] = part
             continue
         size = seen.size + part.size
-        price = ((seen.size * seen.price + part.size * part.price) / size).quantize(
-            PRICE_QUANTUM, rounding=ROUND_HALF_EVEN).normalize()
+        price = (
+            ((seen.size * seen.price + part.size * part.price) / size)
+            .quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+            .normalize()
+        )
         by_order[part.order_id] = OwnPart(seen.order_id, seen.side, seen.token_id, size, price, seen.is_maker)
     return list(by_order.values())

@@ -57,8 +57,10 @@ log = logging.getLogger(__name__)
 STANDARD_EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
 NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
 EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
-_ORDER_TYPE = ("Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
-               "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)")
+_ORDER_TYPE = (
+    "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
+    "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
+)
 _DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DEFAULT_RESTART_WAIT_SECS = 2.0
 CENT = Decimal("0.01")
@@ -196,20 +198,53 @@ class Venue(Protocol):
 
 # ---- hashing --------------------------------------------------------------------------------------------
 
+
 def order_hash(order: SdkSignedOrder, *, verifying_contract: str, chain_id: int, version: str = "2") -> str:
     """The EIP-712 digest of a V2 order: the venue's order id, computed without asking the venue."""
-    domain = keccak(abi_encode(
-        ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-        [keccak(_DOMAIN_TYPE.encode()), keccak(b"Polymarket CTF Exchange"), keccak(version.encode()), chain_id,
-         verifying_contract],
-    ))
-    struct = keccak(abi_encode(
-        ["bytes32", "uint256", "address", "address", "uint256", "uint256", "uint256", "uint8", "uint8", "uint256",
-         "bytes32", "bytes32"],
-        [keccak(_ORDER_TYPE.encode()), order.salt, order.maker, order.signer, int(order.token_id),
-         order.maker_amount, order.taker_amount, 0 if order.side == "BUY" else 1, order.signature_type,
-         order.timestamp, bytes.fromhex(order.metadata[2:]), bytes.fromhex(order.builder[2:])],
-    ))
+    domain = keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                keccak(_DOMAIN_TYPE.encode()),
+                keccak(b"Polymarket CTF Exchange"),
+                keccak(version.encode()),
+                chain_id,
+                verifying_contract,
+            ],
+        )
+    )
+    struct = keccak(
+        abi_encode(
+            [
+                "bytes32",
+                "uint256",
+                "address",
+                "address",
+                "uint256",
+                "uint256",
+                "uint256",
+                "uint8",
+                "uint8",
+                "uint256",
+                "bytes32",
+                "bytes32",
+            ],
+            [
+                keccak(_ORDER_TYPE.encode()),
+                order.salt,
+                order.maker,
+                order.signer,
+                int(order.token_id),
+                order.maker_amount,
+                order.taker_amount,
+                0 if order.side == "BUY" else 1,
+                order.signature_type,
+                order.timestamp,
+                bytes.fromhex(order.metadata[2:]),
+                bytes.fromhex(order.builder[2:]),
+            ],
+        )
+    )
     return "0x" + keccak(b"\x19\x01" + domain + struct).hex()
 
 
@@ -226,7 +261,8 @@ def _recovers_to(digest_hex: str, signature_hex: str, address: str) -> bool:
     v = signature[64] - 27 if signature[64] >= 27 else signature[64]
     try:
         public = eth_keys.Signature(signature[:64] + bytes([v])).recover_public_key_from_msg_hash(
-            bytes.fromhex(digest_hex[2:]))
+            bytes.fromhex(digest_hex[2:])
+        )
     except (eth_keys_exceptions.BadSignature, ValueError):
         return False
     return public.to_checksum_address().lower() == address.lower()
@@ -236,21 +272,43 @@ def from_wire_body(body: dict[str, Any]) -> SdkSignedOrder:
     """The SDK's signed order back from its stored wire body (the inverse of wire_body): the very same
     signature and hash, for re-posting an order instead of signing a new one."""
     return SdkSignedOrder(
-        salt=int(body["salt"]), maker=body["maker"], signer=body["signer"], token_id=body["tokenId"],
-        maker_amount=int(body["makerAmount"]), taker_amount=int(body["takerAmount"]), side=body["side"],
-        expiration=int(body["expiration"]), signature_type=int(body["signatureType"]),
-        timestamp=int(body["timestamp"]), metadata=body["metadata"], builder=body["builder"],
-        signature=body["signature"], order_type=body["orderType"], post_only=bool(body.get("postOnly", False)),
+        salt=int(body["salt"]),
+        maker=body["maker"],
+        signer=body["signer"],
+        token_id=body["tokenId"],
+        maker_amount=int(body["makerAmount"]),
+        taker_amount=int(body["takerAmount"]),
+        side=body["side"],
+        expiration=int(body["expiration"]),
+        signature_type=int(body["signatureType"]),
+        timestamp=int(body["timestamp"]),
+        metadata=body["metadata"],
+        builder=body["builder"],
+        signature=body["signature"],
+        order_type=body["orderType"],
+        post_only=bool(body.get("postOnly", False)),
     )
 
 
 def wire_body(order: SdkSignedOrder) -> dict[str, Any]:
     """The order part of the POST body, as polymarket-client serializes it."""
-    return {"salt": order.salt, "maker": order.maker, "signer": order.signer, "tokenId": order.token_id,
-            "makerAmount": str(order.maker_amount), "takerAmount": str(order.taker_amount), "side": order.side,
-            "expiration": str(order.expiration), "signatureType": order.signature_type,
-            "timestamp": str(order.timestamp), "metadata": order.metadata, "builder": order.builder,
-            "signature": order.signature, "orderType": order.order_type, "postOnly": order.post_only}
+    return {
+        "salt": order.salt,
+        "maker": order.maker,
+        "signer": order.signer,
+        "tokenId": order.token_id,
+        "makerAmount": str(order.maker_amount),
+        "takerAmount": str(order.taker_amount),
+        "side": order.side,
+        "expiration": str(order.expiration),
+        "signatureType": order.signature_type,
+        "timestamp": str(order.timestamp),
+        "metadata": order.metadata,
+        "builder": order.builder,
+        "signature": order.signature,
+        "orderType": order.order_type,
+        "postOnly": order.post_only,
+    }
 
 
 # ---- error translation ----------------------------------------------------------------------------------
@@ -277,23 +335,38 @@ def translate(error: BaseException, *, mutating: bool) -> PolydeskError:
     if isinstance(error, TransportError):
         if isinstance(error.__cause__, _NEVER_SENT):
             return TransientVenueError(f"not sent: {error}")
-        return UnknownOutcome(f"transport: {error}") if mutating else TransientVenueError(f"transport: {error}")
+        return (
+            UnknownOutcome(f"transport: {error}") if mutating else TransientVenueError(f"transport: {error}")
+        )
     if isinstance(error, asyncio.TimeoutError | TimeoutError):
-        return UnknownOutcome("timed out waiting for the venue") if mutating else TransientVenueError("timed out")
+        return (
+            UnknownOutcome("timed out waiting for the venue")
+            if mutating
+            else TransientVenueError("timed out")
+        )
     if isinstance(error, UnexpectedResponseError):
         return UnknownOutcome(f"unreadable answer: {error}") if mutating else TransientVenueError(str(error))
     if isinstance(error, PolymarketError):  # UserInputError, SigningError...: our order is wrong
         return Rejected(f"{type(error).__name__}: {error}", "invalid_order")
-    return UnknownOutcome(f"{type(error).__name__}: {error}") if mutating else TransientVenueError(repr(error))
+    return (
+        UnknownOutcome(f"{type(error).__name__}: {error}") if mutating else TransientVenueError(repr(error))
+    )
 
 
 # ---- the real venue -------------------------------------------------------------------------------------
 
+
 class PolymarketVenue:
     """The executor's venue over polymarket-client's AsyncSecureClient (production or paper URLs)."""
 
-    def __init__(self, client: AsyncSecureClient, *, chain_id: int, submit_timeout_secs: float,
-                 clob_url: str = "https://clob.polymarket.com") -> None:
+    def __init__(
+        self,
+        client: AsyncSecureClient,
+        *,
+        chain_id: int,
+        submit_timeout_secs: float,
+        clob_url: str = "https://clob.polymarket.com",
+    ) -> None:
         self.client = client
         self.api_key = client.credentials.key
         self.chain_id = chain_id
@@ -306,7 +379,11 @@ class PolymarketVenue:
 
     def secrets(self) -> tuple[str, ...]:
         """The API credentials in use (derived ones too), for the log scrubber."""
-        return (self.client.credentials.key, self.client.credentials.secret, self.client.credentials.passphrase)
+        return (
+            self.client.credentials.key,
+            self.client.credentials.secret,
+            self.client.credentials.passphrase,
+        )
 
     async def _call(self, operation, *, mutating: bool, timeout: float | None = None):
         try:
@@ -323,8 +400,11 @@ class PolymarketVenue:
                 native = await self._sign_market(request)
             else:
                 native = await self.client.create_limit_order(
-                    asset_id=request.token_id, price=str(request.price), size=str(request.size),
-                    side=request.side.value, post_only=request.post_only,
+                    asset_id=request.token_id,
+                    price=str(request.price),
+                    size=str(request.size),
+                    side=request.side.value,
+                    post_only=request.post_only,
                     expiration=request.expiration_ts if request.order_type is OrderType.GTD else None,
                 )
         except (PolymarketError, httpx.HTTPError) as error:
@@ -339,8 +419,12 @@ class PolymarketVenue:
             amount = market_buy_amount(request.size, request.price)
             for _ in range(MARKET_BUY_TRIES):
                 native = await self.client.create_market_order(
-                    asset_id=request.token_id, side="BUY", amount=str(amount), max_price=str(request.price),
-                    order_type=order_type)
+                    asset_id=request.token_id,
+                    side="BUY",
+                    amount=str(amount),
+                    max_price=str(request.price),
+                    order_type=order_type,
+                )
                 # polymarket-client 0.14.0 rounds a market BUY's shares to the tick's amount decimals (5 on a
                 # 0.001 tick), but the venue takes at most 4 for market orders (py-clob-client-v2 #99 reports
                 # the live refusal): spend a cent less until the shares come out with 4 decimals.
@@ -349,8 +433,12 @@ class PolymarketVenue:
                 amount -= CENT
             return native
         return await self.client.create_market_order(
-            asset_id=request.token_id, side="SELL", shares=str(request.size), min_price=str(request.price),
-            order_type=order_type)
+            asset_id=request.token_id,
+            side="SELL",
+            shares=str(request.size),
+            min_price=str(request.price),
+            order_type=order_type,
+        )
 
     def restore(self, order_hash: str, body: dict[str, Any], request: OrderRequest) -> SignedOrder:
         """A committed order as it was signed (same salt, signature and hash), ready to be posted again."""
@@ -358,7 +446,11 @@ class PolymarketVenue:
 
     def _hash_of(self, native: SdkSignedOrder, neg_risk: bool) -> str:
         preferred = NEG_RISK_EXCHANGE if neg_risk else STANDARD_EXCHANGE
-        candidates = [(preferred, "2"), (STANDARD_EXCHANGE if neg_risk else NEG_RISK_EXCHANGE, "2"), (EXCHANGE_V3, "3")]
+        candidates = [
+            (preferred, "2"),
+            (STANDARD_EXCHANGE if neg_risk else NEG_RISK_EXCHANGE, "2"),
+            (EXCHANGE_V3, "3"),
+        ]
         if native.signature_type == 3:  # ERC-1271 wrapper: no plain ECDSA to check against
             return order_hash(native, verifying_contract=preferred, chain_id=self.chain_id)
         for contract, version in candidates:
@@ -373,19 +465,39 @@ class PolymarketVenue:
             try:
                 responses = (await self._call(self.client.post_order(natives[0]), mutating=True),)
             except Rejected as rejected:  # a single post answers a refusal with a 4xx
-                return [PostResult(batch[0].order_hash, False, code=_code_of(rejected), message=str(rejected))]
+                return [
+                    PostResult(batch[0].order_hash, False, code=_code_of(rejected), message=str(rejected))
+                ]
         else:
             responses = await self._call(self.client.post_orders(natives), mutating=True)
         results = []
         for signed, response in zip(batch, responses, strict=True):
             if response.ok:
                 if response.order_id.lower() != signed.order_hash.lower():
-                    log.error("venue order id %s differs from the local hash %s", response.order_id, signed.order_hash)
-                results.append(PostResult(signed.order_hash, True, response.status, response.making_amount,
-                                          response.taking_amount, tuple(response.trade_ids)))
+                    log.error(
+                        "venue order id %s differs from the local hash %s",
+                        response.order_id,
+                        signed.order_hash,
+                    )
+                results.append(
+                    PostResult(
+                        signed.order_hash,
+                        True,
+                        response.status,
+                        response.making_amount,
+                        response.taking_amount,
+                        tuple(response.trade_ids),
+                    )
+                )
             else:
-                results.append(PostResult(signed.order_hash, False, code=_batch_code(response.code, response.message),
-                                          message=response.message))
+                results.append(
+                    PostResult(
+                        signed.order_hash,
+                        False,
+                        code=_batch_code(response.code, response.message),
+                        message=response.message,
+                    )
+                )
         return results
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
@@ -403,6 +515,7 @@ class PolymarketVenue:
     async def open_orders(self) -> list[VenueOrder]:
         async def fetch() -> list[Any]:
             return [o async for o in self.client.list_open_orders().iter_items()]
+
         return [_venue_order(o) for o in await self._call(fetch(), mutating=False)]
 
     async def order(self, order_id: str) -> VenueOrder | None:
@@ -416,16 +529,20 @@ class PolymarketVenue:
     async def trades(self) -> list[VenueTrade]:
         async def fetch() -> list[Any]:
             return [t async for t in self.client.list_account_trades().iter_items()]
+
         return [_venue_trade(t) for t in await self._call(fetch(), mutating=False)]
 
     async def heartbeat(self, heartbeat_id: str) -> str:
         try:
-            reply = await self._call(self.client.send_order_heartbeat(heartbeat_id=heartbeat_id), mutating=False)
+            reply = await self._call(
+                self.client.send_order_heartbeat(heartbeat_id=heartbeat_id), mutating=False
+            )
         except TransientVenueError as error:
             cause = error.__cause__
             if isinstance(cause, OrderHeartbeatMismatchError):  # retry at once with the id the venue expects
-                reply = await self._call(self.client.send_order_heartbeat(heartbeat_id=cause.heartbeat_id),
-                                         mutating=False)
+                reply = await self._call(
+                    self.client.send_order_heartbeat(heartbeat_id=cause.heartbeat_id), mutating=False
+                )
             else:
                 raise
         return reply.heartbeat_id
@@ -454,12 +571,19 @@ class PolymarketVenue:
 
 def wallet_mismatch(expected: SignatureType, seen: str | None, wallet: str, signer: str) -> str:
     """Why the configured signature type and funder do not fit the signing key (one line, no secrets)."""
-    what = {SignatureType.EOA: "the signer's own address", SignatureType.POLY_PROXY: "the signer's proxy wallet",
-            SignatureType.GNOSIS_SAFE: "the signer's Safe",
-            SignatureType.DEPOSIT_WALLET: "the signer's deposit wallet"}[expected]
-    seen_as = {None: "no wallet derived from it", "EOA": "the signer's own address"}.get(seen, f"its {seen} wallet")
-    return (f"POLYDESK_SIGNATURE_TYPE={int(expected)} ({expected.name}) needs POLYDESK_WALLET_ADDRESS to be {what}, "
-            f"but {wallet} is {seen_as} (signer {signer})")
+    what = {
+        SignatureType.EOA: "the signer's own address",
+        SignatureType.POLY_PROXY: "the signer's proxy wallet",
+        SignatureType.GNOSIS_SAFE: "the signer's Safe",
+        SignatureType.DEPOSIT_WALLET: "the signer's deposit wallet",
+    }[expected]
+    seen_as = {None: "no wallet derived from it", "EOA": "the signer's own address"}.get(
+        seen, f"its {seen} wallet"
+    )
+    return (
+        f"POLYDESK_SIGNATURE_TYPE={int(expected)} ({expected.name}) needs POLYDESK_WALLET_ADDRESS to be {what}, "
+        f"but {wallet} is {seen_as} (signer {signer})"
+    )
 
 
 def _code_of(rejected: Rejected) -> str:
@@ -480,22 +604,39 @@ def _batch_code(code: str, message: str) -> str:
 
 def _venue_order(o: Any, kind: str = "RECONCILED") -> VenueOrder:
     return VenueOrder(
-        id=o.id, status=str(getattr(o, "status", "") or ""), market=o.condition_id, token_id=o.asset_id,
-        side=o.side, price=o.price, original_size=o.original_size, size_matched=o.size_matched,
-        order_type=str(getattr(o, "order_type", "") or "GTC"), kind=kind,
+        id=o.id,
+        status=str(getattr(o, "status", "") or ""),
+        market=o.condition_id,
+        token_id=o.asset_id,
+        side=o.side,
+        price=o.price,
+        original_size=o.original_size,
+        size_matched=o.size_matched,
+        order_type=str(getattr(o, "order_type", "") or "GTC"),
+        kind=kind,
     )
 
 
 def _venue_trade(t: Any) -> VenueTrade:
     status = str(t.status).removeprefix("TRADE_STATUS_")
     makers = tuple(
-        MakerFill(m.order_id, m.owner, m.side, m.asset_id, m.price, m.matched_amount) for m in (t.maker_orders or ())
+        MakerFill(m.order_id, m.owner, m.side, m.asset_id, m.price, m.matched_amount)
+        for m in (t.maker_orders or ())
     )
     return VenueTrade(
-        id=t.id, status="MATCHED" if status == "MATCHED_NOT_BROADCASTED" else status, market=t.condition_id,
-        token_id=t.asset_id, side=t.side, price=t.price, size=t.size, taker_order_id=t.taker_order_id,
-        trader_side=t.trader_side, owner=t.owner, transaction_hash=t.transaction_hash,
-        fee_rate_bps=t.fee_rate_bps or Decimal(0), makers=makers,
+        id=t.id,
+        status="MATCHED" if status == "MATCHED_NOT_BROADCASTED" else status,
+        market=t.condition_id,
+        token_id=t.asset_id,
+        side=t.side,
+        price=t.price,
+        size=t.size,
+        taker_order_id=t.taker_order_id,
+        trader_side=t.trader_side,
+        owner=t.owner,
+        transaction_hash=t.transaction_hash,
+        fee_rate_bps=t.fee_rate_bps or Decimal(0),
+        makers=makers,
     )
 
 
@@ -514,8 +655,11 @@ async def connect(settings: Any) -> PolymarketVenue:
     environment = sdk_environment(settings)
     credentials = None
     if settings.api_key and settings.api_secret and settings.api_passphrase:
-        credentials = ApiKeyCreds(key=settings.api_key, secret=settings.api_secret.get_secret_value(),
-                                  passphrase=settings.api_passphrase.get_secret_value())
+        credentials = ApiKeyCreds(
+            key=settings.api_key,
+            secret=settings.api_secret.get_secret_value(),
+            passphrase=settings.api_passphrase.get_secret_value(),
+        )
     key = settings.private_key.get_secret_value()
     signer = Account.from_key(key).address
     wallet = settings.wallet_address
@@ -526,11 +670,18 @@ async def connect(settings: Any) -> PolymarketVenue:
     if seen != expected.name and not (seen is None and expected is SignatureType.DEPOSIT_WALLET):
         raise ConfigurationError(wallet_mismatch(expected, seen, wallet or "", signer))
     try:
-        client = await AsyncSecureClient.create(private_key=key, wallet=wallet, environment=environment,
-                                                credentials=credentials)
-    except UserInputError as error:  # e.g. "Wallet … does not exist": not deployed (registered) for this signer
+        client = await AsyncSecureClient.create(
+            private_key=key, wallet=wallet, environment=environment, credentials=credentials
+        )
+    except (
+        UserInputError
+    ) as error:  # e.g. "Wallet … does not exist": not deployed (registered) for this signer
         raise ConfigurationError(f"POLYDESK_WALLET_ADDRESS: {error}") from None
     except (PolymarketError, httpx.HTTPError) as error:
         raise translate(error, mutating=False) from None
-    return PolymarketVenue(client, chain_id=settings.chain_id, submit_timeout_secs=settings.submit_timeout_secs,
-                           clob_url=settings.clob_url)
+    return PolymarketVenue(
+        client,
+        chain_id=settings.chain_id,
+        submit_timeout_secs=settings.submit_timeout_secs,
+        clob_url=settings.clob_url,
+    )

@@ -28,7 +28,9 @@ WARN_EVERY_SECS = 300.0
 
 def account_state(reading: AccountReading, producer: str) -> AccountState:
     return AccountState(
-        envelope=Envelope.new(producer), wallet=reading.wallet, collateral_balance=reading.collateral_balance,
+        envelope=Envelope.new(producer),
+        wallet=reading.wallet,
+        collateral_balance=reading.collateral_balance,
         allowances=dict(reading.allowances),
         token_balances={t: b for t, b in reading.token_balances.items() if b != 0},
         block_number=reading.block_number,
@@ -39,9 +41,17 @@ class AccountReader:
     """Reads `wallet` every `poll_secs` and publishes account_state to every shard (each strategy and risk
     worker needs the balance whatever markets it trades)."""
 
-    def __init__(self, bus: Bus, reader: ChainReader, wallet: str, shards: Iterable[str], *,
-                 tokens: Callable[[], Iterable[str]] = lambda: (), producer: str = "ingest",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        reader: ChainReader,
+        wallet: str,
+        shards: Iterable[str],
+        *,
+        tokens: Callable[[], Iterable[str]] = lambda: (),
+        producer: str = "ingest",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.bus, self.reader, self.wallet = bus, reader, wallet
         self.shards, self.tokens, self.producer, self._clock = tuple(shards), tokens, producer, clock
         self.held: set[str] = set()
@@ -61,8 +71,11 @@ class AccountReader:
             now = self._clock()
             if now - self._last_warning >= WARN_EVERY_SECS:
                 self._last_warning = now
-                log.warning("ingest: chain read failed (warnings throttled to one per %.0fs): %s",
-                            WARN_EVERY_SECS, error)
+                log.warning(
+                    "ingest: chain read failed (warnings throttled to one per %.0fs): %s",
+                    WARN_EVERY_SECS,
+                    error,
+                )
             return None
         metrics.INGEST_RPC_UP.set(1)
         self.status["rpc_ok"] = True

@@ -117,9 +117,24 @@ class Malformed:
 Outcome = SnapshotApplied | DeltasApplied | NeedsResync | UnknownAsset | Malformed
 
 COUNTERS = (
-    "frames", "messages", "malformed", "snapshots", "diffs", "unknown_asset", "ignored_awaiting_snapshot",
-    "best_checked", "best_mismatch", "hash_checked", "hash_mismatch", "hash_skipped", "crossed",
-    "resyncs", "tick_size_changes", "mirror_mismatch", "best_bid_ask_event_mismatch", "snapshots_unchanged",
+    "frames",
+    "messages",
+    "malformed",
+    "snapshots",
+    "diffs",
+    "unknown_asset",
+    "ignored_awaiting_snapshot",
+    "best_checked",
+    "best_mismatch",
+    "hash_checked",
+    "hash_mismatch",
+    "hash_skipped",
+    "crossed",
+    "resyncs",
+    "tick_size_changes",
+    "mirror_mismatch",
+    "best_bid_ask_event_mismatch",
+    "snapshots_unchanged",
 )
 
 
@@ -178,8 +193,15 @@ class OrderBook:
         "tick_size",
     )
 
-    def __init__(self, asset_id: str, market: str, *, tick_size: str | None = None,
-                 neg_risk: bool | None = None, now: float = 0.0) -> None:
+    def __init__(
+        self,
+        asset_id: str,
+        market: str,
+        *,
+        tick_size: str | None = None,
+        neg_risk: bool | None = None,
+        now: float = 0.0,
+    ) -> None:
         self.asset_id, self.market = asset_id, market
         self.bids, self.asks = _Side(), _Side()
         self.tick_size, self.neg_risk = tick_size, neg_risk
@@ -233,9 +255,15 @@ class OrderBook:
 
     def hash_for(self, timestamp: str, last_trade_price: str | None, neg_risk: bool) -> str:
         return book_hash(
-            market=self.market, asset_id=self.asset_id, timestamp=timestamp, bids=self.wire_bids(),
-            asks=self.wire_asks(), tick_size=self.tick_size or "", neg_risk=neg_risk,
-            last_trade_price=last_trade_price, min_order_size=self.min_order_size,
+            market=self.market,
+            asset_id=self.asset_id,
+            timestamp=timestamp,
+            bids=self.wire_bids(),
+            asks=self.wire_asks(),
+            tick_size=self.tick_size or "",
+            neg_risk=neg_risk,
+            last_trade_price=last_trade_price,
+            min_order_size=self.min_order_size,
         )
 
     def check_hash(self, expected: str, timestamp: str, trade_prices: Iterable[str] = ()) -> bool | None:
@@ -312,8 +340,14 @@ class BookSet:
     `check_best` compares every change's best_bid/best_ask with the rebuilt top.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, auto_track: bool = True,
-                 check_best: bool = True, hash_check_every: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        auto_track: bool = True,
+        check_best: bool = True,
+        hash_check_every: int = 1,
+    ) -> None:
         self.books: dict[str, OrderBook] = {}
         self.markets: dict[str, list[str]] = {}
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -326,13 +360,15 @@ class BookSet:
             BestBidAskMessage: self._best_bid_ask, MarketResolvedMessage: self._resolved,
         }  # fmt: skip
 
-    def track(self, asset_id: str, market: str, *, tick_size: str | None = None,
-              neg_risk: bool | None = None) -> OrderBook:
+    def track(
+        self, asset_id: str, market: str, *, tick_size: str | None = None, neg_risk: bool | None = None
+    ) -> OrderBook:
         """Start keeping a book for a token (awaiting its snapshot); returns the book."""
         book = self.books.get(asset_id)
         if book is None:
             book = self.books[asset_id] = OrderBook(
-                asset_id, market, tick_size=tick_size, neg_risk=neg_risk, now=self._clock())
+                asset_id, market, tick_size=tick_size, neg_risk=neg_risk, now=self._clock()
+            )
             self.markets.setdefault(market, []).append(asset_id)
         return book
 
@@ -371,16 +407,29 @@ class BookSet:
             self.counters["malformed"] += 1
             return [Malformed(str(error), snap)]
         self.counters["snapshots"] += 1
-        verdict = book.check_hash(snap.hash, snap.timestamp, self._market_trade_prices(book)) if snap.hash else None
+        verdict = (
+            book.check_hash(snap.hash, snap.timestamp, self._market_trade_prices(book)) if snap.hash else None
+        )
         # A snapshot that does not reproduce its own hash means the recipe inputs are unknown or wrong:
         # checking its deltas' hashes would only raise false alarms.
         book.recipe_ok = verdict is True
         self._count_hash(verdict)
         repeated = before == (book.wire_bids(), book.wire_asks()) and verdict is not False
         self.counters["snapshots_unchanged"] += repeated
-        outcomes: list[Outcome] = [SnapshotApplied(
-            book.asset_id, book.market, book.epoch, snap.timestamp, book.tick_size,
-            tuple(book.best_bids()), tuple(book.best_asks()), book.top(), verdict, repeated)]
+        outcomes: list[Outcome] = [
+            SnapshotApplied(
+                book.asset_id,
+                book.market,
+                book.epoch,
+                snap.timestamp,
+                book.tick_size,
+                tuple(book.best_bids()),
+                tuple(book.best_asks()),
+                book.top(),
+                verdict,
+                repeated,
+            )
+        ]
         if book.crossed():
             self.counters["crossed"] += 1
             outcomes.append(self._desync(book, "crossed"))
@@ -394,8 +443,15 @@ class BookSet:
     def _price_change(self, msg: PriceChangeMessage) -> list[Outcome]:
         counters, books, entries = self.counters, self.books, msg.price_changes
         try:  # whole frame first, so both tokens of the market move together or not at all
-            keys = [(price_units(e.price), None if e.best_bid is None or e.best_ask is None
-                     else (price_units(e.best_bid), price_units(e.best_ask))) for e in entries]
+            keys = [
+                (
+                    price_units(e.price),
+                    None
+                    if e.best_bid is None or e.best_ask is None
+                    else (price_units(e.best_bid), price_units(e.best_ask)),
+                )
+                for e in entries
+            ]
         except ValueError as error:
             counters["malformed"] += 1
             return [Malformed(str(error), msg)]
@@ -422,11 +478,18 @@ class BookSet:
             if state is None:
                 state = touched[entry.asset_id] = _Touched(book)
             (book.bids if entry.side == "BUY" else book.asks).set(key, entry.price, entry.size)
-            state.changes.append(LevelChange("bid" if entry.side == "BUY" else "ask", entry.price, entry.size))
+            state.changes.append(
+                LevelChange("bid" if entry.side == "BUY" else "ask", entry.price, entry.size)
+            )
             counters["diffs"] += 1
             if book.synced:
-                self._check_entry(book, entry, best, msg.timestamp,
-                                  (*prices[entry.asset_id], *self._market_trade_prices(book)))
+                self._check_entry(
+                    book,
+                    entry,
+                    best,
+                    msg.timestamp,
+                    (*prices[entry.asset_id], *self._market_trade_prices(book)),
+                )
         now = self._clock()
         for state in touched.values():
             outcome = self._close(state, msg.timestamp, now)
@@ -438,11 +501,20 @@ class BookSet:
 
     def _market_trade_prices(self, book: OrderBook) -> list[str]:
         """The last trade prices the market's other tokens know (the hash uses one value per market)."""
-        return [other.last_trade_price for asset in self.markets.get(book.market, ())
-                if asset != book.asset_id and (other := self.books[asset]).last_trade_price is not None]
+        return [
+            other.last_trade_price
+            for asset in self.markets.get(book.market, ())
+            if asset != book.asset_id and (other := self.books[asset]).last_trade_price is not None
+        ]
 
-    def _check_entry(self, book: OrderBook, entry: PriceChangeEntry, best: tuple[int, int] | None,
-                     timestamp: str, message_prices: Iterable[str] = ()) -> None:
+    def _check_entry(
+        self,
+        book: OrderBook,
+        entry: PriceChangeEntry,
+        best: tuple[int, int] | None,
+        timestamp: str,
+        message_prices: Iterable[str] = (),
+    ) -> None:
         if self._check_best and best is not None:
             self.counters["best_checked"] += 1
             if book.top_units() != best:
@@ -469,16 +541,29 @@ class BookSet:
             self._desync(book, "crossed")
         if book.synced:
             top = book.top()  # sizes included: a size change at the best level is a top change
-            return DeltasApplied(book.asset_id, book.market, book.epoch, timestamp, tuple(state.changes),
-                                 top, top != state.top_before)
+            return DeltasApplied(
+                book.asset_id,
+                book.market,
+                book.epoch,
+                timestamp,
+                tuple(state.changes),
+                top,
+                top != state.top_before,
+            )
         # Asked once, when the book leaves sync; later deltas to it are applied but not reported.
         return NeedsResync(book.asset_id, book.market, book.synced_reason) if state.was_synced else None
 
     def _check_mirror(self, a: OrderBook, b: OrderBook) -> None:
         # One order shows on both tokens (a bid at p is an ask at 1-p on the complement), so two synced
         # books of one market must mirror at the top. Counted only: the venue does not promise it.
-        if (a.market == b.market and a.synced and b.synced and a.bids.keys and b.asks.keys
-                and a.bids.keys[-1] + b.asks.keys[0] != ONE):
+        if (
+            a.market == b.market
+            and a.synced
+            and b.synced
+            and a.bids.keys
+            and b.asks.keys
+            and a.bids.keys[-1] + b.asks.keys[0] != ONE
+        ):
             self.counters["mirror_mismatch"] += 1
 
     def _desync(self, book: OrderBook, reason: str) -> NeedsResync:

@@ -17,10 +17,15 @@ def _levels(levels: tuple[tuple[str, str], ...]) -> tuple[PriceLevel, ...]:
 def snapshot(outcome: SnapshotApplied, book: OrderBook, producer: str) -> BookSnapshot:
     return BookSnapshot(
         envelope=Envelope.new(producer, source_ts_ns=parse.ms_to_ns(outcome.timestamp)),
-        market=outcome.market, token_id=outcome.asset_id, bids=_levels(outcome.bids), asks=_levels(outcome.asks),
+        market=outcome.market,
+        token_id=outcome.asset_id,
+        bids=_levels(outcome.bids),
+        asks=_levels(outcome.asks),
         tick_size=Decimal(outcome.tick_size or book.tick_size or "0.01"),
-        min_order_size=Decimal(book.min_order_size), neg_risk=bool(book.neg_risk),
-        venue_hash=None, epoch=outcome.epoch,
+        min_order_size=Decimal(book.min_order_size),
+        neg_risk=bool(book.neg_risk),
+        venue_hash=None,
+        epoch=outcome.epoch,
     )
 
 
@@ -32,16 +37,25 @@ def deltas(applied: list[DeltasApplied], producer: str) -> list[BookDelta]:
     out = []
     for market, items in by_market.items():
         changes = tuple(
-            LevelChange(token_id=d.asset_id, side=Side.BUY if c.side == "bid" else Side.SELL,
-                        price=Decimal(c.price), size=Decimal(c.size))
-            for d in items for c in d.changes)
-        out.append(BookDelta(
-            envelope=Envelope.new(producer, source_ts_ns=parse.ms_to_ns(items[0].timestamp)),
-            market=market, changes=changes,
-            best_bid={d.asset_id: None if d.top.bid is None else Decimal(d.top.bid) for d in items},
-            best_ask={d.asset_id: None if d.top.ask is None else Decimal(d.top.ask) for d in items},
-            epoch=max(d.epoch for d in items),
-        ))
+            LevelChange(
+                token_id=d.asset_id,
+                side=Side.BUY if c.side == "bid" else Side.SELL,
+                price=Decimal(c.price),
+                size=Decimal(c.size),
+            )
+            for d in items
+            for c in d.changes
+        )
+        out.append(
+            BookDelta(
+                envelope=Envelope.new(producer, source_ts_ns=parse.ms_to_ns(items[0].timestamp)),
+                market=market,
+                changes=changes,
+                best_bid={d.asset_id: None if d.top.bid is None else Decimal(d.top.bid) for d in items},
+                best_ask={d.asset_id: None if d.top.ask is None else Decimal(d.top.ask) for d in items},
+                epoch=max(d.epoch for d in items),
+            )
+        )
     return out
 
 

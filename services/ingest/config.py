@@ -28,10 +28,15 @@ class IngestSettings(ServiceSettings):
     # ---- venue endpoints (one per Polymarket host; paper mode points them all at the paper exchange)
     clob_url: str = Field(default="https://clob.polymarket.com", description="CLOB REST (GET /book resyncs)")
     market_ws_url: str = Field(
-        default="wss://ws-subscriptions-clob.polymarket.com/ws/market", description="market channel")
+        default="wss://ws-subscriptions-clob.polymarket.com/ws/market", description="market channel"
+    )
     gamma_url: str = Field(default="https://gamma-api.polymarket.com", description="Gamma (discovery)")
-    data_api_url: str = Field(default="https://data-api.polymarket.com", description="Data API (wallet trades)")
-    rpc_url: str | None = Field(default=None, description="Polygon JSON-RPC for balances; unset: no chain reads")
+    data_api_url: str = Field(
+        default="https://data-api.polymarket.com", description="Data API (wallet trades)"
+    )
+    rpc_url: str | None = Field(
+        default=None, description="Polygon JSON-RPC for balances; unset: no chain reads"
+    )
     http_timeout_secs: float = Field(default=10.0, gt=0)
 
     # ---- discovery (Gamma)
@@ -53,12 +58,17 @@ class IngestSettings(ServiceSettings):
     ws_backoff_base_secs: float = Field(default=0.5, gt=0)
     ws_backoff_max_secs: float = Field(default=30.0, gt=0)
     book_stale_after_secs: float = Field(
-        default=120.0, gt=0, description="longest silence of a token before its book is probed over REST")
+        default=120.0, gt=0, description="longest silence of a token before its book is probed over REST"
+    )
     freshness_floor_secs: float = Field(
-        default=2.0, gt=0, description="shortest silence of a token before its book is probed over REST")
+        default=2.0, gt=0, description="shortest silence of a token before its book is probed over REST"
+    )
     freshness_cadence_factor: float = Field(
-        default=5.0, gt=1, description="a token is probed after this many of its usual gaps between events")
-    book_snapshot_timeout_secs: float = Field(default=5.0, gt=0, description="no WS book after subscribe: REST")
+        default=5.0, gt=1, description="a token is probed after this many of its usual gaps between events"
+    )
+    book_snapshot_timeout_secs: float = Field(
+        default=5.0, gt=0, description="no WS book after subscribe: REST"
+    )
     resync_min_interval_secs: float = Field(default=1.0, ge=0, description="per token")
     hash_check_every: int = Field(default=1, ge=1)
 
@@ -74,10 +84,12 @@ class IngestSettings(ServiceSettings):
 
     # ---- market sets: shard -> rules ("*", "<condition id>", "<slug>", "tag:<t>", "event:<slug>")
     market_sets: Annotated[dict[str, tuple[str, ...]], NoDecode] = Field(
-        default_factory=dict, description='JSON, e.g. {"politics": ["tag:politics"], "main": ["*"]}')
+        default_factory=dict, description='JSON, e.g. {"politics": ["tag:politics"], "main": ["*"]}'
+    )
 
-    @field_validator("discovery_slugs", "discovery_condition_ids", "discovery_tags", "watched_wallets",
-                     mode="before")
+    @field_validator(
+        "discovery_slugs", "discovery_condition_ids", "discovery_tags", "watched_wallets", mode="before"
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return parse_list(value)

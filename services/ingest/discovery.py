@@ -25,8 +25,19 @@ from shared.polymarket.schemas import NewMarketMessage
 log = logging.getLogger(__name__)
 
 # Fields whose change is worth a market_updated event (volume and liquidity move all the time).
-WATCHED_FIELDS = ("question", "tick_size", "min_order_size", "end_date_ts", "active", "closed",
-                  "accepting_orders", "fee_rate", "fee_exponent", "neg_risk", "tokens")
+WATCHED_FIELDS = (
+    "question",
+    "tick_size",
+    "min_order_size",
+    "end_date_ts",
+    "active",
+    "closed",
+    "accepting_orders",
+    "fee_rate",
+    "fee_exponent",
+    "neg_risk",
+    "tokens",
+)
 
 
 @dataclass
@@ -78,7 +89,10 @@ def passes(info: MarketInfo, market: GammaMarket, settings: IngestSettings, now:
     if end is not None:
         if end < now + settings.discovery_end_after_days * 86400:
             return False
-        if settings.discovery_end_within_days is not None and end > now + settings.discovery_end_within_days * 86400:
+        if (
+            settings.discovery_end_within_days is not None
+            and end > now + settings.discovery_end_within_days * 86400
+        ):
             return False
     return _named(info, settings)
 
@@ -87,10 +101,12 @@ def _named(info: MarketInfo, settings: IngestSettings) -> bool:
     if not (settings.discovery_slugs or settings.discovery_condition_ids or settings.discovery_tags):
         return True
     tags = {t.lower() for t in info.tags}
-    return (info.condition_id in settings.discovery_condition_ids
-            or info.slug in settings.discovery_slugs
-            or (info.event_slug is not None and info.event_slug in settings.discovery_slugs)
-            or any(t.lower() in tags for t in settings.discovery_tags))
+    return (
+        info.condition_id in settings.discovery_condition_ids
+        or info.slug in settings.discovery_slugs
+        or (info.event_slug is not None and info.event_slug in settings.discovery_slugs)
+        or any(t.lower() in tags for t in settings.discovery_tags)
+    )
 
 
 def changed_fields(old: MarketInfo, new: MarketInfo) -> tuple[str, ...]:
@@ -111,8 +127,9 @@ def winner(market: GammaMarket) -> tuple[str | None, str | None]:
 class Discovery:
     """Keeps the selected markets; `refresh()` asks Gamma again and returns what changed."""
 
-    def __init__(self, settings: IngestSettings, client: GammaClient, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: IngestSettings, client: GammaClient, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings, self.client, self._clock = settings, client, clock
         self.markets: dict[str, MarketInfo] = {}
         self.resolved: set[str] = set()
@@ -121,15 +138,18 @@ class Discovery:
         settings, found = self.settings, {}
         limit = settings.discovery_max_markets * 4
         for extra in selector_queries(settings):
-            markets = await self.client.markets([*base_params(settings, now), *extra],
-                                                page_size=settings.discovery_page_size, max_items=limit)
+            markets = await self.client.markets(
+                [*base_params(settings, now), *extra], page_size=settings.discovery_page_size, max_items=limit
+            )
             for market in markets:
                 info = market_info(market)
                 if info is not None:
                     found[info.condition_id] = (info, market)
         if settings.discovery_slugs:  # a named slug may be an event's
-            events = await self.client.events([("closed", "false"), *[("slug", s) for s in settings.discovery_slugs]],
-                                              page_size=settings.discovery_page_size)
+            events = await self.client.events(
+                [("closed", "false"), *[("slug", s) for s in settings.discovery_slugs]],
+                page_size=settings.discovery_page_size,
+            )
             for event in events:
                 for market in event.markets:
                     info = market_info(market, _event_ref(event))
@@ -140,8 +160,10 @@ class Discovery:
     async def _siblings(self, event_slugs: set[str]) -> dict[str, tuple[MarketInfo, GammaMarket]]:
         if not event_slugs:
             return {}
-        events = await self.client.events([("closed", "false"), *[("slug", s) for s in sorted(event_slugs)]],
-                                          page_size=self.settings.discovery_page_size)
+        events = await self.client.events(
+            [("closed", "false"), *[("slug", s) for s in sorted(event_slugs)]],
+            page_size=self.settings.discovery_page_size,
+        )
         out = {}
         for event in events:
             for market in event.markets:
@@ -150,8 +172,12 @@ class Discovery:
                     out[info.condition_id] = (info, market)
         return out
 
-    def select(self, found: dict[str, tuple[MarketInfo, GammaMarket]],
-               siblings: dict[str, tuple[MarketInfo, GammaMarket]], now: float) -> dict[str, MarketInfo]:
+    def select(
+        self,
+        found: dict[str, tuple[MarketInfo, GammaMarket]],
+        siblings: dict[str, tuple[MarketInfo, GammaMarket]],
+        now: float,
+    ) -> dict[str, MarketInfo]:
         """Apply the filters and the cap, then add the open siblings of every selected neg-risk market."""
         chosen = [info for info, market in found.values() if passes(info, market, self.settings, now)]
         chosen.sort(key=lambda m: m.volume_24h_usd, reverse=True)
@@ -190,9 +216,14 @@ class Discovery:
         self.markets = {cid: info for cid, info in selected.items() if cid not in self.resolved}
         return result
 
-    async def _classify_gone(self, gone: list[str]) -> tuple[list[tuple[str, str | None, str | None]], list[str]]:
-        markets = await self.client.markets([("condition_ids", c) for c in gone],
-                                            page_size=self.settings.discovery_page_size, max_items=len(gone) * 2)
+    async def _classify_gone(
+        self, gone: list[str]
+    ) -> tuple[list[tuple[str, str | None, str | None]], list[str]]:
+        markets = await self.client.markets(
+            [("condition_ids", c) for c in gone],
+            page_size=self.settings.discovery_page_size,
+            max_items=len(gone) * 2,
+        )
         state = {m.conditionId: m for m in markets}
         resolved, dropped = [], []
         for cid in gone:

@@ -71,22 +71,43 @@ GAP_REASONS = frozenset({"hash_mismatch", "best_bid_ask_mismatch", "crossed"})
 class Feed:
     """The books of every subscribed token and the translation of their outcomes into bus messages."""
 
-    def __init__(self, settings: IngestSettings, bus: Bus, shards: ShardMap, *, http: httpx.AsyncClient,
-                 producer: str = "ingest", market_hook: MarketHook | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        bus: Bus,
+        shards: ShardMap,
+        *,
+        http: httpx.AsyncClient,
+        producer: str = "ingest",
+        market_hook: MarketHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings, self.bus, self.shards, self.http = settings, bus, shards, http
         self.producer, self.market_hook, self._clock = producer, market_hook, clock
         self.books = BookSet(clock=clock, auto_track=False, hash_check_every=settings.hash_check_every)
         self.counts: dict[str, int] = dict.fromkeys(
-            ("frames", "malformed", "published", "publish_failures", "resyncs", "resync_failures",
-             "snapshot_timeouts", "probe_quiet", "probe_frozen"), 0)
+            (
+                "frames",
+                "malformed",
+                "published",
+                "publish_failures",
+                "resyncs",
+                "resync_failures",
+                "snapshot_timeouts",
+                "probe_quiet",
+                "probe_frozen",
+            ),
+            0,
+        )
         self._resyncing: dict[str, list[PriceChangeMessage]] = {}  # token -> deltas held during the request
         self._last_resync: dict[str, float] = {}
         self._awaiting: dict[str, float] = {}  # token -> deadline for its WS snapshot after (re)subscribe
         self._tasks: set[asyncio.Task[object]] = set()
-        self.fresh = Freshness(floor_secs=settings.freshness_floor_secs,
-                               cadence_factor=settings.freshness_cadence_factor,
-                               cap_secs=settings.book_stale_after_secs)
+        self.fresh = Freshness(
+            floor_secs=settings.freshness_floor_secs,
+            cadence_factor=settings.freshness_cadence_factor,
+            cap_secs=settings.book_stale_after_secs,
+        )
         self.states = BookStates()
         self._publish_lock = asyncio.Lock()
         # Set by the service: the tokens sharing a token's connection, and replacing that connection.
@@ -96,8 +117,9 @@ class Feed:
     # ---- which tokens ------------------------------------------------------------------------------
     def track_market(self, info: MarketInfo) -> list[str]:
         for token in info.tokens:
-            book = self.books.track(token.token_id, info.condition_id, tick_size=str(info.tick_size),
-                                    neg_risk=info.neg_risk)
+            book = self.books.track(
+                token.token_id, info.condition_id, tick_size=str(info.tick_size), neg_risk=info.neg_risk
+            )
             book.min_order_size = str(info.min_order_size)
             self.fresh.track(token.token_id, self._clock())
         return [t.token_id for t in info.tokens]
@@ -125,7 +147,13 @@ class Feed:
         await self._publish(statuses)
 
     async def on_disconnect(self, reason: str) -> None:
-        kind = reason if reason in ("stale", "frozen_feed") else "closed" if reason.startswith("closed") else "error"
+        kind = (
+            reason
+            if reason in ("stale", "frozen_feed")
+            else "closed"
+            if reason.startswith("closed")
+            else "error"
+        )
         metrics.INGEST_RECONNECTS.labels(kind=kind).inc()
 
     async def on_frame(self, raw: str | bytes) -> None:
@@ -159,7 +187,9 @@ class Feed:
         for need in resyncs:
             self.request_resync(need.asset_id, need.reason)
 
-    async def _one(self, message: MarketMessage, raw: str | bytes, now: float) -> tuple[list[Outcome], list[Output]]:
+    async def _one(
+        self, message: MarketMessage, raw: str | bytes, now: float
+    ) -> tuple[list[Outcome], list[Output]]:
         """Apply one decoded message to the books; returns its outcomes and the bus messages it makes."""
         outputs: list[Output] = []
         self._heard(message, now)
@@ -190,7 +220,9 @@ class Feed:
         return [Output(self._stream(msg.market), msg) for msg in book_messages.deltas(deltas, self.producer)]
 
     def outcome_outputs(self, outcomes: list[Outcome]) -> list[Output]:
-        outputs = [self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied) and not o.repeated]
+        outputs = [
+            self.snapshot_message(o) for o in outcomes if isinstance(o, SnapshotApplied) and not o.repeated
+        ]
         return outputs + self.delta_messages([o for o in outcomes if isinstance(o, DeltasApplied)])
 
     def tick_outputs(self, message: TickSizeChanged) -> list[Output]:
@@ -207,9 +239,14 @@ class Feed:
             book = self.books.books.get(token.token_id)
             if book is None or book.tick_size is None or Decimal(book.tick_size) == info.tick_size:
                 continue
-            wire = TickSizeChangeMessage(event_type="tick_size_change", asset_id=token.token_id,
-                                         market=info.condition_id, old_tick_size=book.tick_size,
-                                         new_tick_size=new_tick, timestamp=str(int(time.time() * 1000)))
+            wire = TickSizeChangeMessage(
+                event_type="tick_size_change",
+                asset_id=token.token_id,
+                market=info.condition_id,
+                old_tick_size=book.tick_size,
+                new_tick_size=new_tick,
+                timestamp=str(int(time.time() * 1000)),
+            )
             outputs += self.tick_outputs(parse.tick_size_changed(wire, self.producer, book.tick_size))
             outcomes = self.books.apply(wire)
             outputs += self.status_outputs(outcomes)
@@ -239,8 +276,14 @@ class Feed:
             return []
         if state is not BookState.VALID:
             log.info("ingest: book %s %s (%s)", asset[:12], state.value, reason)
-        msg = BookStatus(envelope=Envelope.new(self.producer), market=change.market, token_id=asset,
-                         state=change.state, reason=change.reason, epoch=change.epoch)
+        msg = BookStatus(
+            envelope=Envelope.new(self.producer),
+            market=change.market,
+            token_id=asset,
+            state=change.state,
+            reason=change.reason,
+            epoch=change.epoch,
+        )
         return [Output(self._stream(change.market), msg)]
 
     def status_outputs(self, outcomes: list[Outcome]) -> list[Output]:
@@ -294,8 +337,9 @@ class Feed:
             text = text.encode("utf-8", "backslashreplace")
         log.warning("ingest: malformed market frame (%s)", reason)
         try:
-            await self.bus.dead_letter(events_stream(self.shards.shards[0]), text[:RAW_DEAD_LETTER_MAX], reason,
-                                       source="market_ws")
+            await self.bus.dead_letter(
+                events_stream(self.shards.shards[0]), text[:RAW_DEAD_LETTER_MAX], reason, source="market_ws"
+            )
         except (RedisError, OSError) as error:
             log.warning("ingest: dead letter not written: %s", error)
 
@@ -408,8 +452,12 @@ class Feed:
         """The venue's book moved while this token's feed said nothing: halt every token of the connection,
         rebuild this book from the probe's snapshot, and have the connection replaced (new snapshots)."""
         peers = self.connection_peers(asset)
-        log.warning("ingest: feed frozen: %s silent %.1fs while its book moved; replacing its connection "
-                    "(%d tokens)", asset[:12], self.fresh.silence(asset, self._clock()), len(peers))
+        log.warning(
+            "ingest: feed frozen: %s silent %.1fs while its book moved; replacing its connection (%d tokens)",
+            asset[:12],
+            self.fresh.silence(asset, self._clock()),
+            len(peers),
+        )
         metrics.INGEST_FEED_FROZEN.inc()
         statuses: list[Output] = []
         for peer in peers:
@@ -436,8 +484,12 @@ class Feed:
                 self.request_resync(asset, "snapshot_timeout")
         for asset, book in self.books.books.items():
             # A book dropped after it had lived (tick change, failed resync) keeps asking, every 5 s.
-            if (book.epoch > 0 and not book.live and asset not in self._awaiting
-                    and now - self._last_resync.get(asset, -1e9) > 5):
+            if (
+                book.epoch > 0
+                and not book.live
+                and asset not in self._awaiting
+                and now - self._last_resync.get(asset, -1e9) > 5
+            ):
                 self.request_resync(asset, "not_live")
         in_flight = sum(t.probing for t in self.fresh.tokens.values())
         for asset in self.fresh.due(now):
@@ -460,7 +512,8 @@ class Feed:
         for shard in self.shards.shards:
             for state in (BookState.STALE, BookState.RESYNCING, BookState.GAP):
                 metrics.INGEST_BOOKS_NOT_VALID.labels(shard=shard, state=state.value).set(
-                    not_valid.get((shard, state.value), 0))
+                    not_valid.get((shard, state.value), 0)
+                )
         metrics.INGEST_STALE_BOOKS.set(sum(n for (_, state), n in not_valid.items() if state == "stale"))
         ages = [now - t.last_data for t in self.fresh.tokens.values()]
         metrics.INGEST_BOOK_MAX_AGE_SECONDS.set(max(ages) if ages else 0)
@@ -472,9 +525,13 @@ class Feed:
 
     def status(self) -> dict[str, object]:
         books = self.books.books.values()
-        return {**self.counts, "books": len(self.books.books), "books_live": sum(b.synced for b in books),
-                "books_not_valid": len(self.states.not_valid()),
-                "hash_mismatch": self.books.counters["hash_mismatch"]}
+        return {
+            **self.counts,
+            "books": len(self.books.books),
+            "books_live": sum(b.synced for b in books),
+            "books_not_valid": len(self.states.not_valid()),
+            "hash_mismatch": self.books.counters["hash_mismatch"],
+        }
 
 
 def _ms(timestamp: object) -> int | None:

@@ -75,8 +75,11 @@ class Freshness:
 
     def due(self, now: float) -> list[str]:
         """Tokens silent past their threshold with no probe in flight."""
-        return [asset for asset, token in self.tokens.items()
-                if not token.probing and self.silence(asset, now) > self.threshold(asset)]
+        return [
+            asset
+            for asset, token in self.tokens.items()
+            if not token.probing and self.silence(asset, now) > self.threshold(asset)
+        ]
 
     def probe_started(self, asset: str) -> None:
         if asset in self.tokens:
@@ -105,10 +108,13 @@ class BookStates:
     """The state last reported per token; `set` returns the transition to publish, or None if unchanged."""
 
     def __init__(self) -> None:
-        self.states: dict[str, tuple[BookState, str, int, float]] = {}  # asset -> (state, reason, epoch, since)
+        self.states: dict[
+            str, tuple[BookState, str, int, float]
+        ] = {}  # asset -> (state, reason, epoch, since)
 
-    def set(self, asset: str, market: str, state: BookState, reason: str, epoch: int,
-            now: float) -> Transition | None:
+    def set(
+        self, asset: str, market: str, state: BookState, reason: str, epoch: int, now: float
+    ) -> Transition | None:
         old = self.states.get(asset)
         if old is not None and old[0] is state and old[2] == epoch:
             return None  # already reported for this epoch: the first reason stands

@@ -99,8 +99,11 @@ def main(argv: list[str]) -> int:
             print(f"line {number}: malformed frame: {reason}", file=sys.stderr)
     print(json.dumps({asset: _book_json(book) for asset, book in books.books.items()}, indent=2))
     c = books.counters
-    print(f"book-replay: {c['frames']} frames, {c['malformed']} malformed, {c['snapshots']} snapshots, "
-          f"{c['diffs']} diffs, {c['hash_checked']} hashes checked ({c['hash_mismatch']} mismatched), "
-          f"{c['best_checked']} best bid/ask checked ({c['best_mismatch']} mismatched), "
-          f"{c['unknown_asset']} for unknown assets", file=sys.stderr)
+    print(
+        f"book-replay: {c['frames']} frames, {c['malformed']} malformed, {c['snapshots']} snapshots, "
+        f"{c['diffs']} diffs, {c['hash_checked']} hashes checked ({c['hash_mismatch']} mismatched), "
+        f"{c['best_checked']} best bid/ask checked ({c['best_mismatch']} mismatched), "
+        f"{c['unknown_asset']} for unknown assets",
+        file=sys.stderr,
+    )
     return 0

@@ -47,27 +47,49 @@ class Ingest:
         self.http = httpx.AsyncClient(timeout=settings.http_timeout_secs)
         self.gamma = GammaClient(settings.gamma_url, timeout_secs=settings.http_timeout_secs)
         self.discovery = Discovery(settings, self.gamma)
-        self.feed = Feed(settings, ctx.bus, self.shards, http=self.http, producer=producer,
-                         market_hook=self.on_market_event)
+        self.feed = Feed(
+            settings,
+            ctx.bus,
+            self.shards,
+            http=self.http,
+            producer=producer,
+            market_hook=self.on_market_event,
+        )
         self.ws = MarketFeed(
-            settings.market_ws_url, self.feed.on_frame, max_assets=settings.ws_max_assets_per_connection,
-            options=WsOptions(ping_interval_secs=settings.ws_ping_interval_secs,
-                              stale_after_secs=settings.ws_stale_after_secs,
-                              backoff_base_secs=settings.ws_backoff_base_secs,
-                              backoff_max_secs=settings.ws_backoff_max_secs),
-            on_connect=self.feed.on_connect, on_disconnect=self.feed.on_disconnect)
+            settings.market_ws_url,
+            self.feed.on_frame,
+            max_assets=settings.ws_max_assets_per_connection,
+            options=WsOptions(
+                ping_interval_secs=settings.ws_ping_interval_secs,
+                stale_after_secs=settings.ws_stale_after_secs,
+                backoff_base_secs=settings.ws_backoff_base_secs,
+                backoff_max_secs=settings.ws_backoff_max_secs,
+            ),
+            on_connect=self.feed.on_connect,
+            on_disconnect=self.feed.on_disconnect,
+        )
         self.feed.connection_peers = self.ws.peers_of
         self.feed.on_frozen = self.ws.replace_connection_of
         self.data_api = DataApiClient(settings.data_api_url, timeout_secs=settings.http_timeout_secs)
         self.wallets = WalletWatcher(
-            ctx.bus, self.data_api, settings.watched_wallets, shard_of=self.shards.shard_of,
-            overlap_secs=settings.wallet_overlap_secs, page_size=settings.wallet_page_size, producer=producer)
+            ctx.bus,
+            self.data_api,
+            settings.watched_wallets,
+            shard_of=self.shards.shard_of,
+            overlap_secs=settings.wallet_overlap_secs,
+            page_size=settings.wallet_page_size,
+            producer=producer,
+        )
         self.accounts: AccountReader | None = None
         if settings.rpc_url and settings.account_wallet:
             self.accounts = AccountReader(
-                ctx.bus, ChainReader(settings.rpc_url, timeout_secs=settings.http_timeout_secs),
-                settings.account_wallet, settings.shards, producer=producer,
-                tokens=lambda: [t.token_id for m in self.discovery.markets.values() for t in m.tokens])
+                ctx.bus,
+                ChainReader(settings.rpc_url, timeout_secs=settings.http_timeout_secs),
+                settings.account_wallet,
+                settings.shards,
+                producer=producer,
+                tokens=lambda: [t.token_id for m in self.discovery.markets.values() for t in m.tokens],
+            )
         self._subscribe_lock = asyncio.Lock()
         self._refresh_now = asyncio.Event()
         self.discovery_failures = 0
@@ -83,16 +105,32 @@ class Ingest:
         self.shards.assign([*result.discovered, *(info for info, _ in result.updated)])
         out: list[Output] = []
         for info in result.discovered:
-            out.append(Output(self._stream(info.condition_id), MarketDiscovered(envelope=self._envelope(), market=info)))
+            out.append(
+                Output(
+                    self._stream(info.condition_id), MarketDiscovered(envelope=self._envelope(), market=info)
+                )
+            )
         for info, changed in result.updated:
-            out.append(Output(self._stream(info.condition_id),
-                              MarketUpdated(envelope=self._envelope(), market=info, changed=changed)))
+            out.append(
+                Output(
+                    self._stream(info.condition_id),
+                    MarketUpdated(envelope=self._envelope(), market=info, changed=changed),
+                )
+            )
             if "tick_size" in changed:
                 out += self.feed.gamma_tick_change(info)
         for cid, token, outcome in result.resolved:
-            out.append(Output(self._stream(cid), MarketResolved(
-                envelope=self._envelope(deterministic_id("market_resolved", cid)), condition_id=cid,
-                winning_token_id=token, winning_outcome=outcome)))
+            out.append(
+                Output(
+                    self._stream(cid),
+                    MarketResolved(
+                        envelope=self._envelope(deterministic_id("market_resolved", cid)),
+                        condition_id=cid,
+                        winning_token_id=token,
+                        winning_outcome=outcome,
+                    ),
+                )
+            )
         return out
 
     async def sync_subscriptions(self) -> None:
@@ -106,8 +144,13 @@ class Ingest:
                 wanted += self.feed.track_market(info)
             added, removed = await self.ws.set_assets(wanted)
             if added or removed:
-                log.info("ingest: subscribed %d tokens (+%d -%d) on %d connection(s)", len(wanted), len(added),
-                         len(removed), len(self.ws.connections))
+                log.info(
+                    "ingest: subscribed %d tokens (+%d -%d) on %d connection(s)",
+                    len(wanted),
+                    len(added),
+                    len(removed),
+                    len(self.ws.connections),
+                )
 
     async def refresh_once(self) -> RefreshResult:
         result = await self.discovery.refresh()
@@ -116,9 +159,14 @@ class Ingest:
             await self.ctx.bus.publish_many(outputs)
         await self.sync_subscriptions()
         if result.discovered or result.resolved or result.dropped:
-            log.info("ingest: discovery: %d selected, +%d discovered, %d updated, %d resolved, %d dropped",
-                     len(self.discovery.markets), len(result.discovered), len(result.updated),
-                     len(result.resolved), len(result.dropped))
+            log.info(
+                "ingest: discovery: %d selected, +%d discovered, %d updated, %d resolved, %d dropped",
+                len(self.discovery.markets),
+                len(result.discovered),
+                len(result.updated),
+                len(result.resolved),
+                len(result.dropped),
+            )
         return result
 
     async def discovery_loop(self) -> None:
@@ -147,7 +195,11 @@ class Ingest:
                 return []
             self.shards.assign([info])
             self._spawn_sync()
-            return [Output(self._stream(info.condition_id), MarketDiscovered(envelope=self._envelope(), market=info))]
+            return [
+                Output(
+                    self._stream(info.condition_id), MarketDiscovered(envelope=self._envelope(), market=info)
+                )
+            ]
         if not self.discovery.on_resolved(message.market):
             return []
         out = [Output(self._stream(message.market), parse.market_resolved(message, self.producer))]
@@ -164,31 +216,44 @@ class Ingest:
             now = time.monotonic()
             for conn in self.ws.connections:
                 metrics.INGEST_DATA_SILENCE_SECONDS.labels(connection=conn.name).set(
-                    now - conn.stats.last_frame_at if conn.stats.connected else 0)
+                    now - conn.stats.last_frame_at if conn.stats.connected else 0
+                )
             self.ctx.status.update(self.status())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ctx.stopping.wait(), timeout=MAINTAIN_EVERY_SECS)
 
     def status(self) -> dict[str, object]:
-        status: dict[str, object] = {"markets": len(self.discovery.markets),
-                                     "discovery_failures": self.discovery_failures,
-                                     "ws": self.ws.status(), "feed": self.feed.status(),
-                                     "wallets": dict(self.wallets.counts)}
+        status: dict[str, object] = {
+            "markets": len(self.discovery.markets),
+            "discovery_failures": self.discovery_failures,
+            "ws": self.ws.status(),
+            "feed": self.feed.status(),
+            "wallets": dict(self.wallets.counts),
+        }
         if self.accounts is not None:
             status["chain"] = dict(self.accounts.status)
         return status
 
     async def run(self) -> None:
         # Declared on the runtime: a loop that dies takes the service down (health red first).
-        tasks = [self.ctx.task("ingest:discovery", self.discovery_loop),
-                 self.ctx.task("ingest:maintain", self.maintain_loop)]
+        tasks = [
+            self.ctx.task("ingest:discovery", self.discovery_loop),
+            self.ctx.task("ingest:maintain", self.maintain_loop),
+        ]
         if self.settings.watched_wallets:
-            tasks.append(self.ctx.task(
-                "ingest:wallets", lambda: self.wallets.run(self.ctx.stopping, self.settings.wallet_poll_secs)))
+            tasks.append(
+                self.ctx.task(
+                    "ingest:wallets",
+                    lambda: self.wallets.run(self.ctx.stopping, self.settings.wallet_poll_secs),
+                )
+            )
         if self.accounts is not None:
             accounts = self.accounts
-            tasks.append(self.ctx.task(
-                "ingest:accounts", lambda: accounts.run(self.ctx.stopping, self.settings.chain_poll_secs)))
+            tasks.append(
+                self.ctx.task(
+                    "ingest:accounts", lambda: accounts.run(self.ctx.stopping, self.settings.chain_poll_secs)
+                )
+            )
         try:
             await self.ctx.stopping.wait()
         finally:

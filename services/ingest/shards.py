@@ -55,7 +55,9 @@ class ShardMap:
         for key, members in groups.items():
             shard = self._by_group.get(key)
             if shard is None:
-                known = [self._by_market[m.condition_id] for m in members if m.condition_id in self._by_market]
+                known = [
+                    self._by_market[m.condition_id] for m in members if m.condition_id in self._by_market
+                ]
                 explicit = [s for s in (self._rule_shard_explicit(m) for m in members) if s]
                 shard = (known or explicit or [self._wildcard_shard() or self.shards[0]])[0]
                 self._by_group[key] = shard

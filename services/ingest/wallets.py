@@ -45,9 +45,18 @@ def seen_key(wallet: str) -> str:
 class WalletWatcher:
     """Polls each watched wallet and publishes its new trades, oldest first."""
 
-    def __init__(self, bus: Bus, client: DataApiClient, wallets: tuple[str, ...], *,
-                 shard_of: Callable[[str], str], overlap_secs: int = 300, page_size: int = 100,
-                 producer: str = "ingest", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        client: DataApiClient,
+        wallets: tuple[str, ...],
+        *,
+        shard_of: Callable[[str], str],
+        overlap_secs: int = 300,
+        page_size: int = 100,
+        producer: str = "ingest",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.bus, self.client, self.wallets = bus, client, tuple(w.lower() for w in wallets)
         self.shard_of, self.overlap, self.page_size = shard_of, overlap_secs, page_size
         self.producer, self._clock = producer, clock
@@ -76,15 +85,26 @@ class WalletWatcher:
         message = parse.trade_seen(trade, self.producer)
         newest = max(trade.timestamp, await self.cursor(trade.proxyWallet) or 0)
         entry = await self.bus.publish_once(
-            events_stream(self.shard_of(trade.conditionId)), message, seen_key=seen_key(trade.proxyWallet),
-            member=message.trade_key, score=trade.timestamp, prune_below=newest - self.retention)
+            events_stream(self.shard_of(trade.conditionId)),
+            message,
+            seen_key=seen_key(trade.proxyWallet),
+            member=message.trade_key,
+            score=trade.timestamp,
+            prune_below=newest - self.retention,
+        )
         if entry is None:
             self.counts["duplicates"] += 1
             return 0
         self.counts["published"] += 1
         metrics.INGEST_TRADES_SEEN.inc()
-        log.info("ingest: trade_seen %s %s %s %s @ %s", trade.proxyWallet[:10], trade.side, trade.size,
-                 trade.asset[:12], trade.price)
+        log.info(
+            "ingest: trade_seen %s %s %s %s @ %s",
+            trade.proxyWallet[:10],
+            trade.side,
+            trade.size,
+            trade.asset[:12],
+            trade.price,
+        )
         return 1
 
     async def poll_all(self) -> int:

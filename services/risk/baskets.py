@@ -40,9 +40,19 @@ def leg_client_order_id(intent_id: str, leg: BasketLeg) -> str:
 
 def _leg_intent(basket: BasketIntent, leg: BasketLeg) -> OrderIntent:
     """One leg seen as an order intent, for the per-leg situation (dedup key, book, inventory)."""
-    return OrderIntent(envelope=basket.envelope, token_id=leg.token_id, side=leg.side, size=leg.size,
-                       price=leg.price, order_type=basket.order_type, reason=basket.reason,
-                       strategy=basket.strategy, signal_key=basket.signal_key, market=leg.market, must_fill=True)
+    return OrderIntent(
+        envelope=basket.envelope,
+        token_id=leg.token_id,
+        side=leg.side,
+        size=leg.size,
+        price=leg.price,
+        order_type=basket.order_type,
+        reason=basket.reason,
+        strategy=basket.strategy,
+        signal_key=basket.signal_key,
+        market=leg.market,
+        must_fill=True,
+    )
 
 
 def _envelope(kind: str, cause: BasketIntent) -> Envelope:
@@ -59,15 +69,37 @@ class BasketDecider:
         requested = max(leg.size for leg in basket.legs)
         decision = self._judge(basket, requested)
         dry_run = decision.rule == "DRY_RUN"
-        fx.outputs.append(Output(DECISIONS, RiskDecision(
-            envelope=_envelope("decision", basket), intent_id=basket.envelope.message_id,
-            signal_key=basket.signal_key, strategy=basket.strategy, approved=decision.approved, rule=decision.rule,
-            detail=decision.detail, numbers=decision.numbers, requested_size=requested,
-            approved_size=decision.size, dry_run=dry_run)))
-        fx.event("basket_intent", intent_id=basket.envelope.message_id, signal_key=basket.signal_key,
-                 strategy=basket.strategy, market=basket.market, reason=basket.reason, dry_run=self.settings.dry_run,
-                 legs=[{"token_id": leg.token_id, "side": leg.side, "price": leg.price, "size": leg.size}
-                       for leg in basket.legs])
+        fx.outputs.append(
+            Output(
+                DECISIONS,
+                RiskDecision(
+                    envelope=_envelope("decision", basket),
+                    intent_id=basket.envelope.message_id,
+                    signal_key=basket.signal_key,
+                    strategy=basket.strategy,
+                    approved=decision.approved,
+                    rule=decision.rule,
+                    detail=decision.detail,
+                    numbers=decision.numbers,
+                    requested_size=requested,
+                    approved_size=decision.size,
+                    dry_run=dry_run,
+                ),
+            )
+        )
+        fx.event(
+            "basket_intent",
+            intent_id=basket.envelope.message_id,
+            signal_key=basket.signal_key,
+            strategy=basket.strategy,
+            market=basket.market,
+            reason=basket.reason,
+            dry_run=self.settings.dry_run,
+            legs=[
+                {"token_id": leg.token_id, "side": leg.side, "price": leg.price, "size": leg.size}
+                for leg in basket.legs
+            ],
+        )
         if decision.approved:
             self._approve(basket, decision, requested, fx)
         else:
@@ -80,34 +112,63 @@ class BasketDecider:
         clamp: Decision | _Clamp | None = None
         for index, leg in enumerate(basket.legs, start=1):
             market = self.state.market(leg.market)
-            verdict = evaluate(Order(leg.side, leg.size, leg.price),
-                               self.decider.situation(_leg_intent(basket, leg), market), limits)
+            verdict = evaluate(
+                Order(leg.side, leg.size, leg.price),
+                self.decider.situation(_leg_intent(basket, leg), market),
+                limits,
+            )
             if not verdict.approved:
-                return Decision(False, verdict.rule, f"leg {index} ({leg.token_id}): {verdict.detail}",
-                                verdict.numbers, requested, Decimal(0))
+                return Decision(
+                    False,
+                    verdict.rule,
+                    f"leg {index} ({leg.token_id}): {verdict.detail}",
+                    verdict.numbers,
+                    requested,
+                    Decimal(0),
+                )
             if verdict.size < leg.size and verdict.size / leg.size < factor:
                 factor, clamp = verdict.size / leg.size, verdict
         total = sum((leg.size * leg.price for leg in basket.legs), Decimal(0))
         if total * factor > limits.max_trade_size_usd:
             factor = limits.max_trade_size_usd / total
-            clamp = _whole("MAX_TRADE_SIZE_USD", f"basket notional {total} > {limits.max_trade_size_usd}",
-                           basket_notional_usd=total, limit_usd=limits.max_trade_size_usd)
+            clamp = _whole(
+                "MAX_TRADE_SIZE_USD",
+                f"basket notional {total} > {limits.max_trade_size_usd}",
+                basket_notional_usd=total,
+                limit_usd=limits.max_trade_size_usd,
+            )
         for market_id in sorted({leg.market for leg in basket.legs}):
-            spend = sum((leg.size * leg.price for leg in basket.legs
-                         if leg.market == market_id and leg.side is Side.BUY), Decimal(0))
+            spend = sum(
+                (
+                    leg.size * leg.price
+                    for leg in basket.legs
+                    if leg.market == market_id and leg.side is Side.BUY
+                ),
+                Decimal(0),
+            )
             room = limits.max_per_market_notional_usd - self.state.market_notional(market_id)
             if spend * factor > room:
                 factor = max(room, Decimal(0)) / spend
-                clamp = _whole("MAX_PER_MARKET_NOTIONAL", f"the basket's buys in {market_id}: {spend} > room {room}",
-                               basket_market_notional_usd=spend, room_usd=room)
+                clamp = _whole(
+                    "MAX_PER_MARKET_NOTIONAL",
+                    f"the basket's buys in {market_id}: {spend} > room {room}",
+                    basket_market_notional_usd=spend,
+                    room_usd=room,
+                )
         sizes = [_step(leg.size * factor) for leg in basket.legs]
         for leg, size in zip(basket.legs, sizes, strict=True):
             market = self.state.market(leg.market)
             minimum = market.min_order_size if market is not None else Decimal(0)
             if size <= 0 or size < minimum:
                 rule = clamp.rule if clamp is not None else "MAX_TRADE_SIZE_USD"
-                return Decision(False, rule, f"basket clamped to {size} shares, below {leg.token_id}'s minimum "
-                                f"{minimum}", {"size": size, "min_order_size": minimum}, requested, Decimal(0))
+                return Decision(
+                    False,
+                    rule,
+                    f"basket clamped to {size} shares, below {leg.token_id}'s minimum {minimum}",
+                    {"size": size, "min_order_size": minimum},
+                    requested,
+                    Decimal(0),
+                )
         size = min(sizes)
         if clamp is None:
             return Decision(True, None, "", {}, requested, size)
@@ -121,34 +182,85 @@ class BasketDecider:
             market = self.state.market(leg.market)
             assert market is not None  # MIN_LIQUIDITY_USD rejects unknown markets
             size = _step(leg.size * factor)
-            legs.append(ApprovedBasketLeg(
-                client_order_id=leg_client_order_id(intent_id, leg), market=leg.market, token_id=leg.token_id,
-                side=leg.side, size=size, price=leg.price, tick_size=market.tick_size, neg_risk=market.neg_risk,
-                price_limit=price_limit(leg.side, leg.price, market.tick_size, self.settings.risk_price_limit_bps,
-                                        self.settings.risk_price_limit_min_ticks)))
+            legs.append(
+                ApprovedBasketLeg(
+                    client_order_id=leg_client_order_id(intent_id, leg),
+                    market=leg.market,
+                    token_id=leg.token_id,
+                    side=leg.side,
+                    size=size,
+                    price=leg.price,
+                    tick_size=market.tick_size,
+                    neg_risk=market.neg_risk,
+                    price_limit=price_limit(
+                        leg.side,
+                        leg.price,
+                        market.tick_size,
+                        self.settings.risk_price_limit_bps,
+                        self.settings.risk_price_limit_min_ticks,
+                    ),
+                )
+            )
             self.state.approve_signal(f"{basket.signal_key}|{leg.token_id}|{leg.side.value}")
-            self.state.upsert_open_order(legs[-1].client_order_id, leg.market, leg.token_id, leg.side, leg.price,
-                                         size)
+            self.state.upsert_open_order(
+                legs[-1].client_order_id, leg.market, leg.token_id, leg.side, leg.price, size
+            )
         approved = ApprovedBasket(
-            envelope=_envelope("approved", basket), basket_id=deterministic_id("basket", intent_id),
-            intent_id=intent_id, signal_key=basket.signal_key, strategy=basket.strategy, market=basket.market,
-            order_type=basket.order_type, legs=tuple(legs),
-            clamped_from_size=requested if decision.size != requested else None)
+            envelope=_envelope("approved", basket),
+            basket_id=deterministic_id("basket", intent_id),
+            intent_id=intent_id,
+            signal_key=basket.signal_key,
+            strategy=basket.strategy,
+            market=basket.market,
+            order_type=basket.order_type,
+            legs=tuple(legs),
+            clamped_from_size=requested if decision.size != requested else None,
+        )
         fx.outputs.append(Output(APPROVED_ORDERS, approved))
-        fx.event("risk_approve", intent_id=intent_id, basket_id=approved.basket_id, signal_key=basket.signal_key,
-                 strategy=basket.strategy, market=basket.market, size=decision.size, requested_size=requested,
-                 rule=decision.rule, detail=decision.detail, numbers=decision.numbers,
-                 legs=[{"client_order_id": leg.client_order_id, "token_id": leg.token_id, "size": leg.size,
-                        "price": leg.price, "price_limit": leg.price_limit} for leg in legs])
+        fx.event(
+            "risk_approve",
+            intent_id=intent_id,
+            basket_id=approved.basket_id,
+            signal_key=basket.signal_key,
+            strategy=basket.strategy,
+            market=basket.market,
+            size=decision.size,
+            requested_size=requested,
+            rule=decision.rule,
+            detail=decision.detail,
+            numbers=decision.numbers,
+            legs=[
+                {
+                    "client_order_id": leg.client_order_id,
+                    "token_id": leg.token_id,
+                    "size": leg.size,
+                    "price": leg.price,
+                    "price_limit": leg.price_limit,
+                }
+                for leg in legs
+            ],
+        )
         fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="approved").inc())
 
     def _reject(self, basket: BasketIntent, decision: Decision, dry_run: bool, fx: Effects) -> None:
         rule = decision.rule or "UNKNOWN"
-        fx.event("risk_reject", intent_id=basket.envelope.message_id, signal_key=basket.signal_key,
-                 strategy=basket.strategy, market=basket.market, rule=rule, detail=decision.detail,
-                 numbers=decision.numbers, requested_size=decision.requested_size, dry_run=dry_run, basket=True)
+        fx.event(
+            "risk_reject",
+            intent_id=basket.envelope.message_id,
+            signal_key=basket.signal_key,
+            strategy=basket.strategy,
+            market=basket.market,
+            rule=rule,
+            detail=decision.detail,
+            numbers=decision.numbers,
+            requested_size=decision.requested_size,
+            dry_run=dry_run,
+            basket=True,
+        )
         fx.after.append(lambda: metrics.RISK_REJECTIONS.labels(rule=rule).inc())
-        fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc())
+        fx.after.append(
+            lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc()
+        )
         if rule == LOSS_RULE:
             killswitch.trip_on_loss(self.state, fx, reason=decision.detail, cause=basket)
 

@@ -27,7 +27,9 @@ class BookGuard:
                 continue
             self.asked[market] = now
             row = next(r for r in invalid if r.market == market)
-            reason = (f"book of {row.token_id[:12]} {row.state} ({row.reason}) for "
-                      f"{now - row.since_ts:.0f}s > {period:g}s")
+            reason = (
+                f"book of {row.token_id[:12]} {row.state} ({row.reason}) for "
+                f"{now - row.since_ts:.0f}s > {period:g}s"
+            )
             out.append(CancelAllRequested(envelope=Envelope.new(PRODUCER), reason=reason, market=market))
         return out

@@ -63,7 +63,9 @@ class Situation:
     own_resting: tuple[RestingOrder, ...] = ()
     book_state: str | None = None  # the token's book as ingest last reported it (None: never reported)
     book_reason: str = ""  # why it is not valid
-    trading_region: str = "unchecked"  # the venue's geoblock answer: ok, close_only, blocked, unknown (region.py)
+    trading_region: str = (
+        "unchecked"  # the venue's geoblock answer: ok, close_only, blocked, unknown (region.py)
+    )
 
 
 @dataclass(frozen=True)
@@ -142,16 +144,27 @@ def check_max_trade_size(order: Order, s: Situation, limits: Limits) -> Verdict:
         return _pass("MAX_TRADE_SIZE_USD", notional_usd=notional, limit_usd=limit)
     size = (limit / order.price).quantize(SIZE_STEP, rounding=ROUND_FLOOR)
     if size <= 0:
-        return _reject("MAX_TRADE_SIZE_USD", f"clamped size of {notional} USD to 0", notional_usd=notional,
-                       limit_usd=limit)
-    return Verdict(Outcome.CLAMP, "MAX_TRADE_SIZE_USD", f"notional {notional} > {limit}: size {order.size} -> {size}",
-                   {"notional_usd": notional, "limit_usd": limit, "clamped_size": size}, size)
+        return _reject(
+            "MAX_TRADE_SIZE_USD",
+            f"clamped size of {notional} USD to 0",
+            notional_usd=notional,
+            limit_usd=limit,
+        )
+    return Verdict(
+        Outcome.CLAMP,
+        "MAX_TRADE_SIZE_USD",
+        f"notional {notional} > {limit}: size {order.size} -> {size}",
+        {"notional_usd": notional, "limit_usd": limit, "clamped_size": size},
+        size,
+    )
 
 
 def check_daily_loss(order: Order, s: Situation, limits: Limits) -> Verdict:
     pnl, limit = s.daily_pnl_usd, limits.max_daily_loss_usd
     if pnl < -limit:
-        return _reject("MAX_DAILY_LOSS_USD", f"daily PnL {pnl} below -{limit}", daily_pnl_usd=pnl, limit_usd=limit)
+        return _reject(
+            "MAX_DAILY_LOSS_USD", f"daily PnL {pnl} below -{limit}", daily_pnl_usd=pnl, limit_usd=limit
+        )
     return _pass("MAX_DAILY_LOSS_USD", daily_pnl_usd=pnl, limit_usd=limit)
 
 
@@ -160,8 +173,12 @@ def check_liquidity(order: Order, s: Situation, limits: Limits) -> Verdict:
     if s.volume_24h_usd is None:
         return _reject("MIN_LIQUIDITY_USD", "market unknown to risk", limit_usd=limit)
     if s.volume_24h_usd < limit:
-        return _reject("MIN_LIQUIDITY_USD", f"24h volume {s.volume_24h_usd} < {limit}",
-                       volume_24h_usd=s.volume_24h_usd, limit_usd=limit)
+        return _reject(
+            "MIN_LIQUIDITY_USD",
+            f"24h volume {s.volume_24h_usd} < {limit}",
+            volume_24h_usd=s.volume_24h_usd,
+            limit_usd=limit,
+        )
     return _pass("MIN_LIQUIDITY_USD", volume_24h_usd=s.volume_24h_usd, limit_usd=limit)
 
 
@@ -174,8 +191,9 @@ def check_time_to_resolution(order: Order, s: Situation, limits: Limits) -> Verd
         return _reject("MIN_TIME_TO_RESOLUTION", "market has no end date", limit_secs=limit)
     left = Decimal(s.end_date_ts) - Decimal(int(s.now))
     if left < limit:
-        return _reject("MIN_TIME_TO_RESOLUTION", f"{left}s to resolution < {limit}s", secs_left=left,
-                       limit_secs=limit)
+        return _reject(
+            "MIN_TIME_TO_RESOLUTION", f"{left}s to resolution < {limit}s", secs_left=left, limit_secs=limit
+        )
     return _pass("MIN_TIME_TO_RESOLUTION", secs_left=left, limit_secs=limit)
 
 
@@ -184,7 +202,12 @@ def check_market_notional(order: Order, s: Situation, limits: Limits) -> Verdict
     # Selling what we hold only lowers exposure; the venue refuses to sell what we do not hold.
     added = order.notional_usd if order.side == Side.BUY else Decimal(0)
     after = held + added
-    numbers = {"market_notional_usd": held, "order_notional_usd": added, "after_usd": after, "limit_usd": limit}
+    numbers = {
+        "market_notional_usd": held,
+        "order_notional_usd": added,
+        "after_usd": after,
+        "limit_usd": limit,
+    }
     if order.side == Side.BUY and after > limit:
         return _reject("MAX_PER_MARKET_NOTIONAL", f"market notional {after} > {limit}", **numbers)
     return _pass("MAX_PER_MARKET_NOTIONAL", **numbers)
@@ -196,10 +219,15 @@ def check_unsettled_inventory(order: Order, s: Situation, limits: Limits) -> Ver
     if order.side != Side.SELL:
         return _pass("UNSETTLED_INVENTORY")
     free = s.settled_shares - s.open_sell_size
-    numbers = {"sell_size": order.size, "settled_shares": s.settled_shares, "open_sell_size": s.open_sell_size}
+    numbers = {
+        "sell_size": order.size,
+        "settled_shares": s.settled_shares,
+        "open_sell_size": s.open_sell_size,
+    }
     if order.size > free:
-        return _reject("UNSETTLED_INVENTORY", f"sell {order.size} > {free} settled shares not already offered",
-                       **numbers)
+        return _reject(
+            "UNSETTLED_INVENTORY", f"sell {order.size} > {free} settled shares not already offered", **numbers
+        )
     return _pass("UNSETTLED_INVENTORY", **numbers)
 
 
@@ -223,8 +251,12 @@ def check_self_trade(order: Order, s: Situation, limits: Limits) -> Verdict:
     for resting in s.own_resting:
         if crosses(order, resting):
             where = "its complement" if resting.complement else "the same token"
-            return _reject("SELF_TRADE", f"would cross our own {resting.side} @ {resting.price} on {where}",
-                           order_price=order.price, resting_price=resting.price)
+            return _reject(
+                "SELF_TRADE",
+                f"would cross our own {resting.side} @ {resting.price} on {where}",
+                order_price=order.price,
+                resting_price=resting.price,
+            )
     return _pass("SELF_TRADE")
 
 
@@ -234,8 +266,12 @@ def check_dedup(order: Order, s: Situation, limits: Limits) -> Verdict:
         return _pass("DEDUP_WINDOW", window_secs=window)
     age = Decimal(str(round(s.now - s.signal_approved_ts, 3)))
     if age < window:
-        return _reject("DEDUP_WINDOW", f"signal key approved {age}s ago (window {window}s)", age_secs=age,
-                       window_secs=window)
+        return _reject(
+            "DEDUP_WINDOW",
+            f"signal key approved {age}s ago (window {window}s)",
+            age_secs=age,
+            window_secs=window,
+        )
     return _pass("DEDUP_WINDOW", age_secs=age, window_secs=window)
 
 
@@ -272,7 +308,9 @@ def evaluate(order: Order, situation: Situation, limits: Limits) -> Decision:
     return Decision(True, None, "", {}, requested, order.size)
 
 
-def price_limit(side: Side, price: Decimal, tick_size: Decimal, slippage_bps: int, min_ticks: int = 0) -> Decimal:
+def price_limit(
+    side: Side, price: Decimal, tick_size: Decimal, slippage_bps: int, min_ticks: int = 0
+) -> Decimal:
     """The worst price the executor may use: `slippage_bps` away from `price` but at least `min_ticks` ticks,
     on the tick grid, inside (0, 1)."""
     move = max(price * Decimal(slippage_bps) / Decimal(10_000), tick_size * min_ticks)

@@ -24,9 +24,13 @@ class RiskSettings(ServiceSettings):
     dry_run: bool = Field(default=True, description="log each intent and stop: nothing reaches the executor")
     max_trade_size_usd: Decimal = Field(default=Decimal(50), gt=0, description="larger orders are clamped")
     max_daily_loss_usd: Decimal = Field(
-        default=Decimal(100), gt=0, description="today's realized + unrealized PnL below minus this trips the switch"
+        default=Decimal(100),
+        gt=0,
+        description="today's realized + unrealized PnL below minus this trips the switch",
     )
-    min_liquidity_usd: Decimal = Field(default=Decimal(1000), ge=0, description="a market's 24h volume at least")
+    min_liquidity_usd: Decimal = Field(
+        default=Decimal(1000), ge=0, description="a market's 24h volume at least"
+    )
     min_time_to_resolution_secs: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_MIN_TIME_TO_RESOLUTION_SECS),
         description='by strategy, JSON object; key "default" for the others',
@@ -34,21 +38,32 @@ class RiskSettings(ServiceSettings):
     max_per_market_notional_usd: Decimal = Field(
         default=Decimal(200), gt=0, description="own open BUY orders + position cost in one market"
     )
-    dedup_window_secs: float = Field(default=300.0, ge=0, description="an approved signal key blocks repeats this long")
+    dedup_window_secs: float = Field(
+        default=300.0, ge=0, description="an approved signal key blocks repeats this long"
+    )
     daily_reset_utc: str = Field(
-        default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM UTC when the trading day starts"
+        default="00:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="HH:MM UTC when the trading day starts",
     )
     risk_price_limit_bps: int = Field(
         default=200, ge=0, le=10_000, description="price limit of an approved order, away from its price"
     )
     risk_price_limit_min_ticks: int = Field(
-        default=2, ge=0, le=100, description="price limit at least this many ticks away, so a must-fill order's "
-        "three phases (one tick apart at least) fit at a coarse tick"
+        default=2,
+        ge=0,
+        le=100,
+        description="price limit at least this many ticks away, so a must-fill order's "
+        "three phases (one tick apart at least) fit at a coarse tick",
     )
     book_invalid_cancel_secs: float = Field(
-        default=10.0, gt=0, description="resting orders on a market whose book stays not valid this long are cancelled"
+        default=10.0,
+        gt=0,
+        description="resting orders on a market whose book stays not valid this long are cancelled",
     )
-    risk_db_path: Path | None = Field(default=None, description="risk's SQLite file; unset: <state_dir>/risk.sqlite")
+    risk_db_path: Path | None = Field(
+        default=None, description="risk's SQLite file; unset: <state_dir>/risk.sqlite"
+    )
     data_api_url: str | None = Field(
         default=None, description="Data API base URL for reconciling positions on start; unset: skipped"
     )
@@ -56,14 +71,16 @@ class RiskSettings(ServiceSettings):
         default=None, description="the wallet (proxy/funder) whose positions are reconciled"
     )
     rpc_url: str | None = Field(
-        default=None, description="Polygon JSON-RPC for the wallet's pUSD and CTF balances; unset: not compared"
+        default=None,
+        description="Polygon JSON-RPC for the wallet's pUSD and CTF balances; unset: not compared",
     )
     risk_reconcile_interval_secs: float = Field(
         default=60.0, ge=0, description="how often the ledger is compared with the venue (0: on start only)"
     )
     geoblock_url: str | None = Field(
-        default=None, description="the venue's region check (https://polymarket.com/api/geoblock live); a "
-        "close-only answer lets only reducing orders pass, blocked none; unset: not checked"
+        default=None,
+        description="the venue's region check (https://polymarket.com/api/geoblock live); a "
+        "close-only answer lets only reducing orders pass, blocked none; unset: not checked",
     )
     geoblock_check_secs: float = Field(default=300.0, gt=0, description="how often the region is checked")
     allow_self_trade: bool = Field(

@@ -41,11 +41,11 @@ def _envelope(kind: str, cause: Message) -> Envelope:
     return Envelope.new(PRODUCER, cause=cause, message_id=deterministic_id(kind, cause.envelope.message_id))
 
 
-
 def dedup_key(intent: OrderIntent) -> str:
     """What DEDUP_WINDOW compares: the signal key per leg, since one signal (an arbitrage opportunity, a
     two-sided quote) legitimately yields one order per token and side."""
     return f"{intent.signal_key}|{intent.token_id}|{intent.side.value}"
+
 
 class Decider:
     """Turns intents into decisions against the limits in `settings` and the numbers in `state`."""
@@ -57,11 +57,16 @@ class Decider:
 
     def limits(self, strategy: str) -> Limits:
         s = self.settings
-        return Limits(dry_run=s.dry_run, max_trade_size_usd=s.max_trade_size_usd,
-                      max_daily_loss_usd=s.max_daily_loss_usd, min_liquidity_usd=s.min_liquidity_usd,
-                      min_secs_to_resolution=s.min_secs_to_resolution(strategy),
-                      max_per_market_notional_usd=s.max_per_market_notional_usd,
-                      dedup_window_secs=s.dedup_window_secs, allow_self_trade=s.allow_self_trade)
+        return Limits(
+            dry_run=s.dry_run,
+            max_trade_size_usd=s.max_trade_size_usd,
+            max_daily_loss_usd=s.max_daily_loss_usd,
+            min_liquidity_usd=s.min_liquidity_usd,
+            min_secs_to_resolution=s.min_secs_to_resolution(strategy),
+            max_per_market_notional_usd=s.max_per_market_notional_usd,
+            dedup_window_secs=s.dedup_window_secs,
+            allow_self_trade=s.allow_self_trade,
+        )
 
     def situation(self, intent: OrderIntent, market: MarketRow | None) -> Situation:
         realized, unrealized = self.state.daily_pnl()
@@ -73,7 +78,8 @@ class Decider:
         resting = self.state.open_orders(tokens)
         book = self.state.book_status(intent.token_id)  # None: ingest never reported on this token
         return Situation(
-            now=self.state.clock(), kill_switch_active=self.state.kill_switch().active,
+            now=self.state.clock(),
+            kill_switch_active=self.state.kill_switch().active,
             daily_pnl_usd=realized + unrealized,
             volume_24h_usd=market.volume_24h_usd if market else None,
             end_date_ts=market.end_date_ts if market else None,
@@ -81,23 +87,40 @@ class Decider:
             market_notional_usd=self.state.market_notional(intent.market),
             signal_approved_ts=self.state.signal_approved_ts(dedup_key(intent)),
             settled_shares=self.state.position(intent.token_id).settled,
-            open_sell_size=sum((r for t, side, _, r in resting if t == intent.token_id and side == Side.SELL),
-                               Decimal(0)),
-            own_resting=tuple(RestingOrder(side, price, t != intent.token_id) for t, side, price, _ in resting),
-            book_state=book.state if book else None, book_reason=book.reason if book else "",
+            open_sell_size=sum(
+                (r for t, side, _, r in resting if t == intent.token_id and side == Side.SELL), Decimal(0)
+            ),
+            own_resting=tuple(
+                RestingOrder(side, price, t != intent.token_id) for t, side, price, _ in resting
+            ),
+            book_state=book.state if book else None,
+            book_reason=book.reason if book else "",
             trading_region=self.region(),
         )
 
     def decide(self, intent: OrderIntent, fx: Effects) -> Decision:
         """Evaluate `intent` and add its outputs and events to `fx` (inside the caller's transaction)."""
         market = self.state.market(intent.market)
-        decision = evaluate(Order(intent.side, intent.size, intent.price), self.situation(intent, market),
-                            self.limits(intent.strategy))
+        decision = evaluate(
+            Order(intent.side, intent.size, intent.price),
+            self.situation(intent, market),
+            self.limits(intent.strategy),
+        )
         dry_run = decision.rule == "DRY_RUN"
         fx.outputs.append(Output(DECISIONS, self._decision_message(intent, decision, dry_run)))
-        fx.event("order_intent", intent_id=intent.envelope.message_id, signal_key=intent.signal_key,
-                 strategy=intent.strategy, market=intent.market, token_id=intent.token_id, side=intent.side,
-                 size=intent.size, price=intent.price, reason=intent.reason, dry_run=self.settings.dry_run)
+        fx.event(
+            "order_intent",
+            intent_id=intent.envelope.message_id,
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            market=intent.market,
+            token_id=intent.token_id,
+            side=intent.side,
+            size=intent.size,
+            price=intent.price,
+            reason=intent.reason,
+            dry_run=self.settings.dry_run,
+        )
         if decision.approved:
             assert market is not None  # MIN_LIQUIDITY_USD rejects unknown markets
             self._approve(intent, decision, market, fx)
@@ -107,55 +130,118 @@ class Decider:
 
     def _decision_message(self, intent: OrderIntent, decision: Decision, dry_run: bool) -> RiskDecision:
         return RiskDecision(
-            envelope=_envelope("decision", intent), intent_id=intent.envelope.message_id,
-            signal_key=intent.signal_key, strategy=intent.strategy, approved=decision.approved,
-            rule=decision.rule, detail=decision.detail, numbers=decision.numbers,
-            requested_size=decision.requested_size, approved_size=decision.size, dry_run=dry_run,
+            envelope=_envelope("decision", intent),
+            intent_id=intent.envelope.message_id,
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            approved=decision.approved,
+            rule=decision.rule,
+            detail=decision.detail,
+            numbers=decision.numbers,
+            requested_size=decision.requested_size,
+            approved_size=decision.size,
+            dry_run=dry_run,
         )
 
     def _approve(self, intent: OrderIntent, decision: Decision, market: MarketRow, fx: Effects) -> None:
         intent_id = intent.envelope.message_id
         order = ApprovedOrder(
-            envelope=_envelope("approved", intent), client_order_id=client_order_id(intent_id),
-            intent_id=intent_id, signal_key=intent.signal_key, strategy=intent.strategy, market=intent.market,
-            token_id=intent.token_id, side=intent.side, size=decision.size, price=intent.price,
-            price_limit=price_limit(intent.side, intent.price, market.tick_size, self.settings.risk_price_limit_bps,
-                                    self.settings.risk_price_limit_min_ticks),
-            order_type=intent.order_type, post_only=intent.post_only, must_fill=intent.must_fill,
-            expiration_ts=intent.expiration_ts, neg_risk=market.neg_risk, tick_size=market.tick_size,
+            envelope=_envelope("approved", intent),
+            client_order_id=client_order_id(intent_id),
+            intent_id=intent_id,
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            market=intent.market,
+            token_id=intent.token_id,
+            side=intent.side,
+            size=decision.size,
+            price=intent.price,
+            price_limit=price_limit(
+                intent.side,
+                intent.price,
+                market.tick_size,
+                self.settings.risk_price_limit_bps,
+                self.settings.risk_price_limit_min_ticks,
+            ),
+            order_type=intent.order_type,
+            post_only=intent.post_only,
+            must_fill=intent.must_fill,
+            expiration_ts=intent.expiration_ts,
+            neg_risk=market.neg_risk,
+            tick_size=market.tick_size,
             clamped_from_size=decision.requested_size if decision.size != decision.requested_size else None,
         )
         self.state.approve_signal(dedup_key(intent))
         # Counted as open at once, so the next intent sees it before the executor reports the placement.
-        self.state.upsert_open_order(order.client_order_id, order.market, order.token_id, order.side, order.price,
-                                     order.size)
+        self.state.upsert_open_order(
+            order.client_order_id, order.market, order.token_id, order.side, order.price, order.size
+        )
         fx.outputs.append(Output(APPROVED_ORDERS, order))
-        fx.event("risk_approve", intent_id=intent_id, client_order_id=order.client_order_id,
-                 signal_key=intent.signal_key, strategy=intent.strategy, market=intent.market, size=order.size,
-                 requested_size=intent.size, price=order.price, price_limit=order.price_limit,
-                 rule=decision.rule, detail=decision.detail, numbers=decision.numbers)
+        fx.event(
+            "risk_approve",
+            intent_id=intent_id,
+            client_order_id=order.client_order_id,
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            market=intent.market,
+            size=order.size,
+            requested_size=intent.size,
+            price=order.price,
+            price_limit=order.price_limit,
+            rule=decision.rule,
+            detail=decision.detail,
+            numbers=decision.numbers,
+        )
         fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="approved").inc())
 
     def _reject(self, intent: OrderIntent, decision: Decision, dry_run: bool, fx: Effects) -> None:
         rule = decision.rule or "UNKNOWN"
-        fx.event("risk_reject", intent_id=intent.envelope.message_id, signal_key=intent.signal_key,
-                 strategy=intent.strategy, market=intent.market, rule=rule, detail=decision.detail,
-                 numbers=decision.numbers, requested_size=intent.size, dry_run=dry_run)
+        fx.event(
+            "risk_reject",
+            intent_id=intent.envelope.message_id,
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            market=intent.market,
+            rule=rule,
+            detail=decision.detail,
+            numbers=decision.numbers,
+            requested_size=intent.size,
+            dry_run=dry_run,
+        )
         fx.after.append(lambda: metrics.RISK_REJECTIONS.labels(rule=rule).inc())
-        fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc())
+        fx.after.append(
+            lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc()
+        )
         if rule == LOSS_RULE:
             killswitch.trip_on_loss(self.state, fx, reason=decision.detail, cause=intent)
 
     def pass_cancel(self, intent: CancelIntent, fx: Effects) -> None:
         """Cancels only lower risk: they pass always, kill switch and dry run included."""
-        cancel = ApprovedCancelV2(envelope=_envelope("approved", intent), signal_key=intent.signal_key,
-                                  strategy=intent.strategy, market=intent.market,
-                                  client_order_ids=intent.client_order_ids,
-                                  of_signal_key=getattr(intent, "of_signal_key", None))
-        decision = RiskDecision(envelope=_envelope("decision", intent), intent_id=intent.envelope.message_id,
-                                signal_key=intent.signal_key, strategy=intent.strategy, approved=True,
-                                detail="cancel", requested_size=Decimal(0))
+        cancel = ApprovedCancelV2(
+            envelope=_envelope("approved", intent),
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            market=intent.market,
+            client_order_ids=intent.client_order_ids,
+            of_signal_key=getattr(intent, "of_signal_key", None),
+        )
+        decision = RiskDecision(
+            envelope=_envelope("decision", intent),
+            intent_id=intent.envelope.message_id,
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            approved=True,
+            detail="cancel",
+            requested_size=Decimal(0),
+        )
         fx.outputs += [Output(DECISIONS, decision), Output(APPROVED_ORDERS, cancel)]
-        fx.event("risk_approve", intent_id=intent.envelope.message_id, signal_key=intent.signal_key,
-                 strategy=intent.strategy, market=intent.market, cancel=True,
-                 client_order_ids=list(intent.client_order_ids), of_signal_key=cancel.of_signal_key)
+        fx.event(
+            "risk_approve",
+            intent_id=intent.envelope.message_id,
+            signal_key=intent.signal_key,
+            strategy=intent.strategy,
+            market=intent.market,
+            cancel=True,
+            client_order_ids=list(intent.client_order_ids),
+            of_signal_key=cancel.of_signal_key,
+        )

@@ -41,8 +41,14 @@ def decode_outputs(text: str) -> list[Output]:
     return [Output(stream, decode({"type": t, "v": v, "data": d})) for stream, t, v, d in json.loads(text)]
 
 
-def handle_once(state: RiskState, events: EventLog, input_id: str, work: Callable[[Effects], object], *,
-                record_always: bool) -> list[Output]:
+def handle_once(
+    state: RiskState,
+    events: EventLog,
+    input_id: str,
+    work: Callable[[Effects], object],
+    *,
+    record_always: bool,
+) -> list[Output]:
     """Run `work` once per input id; outputs are recorded when there are some, or always with `record_always`."""
     recorded = state.recorded_outputs(input_id)
     if recorded is not None:

@@ -36,15 +36,25 @@ def trip_on_loss(state: RiskState, fx: Effects, *, reason: str, cause: Message) 
     return change(state, fx, active=True, reason=reason, actor=AUTO_ACTOR, cause=cause, auto=True)
 
 
-def change(state: RiskState, fx: Effects, *, active: bool, reason: str, actor: str, cause: Message,
-           auto: bool = False) -> bool:
+def change(
+    state: RiskState,
+    fx: Effects,
+    *,
+    active: bool,
+    reason: str,
+    actor: str,
+    cause: Message,
+    auto: bool = False,
+) -> bool:
     """Set the switch inside the caller's transaction; returns False when it already was in that state."""
     if not state.set_kill_switch(active, reason, actor, auto=auto):
         return False
     cause_id = cause.envelope.message_id
     changed = KillSwitchChanged(
         envelope=Envelope.new(PRODUCER, cause=cause, message_id=deterministic_id("kill_switch", cause_id)),
-        active=active, reason=reason, actor=actor,
+        active=active,
+        reason=reason,
+        actor=actor,
     )
     fx.outputs.append(Output(CONTROL, changed))
     if active:
@@ -59,8 +69,9 @@ def change(state: RiskState, fx: Effects, *, active: bool, reason: str, actor: s
 
 
 def as_json(kill: KillState) -> str:
-    return json.dumps({"active": kill.active, "reason": kill.reason, "actor": kill.actor,
-                       "changed_ts": kill.changed_ts})
+    return json.dumps(
+        {"active": kill.active, "reason": kill.reason, "actor": kill.actor, "changed_ts": kill.changed_ts}
+    )
 
 
 async def publish_status(redis: aioredis.Redis, prefix: str, kill: KillState) -> None:

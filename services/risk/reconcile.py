@@ -24,8 +24,15 @@ log = logging.getLogger(__name__)
 
 SIZE_TOLERANCE = Decimal("0.000001")  # the venue counts shares in 6 decimals
 CASH_TOLERANCE = Decimal("0.005")  # "to the cent"
-__all__ = ["Difference", "RemotePosition", "VenueView", "compare", "fetch_positions", "parse_position",
-           "read_venue"]
+__all__ = [
+    "Difference",
+    "RemotePosition",
+    "VenueView",
+    "compare",
+    "fetch_positions",
+    "parse_position",
+    "read_venue",
+]
 
 
 @dataclass(frozen=True)
@@ -49,17 +56,25 @@ class Difference:
     ledger_settled: Decimal  # without provisional parts
 
     def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "source": self.source, "token_id": self.token_id, "market": self.market,
-                "ledger": str(self.ledger), "ledger_settled": str(self.ledger_settled), "venue": str(self.venue),
-                "difference": str(self.venue - self.ledger)}
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "token_id": self.token_id,
+            "market": self.market,
+            "ledger": str(self.ledger),
+            "ledger_settled": str(self.ledger_settled),
+            "venue": str(self.venue),
+            "difference": str(self.venue - self.ledger),
+        }
 
 
 def _outside(venue: Decimal, a: Decimal, b: Decimal, tolerance: Decimal) -> bool:
     return venue < min(a, b) - tolerance or venue > max(a, b) + tolerance
 
 
-def compare(positions: list[TokenPosition], cash: Decimal | None, pending_cash: Decimal,
-            venue: VenueView) -> list[Difference]:
+def compare(
+    positions: list[TokenPosition], cash: Decimal | None, pending_cash: Decimal, venue: VenueView
+) -> list[Difference]:
     """Every token whose venue shares are outside [settled, settled + provisional], and the cash likewise."""
     mine = {p.token_id: p for p in positions}
     found: list[Difference] = []
@@ -76,17 +91,32 @@ def compare(positions: list[TokenPosition], cash: Decimal | None, pending_cash: 
             ours = mine.get(token_id) or TokenPosition(token_id, "")
             venue_size = theirs.get(token_id, ZERO)
             if _outside(venue_size, ours.settled, ours.size, SIZE_TOLERANCE):
-                market = ours.market or (venue.data_api[token_id].condition_id
-                                         if venue.data_api and token_id in venue.data_api else "")
-                found.append(Difference("position", source, token_id, market, ours.size, venue_size, ours.settled))
-    if venue.chain_cash is not None and cash is not None and _outside(venue.chain_cash, cash - pending_cash, cash,
-                                                                      CASH_TOLERANCE):
+                market = ours.market or (
+                    venue.data_api[token_id].condition_id
+                    if venue.data_api and token_id in venue.data_api
+                    else ""
+                )
+                found.append(
+                    Difference("position", source, token_id, market, ours.size, venue_size, ours.settled)
+                )
+    if (
+        venue.chain_cash is not None
+        and cash is not None
+        and _outside(venue.chain_cash, cash - pending_cash, cash, CASH_TOLERANCE)
+    ):
         found.append(Difference("cash", "chain", "", "", cash, venue.chain_cash, cash - pending_cash))
     return found
 
 
-async def read_venue(data_api_url: str | None, rpc_url: str | None, wallet: str, token_ids: list[str], *,
-                     transport: httpx.AsyncBaseTransport | None = None, timeout_secs: float = 10.0) -> VenueView:
+async def read_venue(
+    data_api_url: str | None,
+    rpc_url: str | None,
+    wallet: str,
+    token_ids: list[str],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout_secs: float = 10.0,
+) -> VenueView:
     """Read the Data API positions and the chain balances of `wallet` (what cannot be read stays None)."""
     errors: list[str] = []
     data_api = chain_tokens = chain_cash = None

@@ -63,19 +63,32 @@ class RiskService:
 
     # ---- handlers ------------------------------------------------------------------------------------
 
-    def _once(self, delivery: Delivery, work: Callable[[Effects], object], *, record_always: bool) -> list[Output]:
-        return handle_once(self.state, self.ctx.events, delivery.message.envelope.message_id, work,
-                           record_always=record_always)
+    def _once(
+        self, delivery: Delivery, work: Callable[[Effects], object], *, record_always: bool
+    ) -> list[Output]:
+        return handle_once(
+            self.state,
+            self.ctx.events,
+            delivery.message.envelope.message_id,
+            work,
+            record_always=record_always,
+        )
 
     async def on_intent(self, delivery: Delivery) -> Sequence[Output]:
         message = delivery.message
         with metrics.timed(metrics.RISK_DECISION_SECONDS):
             if isinstance(message, OrderIntent):
-                outputs = self._once(delivery, lambda fx: self.decider.decide(message, fx), record_always=True)
+                outputs = self._once(
+                    delivery, lambda fx: self.decider.decide(message, fx), record_always=True
+                )
             elif isinstance(message, BasketIntent):
-                outputs = self._once(delivery, lambda fx: self.baskets.decide(message, fx), record_always=True)
+                outputs = self._once(
+                    delivery, lambda fx: self.baskets.decide(message, fx), record_always=True
+                )
             elif isinstance(message, CancelIntent):
-                outputs = self._once(delivery, lambda fx: self.decider.pass_cancel(message, fx), record_always=True)
+                outputs = self._once(
+                    delivery, lambda fx: self.decider.pass_cancel(message, fx), record_always=True
+                )
             else:
                 log.warning("ignoring %s on %s", message.TYPE, delivery.stream)
                 return []
@@ -89,7 +102,9 @@ class RiskService:
             await self._sync_status()
             return outputs
         if isinstance(message, PositionRedeemed):
-            outputs = self._once(delivery, lambda fx: self.tracker.on_redeemed(message, fx), record_always=False)
+            outputs = self._once(
+                delivery, lambda fx: self.tracker.on_redeemed(message, fx), record_always=False
+            )
             await self._sync_status()
             return outputs
         if isinstance(message, OrderUpdate):
@@ -99,7 +114,9 @@ class RiskService:
 
     async def on_market_event(self, delivery: Delivery) -> Sequence[Output]:
         message = delivery.message
-        outputs = self._once(delivery, lambda fx: self.tracker.on_market_event(message, fx), record_always=False)
+        outputs = self._once(
+            delivery, lambda fx: self.tracker.on_market_event(message, fx), record_always=False
+        )
         if outputs:
             await self._sync_status()
         return outputs
@@ -110,10 +127,19 @@ class RiskService:
             return []  # risk's own announcements and other services' notices come back here too
 
         def work(fx: Effects) -> None:
-            if not killswitch.change(self.state, fx, active=message.active, reason=message.reason,
-                                     actor=message.actor, cause=message):
-                log.info("kill switch already %s; command from %s changes nothing",
-                         "on" if message.active else "off", message.actor)
+            if not killswitch.change(
+                self.state,
+                fx,
+                active=message.active,
+                reason=message.reason,
+                actor=message.actor,
+                cause=message,
+            ):
+                log.info(
+                    "kill switch already %s; command from %s changes nothing",
+                    "on" if message.active else "off",
+                    message.actor,
+                )
 
         outputs = self._once(delivery, work, record_always=True)
         await self._sync_status()
@@ -150,15 +176,19 @@ class RiskService:
         metrics.EXPOSURE_USD.set(float(exposure))
         # What `polydesk dash` and the `up` summary show (the health key carries ctx.status).
         micro = Decimal("0.000001")  # average cost divides: show what a person can read
-        self.ctx.status.update(pnl_realized_usd=str(realized.quantize(micro)),
-                               pnl_unrealized_usd=str(unrealized.quantize(micro)),
-                               exposure_usd=str(exposure.quantize(micro)), dry_run=self.settings.dry_run)
+        self.ctx.status.update(
+            pnl_realized_usd=str(realized.quantize(micro)),
+            pnl_unrealized_usd=str(unrealized.quantize(micro)),
+            exposure_usd=str(exposure.quantize(micro)),
+            dry_run=self.settings.dry_run,
+        )
         metrics.RISK_DRY_RUN.set(int(self.settings.dry_run))
         metrics.MAX_DAILY_LOSS_USD.set(float(self.settings.max_daily_loss_usd))
 
     async def _housekeeping(self) -> None:
-        self.state.prune(handled_keep_secs=HANDLED_KEEP_SECS,
-                         signal_keep_secs=max(self.settings.dedup_window_secs, 1.0))
+        self.state.prune(
+            handled_keep_secs=HANDLED_KEEP_SECS, signal_keep_secs=max(self.settings.dedup_window_secs, 1.0)
+        )
         # No group reads `decisions` (it is for whoever looks), so the bus's trim-after-ack never applies.
         await self.ctx.bus.trim_log(DECISIONS, retain_secs=self.settings.stream_retain_secs)
 
@@ -199,8 +229,10 @@ class RiskService:
             return False
         venue = await self._read_venue()
         if venue is None:
-            log.warning("reconciliation skipped: POLYDESK_RECONCILE_WALLET_ADDRESS or both POLYDESK_DATA_API_URL "
-                        "and POLYDESK_RPC_URL unset")
+            log.warning(
+                "reconciliation skipped: POLYDESK_RECONCILE_WALLET_ADDRESS or both POLYDESK_DATA_API_URL "
+                "and POLYDESK_RPC_URL unset"
+            )
             return True
         for error in venue.errors:
             log.error("reconciliation could not read the venue, continuing on local state: %s", error)
@@ -210,7 +242,9 @@ class RiskService:
         for diff in found:
             log.warning("ledger differs from the venue, adopting the venue's: %s", diff)
             self.ctx.events.emit("reconcile_diff", adopted=True, **diff.as_dict())
-        self.ctx.events.emit("reconcile_done", differences=len(found), cash_ledger=self.state.ledger.cash_usd())
+        self.ctx.events.emit(
+            "reconcile_done", differences=len(found), cash_ledger=self.state.ledger.cash_usd()
+        )
         return True
 
     async def reconcile_check(self) -> list[Difference]:
@@ -237,8 +271,14 @@ class RiskService:
         for diff in confirmed:
             log.warning("reconcile difference: %s", diff)
             self.ctx.events.emit("reconcile_difference", **diff.as_dict())
-        self.ctx.events.emit("reconcile_checked", differences=len(confirmed), unconfirmed=len(found) - len(confirmed),
-                             cash_ledger=ledger.cash_usd(), cash_venue=venue.chain_cash, venue_errors=venue.errors)
+        self.ctx.events.emit(
+            "reconcile_checked",
+            differences=len(confirmed),
+            unconfirmed=len(found) - len(confirmed),
+            cash_ledger=ledger.cash_usd(),
+            cash_venue=venue.chain_cash,
+            venue_errors=venue.errors,
+        )
         self.ctx.status["reconcile"] = {"differences": len(confirmed), "ts": time.time()}
         return confirmed
 
@@ -279,8 +319,10 @@ class RiskService:
             self.ctx.consume(INTENTS, GROUP, self.on_intent),
             self.ctx.consume(FILLS, GROUP, self.on_fill),
             self.ctx.consume(CONTROL, GROUP, self.on_control),
-            *(self.ctx.consume(events_stream(shard), MARKS_GROUP, self.on_market_event)
-              for shard in self.settings.shards),
+            *(
+                self.ctx.consume(events_stream(shard), MARKS_GROUP, self.on_market_event)
+                for shard in self.settings.shards
+            ),
             self.ctx.every("risk:refresh", REFRESH_SECS, self._refresh),
             self.ctx.every("risk:housekeeping", HOUSEKEEPING_SECS, self._housekeeping),
             # These two return at once when their settings switch them off.

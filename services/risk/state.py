@@ -50,7 +50,8 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE kill_switch ADD COLUMN auto_day TEXT NOT NULL DEFAULT '';",
     # The shared ledger replaces fills-by-(trade, status) and positions; held positions and the realized PnL
     # of past days carry over (as venue adjustments: their trades are not known part by part).
-    LEDGER_SCHEMA + """
+    LEDGER_SCHEMA
+    + """
     INSERT INTO ledger_entries SELECT rowid, 'adjust', token_id, market, '', size, cost, '0', 'migrated'
         FROM positions;
     INSERT INTO ledger_positions SELECT token_id, market, size, '0', cost, '0', '0', '0', '0', NULL FROM positions;
@@ -104,8 +105,9 @@ class BookStatusRow:
 class RiskState:
     """One SQLite connection, used by one event loop thread; `transaction()` groups writes atomically."""
 
-    def __init__(self, path: Path | str, *, reset_minute_of_day: int = 0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path | str, *, reset_minute_of_day: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None)
@@ -116,7 +118,9 @@ class RiskState:
         self._depth = 0
         self._migrate()
         self.ledger = Ledger(SqliteLedgerStore(self.db), day=self.today)
-        self.marks: dict[str, Decimal] = {r[0]: Decimal(r[1]) for r in self.db.execute("SELECT token_id, price FROM marks")}
+        self.marks: dict[str, Decimal] = {
+            r[0]: Decimal(r[1]) for r in self.db.execute("SELECT token_id, price FROM marks")
+        }
 
     def close(self) -> None:
         self.db.close()
@@ -158,8 +162,10 @@ class RiskState:
         """Set the switch; returns False (and changes nothing) when it already is in that state."""
         if self.kill_switch().active == active:
             return False
-        self.db.execute("UPDATE kill_switch SET active=?, reason=?, actor=?, changed_ts=?",
-                        (int(active), reason, actor, self.clock()))
+        self.db.execute(
+            "UPDATE kill_switch SET active=?, reason=?, actor=?, changed_ts=?",
+            (int(active), reason, actor, self.clock()),
+        )
         if auto:
             self.db.execute("UPDATE kill_switch SET auto_day=?", (self.today(),))
         return True
@@ -245,13 +251,16 @@ class RiskState:
 
     # ---- open orders ----------------------------------------------------------------------------------
 
-    def upsert_open_order(self, client_order_id: str, market: str, token_id: str, side: Side, price: Decimal,
-                          remaining: Decimal) -> None:
+    def upsert_open_order(
+        self, client_order_id: str, market: str, token_id: str, side: Side, price: Decimal, remaining: Decimal
+    ) -> None:
         if remaining <= 0:
             self.close_open_order(client_order_id)
             return
-        self.db.execute("INSERT OR REPLACE INTO open_orders VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (client_order_id, market, token_id, side, str(price), str(remaining), self.clock()))
+        self.db.execute(
+            "INSERT OR REPLACE INTO open_orders VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (client_order_id, market, token_id, side, str(price), str(remaining), self.clock()),
+        )
 
     def close_open_order(self, client_order_id: str) -> None:
         self.db.execute("DELETE FROM open_orders WHERE client_order_id=?", (client_order_id,))
@@ -263,22 +272,37 @@ class RiskState:
 
     def market_notional(self, market: str) -> Decimal:
         """Own open BUY orders plus the cost of what is held, in one market."""
-        rows = self.db.execute("SELECT cost, settled, provisional FROM ledger_positions WHERE market=?", (market,))
-        held = sum((Decimal(cost) for cost, settled, provisional in rows if Decimal(settled) + Decimal(provisional)),
-                   ZERO)
+        rows = self.db.execute(
+            "SELECT cost, settled, provisional FROM ledger_positions WHERE market=?", (market,)
+        )
+        held = sum(
+            (Decimal(cost) for cost, settled, provisional in rows if Decimal(settled) + Decimal(provisional)),
+            ZERO,
+        )
         return self.open_buy_notional(market) + held
 
     # ---- markets and marks ------------------------------------------------------------------------------
 
     def upsert_market(self, info: MarketInfo) -> None:
         with self.transaction():
-            self.db.execute("INSERT OR REPLACE INTO markets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (info.condition_id, str(info.volume_24h_usd), info.end_date_ts, str(info.tick_size),
-                             str(info.min_order_size), int(info.neg_risk), int(info.closed or not info.active),
-                             info.question))
+            self.db.execute(
+                "INSERT OR REPLACE INTO markets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.condition_id,
+                    str(info.volume_24h_usd),
+                    info.end_date_ts,
+                    str(info.tick_size),
+                    str(info.min_order_size),
+                    int(info.neg_risk),
+                    int(info.closed or not info.active),
+                    info.question,
+                ),
+            )
             for token in info.tokens:
-                self.db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)",
-                                (token.token_id, info.condition_id, token.outcome))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?)",
+                    (token.token_id, info.condition_id, token.outcome),
+                )
 
     def close_market(self, condition_id: str) -> None:
         self.db.execute("UPDATE markets SET closed=1 WHERE condition_id=?", (condition_id,))
@@ -288,7 +312,9 @@ class RiskState:
         if row is None:
             return None
         cid, volume, end, tick, min_size, neg_risk, closed, _question = row
-        return MarketRow(cid, Decimal(volume), end, Decimal(tick), Decimal(min_size), bool(neg_risk), bool(closed))
+        return MarketRow(
+            cid, Decimal(volume), end, Decimal(tick), Decimal(min_size), bool(neg_risk), bool(closed)
+        )
 
     def set_tick_size(self, condition_id: str, tick_size: Decimal) -> None:
         self.db.execute("UPDATE markets SET tick_size=? WHERE condition_id=?", (str(tick_size), condition_id))
@@ -297,8 +323,10 @@ class RiskState:
         """Record a token's book state; `since_ts` moves only when the state changes."""
         old = self.book_status(token_id)
         since = old.since_ts if old is not None and old.state == state else self.clock()
-        self.db.execute("INSERT OR REPLACE INTO book_status VALUES (?, ?, ?, ?, ?, ?)",
-                        (token_id, market, state, reason, epoch, since))
+        self.db.execute(
+            "INSERT OR REPLACE INTO book_status VALUES (?, ?, ?, ?, ?, ?)",
+            (token_id, market, state, reason, epoch, since),
+        )
 
     def book_status(self, token_id: str) -> BookStatusRow | None:
         row = self._one("SELECT * FROM book_status WHERE token_id=?", token_id)
@@ -306,8 +334,10 @@ class RiskState:
 
     def books_invalid_since(self, before_ts: float) -> list[BookStatusRow]:
         """Books not valid since before `before_ts`."""
-        rows = self.db.execute("SELECT * FROM book_status WHERE state != 'valid' AND since_ts <= ? "
-                               "ORDER BY market, token_id", (before_ts,))
+        rows = self.db.execute(
+            "SELECT * FROM book_status WHERE state != 'valid' AND since_ts <= ? ORDER BY market, token_id",
+            (before_ts,),
+        )
         return [BookStatusRow(*row) for row in rows]
 
     def has_open_orders(self, market: str) -> bool:
@@ -318,19 +348,25 @@ class RiskState:
         return row[0] if row else None
 
     def tokens_of_market(self, condition_id: str) -> list[str]:
-        rows = self.db.execute("SELECT token_id FROM tokens WHERE condition_id=? ORDER BY rowid", (condition_id,))
+        rows = self.db.execute(
+            "SELECT token_id FROM tokens WHERE condition_id=? ORDER BY rowid", (condition_id,)
+        )
         return [token_id for (token_id,) in rows]
 
     def token_of_outcome(self, condition_id: str, outcome: str) -> str | None:
-        row = self._one("SELECT token_id FROM tokens WHERE condition_id=? AND lower(outcome)=lower(?)",
-                        condition_id, outcome)
+        row = self._one(
+            "SELECT token_id FROM tokens WHERE condition_id=? AND lower(outcome)=lower(?)",
+            condition_id,
+            outcome,
+        )
         return row[0] if row else None
 
     def open_orders(self, token_ids: list[str]) -> list[tuple[str, Side, Decimal, Decimal]]:
         """Own open orders on these tokens: (token id, side, price, remaining)."""
         marks = ",".join("?" * len(token_ids))
-        rows = self.db.execute(f"SELECT token_id, side, price, remaining FROM open_orders WHERE token_id IN ({marks})",
-                               token_ids)
+        rows = self.db.execute(
+            f"SELECT token_id, side, price, remaining FROM open_orders WHERE token_id IN ({marks})", token_ids
+        )
         return [(t, Side(s), Decimal(p), Decimal(r)) for t, s, p, r in rows]
 
     def set_mark(self, token_id: str, price: Decimal) -> bool:
@@ -352,5 +388,7 @@ class RiskState:
             self._persist_mark(token_id)
 
     def _persist_mark(self, token_id: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO marks VALUES (?, ?, ?)",
-                        (token_id, str(self.marks[token_id]), self.clock()))
+        self.db.execute(
+            "INSERT OR REPLACE INTO marks VALUES (?, ?, ?)",
+            (token_id, str(self.marks[token_id]), self.clock()),
+        )

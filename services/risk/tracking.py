@@ -42,8 +42,14 @@ class Tracker:
             return applied.outcome
         fx.event("fill", **fill_event_fields(fill), outcome=applied.outcome, moved=applied.moved)
         if applied.anomaly:
-            fx.event("ledger_anomaly", reason=applied.anomaly, detail=applied.detail, trade_id=fill.trade_id,
-                     order_id=fill.order_id, status=fill.status)
+            fx.event(
+                "ledger_anomaly",
+                reason=applied.anomaly,
+                detail=applied.detail,
+                trade_id=fill.trade_id,
+                order_id=fill.order_id,
+                status=fill.status,
+            )
         if applied.moved:
             self.check_loss(fill, fx)
         return applied.outcome
@@ -52,17 +58,29 @@ class Tracker:
         applied = self.state.apply_redemption(message)
         if applied.outcome == "duplicate":
             return
-        fx.event("position_redeemed", market=message.market, token_id=message.token_id, shares=message.shares,
-                 payout_usd=message.payout_usd, transaction_hash=message.transaction_hash,
-                 anomaly=applied.anomaly)
+        fx.event(
+            "position_redeemed",
+            market=message.market,
+            token_id=message.token_id,
+            shares=message.shares,
+            payout_usd=message.payout_usd,
+            transaction_hash=message.transaction_hash,
+            anomaly=applied.anomaly,
+        )
         self.check_loss(message, fx)
 
     def on_order_update(self, update: OrderUpdate) -> None:
         if update.client_order_id is None:
             return  # not ours to count: risk tracks orders it approved
         if order_is_open(update.status, update.original_size, update.size_matched):
-            self.state.upsert_open_order(update.client_order_id, update.market, update.token_id, update.side,
-                                         update.price, update.original_size - update.size_matched)
+            self.state.upsert_open_order(
+                update.client_order_id,
+                update.market,
+                update.token_id,
+                update.side,
+                update.price,
+                update.original_size - update.size_matched,
+            )
         else:
             self.state.close_open_order(update.client_order_id)
 
@@ -74,13 +92,24 @@ class Tracker:
         if winner is None:
             # Unknown is shown as unknown: the market is closed, its positions stay at their last marks.
             self.state.close_market(message.condition_id)
-            fx.event("market_resolved", market=message.condition_id, winner=None, moved_tokens=[],
-                     detail="no winning token known: positions not settled")
+            fx.event(
+                "market_resolved",
+                market=message.condition_id,
+                winner=None,
+                moved_tokens=[],
+                detail="no winning token known: positions not settled",
+            )
             return
         moved = self.state.resolve_market(message.condition_id, winner)
         realized, unrealized = self.state.daily_pnl()
-        fx.event("market_resolved", market=message.condition_id, winner=winner, moved_tokens=moved,
-                 realized_today_usd=realized, unrealized_today_usd=unrealized)
+        fx.event(
+            "market_resolved",
+            market=message.condition_id,
+            winner=winner,
+            moved_tokens=moved,
+            realized_today_usd=realized,
+            unrealized_today_usd=unrealized,
+        )
         if moved:
             self.check_loss(message, fx)
 
@@ -90,8 +119,9 @@ class Tracker:
         elif isinstance(message, MarketResolved):
             self.on_resolved(message, fx)
         elif isinstance(message, BookStatus):
-            self.state.set_book_status(message.token_id, message.market, message.state.value, message.reason,
-                                       message.epoch)
+            self.state.set_book_status(
+                message.token_id, message.market, message.state.value, message.reason, message.epoch
+            )
         elif isinstance(message, TickSizeChanged):
             self.state.set_tick_size(message.market, message.new_tick_size)
             self.state.set_book_status(message.token_id, message.market, "resyncing", "tick_size_change", -1)

@@ -26,7 +26,9 @@ class StrategySettings(ServiceSettings):
         default=("arbitrage",), description=f"enabled strategies, comma list of {', '.join(STRATEGY_NAMES)}"
     )
     # copy trading
-    copy_wallets: Annotated[tuple[str, ...], NoDecode] = Field(default=(), description="leader wallets to follow")
+    copy_wallets: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="leader wallets to follow"
+    )
     copy_size_ratio: Decimal = Field(default=Decimal("0.1"), gt=0, description="own shares per leader share")
     copy_min_size_usd: Decimal = Field(default=Decimal(1), ge=0)
     copy_max_size_usd: Decimal = Field(default=Decimal(100), gt=0)
@@ -34,10 +36,14 @@ class StrategySettings(ServiceSettings):
         default=Decimal(200), ge=0, description="skip when the touch moved this far past the leader's price"
     )
     # arbitrage
-    arb_min_edge_bps: Decimal = Field(default=Decimal(50), ge=0, description="payout minus cost and fees, at least")
+    arb_min_edge_bps: Decimal = Field(
+        default=Decimal(50), ge=0, description="payout minus cost and fees, at least"
+    )
     arb_max_size_usd: Decimal = Field(default=Decimal(200), gt=0, description="cost of one basket, at most")
     # market making
-    mm_markets: Annotated[tuple[str, ...], NoDecode] = Field(default=(), description="condition ids; empty: all")
+    mm_markets: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="condition ids; empty: all"
+    )
     mm_half_spread_bps: Decimal = Field(default=Decimal(100), ge=0)
     mm_requote_interval_secs: float = Field(default=5.0, ge=0)
     mm_quote_size_usd: Decimal = Field(default=Decimal(20), gt=0)
@@ -46,11 +52,15 @@ class StrategySettings(ServiceSettings):
     # external verdicts
     verdict_min_edge_bps: Decimal = Field(default=Decimal(300), ge=0)
     verdict_sizing: str = Field(default="kelly", pattern="^(fixed|kelly|volatility)$")
-    verdict_fixed_usd: Decimal = Field(default=Decimal(10), gt=0, description="fixed mode; base of volatility mode")
+    verdict_fixed_usd: Decimal = Field(
+        default=Decimal(10), gt=0, description="fixed mode; base of volatility mode"
+    )
     verdict_bankroll_usd: Decimal = Field(default=Decimal(1000), gt=0, description="kelly mode")
     verdict_kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
     verdict_max_usd: Decimal = Field(default=Decimal(50), gt=0, description="cap of every sizing mode")
-    verdict_vol_target: Decimal = Field(default=Decimal("0.01"), gt=0, description="per-update mid stdev aimed at")
+    verdict_vol_target: Decimal = Field(
+        default=Decimal("0.01"), gt=0, description="per-update mid stdev aimed at"
+    )
     # bench (`polydesk bench` only): order at bench_order_price when a bid appears at bench_trigger_price
     bench_trigger_price: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1)
     bench_order_price: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
@@ -71,7 +81,9 @@ class StrategySettings(ServiceSettings):
     @model_validator(mode="after")
     def _shard_is_served(self) -> StrategySettings:
         if self.strategy_shard is not None and self.strategy_shard not in self.shards:
-            raise ValueError(f"strategy_shard {self.strategy_shard!r} is not one of shards {list(self.shards)}")
+            raise ValueError(
+                f"strategy_shard {self.strategy_shard!r} is not one of shards {list(self.shards)}"
+            )
         if "copy" in self.strategies and not self.copy_wallets:
             raise ValueError("copy is enabled but copy_wallets is empty")
         if self.copy_min_size_usd > self.copy_max_size_usd:

@@ -36,10 +36,15 @@ log = logging.getLogger(__name__)
 
 
 def _copy(s: StrategySettings) -> Strategy:
-    return CopyTrading(CopyParams(
-        wallets=frozenset(w.lower() for w in s.copy_wallets), size_ratio=s.copy_size_ratio,
-        min_size_usd=s.copy_min_size_usd, max_size_usd=s.copy_max_size_usd, price_guard_bps=s.copy_price_guard_bps,
-    ))
+    return CopyTrading(
+        CopyParams(
+            wallets=frozenset(w.lower() for w in s.copy_wallets),
+            size_ratio=s.copy_size_ratio,
+            min_size_usd=s.copy_min_size_usd,
+            max_size_usd=s.copy_max_size_usd,
+            price_guard_bps=s.copy_price_guard_bps,
+        )
+    )
 
 
 def _arbitrage(s: StrategySettings) -> Strategy:
@@ -47,17 +52,27 @@ def _arbitrage(s: StrategySettings) -> Strategy:
 
 
 def _market_making(s: StrategySettings) -> Strategy:
-    return MarketMaking(MMParams(
-        half_spread_bps=s.mm_half_spread_bps, requote_interval_secs=s.mm_requote_interval_secs,
-        quote_size_usd=s.mm_quote_size_usd, inventory_skew_bps_per_share=s.mm_inventory_skew_bps_per_share,
-        reference=s.mm_reference, markets=frozenset(s.mm_markets),
-    ))
+    return MarketMaking(
+        MMParams(
+            half_spread_bps=s.mm_half_spread_bps,
+            requote_interval_secs=s.mm_requote_interval_secs,
+            quote_size_usd=s.mm_quote_size_usd,
+            inventory_skew_bps_per_share=s.mm_inventory_skew_bps_per_share,
+            reference=s.mm_reference,
+            markets=frozenset(s.mm_markets),
+        )
+    )
 
 
 def _verdict(s: StrategySettings) -> Strategy:
-    sizing = SizingParams(mode=s.verdict_sizing, fixed_usd=s.verdict_fixed_usd, bankroll_usd=s.verdict_bankroll_usd,
-                          kelly_fraction=s.verdict_kelly_fraction, max_usd=s.verdict_max_usd,
-                          vol_target=s.verdict_vol_target)
+    sizing = SizingParams(
+        mode=s.verdict_sizing,
+        fixed_usd=s.verdict_fixed_usd,
+        bankroll_usd=s.verdict_bankroll_usd,
+        kelly_fraction=s.verdict_kelly_fraction,
+        max_usd=s.verdict_max_usd,
+        vol_target=s.verdict_vol_target,
+    )
     return ExternalVerdict(VerdictParams(min_edge_bps=s.verdict_min_edge_bps, sizing=sizing))
 
 
@@ -139,7 +154,9 @@ class Engine:
             try:  # one strategy failing on an event (or building an intent out of bounds) costs the others nothing
                 made = strategy.on_event(self.state, event, now)
             except Exception:  # logged with its traceback; the other strategies still run
-                log.exception("strategy %s failed on %s; its intents for it are dropped", strategy.name, event.TYPE)
+                log.exception(
+                    "strategy %s failed on %s; its intents for it are dropped", strategy.name, event.TYPE
+                )
                 metrics.STRATEGY_ERRORS.labels(strategy=strategy.name).inc()
                 if relevant and reasons is not None:
                     reasons.append(f"{strategy.name}: failed on it (see the error log)")
@@ -166,10 +183,22 @@ class Engine:
             book = market.books.get(intent.token_id)
             if book is None or book.valid:
                 return True
-            log.info("dropped an intent from %s on a book that is not valid (%s): %s %s @ %s in %s",
-                     strategy, book.halted_reason or "no snapshot", intent.side, intent.size,
-                     intent.price, intent.market)
+            log.info(
+                "dropped an intent from %s on a book that is not valid (%s): %s %s @ %s in %s",
+                strategy,
+                book.halted_reason or "no snapshot",
+                intent.side,
+                intent.size,
+                intent.price,
+                intent.market,
+            )
             return False
-        log.error("dropped an invalid intent from %s: %s %s @ %s in %s", strategy, intent.side,
-                  intent.size, intent.price, intent.market)
+        log.error(
+            "dropped an invalid intent from %s: %s %s @ %s in %s",
+            strategy,
+            intent.side,
+            intent.size,
+            intent.price,
+            intent.market,
+        )
         return False

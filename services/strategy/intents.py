@@ -62,8 +62,11 @@ def fingerprint(*parts: object) -> str:
 
 
 def envelope(cause: Message, signal_key: str, leg: str) -> Envelope:
-    return Envelope.new(PRODUCER, cause=cause,
-                        message_id=deterministic_id("intent", cause.envelope.message_id, signal_key, leg))
+    return Envelope.new(
+        PRODUCER,
+        cause=cause,
+        message_id=deterministic_id("intent", cause.envelope.message_id, signal_key, leg),
+    )
 
 
 def order(
@@ -84,25 +87,63 @@ def order(
     replaces_signal_key: str | None = None,
 ) -> OrderIntent:
     return OrderIntent(
-        envelope=envelope(cause, signal_key, leg), token_id=token_id, side=side, size=size, price=price,
-        order_type=order_type, reason=reason, strategy=strategy, signal_key=signal_key, market=market,
-        post_only=post_only, must_fill=must_fill, replaces_signal_key=replaces_signal_key,
+        envelope=envelope(cause, signal_key, leg),
+        token_id=token_id,
+        side=side,
+        size=size,
+        price=price,
+        order_type=order_type,
+        reason=reason,
+        strategy=strategy,
+        signal_key=signal_key,
+        market=market,
+        post_only=post_only,
+        must_fill=must_fill,
+        replaces_signal_key=replaces_signal_key,
     )
 
 
-def basket(cause: Message, *, strategy: str, signal_key: str, market: str, legs: list[BasketLeg], reason: str,
-           order_type: OrderType = OrderType.FOK) -> BasketIntent:
+def basket(
+    cause: Message,
+    *,
+    strategy: str,
+    signal_key: str,
+    market: str,
+    legs: list[BasketLeg],
+    reason: str,
+    order_type: OrderType = OrderType.FOK,
+) -> BasketIntent:
     """Legs that are worth something only together: risk judges them as one, the executor fills all or none."""
-    return BasketIntent(envelope=envelope(cause, signal_key, "basket"), strategy=strategy, signal_key=signal_key,
-                        reason=reason, market=market, legs=tuple(legs), order_type=order_type)
+    return BasketIntent(
+        envelope=envelope(cause, signal_key, "basket"),
+        strategy=strategy,
+        signal_key=signal_key,
+        reason=reason,
+        market=market,
+        legs=tuple(legs),
+        order_type=order_type,
+    )
 
 
-def cancel(cause: Message, *, strategy: str, signal_key: str, market: str, reason: str,
-           of_signal_key: str | None = None) -> CancelIntent:
+def cancel(
+    cause: Message,
+    *,
+    strategy: str,
+    signal_key: str,
+    market: str,
+    reason: str,
+    of_signal_key: str | None = None,
+) -> CancelIntent:
     """Cancel the open orders of `strategy` in `market`: all of them, or only those `of_signal_key` produced
     (the executor resolves the ids; never another strategy's orders)."""
-    return CancelIntentV2(envelope=envelope(cause, signal_key, "cancel"), strategy=strategy,
-                          signal_key=signal_key, reason=reason, market=market, of_signal_key=of_signal_key)
+    return CancelIntentV2(
+        envelope=envelope(cause, signal_key, "cancel"),
+        strategy=strategy,
+        signal_key=signal_key,
+        reason=reason,
+        market=market,
+        of_signal_key=of_signal_key,
+    )
 
 
 def reason_kind(reason: str) -> str:

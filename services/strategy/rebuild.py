@@ -46,7 +46,12 @@ async def finished_upto(bus: Bus, stream: str, group: str) -> tuple[str | None, 
 
 
 async def replay(
-    bus: Bus, stream: str, fold: Callable[[Message], None], *, until: str = "+", skip: frozenset[str] = frozenset()
+    bus: Bus,
+    stream: str,
+    fold: Callable[[Message], None],
+    *,
+    until: str = "+",
+    skip: frozenset[str] = frozenset(),
 ) -> Replayed:
     """Fold every decodable entry of `stream` up to `until` (inclusive), except the ids in `skip`."""
     after: str | None = None
@@ -64,7 +69,9 @@ async def replay(
                 fold(message)
             except Exception as error:  # noqa: BLE001 - one poisonous entry must not stop the rebuild
                 skipped += 1
-                log.warning("rebuild: %s %s (%s) not folded, skipped: %r", stream, entry_id, message.TYPE, error)
+                log.warning(
+                    "rebuild: %s %s (%s) not folded, skipped: %r", stream, entry_id, message.TYPE, error
+                )
                 continue
             count += 1
             last = entry_id

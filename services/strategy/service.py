@@ -48,10 +48,19 @@ class StrategyWorker:
         events = await replay_finished(bus, self.events, self.group, self._replay_event)
         signals = await replay_finished(bus, SIGNALS, self.group, self._replay_signal)
         # In the health key rather than the event log, which holds decisions and trades.
-        self.ctx.status["rebuilt"] = {"fills": fills.entries, "events": events.entries, "signals": signals.entries,
-                                      "skipped": fills.skipped + events.skipped + signals.skipped}
-        log.info("rebuilt shard %s from %d fills, %d events, %d signals", self.shard, fills.entries,
-                 events.entries, signals.entries)
+        self.ctx.status["rebuilt"] = {
+            "fills": fills.entries,
+            "events": events.entries,
+            "signals": signals.entries,
+            "skipped": fills.skipped + events.skipped + signals.skipped,
+        }
+        log.info(
+            "rebuilt shard %s from %d fills, %d events, %d signals",
+            self.shard,
+            fills.entries,
+            events.entries,
+            signals.entries,
+        )
 
     def _replay_event(self, message: Message) -> None:
         self.engine.on_event(message)  # the intents were emitted when the entry was first handled
@@ -83,15 +92,24 @@ class StrategyWorker:
         """Every signal is logged as `signal_seen`: acted on (with its intents) or ignored (with why)."""
         message = delivery.message
         if not isinstance(message, ExternalSignal):
-            self.ctx.events.emit("signal_seen", signal_id=message.envelope.message_id, action="ignored",
-                                 reason=f"not an external signal: {message.TYPE}")
+            self.ctx.events.emit(
+                "signal_seen",
+                signal_id=message.envelope.message_id,
+                action="ignored",
+                reason=f"not an external signal: {message.TYPE}",
+            )
             return ()
         decision = self.engine.decide_signal(message)
         self.ctx.events.emit(
-            "signal_seen", signal_id=message.envelope.message_id, source=message.source,
-            market=message.market, token_id=message.token_id, probability=str(message.probability),
+            "signal_seen",
+            signal_id=message.envelope.message_id,
+            source=message.source,
+            market=message.market,
+            token_id=message.token_id,
+            probability=str(message.probability),
             expires_at_ts=message.expires_at_ts,
-            action="acted" if decision.intents else "ignored", reason=decision.reason,
+            action="acted" if decision.intents else "ignored",
+            reason=decision.reason,
             intent_ids=[i.envelope.message_id for i in decision.intents],
         )
         return self._emit(decision.intents)
@@ -101,16 +119,33 @@ class StrategyWorker:
             kind = reason_kind(intent.reason)
             metrics.INTENTS_EMITTED.labels(strategy=intent.strategy, reason_kind=kind).inc()
             fields: dict[str, Any] = {
-                "strategy": intent.strategy, "signal_key": intent.signal_key, "reason": intent.reason,
-                "market": intent.market, "intent_id": intent.envelope.message_id,
+                "strategy": intent.strategy,
+                "signal_key": intent.signal_key,
+                "reason": intent.reason,
+                "market": intent.market,
+                "intent_id": intent.envelope.message_id,
             }
             if isinstance(intent, BasketIntent):
-                fields.update(order_type=intent.order_type.value, legs=[
-                    {"token_id": leg.token_id, "side": leg.side.value, "price": str(leg.price),
-                     "size": str(leg.size)} for leg in intent.legs])
+                fields.update(
+                    order_type=intent.order_type.value,
+                    legs=[
+                        {
+                            "token_id": leg.token_id,
+                            "side": leg.side.value,
+                            "price": str(leg.price),
+                            "size": str(leg.size),
+                        }
+                        for leg in intent.legs
+                    ],
+                )
             elif not isinstance(intent, CancelIntent):
-                fields.update(token_id=intent.token_id, side=intent.side.value, price=str(intent.price),
-                              size=str(intent.size), order_type=intent.order_type.value)
+                fields.update(
+                    token_id=intent.token_id,
+                    side=intent.side.value,
+                    price=str(intent.price),
+                    size=str(intent.size),
+                    order_type=intent.order_type.value,
+                )
             self.ctx.events.emit("intent_emitted", **fields)
         return [Output(INTENTS, intent) for intent in intents]
 

@@ -47,7 +47,12 @@ def kelly(
 
 
 def volatility_scaled(
-    base_usd: Decimal, price: Decimal, *, volatility: Decimal | None, target_volatility: Decimal, max_usd: Decimal
+    base_usd: Decimal,
+    price: Decimal,
+    *,
+    volatility: Decimal | None,
+    target_volatility: Decimal,
+    max_usd: Decimal,
 ) -> Decimal:
     """`base_usd` scaled by target / observed volatility (smaller in a jumpy market), capped at `max_usd`.
 

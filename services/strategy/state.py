@@ -97,7 +97,9 @@ class Market:
     @property
     def tradable(self) -> bool:
         info = self.info
-        return not self.resolved and (info is None or (info.active and not info.closed and info.accepting_orders))
+        return not self.resolved and (
+            info is None or (info.active and not info.closed and info.accepting_orders)
+        )
 
     def book(self, token_id: str) -> Book:
         return self.books.setdefault(token_id, Book())
@@ -132,8 +134,11 @@ class Portfolio:
     def open_size(self, token_id: str, side: Side) -> Decimal:
         """Shares still open in own orders on one side of a token."""
         return sum(
-            (o.original_size - o.size_matched for o in self.open_orders.values()
-             if o.token_id == token_id and o.side is side),
+            (
+                o.original_size - o.size_matched
+                for o in self.open_orders.values()
+                if o.token_id == token_id and o.side is side
+            ),
             Decimal(0),
         )
 
@@ -280,8 +285,10 @@ def _apply_resolution(state: WorldState, resolved: MarketResolved) -> None:
     market.resolved = True
     winner = resolved.winning_token_id
     if winner is None and resolved.winning_outcome and market.info is not None:
-        winner = next((t.token_id for t in market.info.tokens
-                       if t.outcome.lower() == resolved.winning_outcome.lower()), None)
+        winner = next(
+            (t.token_id for t in market.info.tokens if t.outcome.lower() == resolved.winning_outcome.lower()),
+            None,
+        )
     if winner is not None and market.token_ids:
         state.portfolio.ledger.resolve(resolved.condition_id, market.token_ids, winner)
 

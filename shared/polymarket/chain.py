@@ -27,19 +27,36 @@ SPENDERS: dict[str, str] = {
 DECIMALS = Decimal(10) ** 6
 
 _ERC20_ABI = [
-    {"name": "balanceOf", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "account", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}]},
-    {"name": "allowance", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}],
-     "outputs": [{"name": "", "type": "uint256"}]},
+    {
+        "name": "balanceOf",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "account", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "name": "allowance",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
 ]
 _ERC1155_ABI = [
-    {"name": "balanceOf", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "account", "type": "address"}, {"name": "id", "type": "uint256"}],
-     "outputs": [{"name": "", "type": "uint256"}]},
-    {"name": "isApprovedForAll", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "account", "type": "address"}, {"name": "operator", "type": "address"}],
-     "outputs": [{"name": "", "type": "bool"}]},
+    {
+        "name": "balanceOf",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "account", "type": "address"}, {"name": "id", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "name": "isApprovedForAll",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "account", "type": "address"}, {"name": "operator", "type": "address"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
 ]
 
 
@@ -56,11 +73,20 @@ class AccountReading:
 class ChainReader:
     """Reads one wallet's balances and approvals; every call bounded by `timeout_secs`."""
 
-    def __init__(self, rpc_url: str, *, timeout_secs: float = 10.0, spenders: dict[str, str] | None = None,
-                 pusd: str = PUSD, ctf: str = CTF) -> None:
+    def __init__(
+        self,
+        rpc_url: str,
+        *,
+        timeout_secs: float = 10.0,
+        spenders: dict[str, str] | None = None,
+        pusd: str = PUSD,
+        ctf: str = CTF,
+    ) -> None:
         self._w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout_secs}))
         self._timeout = timeout_secs
-        self._spenders = {name: AsyncWeb3.to_checksum_address(a) for name, a in (spenders or SPENDERS).items()}
+        self._spenders = {
+            name: AsyncWeb3.to_checksum_address(a) for name, a in (spenders or SPENDERS).items()
+        }
         self._pusd = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(pusd), abi=_ERC20_ABI)
         self._ctf = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(ctf), abi=_ERC1155_ABI)
 
@@ -87,13 +113,22 @@ class ChainReader:
         balance = await self._pusd.functions.balanceOf(owner).call(block_identifier=block)
         allowances, approvals = {}, {}
         for name, spender in self._spenders.items():
-            allowances[name] = Decimal(await self._pusd.functions.allowance(owner, spender).call(
-                block_identifier=block)) / DECIMALS
-            approvals[name] = bool(await self._ctf.functions.isApprovedForAll(owner, spender).call(
-                block_identifier=block))
+            allowances[name] = (
+                Decimal(await self._pusd.functions.allowance(owner, spender).call(block_identifier=block))
+                / DECIMALS
+            )
+            approvals[name] = bool(
+                await self._ctf.functions.isApprovedForAll(owner, spender).call(block_identifier=block)
+            )
         tokens = {}
         for token_id in token_ids:
             raw = await self._ctf.functions.balanceOf(owner, int(token_id)).call(block_identifier=block)
             tokens[token_id] = Decimal(raw) / DECIMALS
-        return AccountReading(wallet=wallet, collateral_balance=Decimal(balance) / DECIMALS, allowances=allowances,
-                              operator_approvals=approvals, token_balances=tokens, block_number=int(block))
+        return AccountReading(
+            wallet=wallet,
+            collateral_balance=Decimal(balance) / DECIMALS,
+            allowances=allowances,
+            operator_approvals=approvals,
+            token_balances=tokens,
+            block_number=int(block),
+        )

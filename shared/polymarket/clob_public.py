@@ -20,7 +20,9 @@ async def fetch_book(http: httpx.AsyncClient, clob_url: str, token_id: str) -> B
     return book
 
 
-async def fetch_fee_schedule(clob_url: str, condition_id: str, *, timeout_secs: float) -> tuple[Decimal, Decimal]:
+async def fetch_fee_schedule(
+    clob_url: str, condition_id: str, *, timeout_secs: float
+) -> tuple[Decimal, Decimal]:
     """The market's taker fee (rate, exponent) from `/clob-markets/{condition_id}` (`fd: {r, e}`; none: 0, 0)."""
     async with httpx.AsyncClient(base_url=clob_url.rstrip("/"), timeout=timeout_secs) as http:
         response = await http.get(f"/clob-markets/{condition_id}")
@@ -30,7 +32,9 @@ async def fetch_fee_schedule(clob_url: str, condition_id: str, *, timeout_secs: 
     return Decimal(str(fee.get("r", 0))), Decimal(str(fee.get("e", 0)))
 
 
-async def fetch_market_tokens(clob_url: str, condition_id: str, *, timeout_secs: float) -> tuple[tuple[str, ...], bool]:
+async def fetch_market_tokens(
+    clob_url: str, condition_id: str, *, timeout_secs: float
+) -> tuple[tuple[str, ...], bool]:
     """A market's outcome token ids in outcome order (index i is CTF outcome slot i) and its neg-risk flag,
     from `/markets/{condition_id}`; raises TransientVenueError, or VenueRejected for an unknown market."""
     try:

@@ -27,8 +27,9 @@ class DataTrade(BaseModel):
     size: str
     price: str
     timestamp: int
-    transactionHash: str | None = Field(default=None, validation_alias=AliasChoices("transactionHash",
-                                                                                   "transaction_hash"))
+    transactionHash: str | None = Field(
+        default=None, validation_alias=AliasChoices("transactionHash", "transaction_hash")
+    )
     outcome: str | None = None
     slug: str | None = None
 
@@ -89,8 +90,9 @@ class DataApiClient(PublicJsonClient):
         self.skipped += bad
         return trades
 
-    async def trades_since(self, user: str, since_ts: int, *, page_size: int = 100,
-                           max_pages: int = 20) -> list[DataTrade]:
+    async def trades_since(
+        self, user: str, since_ts: int, *, page_size: int = 100, max_pages: int = 20
+    ) -> list[DataTrade]:
         """A wallet's trades with timestamp >= since_ts, oldest first (pages until one reaches back past it)."""
         out: list[DataTrade] = []
         for page in range(max_pages):

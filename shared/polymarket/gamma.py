@@ -189,17 +189,20 @@ class GammaClient(PublicJsonClient):
     async def _get(self, path: str, params: list[tuple[str, str]]) -> Any:
         return await self.get_json(path, params)
 
-    async def markets(self, params: list[tuple[str, str]], *, page_size: int = 100,
-                      max_items: int = 5000) -> list[GammaMarket]:
+    async def markets(
+        self, params: list[tuple[str, str]], *, page_size: int = 100, max_items: int = 5000
+    ) -> list[GammaMarket]:
         """Every market matching `params` (offset pagination until a short page or `max_items`)."""
         return await self._paged("/markets", params, decode_markets, page_size, max_items)
 
-    async def events(self, params: list[tuple[str, str]], *, page_size: int = 100,
-                     max_items: int = 1000) -> list[GammaEvent]:
+    async def events(
+        self, params: list[tuple[str, str]], *, page_size: int = 100, max_items: int = 1000
+    ) -> list[GammaEvent]:
         return await self._paged("/events", params, decode_events, page_size, max_items)
 
-    async def _paged(self, path: str, params: list[tuple[str, str]], decode: Any, page_size: int,
-                     max_items: int) -> list[Any]:
+    async def _paged(
+        self, path: str, params: list[tuple[str, str]], decode: Any, page_size: int, max_items: int
+    ) -> list[Any]:
         out: list[Any] = []
         offset = 0
         while len(out) < max_items:

@@ -41,8 +41,12 @@ def region_status(answer: Geoblock, close_only: frozenset[str] = CLOSE_ONLY_CODE
 def parse(body: object) -> Geoblock:
     if not isinstance(body, dict) or not isinstance(body.get("blocked"), bool):
         raise TransientVenueError(f"geoblock: unexpected answer {str(body)[:120]!r}")
-    return Geoblock(blocked=body["blocked"], ip=str(body.get("ip", "")), country=str(body.get("country", "")),
-                    region=str(body.get("region", "")))
+    return Geoblock(
+        blocked=body["blocked"],
+        ip=str(body.get("ip", "")),
+        country=str(body.get("country", "")),
+        region=str(body.get("region", "")),
+    )
 
 
 async def fetch_geoblock(url: str, *, timeout_secs: float = 10.0) -> Geoblock:

@@ -26,9 +26,12 @@ class PublicJsonClient:
 
     name = "api"
 
-    def __init__(self, base_url: str, *, timeout_secs: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_secs, transport=transport)
+    def __init__(
+        self, base_url: str, *, timeout_secs: float = 10.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout_secs, transport=transport
+        )
         self.skipped = 0  # rows a decoder refused, summed over calls
 
     async def aclose(self) -> None:
@@ -40,7 +43,9 @@ class PublicJsonClient:
         except httpx.HTTPError as error:
             raise TransientVenueError(f"{self.name} {path}: {type(error).__name__}: {error}") from error
         if response.status_code == 429:
-            raise RateLimited(f"{self.name} {path}: HTTP 429", retry_after_secs(response.headers.get("retry-after")))
+            raise RateLimited(
+                f"{self.name} {path}: HTTP 429", retry_after_secs(response.headers.get("retry-after"))
+            )
         if response.status_code >= 400:
             raise TransientVenueError(f"{self.name} {path}: HTTP {response.status_code}")
         try:

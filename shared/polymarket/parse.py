@@ -84,16 +84,23 @@ def market_info(market: GammaMarket, event: GammaEventRef | None = None) -> Mark
 
 def _refused(source: str, market: str | None, error: ValidationError) -> None:
     metrics.INGEST_PARSE_ERRORS.labels(source=source).inc()
-    log.warning("market %s from %s refused: %s", market, source, "; ".join(
-        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3]))
+    log.warning(
+        "market %s from %s refused: %s",
+        market,
+        source,
+        "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3]),
+    )
 
 
 def _market_info(market: GammaMarket, event: GammaEventRef | None) -> MarketInfo | None:
     tokens = market.clobTokenIds
     if not market.conditionId or not tokens:
         return None
-    outcomes = market.outcomes if len(market.outcomes) == len(tokens) else [
-        ("Yes", "No")[i] if len(tokens) == 2 else str(i) for i in range(len(tokens))]
+    outcomes = (
+        market.outcomes
+        if len(market.outcomes) == len(tokens)
+        else [("Yes", "No")[i] if len(tokens) == 2 else str(i) for i in range(len(tokens))]
+    )
     event = event or (market.events[0] if market.events else None)
     fees = market.feeSchedule or {}
     return MarketInfo(
@@ -108,7 +115,9 @@ def _market_info(market: GammaMarket, event: GammaEventRef | None) -> MarketInfo
         min_order_size=_dec(market.orderMinSize, DEFAULT_MIN_SIZE),
         end_date_ts=iso_to_ts(market.endDate),
         volume_24h_usd=_dec(market.volume24hr, Decimal(0)),
-        liquidity_usd=_dec(market.liquidityNum if market.liquidityNum is not None else market.liquidity, Decimal(0)),
+        liquidity_usd=_dec(
+            market.liquidityNum if market.liquidityNum is not None else market.liquidity, Decimal(0)
+        ),
         active=market.active,
         closed=market.closed,
         accepting_orders=market.acceptingOrders if market.acceptingOrders is not None else market.active,
@@ -150,33 +159,53 @@ def _new_market_info(msg: NewMarketMessage) -> MarketInfo | None:
 def last_trade(msg: LastTradePriceMessage, producer: str) -> LastTrade:
     return LastTrade(
         envelope=Envelope.new(producer, source_ts_ns=ms_to_ns(msg.timestamp)),
-        market=msg.market, token_id=msg.asset_id, price=Decimal(msg.price), size=_dec(msg.size, Decimal(0)),
-        side=Side(msg.side), fee_rate_bps=_dec(msg.fee_rate_bps, Decimal(0)), transaction_hash=msg.transaction_hash,
+        market=msg.market,
+        token_id=msg.asset_id,
+        price=Decimal(msg.price),
+        size=_dec(msg.size, Decimal(0)),
+        side=Side(msg.side),
+        fee_rate_bps=_dec(msg.fee_rate_bps, Decimal(0)),
+        transaction_hash=msg.transaction_hash,
     )
 
 
-def tick_size_changed(msg: TickSizeChangeMessage, producer: str, old_tick: str | None = None) -> TickSizeChanged:
+def tick_size_changed(
+    msg: TickSizeChangeMessage, producer: str, old_tick: str | None = None
+) -> TickSizeChanged:
     old = msg.old_tick_size or old_tick or msg.new_tick_size
     return TickSizeChanged(
         envelope=Envelope.new(producer, source_ts_ns=ms_to_ns(msg.timestamp)),
-        market=msg.market, token_id=msg.asset_id, old_tick_size=Decimal(old),
+        market=msg.market,
+        token_id=msg.asset_id,
+        old_tick_size=Decimal(old),
         new_tick_size=Decimal(msg.new_tick_size),
     )
 
 
 def market_resolved(msg: MarketResolvedMessage, producer: str) -> MarketResolved:
     return MarketResolved(
-        envelope=Envelope.new(producer, source_ts_ns=ms_to_ns(msg.timestamp),
-                              message_id=deterministic_id("market_resolved", msg.market)),
-        condition_id=msg.market, winning_token_id=msg.winning_asset_id, winning_outcome=msg.winning_outcome,
+        envelope=Envelope.new(
+            producer,
+            source_ts_ns=ms_to_ns(msg.timestamp),
+            message_id=deterministic_id("market_resolved", msg.market),
+        ),
+        condition_id=msg.market,
+        winning_token_id=msg.winning_asset_id,
+        winning_outcome=msg.winning_outcome,
     )
 
 
 def trade_key(trade: DataTrade) -> str:
     """Stable per trade of a wallet: the Data API has no trade id, so tx hash + asset + side + size + price
     (+ timestamp when there is no tx hash)."""
-    parts = [trade.proxyWallet.lower(), trade.transactionHash or f"ts{trade.timestamp}", trade.asset,
-             trade.side, _plain(_dec(trade.size, Decimal(0))), _plain(_dec(trade.price, Decimal(0)))]
+    parts = [
+        trade.proxyWallet.lower(),
+        trade.transactionHash or f"ts{trade.timestamp}",
+        trade.asset,
+        trade.side,
+        _plain(_dec(trade.size, Decimal(0))),
+        _plain(_dec(trade.price, Decimal(0))),
+    ]
     return ":".join(parts)
 
 
@@ -190,9 +219,19 @@ def trade_seen(trade: DataTrade, producer: str) -> TradeSeen:
     """The trade-seen event of one watched-wallet trade; its message id is derived from the trade key."""
     key = trade_key(trade)
     return TradeSeen(
-        envelope=Envelope.new(producer, source_ts_ns=trade.timestamp * 1_000_000_000,
-                              message_id=deterministic_id("trade_seen", key)),
-        wallet=trade.proxyWallet.lower(), market=trade.conditionId, token_id=trade.asset, side=Side(trade.side),
-        size=Decimal(trade.size), price=Decimal(trade.price), outcome=trade.outcome, trade_key=key,
-        transaction_hash=trade.transactionHash, traded_at_ts=trade.timestamp,
+        envelope=Envelope.new(
+            producer,
+            source_ts_ns=trade.timestamp * 1_000_000_000,
+            message_id=deterministic_id("trade_seen", key),
+        ),
+        wallet=trade.proxyWallet.lower(),
+        market=trade.conditionId,
+        token_id=trade.asset,
+        side=Side(trade.side),
+        size=Decimal(trade.size),
+        price=Decimal(trade.price),
+        outcome=trade.outcome,
+        trade_key=key,
+        transaction_hash=trade.transactionHash,
+        traded_at_ts=trade.timestamp,
     )

@@ -47,8 +47,12 @@ def parse_position(row: dict[str, Any]) -> RemotePosition:
     a number is not a finite decimal."""
     if not isinstance(row, dict):
         raise VenueRejected(f"position row is not an object: {type(row).__name__}")
-    return RemotePosition(token_id=str(_field(row, "token_id")), condition_id=str(_field(row, "condition_id")),
-                          size=_number(row, "size"), avg_price=_number(row, "avg_price"))
+    return RemotePosition(
+        token_id=str(_field(row, "token_id")),
+        condition_id=str(_field(row, "condition_id")),
+        size=_number(row, "size"),
+        avg_price=_number(row, "avg_price"),
+    )
 
 
 def _number(row: dict[str, Any], name: str) -> Decimal:

@@ -37,22 +37,48 @@ GAS_MARGIN = Decimal("1.25")  # on top of eth_estimateGas
 TRANSFER_BATCH = "0x" + keccak(text="TransferBatch(address,address,address,uint256[],uint256[])").hex()
 
 _REDEEM_ABI = [
-    {"name": "redeemPositions", "type": "function", "stateMutability": "nonpayable", "outputs": [],
-     "inputs": [{"name": "collateralToken", "type": "address"}, {"name": "parentCollectionId", "type": "bytes32"},
-                {"name": "conditionId", "type": "bytes32"}, {"name": "indexSets", "type": "uint256[]"}]},
+    {
+        "name": "redeemPositions",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "outputs": [],
+        "inputs": [
+            {"name": "collateralToken", "type": "address"},
+            {"name": "parentCollectionId", "type": "bytes32"},
+            {"name": "conditionId", "type": "bytes32"},
+            {"name": "indexSets", "type": "uint256[]"},
+        ],
+    },
 ]
 _CTF_ABI = [
-    {"name": "payoutDenominator", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "conditionId", "type": "bytes32"}], "outputs": [{"name": "", "type": "uint256"}]},
-    {"name": "payoutNumerators", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "conditionId", "type": "bytes32"}, {"name": "index", "type": "uint256"}],
-     "outputs": [{"name": "", "type": "uint256"}]},
-    {"name": "balanceOf", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "account", "type": "address"}, {"name": "id", "type": "uint256"}],
-     "outputs": [{"name": "", "type": "uint256"}]},
-    {"name": "isApprovedForAll", "type": "function", "stateMutability": "view",
-     "inputs": [{"name": "account", "type": "address"}, {"name": "operator", "type": "address"}],
-     "outputs": [{"name": "", "type": "bool"}]},
+    {
+        "name": "payoutDenominator",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "conditionId", "type": "bytes32"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "name": "payoutNumerators",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "conditionId", "type": "bytes32"}, {"name": "index", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "name": "balanceOf",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "account", "type": "address"}, {"name": "id", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "name": "isApprovedForAll",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "account", "type": "address"}, {"name": "operator", "type": "address"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
 ]
 
 
@@ -97,7 +123,9 @@ class RedemptionReceipt:
     tokens: list[RedeemedToken]
 
 
-def redeemed_tokens(logs: Iterable[dict], wallet: str, token_payouts: dict[str, Decimal]) -> list[RedeemedToken]:
+def redeemed_tokens(
+    logs: Iterable[dict], wallet: str, token_payouts: dict[str, Decimal]
+) -> list[RedeemedToken]:
     """The tokens the receipt's CTF TransferBatch logs moved out of `wallet` (the adapter pulling them), each
     with its payout. A token missing from `token_payouts` (not this condition's) pays 0."""
     wallet_topic = "0x" + bytes.fromhex(wallet.lower().removeprefix("0x")).rjust(32, b"\x00").hex()
@@ -130,7 +158,9 @@ class ChainRedeemer:
     """One wallet's redemptions; every RPC failure is raised as TransientVenueError, a revert the chain
     predicts (eth_estimateGas) as VenueRejected."""
 
-    def __init__(self, rpc_url: str, private_key: str, *, timeout_secs: float = 10.0, chain_id: int = 137) -> None:
+    def __init__(
+        self, rpc_url: str, private_key: str, *, timeout_secs: float = 10.0, chain_id: int = 137
+    ) -> None:
         self._w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout_secs}))
         self._account = Account.from_key(private_key)
         self._chain_id = chain_id
@@ -154,13 +184,17 @@ class ChainRedeemer:
         denominator = await self._rpc(self._ctf.functions.payoutDenominator(condition).call())
         if not denominator:
             return None
-        numerators = [await self._rpc(self._ctf.functions.payoutNumerators(condition, i).call()) for i in (0, 1)]
+        numerators = [
+            await self._rpc(self._ctf.functions.payoutNumerators(condition, i).call()) for i in (0, 1)
+        ]
         return Payouts(tuple(Decimal(n) / Decimal(denominator) for n in numerators))
 
     async def balances(self, token_ids: Iterable[str]) -> dict[str, int]:
         """The wallet's CTF balance of each token, in 6-decimal base units."""
-        return {token_id: await self._rpc(self._ctf.functions.balanceOf(self.wallet, int(token_id)).call())
-                for token_id in token_ids}
+        return {
+            token_id: await self._rpc(self._ctf.functions.balanceOf(self.wallet, int(token_id)).call())
+            for token_id in token_ids
+        }
 
     async def approved(self, neg_risk: bool) -> bool:
         operator = AsyncWeb3.to_checksum_address(adapter_for(neg_risk))
@@ -169,17 +203,26 @@ class ChainRedeemer:
     async def sign(self, condition_id: str, neg_risk: bool) -> SignedRedemption:
         """Build (nonce, fees, gas from eth_estimateGas: raises VenueRejected when the call would revert) and
         sign the redemption; nothing is sent."""
-        adapter = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(adapter_for(neg_risk)),
-                                        abi=_REDEEM_ABI)
-        call = adapter.functions.redeemPositions(AsyncWeb3.to_checksum_address(PUSD), b"\x00" * 32,
-                                                 _bytes32(condition_id), BINARY_INDEX_SETS)
+        adapter = self._w3.eth.contract(
+            address=AsyncWeb3.to_checksum_address(adapter_for(neg_risk)), abi=_REDEEM_ABI
+        )
+        call = adapter.functions.redeemPositions(
+            AsyncWeb3.to_checksum_address(PUSD), b"\x00" * 32, _bytes32(condition_id), BINARY_INDEX_SETS
+        )
         nonce = await self._rpc(self._w3.eth.get_transaction_count(self.wallet, "pending"))
         gas = await self._rpc(call.estimate_gas({"from": self.wallet}))
-        tx = await self._rpc(call.build_transaction({
-            "from": self.wallet, "nonce": nonce, "chainId": self._chain_id, "gas": int(gas * GAS_MARGIN)}))
+        tx = await self._rpc(
+            call.build_transaction(
+                {"from": self.wallet, "nonce": nonce, "chainId": self._chain_id, "gas": int(gas * GAS_MARGIN)}
+            )
+        )
         signed = self._account.sign_transaction(tx)
-        return SignedRedemption(condition_id=condition_id, tx_hash=_hex(signed.hash),
-                                raw=_hex(signed.raw_transaction), nonce=nonce)
+        return SignedRedemption(
+            condition_id=condition_id,
+            tx_hash=_hex(signed.hash),
+            raw=_hex(signed.raw_transaction),
+            nonce=nonce,
+        )
 
     async def send(self, signed: SignedRedemption) -> None:
         """Send the signed transaction; one the node already has (a resend after a restart) is fine. Raises
@@ -193,7 +236,9 @@ class ChainRedeemer:
             if "nonce too low" in text:
                 if await self.receipt(signed.tx_hash) is not None:
                     return
-                raise Replaced(f"nonce {signed.nonce} of {signed.tx_hash} was used by another transaction") from None
+                raise Replaced(
+                    f"nonce {signed.nonce} of {signed.tx_hash} was used by another transaction"
+                ) from None
             raise
 
     async def receipt(self, tx_hash: str) -> dict | None:
@@ -206,9 +251,13 @@ class ChainRedeemer:
 
     def read_receipt(self, receipt: dict, token_payouts: dict[str, Decimal]) -> RedemptionReceipt:
         return RedemptionReceipt(
-            tx_hash=_hex(receipt["transactionHash"]), succeeded=receipt["status"] == 1,
+            tx_hash=_hex(receipt["transactionHash"]),
+            succeeded=receipt["status"] == 1,
             block_number=int(receipt["blockNumber"]),
-            tokens=redeemed_tokens(receipt["logs"], self.wallet, token_payouts) if receipt["status"] == 1 else [])
+            tokens=redeemed_tokens(receipt["logs"], self.wallet, token_payouts)
+            if receipt["status"] == 1
+            else [],
+        )
 
     async def close(self) -> None:
         provider = self._w3.provider

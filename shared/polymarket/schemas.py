@@ -240,8 +240,17 @@ def decode_market_frame(raw: bytes | str) -> list[MarketMessage]:
         raise MarketFrameError(_reason(error), raw) from error
 
 
-KNOWN_EVENT_TYPES = frozenset({"book", "price_change", "tick_size_change", "last_trade_price", "best_bid_ask",
-                               "new_market", "market_resolved"})
+KNOWN_EVENT_TYPES = frozenset(
+    {
+        "book",
+        "price_change",
+        "tick_size_change",
+        "last_trade_price",
+        "best_bid_ask",
+        "new_market",
+        "market_resolved",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,8 +279,11 @@ def decode_market_frame_tolerant(raw: bytes | str) -> DecodedFrame:
     unknown: list[object] = []
     invalid: list[tuple[object, str]] = []
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict) and isinstance(item.get("event_type"), str) \
-                and item["event_type"] not in KNOWN_EVENT_TYPES:
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("event_type"), str)
+            and item["event_type"] not in KNOWN_EVENT_TYPES
+        ):
             unknown.append(item)
             continue
         try:

@@ -21,7 +21,9 @@ def paper_environment(base_url: str, ws_base_url: str | None = None, chain_id: i
     reach the real venue by accident.
     """
     base = base_url.rstrip("/")
-    ws_base = (ws_base_url or base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)).rstrip("/")
+    ws_base = (ws_base_url or base.replace("https://", "wss://", 1).replace("http://", "ws://", 1)).rstrip(
+        "/"
+    )
     config = dataclasses.replace(
         PRODUCTION._config,
         chain_id=chain_id,
@@ -51,7 +53,9 @@ def wallet_type_of(environment: Environment, signer: str, wallet: str) -> str | 
     deposit wallet driven by a session key, and try to deploy one when it is not deployed)."""
     from polymarket._internal.wallet import try_classify_wallet_type
 
-    return try_classify_wallet_type(signer=signer, wallet=wallet, config=environment._config.wallet_derivation)
+    return try_classify_wallet_type(
+        signer=signer, wallet=wallet, config=environment._config.wallet_derivation
+    )
 
 
 def rpc_url_of(environment: Environment) -> str:

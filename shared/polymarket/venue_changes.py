@@ -35,9 +35,13 @@ class VenueChanges:
         if key in self.seen:
             return False
         self.seen.add(key)
-        log.warning("venue change: %s %s has unexpected %s (the rest is used as usual); sample: %s",
-                    channel, kind, "event type" if field == EVENT_TYPE else f"field {field!r}",
-                    _sample(sample))
+        log.warning(
+            "venue change: %s %s has unexpected %s (the rest is used as usual); sample: %s",
+            channel,
+            kind,
+            "event type" if field == EVENT_TYPE else f"field {field!r}",
+            _sample(sample),
+        )
         return True
 
     def unknown_event(self, channel: str, item: object) -> None:

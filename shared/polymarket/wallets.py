@@ -28,8 +28,12 @@ class SignatureType(IntEnum):
 
 
 # Other spellings seen in the protocol docs and the older SDKs.
-_ALIASES = {"POLY_GNOSIS_SAFE": SignatureType.GNOSIS_SAFE, "SAFE": SignatureType.GNOSIS_SAFE,
-            "PROXY": SignatureType.POLY_PROXY, "POLY_1271": SignatureType.DEPOSIT_WALLET}
+_ALIASES = {
+    "POLY_GNOSIS_SAFE": SignatureType.GNOSIS_SAFE,
+    "SAFE": SignatureType.GNOSIS_SAFE,
+    "PROXY": SignatureType.POLY_PROXY,
+    "POLY_1271": SignatureType.DEPOSIT_WALLET,
+}
 
 
 def parse_signature_type(value: Any) -> Any:
@@ -54,7 +58,9 @@ def _member(number: int) -> SignatureType:
     try:
         return SignatureType(number)
     except ValueError:
-        raise ValueError("must be 0 (EOA), 1 (POLY_PROXY), 2 (GNOSIS_SAFE) or 3 (DEPOSIT_WALLET / POLY_1271)") from None
+        raise ValueError(
+            "must be 0 (EOA), 1 (POLY_PROXY), 2 (GNOSIS_SAFE) or 3 (DEPOSIT_WALLET / POLY_1271)"
+        ) from None
 
 
 def is_address(text: str) -> bool:

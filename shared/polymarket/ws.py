@@ -73,9 +73,17 @@ class ConnectionStats:
 class MarketConnection:
     """One market-channel socket for a set of assets, kept alive until `close()`."""
 
-    def __init__(self, name: str, url: str, on_frame: FrameHandler, *, options: WsOptions | None = None,
-                 on_connect: ConnectHandler | None = None, on_disconnect: DisconnectHandler | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        on_frame: FrameHandler,
+        *,
+        options: WsOptions | None = None,
+        on_connect: ConnectHandler | None = None,
+        on_disconnect: DisconnectHandler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name, self.url = name, url
         self.options = options or WsOptions()
         self.assets: dict[str, None] = {}  # ordered set
@@ -94,8 +102,9 @@ class MarketConnection:
         self.assets.update(dict.fromkeys(new))
         if new and self._ws is not None:
             with contextlib.suppress(ConnectionClosed):
-                await self._ws.send(subscribe_frame(new, custom_features=self.options.custom_features,
-                                                    initial=False))
+                await self._ws.send(
+                    subscribe_frame(new, custom_features=self.options.custom_features, initial=False)
+                )
 
     async def remove(self, assets: Iterable[str]) -> None:
         gone = [a for a in assets if a in self.assets]
@@ -135,8 +144,11 @@ class MarketConnection:
             healthy = False
             try:
                 async with websockets.connect(
-                    self.url, open_timeout=self.options.open_timeout_secs, ping_interval=None,
-                    max_size=self.options.max_frame_bytes, close_timeout=2,
+                    self.url,
+                    open_timeout=self.options.open_timeout_secs,
+                    ping_interval=None,
+                    max_size=self.options.max_frame_bytes,
+                    close_timeout=2,
                 ) as ws:
                     self._ws = ws
                     healthy = await self._session(ws)
@@ -155,8 +167,9 @@ class MarketConnection:
                 await self._on_disconnect(reason)
             # A connection that delivered frames resets the backoff; a failing one backs off further.
             attempt = 1 if self.stats.frames and self._lived else attempt + 1
-            delay = backoff_delay(attempt, base_secs=self.options.backoff_base_secs,
-                                  max_secs=self.options.backoff_max_secs)
+            delay = backoff_delay(
+                attempt, base_secs=self.options.backoff_base_secs, max_secs=self.options.backoff_max_secs
+            )
             log.warning("ws %s: disconnected (%s); reconnecting in %.2fs", self.name, reason, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=delay)
@@ -202,7 +215,9 @@ class MarketConnection:
             now = self._clock()
             if now - last_heard[0] > stale_after:
                 self.stats.stale += 1
-                log.warning("ws %s: no frame or PONG for %.1fs: stale, replacing", self.name, now - last_heard[0])
+                log.warning(
+                    "ws %s: no frame or PONG for %.1fs: stale, replacing", self.name, now - last_heard[0]
+                )
                 self._went_stale = True
                 await ws.close()
                 return
@@ -247,11 +262,16 @@ class MarketFeed:
                 await conn.add(todo[:room])
                 todo = todo[room:]
         while todo:
-            conn = MarketConnection(f"market-{len(self.connections)}", self.url, self.on_frame,
-                                    options=self.options, on_connect=self.on_connect,
-                                    on_disconnect=self.on_disconnect)
+            conn = MarketConnection(
+                f"market-{len(self.connections)}",
+                self.url,
+                self.on_frame,
+                options=self.options,
+                on_connect=self.on_connect,
+                on_disconnect=self.on_disconnect,
+            )
             await conn.add(todo[: self.max_assets])
-            todo = todo[self.max_assets:]
+            todo = todo[self.max_assets :]
             self.connections.append(conn)
             conn.start()
         return added, removed

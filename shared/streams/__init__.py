@@ -41,7 +41,21 @@ from shared.streams.bus import Bus
 from shared.streams.consumer import Consumer, ConsumerOptions
 
 __all__ = [
-    "APPROVED_ORDERS", "CONTROL", "DEAD_SUFFIX", "EVENTS", "FILLS", "INTENTS", "SIGNALS", "Bus", "Consumer",
-    "ConsumerOptions", "DeadLetter", "Delivery", "GroupStats", "Handler", "Output", "dead_letter_stream",
+    "APPROVED_ORDERS",
+    "CONTROL",
+    "DEAD_SUFFIX",
+    "EVENTS",
+    "FILLS",
+    "INTENTS",
+    "SIGNALS",
+    "Bus",
+    "Consumer",
+    "ConsumerOptions",
+    "DeadLetter",
+    "Delivery",
+    "GroupStats",
+    "Handler",
+    "Output",
+    "dead_letter_stream",
     "events_stream",
 ]

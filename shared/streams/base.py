@@ -24,10 +24,20 @@ DEAD_SUFFIX = ":dead"
 # dead-letters an entry of any other type ("wrong type for this stream") instead of acknowledging it
 # unread. A new message type is added here with the stream it travels on (a test checks every registered
 # type belongs to one).
-MARKET_EVENTS: frozenset[type[Message]] = frozenset({
-    m.BookSnapshot, m.BookDelta, m.BookStatus, m.LastTrade, m.TradeSeen, m.MarketDiscovered, m.MarketUpdated,
-    m.MarketResolved, m.TickSizeChanged, m.AccountState,
-})
+MARKET_EVENTS: frozenset[type[Message]] = frozenset(
+    {
+        m.BookSnapshot,
+        m.BookDelta,
+        m.BookStatus,
+        m.LastTrade,
+        m.TradeSeen,
+        m.MarketDiscovered,
+        m.MarketUpdated,
+        m.MarketResolved,
+        m.TickSizeChanged,
+        m.AccountState,
+    }
+)
 STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
     EVENTS: MARKET_EVENTS,
     SIGNALS: frozenset({m.ExternalSignal}),
@@ -35,8 +45,9 @@ STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
     APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel, m.ApprovedCancelV2, m.ApprovedBasket}),
     FILLS: frozenset({m.OrderUpdate, m.Fill, m.PositionRedeemed}),
     # TickSizeChanged also here: the executor reads control, and queued approvals must follow a tick at once.
-    CONTROL: frozenset({m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice,
-                        m.TickSizeChanged}),
+    CONTROL: frozenset(
+        {m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice, m.TickSizeChanged}
+    ),
     "decisions": frozenset({m.RiskDecision}),
 }
 # An entry's payload larger than this is dead-lettered unread: the largest legitimate message, a book of
@@ -141,4 +152,3 @@ def dead_letter_from(entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
         deliveries=int(text.get("deliveries", b"0")),
         fields=text,
     )
-

@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 class Bus:
     """Publishing, group management and inspection of the polydesk streams in one Redis."""
 
-    def __init__(self, redis: aioredis.Redis, *, prefix: str = "polydesk:", producer: str = "polydesk") -> None:
+    def __init__(
+        self, redis: aioredis.Redis, *, prefix: str = "polydesk:", producer: str = "polydesk"
+    ) -> None:
         self.redis = redis
         self.prefix = prefix
         self.producer = producer
@@ -77,8 +79,16 @@ class Bus:
             metrics.MESSAGES_PUBLISHED.labels(stream=metric_label(stream)).inc(n)
         return [i.decode() for i in ids]
 
-    async def publish_once(self, stream: str, message: Message, *, seen_key: str, member: str, score: float,
-                           prune_below: float | None = None) -> str | None:
+    async def publish_once(
+        self,
+        stream: str,
+        message: Message,
+        *,
+        seen_key: str,
+        member: str,
+        score: float,
+        prune_below: float | None = None,
+    ) -> str | None:
         """XADD `message` unless `member` is already in the sorted set `seen_key` (a logical name), adding it
         in the same script; returns the entry id, or None when it was published before. Members scored
         below `prune_below` are dropped from the set at the same time."""
@@ -86,7 +96,14 @@ class Bus:
         prune = "" if prune_below is None else repr(float(prune_below))
         entry_id = await self._publish_once_script(
             keys=[self.key(stream), self.key(seen_key)],
-            args=[member, repr(float(score)), prune, fields[TYPE_FIELD], fields[VERSION_FIELD], fields[DATA_FIELD]],
+            args=[
+                member,
+                repr(float(score)),
+                prune,
+                fields[TYPE_FIELD],
+                fields[VERSION_FIELD],
+                fields[DATA_FIELD],
+            ],
         )
         if not entry_id:
             return None
@@ -102,8 +119,12 @@ class Bus:
         """XADD a payload that never became a message (e.g. a malformed venue frame) to `<stream>:dead`
         with the reason, for `polydesk dead-letters`; returns the dead letter's entry id."""
         fields: dict[str, bytes | str | int] = {
-            "source_stream": self.key(stream), "error": error[:2000], "raw": raw, "deliveries": 0,
-            "dead_at_ms": int(time.time() * 1000), **context,
+            "source_stream": self.key(stream),
+            "error": error[:2000],
+            "raw": raw,
+            "deliveries": 0,
+            "dead_at_ms": int(time.time() * 1000),
+            **context,
         }
         entry_id = await self.redis.xadd(self.key(dead_letter_stream(stream)), xadd_fields(fields))
         metrics.DEAD_LETTERS.labels(stream=metric_label(stream), reason="venue_payload").inc()

@@ -108,8 +108,13 @@ class Consumer:
                 except (RedisError, OSError) as error:
                     failures += 1
                     delay = backoff_delay(failures, base_secs=0.2, max_secs=5.0)
-                    log.warning("%s/%s: Redis unavailable (%s); retrying in %.1fs", self.stream, self.group,
-                                error, delay)
+                    log.warning(
+                        "%s/%s: Redis unavailable (%s); retrying in %.1fs",
+                        self.stream,
+                        self.group,
+                        error,
+                        delay,
+                    )
                     metrics.CONSUMER_REDIS_ERRORS.labels(stream=self._label, group=self.group).inc()
                     await sleep_unless(self._stopping, delay)
         finally:
@@ -142,8 +147,12 @@ class Consumer:
         start, total = "0-0", 0
         while not self.stopping:
             reply = await self.bus.redis.xautoclaim(
-                self._key, self.group, self.name, self.options.claim_min_idle_ms,
-                start_id=start, count=self.options.batch_size,
+                self._key,
+                self.group,
+                self.name,
+                self.options.claim_min_idle_ms,
+                start_id=start,
+                count=self.options.batch_size,
             )
             start, entries = as_text(reply[0]), reply[1]
             entries = [e for e in entries if e is not None]
@@ -178,8 +187,11 @@ class Consumer:
 
     async def _read(self, after: str, *, block: bool = True) -> list[Any]:
         reply: Any = await self.bus.redis.xreadgroup(
-            self.group, self.name, {self._key: after},
-            count=self.options.batch_size, block=self.options.block_ms if block else None,
+            self.group,
+            self.name,
+            {self._key: after},
+            count=self.options.batch_size,
+            block=self.options.block_ms if block else None,
         )
         return raw_entries(reply[0][1]) if reply else []
 
@@ -191,7 +203,9 @@ class Consumer:
             batch.append(await self._handle_one(entry_id, fields, counts.get(entry_id, 1)))
         await self._commit(batch)
 
-    async def _handle_one(self, entry_id: str, fields: dict[bytes, bytes] | None, deliveries: int) -> _Pending:
+    async def _handle_one(
+        self, entry_id: str, fields: dict[bytes, bytes] | None, deliveries: int
+    ) -> _Pending:
         if not fields:
             # The entry was deleted while pending (XDEL by hand): nothing to do but acknowledge it.
             return _Pending(entry_id, "a", deliveries=deliveries)
@@ -204,15 +218,25 @@ class Consumer:
             return _Pending(entry_id, "d", error=reason, deliveries=deliveries, reason="max_deliveries")
         size = len(fields.get(DATA_FIELD) or b"")
         if size > MAX_MESSAGE_BYTES:  # refused unread: decoding it is what swamps the consumer
-            return _Pending(entry_id, "d", error=f"too large: {size} bytes (max {MAX_MESSAGE_BYTES})",
-                            deliveries=deliveries, reason="too_large")
+            return _Pending(
+                entry_id,
+                "d",
+                error=f"too large: {size} bytes (max {MAX_MESSAGE_BYTES})",
+                deliveries=deliveries,
+                reason="too_large",
+            )
         try:
             message = decode(fields)
         except DecodeError as error:
             return _Pending(entry_id, "d", error=f"decode: {error}", deliveries=deliveries, reason="invalid")
         if self._accepts is not None and type(message) not in self._accepts:
-            return _Pending(entry_id, "d", error=f"wrong type for {self.stream}: {message.TYPE} v{message.VERSION}",
-                            deliveries=deliveries, reason="wrong_type")
+            return _Pending(
+                entry_id,
+                "d",
+                error=f"wrong type for {self.stream}: {message.TYPE} v{message.VERSION}",
+                deliveries=deliveries,
+                reason="wrong_type",
+            )
         if deliveries == 1:  # a redelivery's age measures the crash, not the hop
             # Clamped before the division: a producer's absurd created_ts_ns (10**400) must not crash the loop.
             age_ns = min(max(0, time.time_ns() - message.envelope.created_ts_ns), 10**18)

@@ -34,7 +34,11 @@ class Leg:
 
     def cost_per_share(self) -> Decimal:
         info = self.market.info
-        fee = Decimal(0) if info is None else taker_fee_per_share(self.ask.price, info.fee_rate, info.fee_exponent)
+        fee = (
+            Decimal(0)
+            if info is None
+            else taker_fee_per_share(self.ask.price, info.fee_rate, info.fee_exponent)
+        )
         return self.ask.price + fee
 
 
@@ -55,13 +59,17 @@ class Arbitrage:
             return []
         intents: list[Intent] = []
         if len(market.token_ids) == 2:
-            intents += self._basket(state, event, market.condition_id, self._binary_legs(market), Decimal(1), "binary")
+            intents += self._basket(
+                state, event, market.condition_id, self._binary_legs(market), Decimal(1), "binary"
+            )
         group_id = market.info.neg_risk_market_id if market.info is not None and market.neg_risk else None
         if group_id:
             members = [state.markets[c] for c in sorted(state.neg_risk_groups.get(group_id, ()))]
             if len(members) >= 2:
-                for side_index, label, payout in ((0, "neg_risk_yes", Decimal(1)),
-                                                  (1, "neg_risk_no", Decimal(len(members) - 1))):
+                for side_index, label, payout in (
+                    (0, "neg_risk_yes", Decimal(1)),
+                    (1, "neg_risk_no", Decimal(len(members) - 1)),
+                ):
                     legs = self._group_legs(members, side_index)
                     intents += self._basket(state, event, f"{group_id}:{label}", legs, payout, label)
         return intents
@@ -84,7 +92,13 @@ class Arbitrage:
         return _legs(picks)
 
     def _basket(
-        self, state: WorldState, event: Message, basket_id: str, legs: list[Leg] | None, payout: Decimal, kind: str
+        self,
+        state: WorldState,
+        event: Message,
+        basket_id: str,
+        legs: list[Leg] | None,
+        payout: Decimal,
+        kind: str,
     ) -> list[Intent]:
         if not legs:
             return []
@@ -105,10 +119,27 @@ class Arbitrage:
         memory[basket_id] = print_
         key = f"arb:{basket_id}:{print_}"
         reason = f"arb_{kind}: cost {cost:.6f} vs payout {payout}, edge {edge:.6f} x {shares}"
-        legs_out = [BasketLeg(market=leg.market.condition_id, token_id=leg.token_id, side=Side.BUY,
-                              price=leg.ask.price, size=shares) for leg in legs]
-        return [basket(event, strategy=NAME, signal_key=key, market=basket_id, legs=legs_out, reason=reason,
-                       order_type=OrderType.FOK)]
+        legs_out = [
+            BasketLeg(
+                market=leg.market.condition_id,
+                token_id=leg.token_id,
+                side=Side.BUY,
+                price=leg.ask.price,
+                size=shares,
+            )
+            for leg in legs
+        ]
+        return [
+            basket(
+                event,
+                strategy=NAME,
+                signal_key=key,
+                market=basket_id,
+                legs=legs_out,
+                reason=reason,
+                order_type=OrderType.FOK,
+            )
+        ]
 
 
 def _legs(picks: list[tuple[Market, str]]) -> list[Leg] | None:

@@ -42,9 +42,23 @@ class Bench:
         if market is None or not market.token_ids:
             return []
         token = market.token_ids[0]
-        if not any(c.token_id == token and c.side is Side.BUY and c.price == self.params.trigger_price and c.size > 0
-                   for c in event.changes):
+        if not any(
+            c.token_id == token and c.side is Side.BUY and c.price == self.params.trigger_price and c.size > 0
+            for c in event.changes
+        ):
             return []
-        return [order(event, strategy=NAME, signal_key=f"bench:{event.envelope.message_id}", leg="bid",
-                      market=market.condition_id, token_id=token, side=Side.BUY, price=self.params.order_price,
-                      size=max(market.min_size, Decimal(5)), post_only=True, reason="bench_trigger")]
+        return [
+            order(
+                event,
+                strategy=NAME,
+                signal_key=f"bench:{event.envelope.message_id}",
+                leg="bid",
+                market=market.condition_id,
+                token_id=token,
+                side=Side.BUY,
+                price=self.params.order_price,
+                size=max(market.min_size, Decimal(5)),
+                post_only=True,
+                reason="bench_trigger",
+            )
+        ]

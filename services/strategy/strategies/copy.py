@@ -47,22 +47,38 @@ class CopyTrading:
         touch = None if book is None else (book.best_ask() if event.side is Side.BUY else book.best_bid())
         if touch is None or self._moved(event, touch.price):
             return []
-        size = sizing.proportional(event.size, self.params.size_ratio, touch.price,
-                                   min_usd=self.params.min_size_usd, max_usd=self.params.max_size_usd)
+        size = sizing.proportional(
+            event.size,
+            self.params.size_ratio,
+            touch.price,
+            min_usd=self.params.min_size_usd,
+            max_usd=self.params.max_size_usd,
+        )
         if event.side is Side.SELL:
             # Only settled shares can be sold (a MATCHED buy is not on chain yet and may still fail).
-            free = state.portfolio.settled(event.token_id) - state.portfolio.open_size(event.token_id, Side.SELL)
+            free = state.portfolio.settled(event.token_id) - state.portfolio.open_size(
+                event.token_id, Side.SELL
+            )
             size = min(size, free)
         shares = tradable_size(size, market.min_size)
         if shares is None:
             return []
         verb = "bought" if event.side is Side.BUY else "sold"
-        return [order(
-            event, strategy=NAME, signal_key=f"copy:{event.trade_key}", leg="0", market=event.market,
-            token_id=event.token_id, side=event.side, price=taker_price(touch.price, market.tick_size, event.side),
-            size=shares, order_type=OrderType.FAK,
-            reason=f"copy_{event.side.value.lower()}: {event.wallet} {verb} {event.size} @ {event.price}",
-        )]
+        return [
+            order(
+                event,
+                strategy=NAME,
+                signal_key=f"copy:{event.trade_key}",
+                leg="0",
+                market=event.market,
+                token_id=event.token_id,
+                side=event.side,
+                price=taker_price(touch.price, market.tick_size, event.side),
+                size=shares,
+                order_type=OrderType.FAK,
+                reason=f"copy_{event.side.value.lower()}: {event.wallet} {verb} {event.size} @ {event.price}",
+            )
+        ]
 
     def _moved(self, trade: TradeSeen, touch: Decimal) -> bool:
         guard = bps(self.params.price_guard_bps)

@@ -74,9 +74,12 @@ class MarketMaking:
             if previous is None:
                 return []
             del memory[token]
-            return [self._cancel(event, market, token, previous, "mm_pull: no two-sided book or market closed")]
-        if previous is not None and ((previous.bid, previous.ask) == target
-                                     or now - previous.at < self.params.requote_interval_secs):
+            return [
+                self._cancel(event, market, token, previous, "mm_pull: no two-sided book or market closed")
+            ]
+        if previous is not None and (
+            (previous.bid, previous.ask) == target or now - previous.at < self.params.requote_interval_secs
+        ):
             return []
         quote = Quote(generation=event.envelope.message_id, bid=target[0], ask=target[1], at=now)
         legs = self._legs(event, state, market, token, quote, previous)
@@ -94,7 +97,8 @@ class MarketMaking:
             return None
         if self.params.reference == "microprice" and best_bid.size + best_ask.size > 0:
             reference = (best_bid.price * best_ask.size + best_ask.price * best_bid.size) / (
-                best_bid.size + best_ask.size)
+                best_bid.size + best_ask.size
+            )
         else:
             reference = (best_bid.price + best_ask.price) / 2
         other = market.complement(token)
@@ -110,7 +114,13 @@ class MarketMaking:
         return bid, ask
 
     def _legs(
-        self, event: Message, state: WorldState, market: Market, token: str, quote: Quote, previous: Quote | None
+        self,
+        event: Message,
+        state: WorldState,
+        market: Market,
+        token: str,
+        quote: Quote,
+        previous: Quote | None,
     ) -> list[Intent]:
         key = f"mm:{token}:{quote.generation}"
         replaces = None if previous is None else f"mm:{token}:{previous.generation}"
@@ -131,13 +141,30 @@ class MarketMaking:
         else:
             return []
         return [
-            order(event, strategy=NAME, signal_key=key, leg=leg, market=market.condition_id, token_id=token_id,
-                  side=side, price=price, size=size, post_only=True, replaces_signal_key=replaces,
-                  reason=f"mm_quote: {leg} {quote.bid}/{quote.ask}")
+            order(
+                event,
+                strategy=NAME,
+                signal_key=key,
+                leg=leg,
+                market=market.condition_id,
+                token_id=token_id,
+                side=side,
+                price=price,
+                size=size,
+                post_only=True,
+                replaces_signal_key=replaces,
+                reason=f"mm_quote: {leg} {quote.bid}/{quote.ask}",
+            )
             for leg, token_id, side, price, size in sides
         ]
 
     def _cancel(self, event: Message, market: Market, token: str, previous: Quote, reason: str) -> Intent:
         quoted = f"mm:{token}:{previous.generation}"
-        return cancel(event, strategy=NAME, signal_key=f"{quoted}:cancel", market=market.condition_id, reason=reason,
-                      of_signal_key=quoted)
+        return cancel(
+            event,
+            strategy=NAME,
+            signal_key=f"{quoted}:cancel",
+            market=market.condition_id,
+            reason=reason,
+            of_signal_key=quoted,
+        )

@@ -101,25 +101,42 @@ class ExternalVerdict:
         if best is None:
             return Ignored("no ask on either token yet; kept until it expires")
         if best[0] < bps(self.params.min_edge_bps) or best[0] <= 0:
-            return Ignored(f"edge {best[0]:.4f} below the minimum {bps(self.params.min_edge_bps)}; "
-                           "kept until it expires")
+            return Ignored(
+                f"edge {best[0]:.4f} below the minimum {bps(self.params.min_edge_bps)}; kept until it expires"
+            )
         edge, token_id, fair, price, depth = best
         shares = tradable_size(min(self._size(state, token_id, fair, price), depth), market.min_size)
         if shares is None:
             return Ignored(f"size below the market minimum {market.min_size}; kept until it expires")
         verdict.acted = True
-        return [order(
-            event, strategy=NAME, signal_key=f"verdict:{verdict.signal.envelope.message_id}", leg="0",
-            market=market.condition_id, token_id=token_id, side=Side.BUY, price=price, size=shares,
-            order_type=OrderType.FAK,
-            reason=f"verdict_edge: {verdict.signal.source} fair {fair} vs ask {price}, edge {edge:.4f}",
-        )]
+        return [
+            order(
+                event,
+                strategy=NAME,
+                signal_key=f"verdict:{verdict.signal.envelope.message_id}",
+                leg="0",
+                market=market.condition_id,
+                token_id=token_id,
+                side=Side.BUY,
+                price=price,
+                size=shares,
+                order_type=OrderType.FAK,
+                reason=f"verdict_edge: {verdict.signal.source} fair {fair} vs ask {price}, edge {edge:.4f}",
+            )
+        ]
 
     def _size(self, state: WorldState, token_id: str, fair: Decimal, price: Decimal) -> Decimal:
         p = self.params.sizing
         if p.mode == "fixed":
             return sizing.fixed(min(p.fixed_usd, p.max_usd), price)
         if p.mode == "volatility":
-            return sizing.volatility_scaled(p.fixed_usd, price, volatility=state.volatility(token_id),
-                                            target_volatility=p.vol_target, max_usd=p.max_usd)
-        return sizing.kelly(fair, price, bankroll_usd=p.bankroll_usd, fraction=p.kelly_fraction, max_usd=p.max_usd)
+            return sizing.volatility_scaled(
+                p.fixed_usd,
+                price,
+                volatility=state.volatility(token_id),
+                target_volatility=p.vol_target,
+                max_usd=p.max_usd,
+            )
+        return sizing.kelly(
+            fair, price, bankroll_usd=p.bankroll_usd, fraction=p.kelly_fraction, max_usd=p.max_usd
+        )
