@@ -48,11 +48,10 @@ def checked_url(url: str) -> str:
 
 def connect(url: str, password: str | None = None, username: str | None = None) -> aioredis.Redis:
     """An asyncio client for `url` (as the ACL user `username` when given) with no automatic command retries."""
-    extra = {"username": username} if username else {}
     return aioredis.Redis.from_url(
         checked_url(url),
         password=password,
-        **extra,
+        username=username or None,  # None is redis-py's default (no ACL user); a user in the URL still wins
         socket_timeout=SOCKET_TIMEOUT_SECS,
         socket_connect_timeout=5.0,
         retry=Retry(NoBackoff(), 0),

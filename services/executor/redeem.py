@@ -244,6 +244,7 @@ class Redeemer:
             )
             return Outcome(row.condition_id, "reverted", "the transaction reverted on chain", row.tx_hash)
         keyed = []
+        redeemed: list[PositionRedeemed] = []
         for token in read.tokens:
             key = f"redeem:{row.tx_hash}:{token.token_id}"
             message = PositionRedeemed(
@@ -255,6 +256,7 @@ class Redeemer:
                 transaction_hash=row.tx_hash,
             )
             keyed.append((key, Output(FILLS, message)))
+            redeemed.append(message)
         await self.publish(keyed)
         self.store.set_state(row.tx_hash, "DONE")
         payout = sum((t.payout_usd for t in read.tokens), Decimal(0))
@@ -273,8 +275,8 @@ class Redeemer:
             "redeemed",
             f"paid {payout} pUSD",
             row.tx_hash,
-            [output.message for _, output in keyed],
-        )  # type: ignore[misc]
+            redeemed,
+        )
 
     # ---- the executor's task --------------------------------------------------------------------
 
