@@ -149,7 +149,7 @@ async def all_orders(request: Request) -> Response:
         [
             # The venue's own status (a partly filled, cancelled order is CANCELED here; REST reads it MATCHED).
             {
-                **wire.open_order(order, exchange.markets.by_condition(order.condition_id)),
+                **wire.open_order(order, exchange.markets.of_order(order.condition_id)),
                 "status": order.status,
                 "internal": order.internal,
             }

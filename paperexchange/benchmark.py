@@ -110,8 +110,9 @@ class BenchRecorder:
                     market = markets[(index + index // len(markets)) % len(markets)]
                     cid, token = market["condition_id"], market["token_ids"][0]
                     index += 1
-                    if trigger[cid] is not None:
-                        exchange.cancel("paper-house", [trigger[cid]])
+                    live_trigger = trigger[cid]
+                    if live_trigger is not None:
+                        exchange.cancel("paper-house", [live_trigger])
                         trigger[cid] = None
                     elif (
                         done % trigger_every == trigger_every - 1

@@ -129,8 +129,8 @@ def _fills(request: Request, venue: Venue, taker_default: bool) -> list[Fill]:
     fills = venue.activity.of_wallet(user) if user else venue.activity.all()
     conditions = _many(request, "condition_id", "condition", "conditionId", "market")
     side = request.query_params.get("side")
-    taker_only = request.query_params.get("taker_only", request.query_params.get("takerOnly"))
-    taker_only = taker_default if taker_only is None else taker_only.lower() == "true"
+    taker_param = request.query_params.get("taker_only", request.query_params.get("takerOnly"))
+    taker_only = taker_default if taker_param is None else taker_param.lower() == "true"
     start, end = _int(request, "start", None), _int(request, "end", None)
     return [
         f

@@ -124,7 +124,7 @@ class Exchange:
 
     def place_internal(self, order: Order) -> dict:
         """Rest or match an order the paper exchange places itself (seeded liquidity, admin flow)."""
-        market = self.markets.by_token(order.token_id)
+        market = self.markets.of_token(order.token_id)
         book = self.books[market.condition_id]
         return self.execute(order, market, book, plan_fills(book, order) if book.crosses(order) else [])
 
@@ -249,7 +249,7 @@ class Exchange:
         return self.cancel(owner, ids)
 
     def _cancel_one(self, order: Order, status: str) -> None:
-        market = self.markets.by_condition(order.condition_id)
+        market = self.markets.of_order(order.condition_id)
         book = self.books[order.condition_id]
         key = (order.book_side, order.book_price)
         before = {key: book.level_size(*key)}

@@ -73,14 +73,14 @@ class Flow:
         for spec in self.scenario.markets:
             market = self.venue.create_market(question=spec.question, **self._market_args(spec))
             self._add(spec.key, market, spec.fair, spec.book.levels, spec.book.size)
-        for spec in self.scenario.events:
+        for event in self.scenario.events:
             created = self.venue.create_neg_risk_event(
-                title=spec.title, outcomes=[o.name for o in spec.outcomes], **self._market_args(spec)
+                title=event.title, outcomes=[o.name for o in event.outcomes], **self._market_args(event)
             )
-            self.events[spec.key] = created
-            for market, outcome in zip(created, spec.outcomes):
+            self.events[event.key] = created
+            for market, outcome in zip(created, event.outcomes):
                 self._add(
-                    f"{spec.key}.{outcome.name}", market, outcome.fair, spec.book.levels, spec.book.size
+                    f"{event.key}.{outcome.name}", market, outcome.fair, event.book.levels, event.book.size
                 )
         for wallet in self.scenario.wallets:
             self._fund(
@@ -246,7 +246,8 @@ class Flow:
             self._post(bot, market, token, side, self._on_tick(market, price), size)
 
     def _whale(self, index: object) -> None:
-        spec = self.scenario.whales[int(index)]
+        assert isinstance(index, int), "whale actions are queued with the whale's index"
+        spec = self.scenario.whales[index]
         self._at(self.sim_time + self._draw(spec.interval_secs), "whale", index)
         keys = [k for k in (spec.markets or list(self.markets)) if not self.markets[k].closed]
         if not keys:
@@ -309,7 +310,8 @@ class Flow:
                 seed_book(self.venue, market, self._on_tick(market, self.fair[market.condition_id]), 3, "50")
 
     def _action(self, index: object) -> None:
-        action: Action = self.scenario.schedule[int(index)]
+        assert isinstance(index, int), "schedule actions are queued with the action's index"
+        action: Action = self.scenario.schedule[index]
         market = self.markets.get(action.market or "")
         if action.action == "tick_size" and market is not None and action.tick_size:
             self.venue.change_tick_size(market, action.tick_size)

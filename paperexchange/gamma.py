@@ -63,8 +63,8 @@ def _market_filters(request: Request, ids: dict[str, str]) -> list[Callable[[Mar
     for name, field in (("active", "active"), ("closed", "closed")):
         flag = _flag(request, name)
         if flag is not None:
-            checks.append(lambda m, f=field, v=flag: getattr(m, f) == v)
-    wanted = {
+            checks.append(_attribute_is(field, flag))
+    wanted: dict[str, Callable[[Market], set[str]]] = {
         "id": lambda m: {ids[m.condition_id]},
         "slug": lambda m: {m.slug},
         "condition_ids": lambda m: {m.condition_id.lower()},
@@ -75,9 +75,18 @@ def _market_filters(request: Request, ids: dict[str, str]) -> list[Callable[[Mar
         values = _many(request, name)
         if values is not None:
             values = {v.lower() for v in values} if name in ("condition_ids", "question_ids") else values
-            checks.append(lambda m, k=keys, v=values: bool(k(m) & v))
+            checks.append(_keys_meet(keys, values))
     checks += _tag_and_date_filters(request)
     return checks
+
+
+def _attribute_is(name: str, value: bool) -> Callable[[Market], bool]:
+    return lambda market: getattr(market, name) == value
+
+
+def _keys_meet(keys: Callable[[Market], set[str]], values: set[str]) -> Callable[[Market], bool]:
+    """True for a market one of whose `keys` is among `values`."""
+    return lambda market: bool(keys(market) & values)
 
 
 def _tag_and_date_filters(request: Request) -> list[Callable[[Market], bool]]:

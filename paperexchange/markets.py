@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from eth_utils import keccak
 
+from paperexchange import errors
+from paperexchange.errors import VenueError
 from paperexchange.units import PRICE_SCALE, parse_price
 
 # The tick sizes the SDKs accept (polymarket-client _ALLOWED_TICK_SIZES, py-clob-client-v2 TickSize).
@@ -99,6 +101,21 @@ class MarketRegistry:
 
     def by_token(self, token_id: str) -> Market | None:
         return self._by_token.get(token_id)
+
+    def of_token(self, token_id: str) -> Market:
+        """The market trading `token_id`; the venue's unknown-token refusal when there is none."""
+        market = self.by_token(token_id)
+        if market is None:
+            raise VenueError(errors.UNKNOWN_TOKEN.format(token_id=token_id))
+        return market
+
+    def of_order(self, condition_id: str) -> Market:
+        """The market of an order the exchange holds. Markets are never removed, so a miss is a paper-exchange
+        fault; it is reported as a not-found refusal naming the market instead of an AttributeError on None."""
+        market = self.by_condition(condition_id)
+        if market is None:
+            raise VenueError(f"{errors.NOT_FOUND}: market {condition_id}", 404)
+        return market
 
     def all(self) -> list[Market]:
         return list(self._by_condition.values())

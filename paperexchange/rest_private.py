@@ -156,14 +156,14 @@ async def get_order(request: Request) -> Response:
     order = exchange.orders.get(request.path_params["order_id"])
     if order is None or order.owner != key.key:
         return error(errors.ORDER_NOT_FOUND, 404)
-    return JSON(wire.open_order(order, exchange.markets.by_condition(order.condition_id)))
+    return JSON(wire.open_order(order, exchange.markets.of_order(order.condition_id)))
 
 
 async def list_orders(request: Request) -> Response:
     key, _ = await _l2(request)
     exchange, params = _exchange(request), request.query_params
     data = [
-        wire.open_order(order, exchange.markets.by_condition(order.condition_id))
+        wire.open_order(order, exchange.markets.of_order(order.condition_id))
         for order in sorted(exchange.live_of.get(key.key, {}).values(), key=lambda o: o.seq)
         if (not params.get("id") or order.id == params["id"])
         and (not params.get("market") or order.condition_id == params["market"])

@@ -12,6 +12,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from paperexchange.markets import TICK_SIZES
 
@@ -29,21 +30,21 @@ class _Model(BaseModel):
 class Book(_Model):
     """Initial house liquidity: `levels` on each side of fair, one tick apart, `size` growing with depth."""
 
-    levels: int = Field(5, ge=0, le=50)
-    size: float = Field(100, gt=0)
+    levels: int = Field(default=5, ge=0, le=50)
+    size: float = Field(default=100, gt=0)
 
 
 class MarketSpec(_Model):
     tick_size: str = "0.01"
-    min_order_size: int = Field(5, ge=1)
-    fee_rate: float = Field(0, ge=0, le=1)
-    fee_exponent: float = Field(1, ge=0)
+    min_order_size: int = Field(default=5, ge=1)
+    fee_rate: float = Field(default=0, ge=0, le=1)
+    fee_exponent: float = Field(default=1, ge=0)
     end_date: str = "2027-12-31T00:00:00Z"
     tags: list[str] = []
     book: Book = Book()
     # Volume traded in the day before the scenario starts, so Gamma's volume24hr looks like a market with a
     # history (risk's MIN_LIQUIDITY_USD reads it) instead of 0 at start.
-    prior_volume_24h: float = Field(0, ge=0)
+    prior_volume_24h: float = Field(default=0, ge=0)
 
     @field_validator("tick_size")
     @classmethod
@@ -56,7 +57,7 @@ class MarketSpec(_Model):
 class Binary(MarketSpec):
     key: str
     question: str
-    fair: float = Field(0.5, gt=0, lt=1)
+    fair: float = Field(default=0.5, gt=0, lt=1)
 
 
 class Outcome(_Model):
@@ -79,9 +80,9 @@ class NegRiskEvent(MarketSpec):
 
 class Wallet(_Model):
     name: str
-    address: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{40}$")
-    collateral: float = Field(1000, ge=0)
-    shares: float = Field(0, ge=0, description="of every outcome token, so the wallet can sell")
+    address: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    collateral: float = Field(default=1000, ge=0)
+    shares: float = Field(default=0, ge=0, description="of every outcome token, so the wallet can sell")
     whale: bool = False
 
 
@@ -106,13 +107,17 @@ class Range(_Model):
 
 
 class Noise(_Model):
-    traders: int = Field(3, ge=0, le=50)
+    traders: int = Field(default=3, ge=0, le=50)
     interval_secs: Range = Range(low=1, high=4)
     size: Range = Range(low=5, high=20)
-    drift: float = Field(0.004, ge=0, le=0.1, description="std dev of the fair value's step per action")
-    take_probability: float = Field(0.3, ge=0, le=1)
-    cancel_probability: float = Field(0.3, ge=0, le=1)
-    requote_secs: float = Field(5, gt=0, description="how often the house re-centres its quotes on fair")
+    drift: float = Field(
+        default=0.004, ge=0, le=0.1, description="std dev of the fair value's step per action"
+    )
+    take_probability: float = Field(default=0.3, ge=0, le=1)
+    cancel_probability: float = Field(default=0.3, ge=0, le=1)
+    requote_secs: float = Field(
+        default=5, gt=0, description="how often the house re-centres its quotes on fair"
+    )
 
 
 class Whale(_Model):
@@ -124,9 +129,9 @@ class Whale(_Model):
 
 class Mispricing(_Model):
     interval_secs: Range = Range(low=30, high=60)
-    edge: float = Field(0.04, gt=0, lt=0.5, description="sum of the event's YES asks is 1 - edge")
-    size: float = Field(30, gt=0)
-    lifetime_secs: float = Field(10, gt=0)
+    edge: float = Field(default=0.04, gt=0, lt=0.5, description="sum of the event's YES asks is 1 - edge")
+    size: float = Field(default=30, gt=0)
+    lifetime_secs: float = Field(default=10, gt=0)
     events: list[str] | None = None
 
 
@@ -183,7 +188,7 @@ class Scenario(_Model):
         return self
 
 
-def _location(error: dict) -> str:
+def _location(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error["loc"]) or "(top level)"
 
 

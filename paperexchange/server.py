@@ -15,7 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, Self
 
 import uvicorn
 
@@ -99,20 +101,20 @@ class PaperExchangeServer:
         if self._sock is not None:
             self._sock.close()
 
-    async def __aenter__(self) -> PaperExchangeServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
     async def __aexit__(self, *exc_info) -> None:
         await self.stop()
 
-    def call(self, function, *args):
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run function(*args) on the server's loop thread and return its result (thread mode only)."""
         assert self._loop is not None
-        future: asyncio.Future = asyncio.run_coroutine_threadsafe(_as_coroutine(function, *args), self._loop)
+        future = asyncio.run_coroutine_threadsafe(_as_coroutine(function, *args), self._loop)
         return future.result(timeout=10)
 
-    def __enter__(self) -> PaperExchangeServer:
+    def __enter__(self) -> Self:
         started = threading.Event()
         failure: list[BaseException] = []
 
@@ -120,11 +122,14 @@ class PaperExchangeServer:
             async def main() -> None:
                 try:
                     await self.start()
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 - not swallowed: re-raised in the caller's thread
+                    # Whatever its kind, a startup failure goes to the thread that called __enter__; escaping
+                    # here would only end this thread and leave the caller waiting for a server that never came.
                     failure.append(exc)
                     started.set()
                     return
                 started.set()
+                assert self._task is not None, "start() returned, so the server task exists"
                 await self._task
 
             asyncio.run(main())
@@ -158,7 +163,7 @@ class PaperExchangeProcess:
         self._process: subprocess.Popen | None = None
         self.url = ""
 
-    def __enter__(self) -> PaperExchangeProcess:
+    def __enter__(self) -> Self:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "paperexchange", *self._args],
             stdout=subprocess.PIPE,

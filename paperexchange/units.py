@@ -55,4 +55,6 @@ def notional_up(shares: int, price_units: int) -> int:
 
 def tick_places(tick_units: int) -> int:
     """Decimal places of a tick: 0.1 -> 1, 0.01 -> 2, 0.0025 -> 4."""
-    return max(1, -Decimal(tick_units).scaleb(-4).normalize().as_tuple().exponent)
+    exponent = Decimal(tick_units).scaleb(-4).normalize().as_tuple().exponent
+    assert isinstance(exponent, int), "an integer tick is a finite Decimal, whose exponent is an int"
+    return max(1, -exponent)

@@ -6,6 +6,8 @@ resolution (market_resolved), shared by the default markets and the admin API.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from paperexchange import markets as market_model
 from paperexchange.activity import Activity
 from paperexchange.chain_tx import PaperChain
@@ -20,6 +22,9 @@ from paperexchange.settlement import Settlement
 from paperexchange.units import parse_price
 from paperexchange.ws_market import MarketHub
 from paperexchange.ws_user import UserHub
+
+if TYPE_CHECKING:  # flow imports this module
+    from paperexchange.flow import Flow
 
 HOUSE = "0x00000000000000000000000000000000000da7a5"  # the paper exchange's own liquidity wallet
 HOUSE_OWNER = "paper-house"
@@ -49,7 +54,7 @@ class Venue:
         self.settlement = Settlement(self.exchange, self.clock, settings.settlement_delays())
         self.chain = PaperChain(self.exchange, self.clock)  # signed transactions sent to /rpc
         self._house_seq = 0
-        self.flow = None  # the scenario's background flow (paperexchange.flow.Flow), when one runs
+        self.flow: Flow | None = None  # the scenario's background flow, when one runs
 
     def tick(self) -> None:
         """One pass of every time-based rule; the server calls it every `timer_tick_secs`."""

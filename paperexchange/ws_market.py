@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -17,6 +18,9 @@ from paperexchange import bookview
 from paperexchange.exchange import Exchange
 from paperexchange.faults import Faults
 from paperexchange.ws_hub import Subscriber
+
+if TYPE_CHECKING:  # tapes imports this module
+    from paperexchange.tapes import TapePlayer
 
 
 class MarketSubscriber(Subscriber):
@@ -36,13 +40,14 @@ class MarketHub:
         # Callbacks(serialized event) seeing every event whether or not anyone subscribed (tape recorder).
         self.taps: list[Callable[[bytes], None]] = []
         # Set while a tape is served instead of the live book (tapes.TapePlayer): live events go nowhere.
-        self.player = None
+        self.player: TapePlayer | None = None
         self._injected: list[bytes] = []  # events to send inside the next frame (inject fault)
 
     def publish(self, asset_ids: tuple[str, ...], message: dict, custom: bool = False) -> None:
         data = orjson.dumps(message) if self.taps else None
-        for tap in self.taps:
-            tap(data)
+        if data is not None:
+            for tap in self.taps:
+                tap(data)
         targets: set[MarketSubscriber] = set()
         for asset_id in asset_ids:
             targets.update(self._by_asset.get(asset_id, ()))

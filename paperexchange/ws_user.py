@@ -39,6 +39,8 @@ class UserHub:
                 sub.push(data)
 
     def add(self, sub: UserSubscriber) -> None:
+        if sub.owner is None:
+            raise ValueError("a user socket joins the hub only once it has authenticated (owner unset)")
         self._by_owner[sub.owner].add(sub)
 
     def disconnect_all(self) -> int:
