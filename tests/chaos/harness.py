@@ -82,6 +82,10 @@ class ChaosConfig:
     min_kill_gap_secs: float = 1.0
     chaos_timeout_secs: float = 240.0  # the chaos phase ends here even short of `events`
     settle_timeout_secs: float = 120.0  # per quiet-phase stage
+    # Each settlement step (MATCHED -> MINED -> CONFIRMED) this long: shares still arrive only at MINED, as
+    # on chain, but a trade matched in the last second settles within the quiet phase (live-like timings
+    # take 80 s per trade, more than a loaded machine leaves the quiet phase).
+    settlement_step_secs: float = 2.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -148,7 +152,8 @@ class Chaos(Mischief):
         os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})  # paper env reads os.environ
         self.paper = start_paper_exchange(
             self.tmp / "state", port=0, scenario=str(SCENARIO), seed=self.config.seed, speed=self.config.speed,
-            collateral_usd="100000", log_path=self.tmp / "logs" / "services" / "paper-exchange.log")
+            collateral_usd="100000", log_path=self.tmp / "logs" / "services" / "paper-exchange.log",
+            settlement_delay_secs=self.config.settlement_step_secs)
         extra = {**env, **self.paper.env()}
         self.events_log = EventLog(self.tmp / "logs", "chaos")
         assert self.redis is not None

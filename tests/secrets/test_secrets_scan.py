@@ -348,9 +348,12 @@ def test_no_secret_leaves_a_pipeline_run(tmp_path):
         for path in run.secret_files:
             assert find(needles("private key", run.secrets["private key"]), path.read_bytes())
             assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
-        auth_conf = (run.root / "state" / "redis" / "auth.conf").resolve()
-        assert auth_conf.stat().st_mode & 0o077 == 0 and find(every, auth_conf.read_bytes())
-        run.secret_files.add(auth_conf)
+        # The embedded Redis's password file: under the run's own folder since paper runs are isolated.
+        auth_confs = [path.resolve() for path in (run.root / "state").rglob("auth.conf")]
+        assert auth_confs, f"no embedded Redis password file under {run.root / 'state'}"
+        for auth_conf in auth_confs:
+            assert auth_conf.stat().st_mode & 0o077 == 0 and find(every, auth_conf.read_bytes())
+            run.secret_files.add(auth_conf)
 
         for where, blob in run.captured.items():  # kept for a human reading a failure
             (tmp_path / f"{run.name}-{where.split()[0]}-{abs(hash(where))}.out").write_bytes(blob)
