@@ -425,7 +425,16 @@ async def _summary(
     risk: dict[str, Any],
     elapsed: float,
 ) -> dict[str, Any]:
-    from shared.messages import ApprovedOrder, Fill, OrderIntent, OrderStatus, OrderUpdate, TradeStatus
+    from shared.messages import (
+        ApprovedBasket,
+        ApprovedOrder,
+        BasketIntent,
+        Fill,
+        OrderIntent,
+        OrderStatus,
+        OrderUpdate,
+        TradeStatus,
+    )
 
     ACCEPTED = {OrderStatus.LIVE, OrderStatus.DELAYED, OrderStatus.MATCHED}
 
@@ -443,6 +452,9 @@ async def _summary(
         "exit_codes": codes,
         "intents": sum(1 for m in intents if isinstance(m, OrderIntent)),
         "approved_orders": sum(1 for m in approved if isinstance(m, ApprovedOrder)),
+        # Baskets are one intent and one approval for all their legs (each leg is an order of its own).
+        "basket_intents": sum(1 for m in intents if isinstance(m, BasketIntent)),
+        "approved_baskets": sum(1 for m in approved if isinstance(m, ApprovedBasket)),
         "orders_accepted": len(
             {m.order_id for m in fills if isinstance(m, OrderUpdate) and m.order_id and m.status in ACCEPTED}
         ),

@@ -86,6 +86,10 @@ def test_up_for_60_seconds_trades_on_paper_and_leaves_nothing_behind(tmp_path):
     assert stopped["orders_accepted"] > 0 and stopped["trades_confirmed"] > 0
     assert stopped["open_orders_left"] == 0
     assert stopped["exit_codes"] == dict.fromkeys(SERVICES, 0)
+    # Baskets are counted as baskets (one intent, one approval for all legs): every basket the executor
+    # posted was approved by risk in this run.
+    posted_baskets = {e["basket_id"] for e in events if e["type"] == "basket_posted"}
+    assert stopped["basket_intents"] >= stopped["approved_baskets"] >= len(posted_baskets)
     assert {e["service"] for e in events if e["type"] == "shutdown_clean"} >= set(SERVICES)
     # The run ends with the ledger reconciled against the paper venue, also written as JSON.
     summary = json.loads(Path(stopped["run_summary"]).read_text())
