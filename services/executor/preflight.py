@@ -11,7 +11,6 @@ run because an earlier one failed is SKIP, never OK.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +23,7 @@ from services.executor import venue as venue_module
 from services.executor.config import ExecutorSettings
 from shared.errors import ConfigurationError, PolydeskError
 from shared.polymarket.chain import SPENDERS, ChainReader
+from shared.polymarket.clob_public import check_ok, fetch_server_time
 from shared.polymarket.geoblock import fetch_geoblock, region_status
 from shared.polymarket.sdk_env import rpc_url_of, wallet_type_of
 from shared.polymarket.wallets import SignatureType
@@ -81,9 +81,7 @@ class Preflight:
     async def _reachable(self) -> bool:
         url = self.settings.clob_url.rstrip("/") + "/ok"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.get(url)
-            response.raise_for_status()
+            await check_ok(self.settings.clob_url, timeout_secs=self.timeout)
         except httpx.HTTPError as error:
             self._add("venue reachable", "FAIL", f"{url}: {type(error).__name__}: {error}")
             return False
@@ -113,12 +111,9 @@ class Preflight:
     async def _clock(self) -> None:
         url = self.settings.clob_url.rstrip("/") + "/time"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                started = time.time()
-                response = await client.get(url)
-                ended = time.time()
-            response.raise_for_status()
-            venue_secs = float(response.json())
+            venue_secs, started, ended = await fetch_server_time(
+                self.settings.clob_url, timeout_secs=self.timeout
+            )
         except (httpx.HTTPError, ValueError, TypeError) as error:
             self._add("clock skew", "FAIL", f"{url}: {type(error).__name__}: {error}")
             return

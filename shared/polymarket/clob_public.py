@@ -1,7 +1,9 @@
-"""Public CLOB reads outside the SDK: a token's book (ingest's resync) and a market's taker fee schedule."""
+"""Public CLOB reads outside the SDK: a token's book (ingest's resync), a market's taker fee schedule and
+tokens, and the venue's health and clock (preflight)."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import httpx
@@ -18,6 +20,24 @@ async def fetch_book(http: httpx.AsyncClient, clob_url: str, token_id: str) -> B
     book = decode_rest_book(response.content)
     CHANGES.check("clob", "book", [book, *book.bids[:1], *book.asks[:1]])
     return book
+
+
+async def check_ok(clob_url: str, *, timeout_secs: float) -> None:
+    """GET /ok (the venue's health); raises httpx.HTTPError (transport, non-2xx)."""
+    async with httpx.AsyncClient(timeout=timeout_secs) as http:
+        response = await http.get(clob_url.rstrip("/") + "/ok")
+    response.raise_for_status()
+
+
+async def fetch_server_time(clob_url: str, *, timeout_secs: float) -> tuple[float, float, float]:
+    """GET /time: (venue unix seconds, our time when sent, our time when answered); raises httpx.HTTPError,
+    or ValueError / TypeError for a body that is not a number."""
+    async with httpx.AsyncClient(timeout=timeout_secs) as http:
+        sent = time.time()
+        response = await http.get(clob_url.rstrip("/") + "/time")
+        answered = time.time()
+    response.raise_for_status()
+    return float(response.json()), sent, answered
 
 
 async def fetch_fee_schedule(
