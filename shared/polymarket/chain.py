@@ -42,7 +42,7 @@ _ERC20_ABI = [
         "outputs": [{"name": "", "type": "uint256"}],
     },
 ]
-_ERC1155_ABI = [
+ERC1155_READS_ABI = [
     {
         "name": "balanceOf",
         "type": "function",
@@ -88,7 +88,7 @@ class ChainReader:
             name: AsyncWeb3.to_checksum_address(a) for name, a in (spenders or SPENDERS).items()
         }
         self._pusd = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(pusd), abi=_ERC20_ABI)
-        self._ctf = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(ctf), abi=_ERC1155_ABI)
+        self._ctf = self._w3.eth.contract(address=AsyncWeb3.to_checksum_address(ctf), abi=ERC1155_READS_ABI)
 
     async def close(self) -> None:
         """Close the provider's HTTP session (a reader used once must not leave it to the garbage collector)."""

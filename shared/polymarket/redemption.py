@@ -28,7 +28,7 @@ from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from shared.errors import TransientVenueError, VenueRejected
-from shared.polymarket.chain import CTF, DECIMALS, PUSD
+from shared.polymarket.chain import CTF, DECIMALS, ERC1155_READS_ABI, PUSD
 
 CTF_COLLATERAL_ADAPTER = "0xAdA100Db00Ca00073811820692005400218FcE1f"
 NEG_RISK_CTF_COLLATERAL_ADAPTER = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
@@ -50,7 +50,7 @@ _REDEEM_ABI = [
         ],
     },
 ]
-_CTF_ABI = [
+_CTF_ABI = [  # the resolution reads, then the ERC-1155 reads chain.py already declares
     {
         "name": "payoutDenominator",
         "type": "function",
@@ -65,20 +65,7 @@ _CTF_ABI = [
         "inputs": [{"name": "conditionId", "type": "bytes32"}, {"name": "index", "type": "uint256"}],
         "outputs": [{"name": "", "type": "uint256"}],
     },
-    {
-        "name": "balanceOf",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"name": "account", "type": "address"}, {"name": "id", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "name": "isApprovedForAll",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"name": "account", "type": "address"}, {"name": "operator", "type": "address"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
+    *ERC1155_READS_ABI,
 ]
 
 
