@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import sqlite3
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ class LedgerView:
     marks: dict[str, Decimal]
     questions: dict[str, str]  # condition id -> question
     outcomes: dict[str, str]  # token id -> outcome
+    pending_shares: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
 
 def read_ledger(db_path: Path) -> LedgerView:
@@ -55,7 +56,13 @@ def read_ledger(db_path: Path) -> LedgerView:
         questions = dict(_rows(db, "SELECT condition_id, question FROM markets"))
         outcomes = dict(_rows(db, "SELECT token_id, outcome FROM tokens"))
         return LedgerView(
-            ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), marks, questions, outcomes
+            ledger.positions(),
+            ledger.cash_usd(),
+            ledger.pending_cash_usd(),
+            marks,
+            questions,
+            outcomes,
+            ledger.pending_shares(),
         )
     finally:
         db.close()
@@ -116,7 +123,9 @@ def report(
         if p.token_id in venue_tokens and p.token_id not in shown:
             shown[p.token_id] = p
     differences = (
-        [] if venue is None else compare(ledger.positions, ledger.cash_usd, ledger.pending_cash_usd, venue)
+        []
+        if venue is None
+        else compare(ledger.positions, ledger.cash_usd, ledger.pending_cash_usd, venue, ledger.pending_shares)
     )
     checked = set(shown) | venue_tokens
     venue_read = venue is not None and (venue.chain_tokens is not None or venue.data_api is not None)

@@ -529,6 +529,21 @@ class Ledger:
         base = self.store.cash_base()
         return None if base is None else base + self.flows_usd()
 
+    def pending_shares(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per token with provisional parts: (shares provisionally sold, as a negative number; shares
+        provisionally bought). On chain a seller's shares leave at the match and a buyer's arrive when
+        MINED, so a net `provisional` cannot say where the venue's balance may be meanwhile."""
+        pending: dict[str, tuple[Decimal, Decimal]] = {}
+        for position in self.store.positions():
+            parts, _ = self.store.token_items(position.token_id)
+            moves = [part.signed_size for part in parts if part.state is PartState.PROVISIONAL]
+            if moves:
+                pending[position.token_id] = (
+                    sum((m for m in moves if m < 0), ZERO),
+                    sum((m for m in moves if m > 0), ZERO),
+                )
+        return pending
+
     def pending_cash_usd(self) -> Decimal:
         return sum((p.pending_cash_usd for p in self.store.positions()), ZERO)
 

@@ -73,9 +73,16 @@ def _outside(venue: Decimal, a: Decimal, b: Decimal, tolerance: Decimal) -> bool
 
 
 def compare(
-    positions: list[TokenPosition], cash: Decimal | None, pending_cash: Decimal, venue: VenueView
+    positions: list[TokenPosition],
+    cash: Decimal | None,
+    pending_cash: Decimal,
+    venue: VenueView,
+    pending_shares: dict[str, tuple[Decimal, Decimal]] | None = None,
 ) -> list[Difference]:
-    """Every token whose venue shares are outside [settled, settled + provisional], and the cash likewise."""
+    """Every token whose venue shares are outside what settlement in flight allows, and the cash likewise.
+
+    A token's window spans settled and settled + provisional, widened by its provisional sells (gone from
+    the chain at the match) and buys (there only once MINED): `pending_shares` from Ledger.pending_shares."""
     mine = {p.token_id: p for p in positions}
     found: list[Difference] = []
     sources: list[tuple[str, dict[str, Decimal]]] = []
@@ -90,7 +97,10 @@ def compare(
         for token_id in sorted(tokens):
             ours = mine.get(token_id) or TokenPosition(token_id, "")
             venue_size = theirs.get(token_id, ZERO)
-            if _outside(venue_size, ours.settled, ours.size, SIZE_TOLERANCE):
+            sold, bought = (pending_shares or {}).get(token_id, (ZERO, ZERO))
+            low = min(ours.settled, ours.size, ours.settled + sold)
+            high = max(ours.settled, ours.size, ours.settled + bought)
+            if _outside(venue_size, low, high, SIZE_TOLERANCE):
                 market = ours.market or (
                     venue.data_api[token_id].condition_id
                     if venue.data_api and token_id in venue.data_api
@@ -148,7 +158,7 @@ def adopt(ledger: Ledger, venue: VenueView) -> list[Difference]:
     (not otherwise: a balance read while parts are pending would move pending cash into the base).
     """
     cash = ledger.cash_usd()
-    found = compare(ledger.positions(), cash, ledger.pending_cash_usd(), venue)
+    found = compare(ledger.positions(), cash, ledger.pending_cash_usd(), venue, ledger.pending_shares())
     chain_known = venue.chain_tokens is not None
     for diff in found:
         if diff.kind != "position" or (chain_known and diff.source != "chain"):

@@ -261,7 +261,9 @@ class RiskService:
             if venue.chain_tokens is None and venue.data_api is None:
                 return []
         ledger = self.state.ledger
-        found = compare(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), venue)
+        found = compare(
+            ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), venue, ledger.pending_shares()
+        )
         keys = {(d.kind, d.source, d.token_id) for d in found}
         confirmed = [d for d in found if (d.kind, d.source, d.token_id) in self._last_differences]
         self._last_differences = keys

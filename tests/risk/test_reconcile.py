@@ -9,7 +9,7 @@ import pytest
 
 from services.risk.reconcile import VenueView, adopt, compare, parse_position, read_venue
 from services.risk.state import RiskState
-from shared.messages import TradeStatus
+from shared.messages import Side, TradeStatus
 from tests.risk.helpers import CID, NO, YES, Clock, fill
 
 WALLET = "0x" + "cd" * 20
@@ -97,3 +97,18 @@ def test_pending_settlement_is_not_a_difference_but_anything_outside_it_is(state
         view = VenueView(chain_tokens={YES: D(15), NO: D(4)}, chain_cash=venue_cash)
         found = compare(ledger.positions(), ledger.cash_usd(), ledger.pending_cash_usd(), view)
         assert [d.kind for d in found] == (["cash"] if different else []), venue_cash
+
+
+def test_a_provisional_sell_beside_a_provisional_buy_is_pending_not_a_difference(state):
+    # 10 YES settled; then a SELL of 10 and a BUY of 15 both only MATCHED. On chain the sold shares are gone
+    # at the match and the bought ones arrive when MINED: the chain may read 0 (net ledger +5 = 15, settled
+    # 10). The net provisional window [10, 15] called that a difference (seen at the end of a paper run).
+    ledger = state.ledger
+    ledger.adopt_cash(D(100))
+    state.apply_fill(fill("t4", TradeStatus.MATCHED, token=YES, side=Side.SELL, size="10", order="0xs"))
+    state.apply_fill(fill("t5", TradeStatus.MATCHED, token=YES, size="15", order="0xb"))
+    assert ledger.pending_shares()[YES] == (D(-10), D(15))
+    for venue_yes, different in ((D(0), False), (D(25), False), (D(15), False), (D("-0.5"), True), (D(26), True)):
+        view = VenueView(chain_tokens={YES: venue_yes, NO: D(4)})
+        found = compare(ledger.positions(), None, ledger.pending_cash_usd(), view, ledger.pending_shares())
+        assert bool(found) == different, venue_yes
