@@ -23,7 +23,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "create the Redis ACL users (one per service, cli); passwords to --out",
     ),
     "redis": ("polydesk.redis_cmd", "main", "start the embedded Redis in the foreground"),
-    "dash": ("polydesk.dashboard", "main", "the live terminal dashboard of a running pipeline"),
+    "dashboard": ("polydesk.dashboard", "main", "the live terminal dashboard of a running pipeline"),
+    "dash": ("polydesk.dashboard", "main", "same as dashboard"),
     "dead-letters": ("polydesk.dead_letters", "main", "list or replay dead-lettered entries"),
     "paper-exchange": (
         "paperexchange.__main__",

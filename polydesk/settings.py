@@ -16,8 +16,12 @@ class UpSettings(ServiceSettings):
     up_services: Annotated[tuple[str, ...], NoDecode] = Field(
         default=SERVICES, description="which services `polydesk up` runs"
     )
-    restart_backoff_base_secs: float = Field(default=0.5, gt=0)
-    restart_backoff_max_secs: float = Field(default=30.0, gt=0)
+    restart_backoff_base_secs: float = Field(
+        default=0.5,
+        gt=0,
+        description="first wait before a failed service restarts; it doubles with each failure",
+    )
+    restart_backoff_max_secs: float = Field(default=30.0, gt=0, description="longest wait before a restart")
     restart_reset_after_secs: float = Field(default=60.0, gt=0, description="uptime that resets the backoff")
     restart_max_failures: int = Field(
         default=5,

@@ -118,7 +118,7 @@ class ServiceSettings(BaseSettings):
         description="Redis URL; unset: the machine's 127.0.0.1:6379 if it answers, else embedded",
     )
     redis_password: SecretStr | None = Field(
-        default=None, description="kept out of the URL so it never prints"
+        default=None, description="Redis password (kept out of the URL so it never prints)"
     )
     redis_username: str | None = Field(
         default=None,
@@ -127,19 +127,39 @@ class ServiceSettings(BaseSettings):
     stream_prefix: str = Field(default="polydesk:", description="prefix of every Redis key polydesk writes")
     state_dir: Path = Field(default=Path("state"), description="SQLite files, embedded Redis data")
     log_dir: Path = Field(default=Path("logs"), description="the daily JSONL event log")
-    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        default="INFO",
+        pattern="^(DEBUG|INFO|WARNING|ERROR)$",
+        description="least severe level written to the console and the JSONL event log",
+    )
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="unset: the service's default")
     metrics_host: str = Field(
         default="127.0.0.1", description="address /metrics listens on (0.0.0.0: every interface)"
     )
     instance: str = Field(
-        default_factory=socket.gethostname, description="stable consumer name per process slot"
+        default_factory=socket.gethostname,
+        description="stable consumer name per process slot",
+        json_schema_extra={"default_text": "this machine's host name"},
     )
-    health_ttl_secs: float = Field(default=15.0, gt=0)
-    shutdown_grace_secs: float = Field(default=20.0, gt=0)
-    max_deliveries: int = Field(default=5, ge=1)
-    claim_min_idle_ms: int = Field(default=30_000, ge=10)
-    stream_retain_secs: float = Field(default=3600.0, ge=0)
+    health_ttl_secs: float = Field(
+        default=15.0,
+        gt=0,
+        description="the health key expires this long after the last beat (beats every third)",
+    )
+    shutdown_grace_secs: float = Field(
+        default=20.0, gt=0, description="on SIGTERM, work in flight gets this long to finish"
+    )
+    max_deliveries: int = Field(
+        default=5, ge=1, description="an entry delivered more often than this goes to <stream>:dead"
+    )
+    claim_min_idle_ms: int = Field(
+        default=30_000,
+        ge=10,
+        description="an entry pending this long at a silent consumer is claimed by another",
+    )
+    stream_retain_secs: float = Field(
+        default=3600.0, ge=0, description="acknowledged stream entries are kept at least this long"
+    )
     crash_points_dir: Path | None = Field(
         default=None, description="TEST HOOK ONLY: SIGKILL at the named points listed in <dir>/<service>"
     )

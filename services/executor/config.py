@@ -60,8 +60,14 @@ class ExecutorSettings(ServiceSettings):
         description="CLOB API key; unset: derived or created (L1); "
         "a credential: redacted like the secret, or POLYDESK_API_KEY_FILE",
     )
-    api_secret: SecretStr | None = None
-    api_passphrase: SecretStr | None = None
+    api_secret: SecretStr | None = Field(
+        default=None,
+        description="CLOB API secret; unset: derived or created (L1); or POLYDESK_API_SECRET_FILE",
+    )
+    api_passphrase: SecretStr | None = Field(
+        default=None,
+        description="CLOB API passphrase; unset: derived or created (L1); or POLYDESK_API_PASSPHRASE_FILE",
+    )
     chain_id: int = Field(default=137, description="Polygon; the paper exchange signs for 137 too")
     executor_db_path: Path | None = Field(default=None, description="unset: <state_dir>/executor.sqlite")
     open_orders_on_start: Literal["adopt", "cancel"] = Field(
@@ -88,7 +94,11 @@ class ExecutorSettings(ServiceSettings):
     phase_wait_secs: float = Field(
         default=2.0, gt=0, description="a resting must-fill order gets this long before its next phase"
     )
-    heartbeat_interval_secs: float = Field(default=5.0, gt=0)
+    heartbeat_interval_secs: float = Field(
+        default=5.0,
+        gt=0,
+        description="heartbeat to the venue this often (it cancels our orders after 10 s without)",
+    )
     heartbeat_max_failures: int = Field(
         default=2, ge=1, description="consecutive failures that halt submission"
     )

@@ -37,26 +37,40 @@ class IngestSettings(ServiceSettings):
     rpc_url: str | None = Field(
         default=None, description="Polygon JSON-RPC for balances; unset: no chain reads"
     )
-    http_timeout_secs: float = Field(default=10.0, gt=0)
+    http_timeout_secs: float = Field(default=10.0, gt=0, description="timeout of each REST call")
 
     # ---- discovery (Gamma)
     discovery_slugs: _List = Field(default=(), description="market or event slugs to include")
     discovery_condition_ids: _List = Field(default=(), description="condition ids to include")
     discovery_tags: _List = Field(default=(), description="Gamma tag ids or slugs/labels to include")
-    discovery_min_volume_24h_usd: float = Field(default=0.0, ge=0)
-    discovery_min_liquidity_usd: float = Field(default=0.0, ge=0)
+    discovery_min_volume_24h_usd: float = Field(
+        default=0.0, ge=0, description="markets with less 24h volume are left out"
+    )
+    discovery_min_liquidity_usd: float = Field(
+        default=0.0, ge=0, description="markets with less liquidity are left out"
+    )
     discovery_end_within_days: float | None = Field(default=None, gt=0, description="ends within N days")
     discovery_end_after_days: float = Field(default=0.0, ge=0, description="ends at least N days from now")
-    discovery_refresh_secs: float = Field(default=300.0, gt=0)
+    discovery_refresh_secs: float = Field(
+        default=300.0, gt=0, description="how often Gamma is read again for new or changed markets"
+    )
     discovery_max_markets: int = Field(default=200, ge=1, description="cap, biggest 24h volume first")
-    discovery_page_size: int = Field(default=100, ge=1, le=500)
+    discovery_page_size: int = Field(default=100, ge=1, le=500, description="markets per Gamma page")
 
     # ---- market channel
-    ws_max_assets_per_connection: int = Field(default=200, ge=1)
-    ws_ping_interval_secs: float = Field(default=10.0, gt=0)
+    ws_max_assets_per_connection: int = Field(
+        default=200,
+        ge=1,
+        description="tokens per market-channel connection; more tokens open more connections",
+    )
+    ws_ping_interval_secs: float = Field(
+        default=10.0, gt=0, description="each market-channel connection sends PING this often"
+    )
     ws_stale_after_secs: float = Field(default=30.0, gt=0, description="no frame and no PONG for this long")
-    ws_backoff_base_secs: float = Field(default=0.5, gt=0)
-    ws_backoff_max_secs: float = Field(default=30.0, gt=0)
+    ws_backoff_base_secs: float = Field(
+        default=0.5, gt=0, description="first wait before a reconnect; it doubles with each failure"
+    )
+    ws_backoff_max_secs: float = Field(default=30.0, gt=0, description="longest wait before a reconnect")
     book_stale_after_secs: float = Field(
         default=120.0, gt=0, description="longest silence of a token before its book is probed over REST"
     )
@@ -70,17 +84,23 @@ class IngestSettings(ServiceSettings):
         default=5.0, gt=0, description="no WS book after subscribe: REST"
     )
     resync_min_interval_secs: float = Field(default=1.0, ge=0, description="per token")
-    hash_check_every: int = Field(default=1, ge=1)
+    hash_check_every: int = Field(
+        default=1, ge=1, description="check one in N of a token's book hashes against the rebuilt book"
+    )
 
     # ---- watched wallets (copy trading)
     watched_wallets: _List = Field(default=(), description="proxy wallets whose trades become trade_seen")
-    wallet_poll_secs: float = Field(default=5.0, gt=0)
+    wallet_poll_secs: float = Field(
+        default=5.0, gt=0, description="how often the watched wallets' trades are read"
+    )
     wallet_overlap_secs: int = Field(default=300, ge=0, description="re-read window behind the cursor")
-    wallet_page_size: int = Field(default=100, ge=1, le=500)
+    wallet_page_size: int = Field(default=100, ge=1, le=500, description="trades per Data API page")
 
     # ---- chain reads
     account_wallet: str | None = Field(default=None, description="address whose balances are read on chain")
-    chain_poll_secs: float = Field(default=30.0, gt=0)
+    chain_poll_secs: float = Field(
+        default=30.0, gt=0, description="how often account_wallet's balances are read on chain"
+    )
 
     # ---- market sets: shard -> rules ("*", "<condition id>", "<slug>", "tag:<t>", "event:<slug>")
     market_sets: Annotated[dict[str, tuple[str, ...]], NoDecode] = Field(

@@ -30,8 +30,12 @@ class StrategySettings(ServiceSettings):
         default=(), description="leader wallets to follow"
     )
     copy_size_ratio: Decimal = Field(default=Decimal("0.1"), gt=0, description="own shares per leader share")
-    copy_min_size_usd: Decimal = Field(default=Decimal(1), ge=0)
-    copy_max_size_usd: Decimal = Field(default=Decimal(100), gt=0)
+    copy_min_size_usd: Decimal = Field(
+        default=Decimal(1), ge=0, description="a copied order worth less is skipped"
+    )
+    copy_max_size_usd: Decimal = Field(
+        default=Decimal(100), gt=0, description="a copied order is capped at this"
+    )
     copy_price_guard_bps: Decimal = Field(
         default=Decimal(200), ge=0, description="skip when the touch moved this far past the leader's price"
     )
@@ -44,26 +48,46 @@ class StrategySettings(ServiceSettings):
     mm_markets: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="condition ids; empty: all"
     )
-    mm_half_spread_bps: Decimal = Field(default=Decimal(100), ge=0)
-    mm_requote_interval_secs: float = Field(default=5.0, ge=0)
-    mm_quote_size_usd: Decimal = Field(default=Decimal(20), gt=0)
-    mm_inventory_skew_bps_per_share: Decimal = Field(default=Decimal(1), ge=0)
-    mm_reference: str = Field(default="mid", pattern="^(mid|microprice)$")
+    mm_half_spread_bps: Decimal = Field(
+        default=Decimal(100), ge=0, description="quotes this far each side of the reference price"
+    )
+    mm_requote_interval_secs: float = Field(default=5.0, ge=0, description="quotes change at most this often")
+    mm_quote_size_usd: Decimal = Field(default=Decimal(20), gt=0, description="value of each quote")
+    mm_inventory_skew_bps_per_share: Decimal = Field(
+        default=Decimal(1), ge=0, description="the fair price moves this far against each share held"
+    )
+    mm_reference: str = Field(
+        default="mid",
+        pattern="^(mid|microprice)$",
+        description="reference price of the quotes: mid or microprice",
+    )
     # external verdicts
-    verdict_min_edge_bps: Decimal = Field(default=Decimal(300), ge=0)
-    verdict_sizing: str = Field(default="kelly", pattern="^(fixed|kelly|volatility)$")
+    verdict_min_edge_bps: Decimal = Field(
+        default=Decimal(300),
+        ge=0,
+        description="a verdict trades when its fair price beats the book by this much",
+    )
+    verdict_sizing: str = Field(
+        default="kelly", pattern="^(fixed|kelly|volatility)$", description="how a verdict's order is sized"
+    )
     verdict_fixed_usd: Decimal = Field(
         default=Decimal(10), gt=0, description="fixed mode; base of volatility mode"
     )
     verdict_bankroll_usd: Decimal = Field(default=Decimal(1000), gt=0, description="kelly mode")
-    verdict_kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+    verdict_kelly_fraction: Decimal = Field(
+        default=Decimal("0.25"), gt=0, le=1, description="kelly mode: this fraction of the full Kelly stake"
+    )
     verdict_max_usd: Decimal = Field(default=Decimal(50), gt=0, description="cap of every sizing mode")
     verdict_vol_target: Decimal = Field(
         default=Decimal("0.01"), gt=0, description="per-update mid stdev aimed at"
     )
     # bench (`polydesk bench` only): order at bench_order_price when a bid appears at bench_trigger_price
-    bench_trigger_price: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1)
-    bench_order_price: Decimal = Field(default=Decimal("0.01"), gt=0, lt=1)
+    bench_trigger_price: Decimal = Field(
+        default=Decimal("0.02"), gt=0, lt=1, description="bench only: a bid at this price triggers an order"
+    )
+    bench_order_price: Decimal = Field(
+        default=Decimal("0.01"), gt=0, lt=1, description="bench only: the price of that order"
+    )
 
     @field_validator("strategies", "copy_wallets", "mm_markets", mode="before")
     @classmethod
