@@ -6,12 +6,12 @@ Pure and synchronous: no I/O and no logging; every outcome is returned as plain 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from shared.polymarket.book_hash import book_hash
+from shared.polymarket.book_hash import book_hash_of, level_json
 from shared.polymarket.schemas import (
     BestBidAskMessage,
     BookMessage,
@@ -53,16 +53,16 @@ def _is_zero(size: str) -> bool:
     return not size.strip("0.")
 
 
-@dataclass(frozen=True, slots=True)
-class TopOfBook:
+# TopOfBook, LevelChange and DeltasApplied are made for every change: named tuples, built in less than
+# half the time of frozen dataclasses.
+class TopOfBook(NamedTuple):
     bid: str | None
     bid_size: str | None
     ask: str | None
     ask_size: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class LevelChange:
+class LevelChange(NamedTuple):
     side: str  # "bid" | "ask"
     price: str
     size: str  # new total at that price; "0" = level removed
@@ -84,8 +84,7 @@ class SnapshotApplied:
     repeated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class DeltasApplied:
+class DeltasApplied(NamedTuple):
     asset_id: str
     market: str
     epoch: int
@@ -129,6 +128,7 @@ COUNTERS = (
     "hash_checked",
     "hash_mismatch",
     "hash_skipped",
+    "hash_implied",  # an entry's hash after its token's first hashed entry of the frame: covered by that check
     "crossed",
     "resyncs",
     "tick_size_changes",
@@ -139,30 +139,49 @@ COUNTERS = (
 
 
 class _Side:
-    """One side of a book: price units -> (price text, size text), plus the units kept sorted ascending."""
+    """One side of a book: price units -> (price text, size text), the units kept sorted ascending, and each
+    level's JSON text for the venue's hash kept in wire order beside them, so a hash joins them in one call."""
 
-    __slots__ = ("keys", "levels")
+    __slots__ = ("descending", "keys", "levels", "texts")
 
-    def __init__(self) -> None:
+    def __init__(self, *, descending: bool) -> None:
+        self.descending = descending  # wire order: bids ascending, asks descending (best level last)
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
+        self.texts: list[str] = []  # level_json of keys[i] at i (bids) or at len - 1 - i (asks)
 
     def load(self, levels: Iterable[Level]) -> None:
         self.levels = {price_units(level.price): (level.price, level.size) for level in levels}
         self.keys = sorted(self.levels)
+        self.texts = [level_json(*self.levels[key]) for key in self.keys]
+        if self.descending:
+            self.texts.reverse()
 
     def set(self, key: int, price: str, size: str) -> None:
         old = self.levels.get(key)
         if _is_zero(size):
             if old is not None:
-                del self.levels[key]
-                del self.keys[bisect_left(self.keys, key)]
-        elif old is None:
-            insort(self.keys, key)
-            self.levels[key] = (price, size)
+                at = bisect_left(self.keys, key)
+                del self.texts[self._text_at(at)]  # before keys shrinks: the index counts from its end
+                del self.levels[key], self.keys[at]
+            return
+        if old is not None:  # keep the level's first price text: the venue hashes its own spelling of it
+            price = old[0]
+        text = level_json(price, size)
+        self.levels[key] = (price, size)
+        at = bisect_left(self.keys, key)
+        if old is None:
+            self.keys.insert(at, key)
+            self.texts.insert(len(self.keys) - 1 - at if self.descending else at, text)
         else:
-            # Keep the level's first price text: the venue hashes its own spelling of the price.
-            self.levels[key] = (old[0], size)
+            self.texts[self._text_at(at)] = text
+
+    def _text_at(self, at: int) -> int:
+        return len(self.keys) - 1 - at if self.descending else at
+
+    def wire_json(self) -> str:
+        """The side's levels as the hash's JSON array body, in wire order."""
+        return ",".join(self.texts)
 
     def ascending(self) -> list[PriceLevel]:
         levels = self.levels
@@ -203,7 +222,7 @@ class OrderBook:
         now: float = 0.0,
     ) -> None:
         self.asset_id, self.market = asset_id, market
-        self.bids, self.asks = _Side(), _Side()
+        self.bids, self.asks = _Side(descending=False), _Side(descending=True)
         self.tick_size, self.neg_risk = tick_size, neg_risk
         self.min_order_size = "5"  # not on the wire; the venue hashes "5"
         self.last_trade_price: str | None = None
@@ -224,7 +243,7 @@ class OrderBook:
 
     def drop(self, tick_size: str | None) -> None:
         """Start a new epoch: levels gone until a fresh snapshot arrives."""
-        self.bids, self.asks = _Side(), _Side()
+        self.bids, self.asks = _Side(descending=False), _Side(descending=True)
         self.tick_size = tick_size or self.tick_size
         self.live = self.synced = self.recipe_ok = False
         self.epoch += 1
@@ -242,9 +261,16 @@ class OrderBook:
         return self.asks.ascending()
 
     def top(self) -> TopOfBook:
-        bid = self.bids.levels[self.bids.keys[-1]] if self.bids.keys else (None, None)
-        ask = self.asks.levels[self.asks.keys[0]] if self.asks.keys else (None, None)
-        return TopOfBook(bid[0], bid[1], ask[0], ask[1])
+        bid, ask = self.top_levels()
+        return TopOfBook(*(bid or (None, None)), *(ask or (None, None)))
+
+    def top_levels(self) -> tuple[PriceLevel | None, PriceLevel | None]:
+        """(best bid, best ask) as (price, size) texts, None for an empty side: cheap to compare."""
+        bids, asks = self.bids, self.asks
+        return (
+            bids.levels[bids.keys[-1]] if bids.keys else None,
+            asks.levels[asks.keys[0]] if asks.keys else None,
+        )
 
     def top_units(self) -> tuple[int, int]:
         """(best bid, best ask) in price units; empty sides read 0 and 1 as the venue reports them."""
@@ -254,25 +280,28 @@ class OrderBook:
         return bool(self.bids.keys and self.asks.keys and self.bids.keys[-1] >= self.asks.keys[0])
 
     def hash_for(self, timestamp: str, last_trade_price: str | None, neg_risk: bool) -> str:
-        return book_hash(
+        return book_hash_of(
             market=self.market,
             asset_id=self.asset_id,
             timestamp=timestamp,
-            bids=self.wire_bids(),
-            asks=self.wire_asks(),
+            bids_json=self.bids.wire_json(),
+            asks_json=self.asks.wire_json(),
             tick_size=self.tick_size or "",
             neg_risk=neg_risk,
             last_trade_price=last_trade_price,
             min_order_size=self.min_order_size,
         )
 
-    def check_hash(self, expected: str, timestamp: str, trade_prices: Iterable[str] = ()) -> bool | None:
+    def check_hash(
+        self, expected: str, timestamp: str, trade_prices: Callable[[], Iterable[str]] = tuple
+    ) -> bool | None:
         """True/False when the venue's hash can be recomputed, None when the tick (or the recipe) is unknown.
 
         Since Dec 2025 the hash covers the market's last trade price, the SAME value for both tokens (the
         hash-verified sequence in ../shared/fixtures/SHAPES.md [A]), which a fill moves possibly before
         its last_trade_price event arrives (and in 3-decimal form, "0.490"); on a mismatch the given trade
-        prices (this message's, the other token's) are tried too, and an unknown neg_risk flag is learnt.
+        prices (this message's, the other token's; asked for only then) are tried too, and an unknown neg_risk
+        flag is learnt.
         A match adopts the inputs that produced it. A book whose frames carry no last trade price (before
         Dec 2025) is checked with the older recipe, which leaves it out.
         """
@@ -285,7 +314,7 @@ class OrderBook:
         if self.hash_for(timestamp, self.last_trade_price, neg) == expected:
             return True
         negs = (neg,) if self.neg_risk is not None else (False, True)
-        for ltp in _trade_price_forms((self.last_trade_price, *trade_prices)):
+        for ltp in _trade_price_forms((self.last_trade_price, *trade_prices())):
             for neg in negs:
                 if self.hash_for(timestamp, ltp, neg) == expected:
                     self.last_trade_price, self.neg_risk = ltp, neg
@@ -324,12 +353,15 @@ def _trade_price_forms(prices: Iterable[str]) -> list[str]:
 
 
 class _Touched:
-    __slots__ = ("book", "changes", "top_before", "was_synced")
+    """A token's part of one price_change frame: its changes, its top before them, whether it was checked."""
+
+    __slots__ = ("book", "changes", "hash_checked", "top_before", "was_synced")
 
     def __init__(self, book: OrderBook) -> None:
         self.book = book
         self.changes: list[LevelChange] = []
-        self.top_before, self.was_synced = book.top(), book.synced
+        self.top_before, self.was_synced = book.top_levels(), book.synced
+        self.hash_checked = False
 
 
 class BookSet:
@@ -408,7 +440,9 @@ class BookSet:
             return [Malformed(str(error), snap)]
         self.counters["snapshots"] += 1
         verdict = (
-            book.check_hash(snap.hash, snap.timestamp, self._market_trade_prices(book)) if snap.hash else None
+            book.check_hash(snap.hash, snap.timestamp, lambda: self._market_trade_prices(book))
+            if snap.hash
+            else None
         )
         # A snapshot that does not reproduce its own hash means the recipe inputs are unknown or wrong:
         # checking its deltas' hashes would only raise false alarms.
@@ -457,14 +491,7 @@ class BookSet:
             return [Malformed(str(error), msg)]
         outcomes: list[Outcome] = []
         touched: dict[str, _Touched] = {}
-        # An order that sweeps several levels moves the last trade price to its last fill before the venue
-        # hashes any of the entries: every price this message touches on a token may be that price.
-        # The hash's last trade price is one value for the market: the other token's prices are candidates too.
-        prices: dict[str, list[str]] = {}
-        for entry in entries:
-            prices.setdefault(entry.asset_id, []).append(entry.price)
-        every_price = [entry.price for entry in entries]
-        prices = {asset: [*own, *every_price] for asset, own in prices.items()}
+        diffs = 0
         for entry, (key, best) in zip(entries, keys):
             book = books.get(entry.asset_id)
             if book is None:
@@ -477,19 +504,16 @@ class BookSet:
             state = touched.get(entry.asset_id)
             if state is None:
                 state = touched[entry.asset_id] = _Touched(book)
-            (book.bids if entry.side == "BUY" else book.asks).set(key, entry.price, entry.size)
-            state.changes.append(
-                LevelChange("bid" if entry.side == "BUY" else "ask", entry.price, entry.size)
-            )
-            counters["diffs"] += 1
+            if entry.side == "BUY":
+                book.bids.set(key, entry.price, entry.size)
+                state.changes.append(LevelChange("bid", entry.price, entry.size))
+            else:
+                book.asks.set(key, entry.price, entry.size)
+                state.changes.append(LevelChange("ask", entry.price, entry.size))
+            diffs += 1
             if book.synced:
-                self._check_entry(
-                    book,
-                    entry,
-                    best,
-                    msg.timestamp,
-                    (*prices[entry.asset_id], *self._market_trade_prices(book)),
-                )
+                self._check_entry(state, entry, best, msg)
+        counters["diffs"] += diffs
         now = self._clock()
         for state in touched.values():
             outcome = self._close(state, msg.timestamp, now)
@@ -507,14 +531,30 @@ class BookSet:
             if asset != book.asset_id and (other := self.books[asset]).last_trade_price is not None
         ]
 
+    def _trade_prices(self, book: OrderBook, entry: PriceChangeEntry, msg: PriceChangeMessage) -> list[str]:
+        """The last trade prices a price_change entry's hash may have used, tried only after a mismatch.
+
+        An order that sweeps several levels moves the last trade price to its last fill before the venue
+        hashes any of the entries: every price this message touches on the token may be that price. The
+        hash's last trade price is one value for the market: the other token's prices are candidates too."""
+        own = [e.price for e in msg.price_changes if e.asset_id == book.asset_id]
+        return [entry.price, *own, *(e.price for e in msg.price_changes), *self._market_trade_prices(book)]
+
     def _check_entry(
-        self,
-        book: OrderBook,
-        entry: PriceChangeEntry,
-        best: tuple[int, int] | None,
-        timestamp: str,
-        message_prices: Iterable[str] = (),
+        self, state: _Touched, entry: PriceChangeEntry, best: tuple[int, int] | None, msg: PriceChangeMessage
     ) -> None:
+        """Check one applied entry: its best bid/ask against the rebuilt top, and the venue's hash of the
+        token's book after it, for the token's FIRST hashed entry of the frame only.
+
+        Each later entry of the frame sets a level of that same book, which can only repair a difference,
+        never make one (both sides apply the same entry to the same level): if the book after the first
+        hashed entry equals the venue's, so does the book after every later one, and if it differs, checking
+        each step would have refused the frame at that entry already. So one hash per token per frame accepts
+        and refuses exactly the frames that checking every entry's hash does (tests/ingest/
+        test_frame_hash_equivalence.py); the state the frame ends in would not: a frame that rewrites the
+        only wrong level ends right and would hide the missed update.
+        """
+        book = state.book
         if self._check_best and best is not None:
             self.counters["best_checked"] += 1
             if book.top_units() != best:
@@ -523,12 +563,16 @@ class BookSet:
                 return
         if entry.hash is None:
             return
+        if state.hash_checked:
+            self.counters["hash_implied"] += 1
+            return
+        state.hash_checked = True
         book._countdown -= 1
         if not book.recipe_ok or book._countdown > 0:
             self.counters["hash_skipped"] += 1
             return
         book._countdown = self._hash_every
-        verdict = book.check_hash(entry.hash, timestamp, (entry.price, *message_prices))
+        verdict = book.check_hash(entry.hash, msg.timestamp, lambda: self._trade_prices(book, entry, msg))
         self._count_hash(verdict)
         if verdict is False:
             self._desync(book, "hash_mismatch")
@@ -540,14 +584,14 @@ class BookSet:
             self.counters["crossed"] += 1
             self._desync(book, "crossed")
         if book.synced:
-            top = book.top()  # sizes included: a size change at the best level is a top change
+            top = book.top_levels()  # sizes included: a size change at the best level is a top change
             return DeltasApplied(
                 book.asset_id,
                 book.market,
                 book.epoch,
                 timestamp,
                 tuple(state.changes),
-                top,
+                TopOfBook(*(top[0] or (None, None)), *(top[1] or (None, None))),
                 top != state.top_before,
             )
         # Asked once, when the book leaves sync; later deltas to it are applied but not reported.

@@ -17,12 +17,45 @@ from collections.abc import Iterable
 
 Level = tuple[str, str]  # (price, size) as the wire's decimal strings
 
-_FIXED_QUOTES = 30  # quote characters in the summary's keys and scalar values, without levels
-_QUOTES_PER_LEVEL = 8
+_SCALAR_QUOTES = 24  # quote characters around the six scalar keys and values (last trade price apart)
+_LEVEL_QUOTES = 8
 
 
-def _levels(levels: Iterable[Level]) -> str:
-    return ",".join(f'{{"price":"{price}","size":"{size}"}}' for price, size in levels)
+def _plain(text: str, quotes: int) -> bool:
+    """Whether `text` holds exactly `quotes` quote characters and nothing JSON would escape."""
+    return text.count('"') == quotes and "\\" not in text and text.isascii() and text.isprintable()
+
+
+def level_json(price: str, size: str) -> str:
+    """One level's JSON text, checked once: a book keeps these and joins them for every hash."""
+    text = f'{{"price":"{price}","size":"{size}"}}'
+    if not _plain(text, _LEVEL_QUOTES):
+        raise ValueError("book hash input is not a plain id or decimal string")
+    return text
+
+
+def book_hash_of(
+    *,
+    market: str,
+    asset_id: str,
+    timestamp: str,
+    bids_json: str,
+    asks_json: str,
+    tick_size: str,
+    neg_risk: bool,
+    last_trade_price: str | None,
+    min_order_size: str = "5",
+) -> str:
+    """The hash from levels already in JSON (level_json texts joined by commas, in wire order)."""
+    ids = f'{{"market":"{market}","asset_id":"{asset_id}","timestamp":"{timestamp}","hash":"",'
+    rest = f'"min_order_size":"{min_order_size}","tick_size":"{tick_size}"'
+    tail = "}" if last_trade_price is None else f',"last_trade_price":"{last_trade_price}"}}'
+    # A value holding a quote, a backslash or a control character would need JSON escaping.
+    if not _plain(ids + rest + tail, _SCALAR_QUOTES + (0 if last_trade_price is None else 4)):
+        raise ValueError("book hash input is not a plain id or decimal string")
+    neg = "true" if neg_risk else "false"
+    text = f'{ids}"bids":[{bids_json}],"asks":[{asks_json}],{rest},"neg_risk":{neg}{tail}'
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def book_hash(
@@ -38,19 +71,14 @@ def book_hash(
     min_order_size: str = "5",
 ) -> str:
     """Return the 40-hex-char hash (no `0x`) of a book whose levels are given in wire order."""
-    bids, asks = list(bids), list(asks)
-    text = (
-        f'{{"market":"{market}","asset_id":"{asset_id}","timestamp":"{timestamp}","hash":"",'
-        f'"bids":[{_levels(bids)}],"asks":[{_levels(asks)}],"min_order_size":"{min_order_size}",'
-        f'"tick_size":"{tick_size}","neg_risk":{"true" if neg_risk else "false"}'
+    return book_hash_of(
+        market=market,
+        asset_id=asset_id,
+        timestamp=timestamp,
+        bids_json=",".join(level_json(price, size) for price, size in bids),
+        asks_json=",".join(level_json(price, size) for price, size in asks),
+        tick_size=tick_size,
+        neg_risk=neg_risk,
+        last_trade_price=last_trade_price,
+        min_order_size=min_order_size,
     )
-    quotes = _FIXED_QUOTES + _QUOTES_PER_LEVEL * (len(bids) + len(asks))
-    if last_trade_price is not None:
-        text += f',"last_trade_price":"{last_trade_price}"}}'
-        quotes += 4
-    else:
-        text += "}"
-    # A value holding a quote, a backslash or a control character would need JSON escaping.
-    if text.count('"') != quotes or "\\" in text or not (text.isascii() and text.isprintable()):
-        raise ValueError("book hash input is not a plain id or decimal string")
-    return hashlib.sha1(text.encode()).hexdigest()
