@@ -65,8 +65,9 @@ def delay_rule(venue: Venue, body: dict) -> Rule:
 
 
 def ws_fault(venue: Venue, body: dict) -> dict:
-    """{channel, action: "disconnect"}; {channel: "market", action: "inject", events: [{...}, ...]} (sent
-    inside the next market frame, e.g. an unknown event type); or {channel: "market", drop_ratio?,
+    """{channel, action: "disconnect"}; {channel: "market", action: "inject", events: [{...}, ...]} (each
+    sent as a frame of its own just before the next market event, to the sockets that get that event, e.g.
+    an unknown event type); or {channel: "market", drop_ratio?,
     duplicate_ratio?, drop_next? (the next N frame deliveries dropped), secs?, seed?}."""
     channel = body.get("channel")
     if channel not in ("market", "user"):

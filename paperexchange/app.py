@@ -115,5 +115,4 @@ def create_app(
     app.state.market_hub = venue.market_hub
     app.state.user_hub = venue.user_hub
     app.state.settings = settings
-    app.state.settings_batch_frames = True
     return app

@@ -3,7 +3,8 @@
 HTTP faults (429/425/5xx, answered before or after the order is processed), slow responses, the
 restart window (425, then post-only mode answering 503 `post_only_mode`), market-channel frame drops
 (a ratio, or the next N) and duplicates, silent market sockets (`ws_silent`: PINGs answered, no data),
-and events injected into the next market frame (a venue change: an unknown event type). Durations run on the venue clock (so they follow an accelerated scenario).
+and events injected before the next market event, each a frame of its own (a venue change: an unknown
+event type). Durations run on the venue clock (so they follow an accelerated scenario).
 """
 
 from __future__ import annotations

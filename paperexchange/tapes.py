@@ -120,7 +120,7 @@ class TapePlayer:
                     await asyncio.sleep(delay)
             if sub.closed:
                 return
-            sub.push(data, mergeable=False)
+            sub.push(data)
 
 
 def main(argv: list[str]) -> int:

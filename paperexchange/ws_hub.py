@@ -1,8 +1,8 @@
 """Fan-out plumbing shared by both channels: one outgoing buffer and writer task per connection.
 
-Events are serialized once and appended to each subscriber's buffer. The writer sends what has piled
-up, joining consecutive events into one JSON-array frame as the venue does for its snapshots (clients
-must parse both forms); control frames (`PONG`, the initial book array) go out as they are.
+Events are serialized once and appended to each subscriber's buffer. The writer sends every item as a
+frame of its own, as the venue does: a live event is one JSON object per frame; only the subscription's
+`book` snapshot is an array (pushed as one item by the market channel).
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ import contextlib
 
 from starlette.websockets import WebSocket
 
-MAX_EVENTS_PER_FRAME = 200
 # A consumer this far behind is cut off rather than allowed to grow the server's memory without bound.
 MAX_BUFFERED = 200_000
 
 
 class Subscriber:
-    def __init__(self, websocket: WebSocket, batch: bool = True) -> None:
+    def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
-        self._batch = batch
-        self._buffer: list[tuple[bytes, bool]] = []
+        self._buffer: list[bytes] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.closed = False
@@ -42,36 +40,15 @@ class Subscriber:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
-    def push(self, data: bytes, mergeable: bool = True) -> None:
+    def push(self, data: bytes) -> None:
+        """Queue one frame: a serialized event, the snapshot array, or PONG."""
         if self.closed:
             return
         if len(self._buffer) >= MAX_BUFFERED:
             self.closed = True
             return
-        self._buffer.append((data, mergeable))
+        self._buffer.append(data)
         self._wakeup.set()
-
-    def _frames(self, items: list[tuple[bytes, bool]]) -> list[str]:
-        frames: list[str] = []
-        run: list[bytes] = []
-
-        def flush() -> None:
-            if len(run) == 1:
-                frames.append(run[0].decode())
-            elif run:
-                frames.append("[" + ",".join(item.decode() for item in run) + "]")
-            run.clear()
-
-        for data, mergeable in items:
-            if mergeable and self._batch:
-                run.append(data)
-                if len(run) >= MAX_EVENTS_PER_FRAME:
-                    flush()
-            else:
-                flush()
-                frames.append(data.decode())
-        flush()
-        return frames
 
     async def _write_loop(self) -> None:
         while not self.closed:
@@ -79,8 +56,8 @@ class Subscriber:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            items, self._buffer = self._buffer, []
-            for frame in self._frames(items):
-                await self.websocket.send({"type": "websocket.send", "text": frame})
+            frames, self._buffer = self._buffer, []
+            for frame in frames:
+                await self.websocket.send({"type": "websocket.send", "text": frame.decode()})
         with contextlib.suppress(Exception):
             await self.websocket.close(code=self.close_code)

@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # tapes imports this module
 
 
 class MarketSubscriber(Subscriber):
-    def __init__(self, websocket: WebSocket, batch: bool = True) -> None:
-        super().__init__(websocket, batch)
+    def __init__(self, websocket: WebSocket) -> None:
+        super().__init__(websocket)
         self.assets: set[str] = set()
         self.custom = False
         self.silent = False  # ws_silent fault: PINGs answered, data never delivered
@@ -41,7 +41,7 @@ class MarketHub:
         self.taps: list[Callable[[bytes], None]] = []
         # Set while a tape is served instead of the live book (tapes.TapePlayer): live events go nowhere.
         self.player: TapePlayer | None = None
-        self._injected: list[bytes] = []  # events to send inside the next frame (inject fault)
+        self._injected: list[bytes] = []  # events to send just before the next one (inject fault)
 
     def publish(self, asset_ids: tuple[str, ...], message: dict, custom: bool = False) -> None:
         data = orjson.dumps(message) if self.taps else None
@@ -71,7 +71,7 @@ class MarketHub:
         for sub in targets:
             if sub.silent:
                 continue
-            for item in injected:  # pushed in the same turn: the writer sends them in one array frame
+            for item in injected:  # each a frame of its own, right before the real event's
                 sub.push(item)
             for _ in range(faults.frame_copies() if faults is not None else 1):
                 sub.push(data)
@@ -138,12 +138,12 @@ def _subscribe(exchange: Exchange, hub: MarketHub, sub: MarketSubscriber, messag
     if added and not sub.silent and message.get("initial_dump", True) is not False:
         books = snapshot(exchange, added)
         if books is not None:
-            sub.push(books, mergeable=False)
+            sub.push(books)
 
 
 def handle_message(exchange: Exchange, hub: MarketHub, sub: MarketSubscriber, text: str) -> None:
     if text == "PING":
-        sub.push(b"PONG", mergeable=False)
+        sub.push(b"PONG")
         return
     try:
         message = orjson.loads(text)
@@ -162,7 +162,7 @@ async def market_endpoint(websocket: WebSocket) -> None:
     state = websocket.app.state
     exchange, hub = state.exchange, state.market_hub
     await websocket.accept()
-    sub = MarketSubscriber(websocket, batch=state.settings_batch_frames)
+    sub = MarketSubscriber(websocket)
     sub.start()
     try:
         while not sub.closed:

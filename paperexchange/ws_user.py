@@ -18,8 +18,8 @@ from paperexchange.ws_hub import Subscriber
 
 
 class UserSubscriber(Subscriber):
-    def __init__(self, websocket: WebSocket, batch: bool = True) -> None:
-        super().__init__(websocket, batch)
+    def __init__(self, websocket: WebSocket) -> None:
+        super().__init__(websocket)
         self.owner: str | None = None
         self.markets: set[str] = set()  # lower-case condition ids; empty = every market
 
@@ -76,7 +76,7 @@ def _markets(message: dict) -> set[str]:
 def handle_message(keys: KeyStore, hub: UserHub, sub: UserSubscriber, text: str) -> bool:
     """Apply one client frame; False means the socket must be closed (failed authentication)."""
     if text == "PING":
-        sub.push(b"PONG", mergeable=False)
+        sub.push(b"PONG")
         return True
     try:
         message = orjson.loads(text)
@@ -102,7 +102,7 @@ async def user_endpoint(websocket: WebSocket) -> None:
     state = websocket.app.state
     keys, hub = state.exchange.keys, state.user_hub
     await websocket.accept()
-    sub = UserSubscriber(websocket, batch=state.settings_batch_frames)
+    sub = UserSubscriber(websocket)
     sub.start()
     try:
         while not sub.closed:

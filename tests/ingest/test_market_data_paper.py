@@ -1,5 +1,5 @@
 """Market data you can trade on, against the paper exchange: a socket that answers PINGs but sends nothing
-(`ws_silent`), a dropped price_change (a gap), an unknown event type inside a batch, and a tick size change
+(`ws_silent`), a dropped price_change (a gap), an unknown event type among live events, and a tick size change
 (the executor's side of it: tests/executor/test_tick_change.py). Each ends with
 the books equal to the exchange's, and no order approved by risk on a book that was not valid (ingest's
 events replayed through risk's tracker and decider)."""
@@ -47,16 +47,16 @@ async def test_a_dropped_price_change_is_a_gap_then_valid_after_the_resync(bus, 
         assert orders_only_on_valid_books(await md.history(), tmp_path) >= 1
 
 
-async def test_an_unknown_event_type_inside_a_batch_costs_none_of_its_events(bus, tmp_path):
+async def test_an_unknown_event_type_among_live_events_costs_none_of_them(bus, tmp_path):
     async with market_data(bus, freshness_floor_secs=30.0) as md:
         await eventually(md.converged, timeout=15)
         seen = len(await md.statuses())
         unknown = {"event_type": "order_book_v9", "market": md.feed.books.books[md.tokens[0]].market}
         await md.fault("ws", {"channel": "market", "action": "inject", "events": [unknown]})
-        await md.admin.house(md.tokens[0], "BUY", "0.44", "11")  # its price_change shares the frame
+        await md.admin.house(md.tokens[0], "BUY", "0.44", "11")  # its price_change follows the unknown event
         await eventually(lambda: _level(md, "0.44"), timeout=10)
         assert md.feed.counts["malformed"] == 0
-        assert (await md.statuses())[seen:] == []  # no gap: nothing of the frame was lost
+        assert (await md.statuses())[seen:] == []  # no gap: the change after the unknown event was applied
         await eventually(md.converged, timeout=10)
         orders_only_on_valid_books(await md.history(), tmp_path)
 
