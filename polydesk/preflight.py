@@ -64,6 +64,15 @@ def load_layer(service: str, env: dict[str, str]) -> ServiceSettings:
             settings = load_settings(settings_class(service))
         except ConfigurationError as error:
             raise ConfigurationError(f"{service}: {error}") from None
+    if service == "strategy":  # own strategies: an import error or a non-Strategy stops `up` here, named
+        from services.strategy.config import StrategySettings
+        from services.strategy.engine import build_strategies
+
+        if isinstance(settings, StrategySettings):
+            try:
+                build_strategies(settings)
+            except ConfigurationError as error:
+                raise ConfigurationError(f"strategy: {error}") from None
     if service == "executor" and getattr(settings, "private_key", None) is None:
         raise ConfigurationError(
             "executor: POLYDESK_PRIVATE_KEY: required (or POLYDESK_PRIVATE_KEY_FILE naming a "

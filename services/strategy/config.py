@@ -6,12 +6,14 @@ Units are in the names. Prices moves and edges in basis points of the $1 a share
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from shared.config import ServiceSettings, parse_list
+from shared.errors import ConfigurationError
 
 STRATEGY_NAMES = ("copy", "arbitrage", "market_making", "verdict", "bench")
 
@@ -22,8 +24,20 @@ class StrategySettings(ServiceSettings):
     strategy_shard: str | None = Field(
         default=None, description="the one market set (of `shards`) this worker serves; unset: the first"
     )
+    # Before `strategies`, whose check looks own strategies up in these folders.
+    strategy_path: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="folders holding own strategies (<name>.py or a package <name>/ with "
+        "build_strategy(params)), searched in order before installed entry points; comma list",
+    )
     strategies: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=("arbitrage",), description=f"enabled strategies, comma list of {', '.join(STRATEGY_NAMES)}"
+        default=("arbitrage",),
+        description=f"enabled strategies, comma list: built in {', '.join(STRATEGY_NAMES)}, or the name "
+        "of an own strategy (POLYDESK_STRATEGY_PATH or an installed entry point; docs/strategies.md)",
+    )
+    strategy_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='own strategies\' parameters, a JSON object by name, e.g. {"wide_spread": {"size_usd": 5}}',
     )
     # copy trading
     copy_wallets: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -89,17 +103,41 @@ class StrategySettings(ServiceSettings):
         default=Decimal("0.01"), gt=0, lt=1, description="bench only: the price of that order"
     )
 
-    @field_validator("strategies", "copy_wallets", "mm_markets", mode="before")
+    @field_validator("strategies", "copy_wallets", "mm_markets", "strategy_path", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return parse_list(value)
 
     @field_validator("strategies")
     @classmethod
-    def _known_strategies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in STRATEGY_NAMES]
+    def _known_strategies(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # Found, not imported: importing own code is the strategy service's start (services/strategy/plugins.py).
+        from services.strategy import plugins
+
+        folders = info.data.get("strategy_path", ())
+        own = [name for name in value if name not in STRATEGY_NAMES]
+        try:
+            unknown = [name for name in own if plugins.find(name, folders) is None]
+        except ConfigurationError as error:
+            raise ValueError(str(error).removeprefix("POLYDESK_STRATEGIES: ")) from None
         if unknown:
-            raise ValueError(f"unknown strategies {unknown}; known: {', '.join(STRATEGY_NAMES)}")
+            installed = plugins.installed_names()
+            raise ValueError(
+                f"unknown strategies {unknown}: not built in ({', '.join(STRATEGY_NAMES)}), not in "
+                "POLYDESK_STRATEGY_PATH, not an installed entry point"
+                + (f" (installed: {', '.join(installed)})" if installed else "")
+            )
+        return value
+
+    @field_validator("strategy_params")
+    @classmethod
+    def _params_of_own_strategies(
+        cls, value: dict[str, dict[str, Any]], info: ValidationInfo
+    ) -> dict[str, dict[str, Any]]:
+        enabled = info.data.get("strategies", ())
+        stray = [name for name in value if name not in enabled or name in STRATEGY_NAMES]
+        if stray:
+            raise ValueError(f"names strategies that are not enabled own ones: {stray}")
         return value
 
     @model_validator(mode="after")

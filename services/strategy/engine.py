@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from services.strategy import plugins
 from services.strategy.config import StrategySettings
 from services.strategy.intents import Intent, Strategy, why_ignored
 from services.strategy.pricing import on_grid
@@ -91,7 +92,14 @@ BUILDERS: dict[str, Callable[[StrategySettings], Strategy]] = {
 
 
 def build_strategies(settings: StrategySettings) -> list[Strategy]:
-    return [BUILDERS[name](settings) for name in settings.strategies]
+    """The enabled strategies: built-in ones from their settings, own ones loaded by name
+    (services/strategy/plugins.py; ConfigurationError naming one that cannot be loaded)."""
+    return [
+        BUILDERS[name](settings)
+        if name in BUILDERS
+        else plugins.load(name, settings.strategy_path, settings.strategy_params.get(name, {}))
+        for name in settings.strategies
+    ]
 
 
 @dataclass(frozen=True)

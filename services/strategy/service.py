@@ -12,7 +12,7 @@ from typing import Any
 
 from services.strategy.config import StrategySettings
 from services.strategy.engine import Engine, build_strategies
-from services.strategy.intents import Intent, reason_kind
+from services.strategy.intents import Intent, Strategy, reason_kind
 from services.strategy.rebuild import entry_key, replay, replay_finished
 from shared import metrics
 from shared.lifecycle import ServiceContext, ServiceMain
@@ -30,12 +30,14 @@ def group_name(shard: str) -> str:
 class StrategyWorker:
     """The engine on the bus for one shard."""
 
-    def __init__(self, ctx: ServiceContext, settings: StrategySettings) -> None:
+    def __init__(
+        self, ctx: ServiceContext, settings: StrategySettings, strategies: list[Strategy] | None = None
+    ) -> None:
         self.ctx = ctx
         self.shard = settings.shard
         self.group = group_name(self.shard)
         self.events = events_stream(self.shard)
-        self.engine = Engine(build_strategies(settings))
+        self.engine = Engine(build_strategies(settings) if strategies is None else strategies)
         self.strategy_names = list(settings.strategies)
         self._fills_replayed_to: tuple[int, int] = (0, 0)
 
@@ -151,7 +153,11 @@ class StrategyWorker:
 
 
 def build_main(settings: StrategySettings) -> ServiceMain:
+    """The worker's main. Own strategies are loaded here, before anything starts: one that cannot be loaded
+    stops the service at start with a ConfigurationError naming it."""
+    strategies = build_strategies(settings)
+
     async def main(ctx: ServiceContext) -> None:
-        await StrategyWorker(ctx, settings).run()
+        await StrategyWorker(ctx, settings, strategies).run()
 
     return main
