@@ -62,7 +62,7 @@ def baseline_app():
 
 
 def serve_baseline() -> None:
-    from paperexchange.config import Settings
+    from paperexchange import Settings
     from paperexchange.server import LISTENING_LINE, bind_socket, uvicorn_server
 
     sock = bind_socket("127.0.0.1", 0)

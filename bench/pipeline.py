@@ -8,7 +8,7 @@ Everything runs on this machine, in the same run, against a fresh embedded Redis
   entry -> hop3's time.time_ns() after its EXEC.
 * pipeline: the paper exchange (admin API, 500 binary markets = 1,000 tokens), ingest subscribed to all of
   them (Gamma discovery), strategy running only the `bench` strategy, risk with DRY_RUN off, the executor
-  signing and posting to the exchange. The exchange's bench generator (paperexchange/benchmark.py) makes
+  signing and posting to the exchange. The exchange's bench generator (paperexchange/sim/benchmark.py) makes
   book changes at the target rate; one in `trigger_every` is a trigger the bench strategy orders on.
   The exchange records each trigger's wall ns and each order's arrival ns (when POST /order(s) enters the
   app). Join: trigger (market, venue ms timestamp) = BookDelta.market + envelope.source_ts_ns; BookDelta id =

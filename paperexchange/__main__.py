@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from paperexchange.config import Settings
+from paperexchange.core.config import Settings
 
 
 def parse_args(argv: list[str]) -> Settings:
@@ -64,8 +64,8 @@ def parse_args(argv: list[str]) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(list(sys.argv[1:] if argv is None else argv))
-    from paperexchange.scenario import ScenarioError
     from paperexchange.server import serve
+    from paperexchange.sim.scenario import ScenarioError
 
     try:
         serve(settings)

@@ -21,9 +21,9 @@ from typing import Any, Self
 
 import uvicorn
 
-from paperexchange.app import create_app
-from paperexchange.clock import Clock
-from paperexchange.config import Settings
+from paperexchange.api.app import create_app
+from paperexchange.core.clock import Clock
+from paperexchange.core.config import Settings
 from paperexchange.venue import Venue
 
 LISTENING_LINE = "paper exchange listening on "

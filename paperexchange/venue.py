@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paperexchange import markets as market_model
-from paperexchange.activity import Activity
-from paperexchange.chain_tx import PaperChain
-from paperexchange.clock import Clock, SystemClock
-from paperexchange.config import Settings
-from paperexchange.engine import BUY, SELL, Order
-from paperexchange.exchange import Exchange
-from paperexchange.faults import Faults
-from paperexchange.heartbeats import Heartbeats
-from paperexchange.markets import Market
-from paperexchange.settlement import Settlement
-from paperexchange.units import parse_price
-from paperexchange.ws_market import MarketHub
-from paperexchange.ws_user import UserHub
+from paperexchange.api.ws_market import MarketHub
+from paperexchange.api.ws_user import UserHub
+from paperexchange.core import markets as market_model
+from paperexchange.core.activity import Activity
+from paperexchange.core.chain_tx import PaperChain
+from paperexchange.core.clock import Clock, SystemClock
+from paperexchange.core.config import Settings
+from paperexchange.core.engine import BUY, SELL, Order
+from paperexchange.core.exchange import Exchange
+from paperexchange.core.heartbeats import Heartbeats
+from paperexchange.core.markets import Market
+from paperexchange.core.settlement import Settlement
+from paperexchange.core.units import parse_price
+from paperexchange.sim.faults import Faults
 
 if TYPE_CHECKING:  # flow imports this module
-    from paperexchange.flow import Flow
+    from paperexchange.sim.flow import Flow
 
 HOUSE = "0x00000000000000000000000000000000000da7a5"  # the paper exchange's own liquidity wallet
 HOUSE_OWNER = "paper-house"
@@ -84,7 +84,7 @@ class Venue:
         return market
 
     def _gamma_ids(self, market: Market) -> tuple[str, str]:
-        """(market id, event id) as Gamma numbers them (paperexchange.gamma: creation order, from 1)."""
+        """(market id, event id) as Gamma numbers them (paperexchange.api.gamma: creation order, from 1)."""
         markets = self.exchange.markets.all()
         groups = list(dict.fromkeys(m.neg_risk_market_id or m.condition_id for m in markets))
         return (

@@ -59,7 +59,7 @@ from tests.chaos.mischief import (
 log = logging.getLogger("chaos")
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIO = REPO / "paperexchange" / "scenarios" / "chaos.yaml"
+SCENARIO = REPO / "paperexchange" / "sim" / "scenarios" / "chaos.yaml"
 PREFIX = "polydesk:"
 DECISIONS = "decisions"
 RISK_GROUP = "risk"

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 from pydantic import SecretStr
 
-from paperexchange.clock import ManualClock
+from paperexchange import ManualClock
 from paperexchange.server import PaperExchangeServer
 from services.executor.config import ExecutorSettings
 from services.executor.preflight import run_preflight

@@ -15,7 +15,7 @@ from polymarket._internal.wallet import (
 )
 from polymarket.environments import PRODUCTION
 
-from paperexchange import wallets as paper_wallets
+from paperexchange.api import wallets as paper_wallets
 from shared.messages import Fill
 from shared.streams import APPROVED_ORDERS, FILLS
 from tests.executor.conftest import approval, own_orders

@@ -15,7 +15,7 @@ from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2, order
 from py_clob_client_v2.order_utils.model.side import Side
 from py_clob_client_v2.signer import Signer
 
-from paperexchange import config
+from paperexchange.core import config
 from tests.helpers import eventually
 
 

@@ -12,7 +12,7 @@ from polymarket.environments import PRODUCTION
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.signer import Signer
 
-from paperexchange import config
+from paperexchange.core import config
 from tests.paperexchange.helpers import Trader
 
 INVALID_SIGNATURE = {"error": "invalid signature"}

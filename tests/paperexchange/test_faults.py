@@ -13,7 +13,7 @@ from polymarket.errors import RateLimitError, RequestRejectedError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from paperexchange.clock import ManualClock
+from paperexchange.core.clock import ManualClock
 from paperexchange.server import PaperExchangeServer
 from shared.polymarket.sdk_env import paper_environment
 from tests.paperexchange.conftest import SETTLEMENT_DELAY_SECS

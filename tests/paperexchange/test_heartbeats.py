@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from paperexchange.clock import ManualClock
-from paperexchange.heartbeats import HeartbeatMismatch, Heartbeats
+from paperexchange.core.clock import ManualClock
+from paperexchange.core.heartbeats import HeartbeatMismatch, Heartbeats
 from tests.helpers import eventually
 
 

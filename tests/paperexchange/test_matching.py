@@ -7,15 +7,15 @@ import itertools
 
 import pytest
 
-from paperexchange import config, errors
-from paperexchange.clock import ManualClock
-from paperexchange.config import Settings
-from paperexchange.engine import Order
-from paperexchange.errors import VenueError
-from paperexchange.ledger import COLLATERAL, MAX_ALLOWANCE
-from paperexchange.orders import Posted, exchange_for
-from paperexchange.trades import FEE_COLLECTOR
-from paperexchange.units import notional_up
+from paperexchange.core import config, errors
+from paperexchange.core.clock import ManualClock
+from paperexchange.core.config import Settings
+from paperexchange.core.engine import Order
+from paperexchange.core.errors import VenueError
+from paperexchange.core.ledger import COLLATERAL, MAX_ALLOWANCE
+from paperexchange.core.orders import Posted, exchange_for
+from paperexchange.core.trades import FEE_COLLECTOR
+from paperexchange.core.units import notional_up
 from paperexchange.venue import Venue
 
 _ids = itertools.count(1)

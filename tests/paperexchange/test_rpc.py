@@ -10,7 +10,7 @@ from polymarket import SecureClient
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from paperexchange import config
+from paperexchange.core import config
 from shared.polymarket.sdk_env import paper_environment
 
 ERC20_ABI = [

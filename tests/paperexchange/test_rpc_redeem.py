@@ -9,8 +9,8 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
-from paperexchange import config
-from paperexchange.clock import ManualClock
+from paperexchange.core import config
+from paperexchange.core.clock import ManualClock
 from paperexchange.server import PaperExchangeServer
 from shared.polymarket import redemption
 from tests.paperexchange.conftest import SETTLEMENT_DELAY_SECS

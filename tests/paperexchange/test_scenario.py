@@ -6,13 +6,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from paperexchange import scenario
-from paperexchange.clock import ManualClock
-from paperexchange.config import Settings
-from paperexchange.flow import Flow
-from paperexchange.flow_orders import best_yes_ask
-from paperexchange.scenario import ScenarioError
+from paperexchange.core.clock import ManualClock
+from paperexchange.core.config import Settings
 from paperexchange.server import PaperExchangeServer
+from paperexchange.sim import scenario
+from paperexchange.sim.flow import Flow
+from paperexchange.sim.flow_orders import best_yes_ask
+from paperexchange.sim.scenario import ScenarioError
 from paperexchange.venue import Venue
 
 START = 1_800_000_000.0

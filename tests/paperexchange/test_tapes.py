@@ -9,8 +9,8 @@ import time
 import pytest
 from websockets.sync.client import connect
 
-from paperexchange import tapes
 from paperexchange.server import PaperExchangeServer
+from paperexchange.sim import tapes
 from tests.fixtures import fixture_path
 from tests.paperexchange.helpers import Admin
 

@@ -14,10 +14,10 @@ from decimal import Decimal
 
 import pytest
 
-from paperexchange.clock import ManualClock
-from paperexchange.config import Settings
-from paperexchange.errors import VenueError
-from paperexchange.ledger import COLLATERAL
+from paperexchange.core.clock import ManualClock
+from paperexchange.core.config import Settings
+from paperexchange.core.errors import VenueError
+from paperexchange.core.ledger import COLLATERAL
 from paperexchange.venue import Venue
 from tests.fixtures import fixture_path
 from tests.paperexchange.test_matching import ALICE, BOB, CAROL, bal, fund, post

@@ -1,0 +1,117 @@
+"""Starlette app factory: routes wiring only. CLOB REST at the root, WebSockets under /ws, Gamma under /gamma,
+the Data API under /data-api, Polygon JSON-RPC at /rpc, admin under /_paper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, WebSocketRoute
+
+from paperexchange.api import (
+    admin,
+    data_api,
+    gamma,
+    geoblock,
+    rest_market_lists,
+    rest_private,
+    rest_public,
+    rpc,
+    wallets,
+)
+from paperexchange.api.fault_middleware import FaultMiddleware
+from paperexchange.api.http import venue_error_handler
+from paperexchange.api.ws_market import market_endpoint
+from paperexchange.api.ws_user import user_endpoint
+from paperexchange.core.clock import Clock
+from paperexchange.core.config import Settings
+from paperexchange.core.errors import VenueError
+from paperexchange.sim import scenario, tapes
+from paperexchange.sim.defaults import create_default_markets
+from paperexchange.sim.flow import Flow
+from paperexchange.sim.tapes import TapePlayer, TapeRecorder
+from paperexchange.venue import Venue
+
+log = logging.getLogger("paperexchange")
+
+
+async def _timer(venue: Venue, tick_secs: float) -> None:
+    while True:
+        await asyncio.sleep(tick_secs)
+        try:
+            venue.tick()
+        except Exception:  # one bad tick must not stop heartbeats and settlement for good
+            log.exception("paper exchange timer tick failed")
+
+
+def _populate(venue: Venue, settings: Settings) -> Flow | None:
+    """The scenario's markets and flow, else (optionally) the defaults.py markets."""
+    if venue.flow is not None or venue.exchange.markets.all():
+        return venue.flow
+    if settings.scenario:
+        venue.flow = Flow(venue, scenario.load(settings.scenario), settings.seed, settings.speed).setup()
+    elif settings.default_markets:
+        create_default_markets(venue)
+    return venue.flow
+
+
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, venue: Venue | None = None
+) -> Starlette:
+    settings = settings or Settings()
+    venue = venue or Venue(settings, clock)
+    flow = _populate(venue, settings)
+    recorder = TapeRecorder(settings.record_tape, venue.clock) if settings.record_tape else None
+    if settings.replay_tape:
+        venue.market_hub.player = TapePlayer(tapes.load(settings.replay_tape), settings.replay_speed)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        if recorder is not None:
+            recorder.attach(venue.market_hub, venue.exchange)
+        tasks = [asyncio.create_task(_timer(venue, settings.timer_tick_secs))]
+        if flow is not None:
+            tasks.append(asyncio.create_task(flow.run()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if recorder is not None:
+                recorder.close()
+
+    routes = [
+        *rest_public.ROUTES,
+        *rest_market_lists.ROUTES,
+        *rest_private.ROUTES,
+        WebSocketRoute("/ws/market", market_endpoint),
+        WebSocketRoute("/ws/user", user_endpoint),
+    ]
+    # Gamma, the Data API and Polygon JSON-RPC share the base URL, so one URL stands for every service.
+    routes += [
+        Mount("/gamma", routes=gamma.ROUTES),
+        Mount("/data-api", routes=data_api.ROUTES),
+        *rpc.ROUTES,
+        *wallets.ROUTES,
+        *geoblock.ROUTES,
+    ]
+    if settings.admin:
+        routes.append(Mount("/_paper", routes=[*admin.ROUTES, *geoblock.ADMIN_ROUTES]))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={VenueError: venue_error_handler},
+        middleware=[Middleware(FaultMiddleware, faults=venue.faults)],
+    )
+    app.state.venue = venue
+    app.state.geoblock = dict(geoblock.MODES[settings.geoblock])
+    app.state.exchange = venue.exchange
+    app.state.heartbeats = venue.heartbeats
+    app.state.market_hub = venue.market_hub
+    app.state.user_hub = venue.user_hub
+    app.state.settings = settings
+    return app

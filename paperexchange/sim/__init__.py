@@ -1,0 +1,1 @@
+"""The living market: scenarios, background flow, faults on demand, market-channel tapes, bench generator."""
