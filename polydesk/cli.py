@@ -43,6 +43,10 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "the ledger's positions and cash beside the venue's, every difference",
     ),
     "kill-switch": ("polydesk.kill_switch", "main", "trip or release the kill switch, or show it"),
+    "api": ("polydesk.api.server", "main", "serve the control API (bearer token) on 127.0.0.1:8910"),
+    "verdicts": ("polydesk.verdicts_cmd", "list_main", "list the verdicts held for approval"),
+    "approve": ("polydesk.verdicts_cmd", "approve_main", "approve a held verdict: polydesk approve ID"),
+    "reject": ("polydesk.verdicts_cmd", "reject_main", "reject a held verdict: polydesk reject ID"),
     "smoke": ("polydesk.smoke", "main", "deploy check: a $1 GTC BUY at 0.01, confirm, cancel"),
     "redeem": (
         "polydesk.redeem_cmd",

@@ -8,43 +8,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
-import socket
 import sys
-import time
-
-import redis.asyncio as aioredis
 
 from polydesk.common import cli_redis
-from services.risk.killswitch import status_key
+from polydesk.control import cli_actor, kill_switch_status, request_kill_switch
 from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
-from shared.messages import Envelope, KillSwitchCommand
 from shared.redis_conn import connect
-from shared.streams import CONTROL, Bus
+from shared.streams import Bus
 
 
-async def _status(client: aioredis.Redis, prefix: str) -> dict | None:
-    raw = await client.get(status_key(prefix))
-    return json.loads(raw) if raw else None
-
-
-async def _send(
-    bus: Bus, client: aioredis.Redis, prefix: str, active: bool, reason: str, wait_secs: float
-) -> int:
-    actor = f"cli:{getpass.getuser()}@{socket.gethostname()}"
-    command = KillSwitchCommand(envelope=Envelope.new("cli"), active=active, reason=reason, actor=actor)
-    await bus.publish(CONTROL, command)
-    deadline = time.monotonic() + wait_secs
-    while True:
-        status = await _status(client, prefix)
-        if status is not None and status["active"] == active:
-            print(f"kill switch {'ON' if active else 'OFF'}: {status['reason']} ({status['actor']})")
-            return 0
-        if time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
+async def _send(bus: Bus, active: bool, reason: str, wait_secs: float) -> int:
+    _, status = await request_kill_switch(
+        bus, active=active, reason=reason, actor=cli_actor(), wait_secs=wait_secs
+    )
+    if status is not None:
+        print(f"kill switch {'ON' if active else 'OFF'}: {status['reason']} ({status['actor']})")
+        return 0
     print(
         f"kill switch {'on' if active else 'off'} requested; risk has not confirmed it yet "
         "(it applies the command when it runs)",
@@ -58,7 +39,7 @@ async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
     prefix = settings.stream_prefix
     try:
         if args.action == "status":
-            status = await _status(client, prefix)
+            status = await kill_switch_status(client, prefix)
             if status is None:
                 print("kill switch state unknown: risk has not published it yet", file=sys.stderr)
                 return 1
@@ -66,8 +47,8 @@ async def _run(args: argparse.Namespace, settings: ServiceSettings) -> int:
             return 0
         bus = Bus(client, prefix=prefix, producer="cli")
         if args.action == "on":
-            return await _send(bus, client, prefix, True, args.reason, args.wait)
-        return await _send(bus, client, prefix, False, args.reason or "released by hand", args.wait)
+            return await _send(bus, True, args.reason, args.wait)
+        return await _send(bus, False, args.reason or "released by hand", args.wait)
     finally:
         await client.aclose()
 

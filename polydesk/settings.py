@@ -28,6 +28,11 @@ class UpSettings(ServiceSettings):
         ge=1,
         description="a service failing this many times in a row (each up < the reset time): up stops",
     )
+    up_api: bool = Field(
+        default=True,
+        description="run the control API (polydesk api) beside the services; paper mode: on a free port "
+        "unless POLYDESK_API_PORT is set",
+    )
     redis_embedded: bool = Field(default=False, description="always start polydesk's own Redis (state/redis)")
     embedded_redis_port: int = Field(default=6390, ge=0, le=65535, description="port of the embedded Redis")
     up_metrics_port_base: int | None = Field(

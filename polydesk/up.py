@@ -26,6 +26,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from polydesk import run_summary
+from polydesk.api.auth import TOKEN_FILE
+from polydesk.api.settings import ApiSettings
 from polydesk.dashboard import supervised_key
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
 from polydesk.preflight import check_layers, effective_environ
@@ -277,6 +279,7 @@ async def _supervise(
         settings, url, {**(paper.env() if paper else {}), **extra}, ports
     ).items():
         supervisor.add_service(name, {**env, **users.get(name, {})})
+    api_line = _add_api(supervisor, settings, url, paper, extra, users)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -287,6 +290,8 @@ async def _supervise(
         f"{', '.join(settings.up_services)}; {'Ctrl-C stops' if args.duration is None else f'{args.duration:.0f}s'}",
         flush=True,
     )
+    if api_line:
+        print(api_line, flush=True)
     events.emit(
         "up_started",
         mode="paper" if paper else "venue",
@@ -335,6 +340,30 @@ async def _supervise(
     events.close()
     clean = all(code == 0 for code in codes.values()) and not summary.get("open_orders_left")
     return 0 if clean and not supervisor.gave_up.is_set() else 1
+
+
+def _add_api(
+    supervisor: Supervisor,
+    settings: UpSettings,
+    url: str,
+    paper: PaperVenue | None,
+    extra: dict[str, str],
+    users: dict[str, dict[str, str]],
+) -> str | None:
+    """The control API as a supervised child (with the `cli` Redis user: it sends what the commands send);
+    returns the line that says where it listens and where its token is."""
+    if not settings.up_api:
+        return None
+    api = load_settings(ApiSettings)
+    port = api.api_port
+    if port == 0 or (paper is not None and "POLYDESK_API_PORT" not in effective_environ()):
+        port = free_port()  # two paper runs never collide; and `up` must know the port to say it
+    env = child_env(url, "local-api", {**(paper.env() if paper else {}), **extra}, None)
+    env["POLYDESK_API_PORT"] = str(port)
+    supervisor.add_service("api", {**env, **users.get("cli", {})}, module="polydesk.api")
+    state_dir = Path(extra.get("POLYDESK_STATE_DIR", settings.state_dir)).resolve()
+    token = "POLYDESK_API_TOKEN" if api.api_token is not None else str(state_dir / TOKEN_FILE)
+    return f"polydesk: control API at http://{api.api_host}:{port} (bearer token: {token})"
 
 
 async def _nothing() -> None:
@@ -512,6 +541,8 @@ def main(argv: list[str]) -> int:
                 raise ConfigurationError(f"--fresh: a paper run is still going in {busy[0]}; stop it first")
         ports = metrics_ports(settings, paper_mode)
         layers, _ = preflight(settings, ports)
+        if settings.up_api:
+            load_settings(ApiSettings)  # a bad API setting stops `up` here, not the API child in a loop
     except ConfigurationError as error:
         print(f"polydesk up: {error}", file=sys.stderr)
         return 2

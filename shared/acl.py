@@ -54,6 +54,9 @@ SERVICE_COMMANDS = (
     "+hdel",
     "+hgetall",
     "+zadd",
+    "+zrem",
+    "+zrange",
+    "+zrangebyscore",
     "+zscore",
     "+zrevrange",
     "+zremrangebyscore",
@@ -67,6 +70,7 @@ CLI_EXTRA_COMMANDS = ("+scan", "+type", "+ttl")  # `polydesk dash` lists the hea
 # Keys a service keeps besides its streams (after the prefix).
 OWN_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest:trades_seen:*",),
+    "strategy": ("approvals:*",),  # verdicts held for approval (services/strategy/approvals.py)
     "risk": ("risk:kill_switch",),
     "executor": ("fills:reported",),
 }
@@ -107,6 +111,7 @@ def users() -> tuple[UserSpec, ...]:
         "health:*",
         "risk:kill_switch",
         "up:*",
+        "approvals:*",
     )
     out.append(UserSpec("cli", tuple(dict.fromkeys(cli_keys)), SERVICE_COMMANDS + CLI_EXTRA_COMMANDS))
     return tuple(out)

@@ -34,6 +34,7 @@ SETTINGS_CLASSES: tuple[str, ...] = (
     "services.risk.config:RiskSettings",
     "services.executor.config:ExecutorSettings",
     "polydesk.settings:UpSettings",
+    "polydesk.api.settings:ApiSettings",
 )
 
 # Names used by tooling around polydesk rather than by a settings class: the .env location, and the Redis

@@ -351,6 +351,53 @@ class ExternalSignal(Message):
     expires_at_ts: int | None = None
 
 
+class VerdictState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@register
+class VerdictDecision(Message):
+    """A person approves or rejects a held verdict (POLYDESK_VERDICT_APPROVAL=manual), on `signals`: from the
+    control API, `polydesk approve/reject` or a notification button. Strategy applies it."""
+
+    TYPE: ClassVar[str] = "verdict_decision"
+    VERSION: ClassVar[int] = 1
+    verdict_id: str  # the held ExternalSignal's message id
+    approve: bool
+    actor: str
+    reason: str = ""
+
+
+@register
+class VerdictPending(Message):
+    """Strategy holds an external verdict until a person decides (on `verdicts`, for notifications)."""
+
+    TYPE: ClassVar[str] = "verdict_pending"
+    VERSION: ClassVar[int] = 1
+    verdict_id: str
+    market: str
+    question: str = ""
+    token_id: str
+    probability: Price
+    source: str
+    expires_at_ts: float
+
+
+@register
+class VerdictDecided(Message):
+    """A held verdict left the pending state: approved, rejected or expired (exactly once each)."""
+
+    TYPE: ClassVar[str] = "verdict_decided"
+    VERSION: ClassVar[int] = 1
+    verdict_id: str
+    state: VerdictState
+    actor: str
+    reason: str = ""
+
+
 # ---- decisions (strategy -> intents -> risk -> approved_orders) --------------------------------------
 
 

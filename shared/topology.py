@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.streams.base import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, SIGNALS
+from shared.streams.base import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, SIGNALS, VERDICTS
 
 SHARD = "<shard>"
-CLI = "cli"  # the `polydesk` commands (kill-switch, signal, redeem)
+CLI = "cli"  # the `polydesk` commands (kill-switch, signal, redeem, approve) and the control API
 OUTSIDE = "outside"  # processes outside polydesk (e.g. a forecaster posting verdicts)
 
 
@@ -53,8 +53,8 @@ STREAMS: tuple[StreamSpec, ...] = (
         SIGNALS,
         (OUTSIDE, CLI),
         {f"strategy:{SHARD}": "strategy"},
-        ("external_signal",),
-        "external verdicts: market, fair probability, source, expiry",
+        ("external_signal", "verdict_decision"),
+        "external verdicts: market, fair probability, source, expiry; a person's approval or rejection of a held one",
     ),
     StreamSpec(
         INTENTS,
@@ -92,6 +92,13 @@ STREAMS: tuple[StreamSpec, ...] = (
     ),
     StreamSpec(
         "decisions", ("risk",), {}, ("risk_decision",), "every risk decision, for people and dashboards"
+    ),
+    StreamSpec(
+        VERDICTS,
+        ("strategy",),
+        {},
+        ("verdict_pending", "verdict_decided"),
+        "verdicts held for a person's approval (POLYDESK_VERDICT_APPROVAL=manual) and how each ended",
     ),
 )
 

@@ -95,6 +95,16 @@ class StrategySettings(ServiceSettings):
     verdict_vol_target: Decimal = Field(
         default=Decimal("0.01"), gt=0, description="per-update mid stdev aimed at"
     )
+    verdict_approval: str = Field(
+        default="auto",
+        pattern="^(auto|manual)$",
+        description="manual: hold each external verdict until a person approves it (API, CLI, Telegram)",
+    )
+    verdict_approval_window_secs: float = Field(
+        default=900.0,
+        gt=0,
+        description="manual approval: a held verdict expires this long after it arrived (or at its own expiry)",
+    )
     # bench (`polydesk bench` only): order at bench_order_price when a bid appears at bench_trigger_price
     bench_trigger_price: Decimal = Field(
         default=Decimal("0.02"), gt=0, lt=1, description="bench only: a bid at this price triggers an order"

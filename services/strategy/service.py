@@ -2,6 +2,7 @@
 
 Start: rebuild memory (rebuild.py), then run three consumers in the per-shard group `strategy:<shard>`.
 Each handler returns the intents as outputs, so they are written and the input acknowledged atomically.
+With POLYDESK_VERDICT_APPROVAL=manual, external signals wait for a person's decision (held.py).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 
 from services.strategy.config import StrategySettings
 from services.strategy.engine import Engine, build_strategies
+from services.strategy.held import SWEEP_SECS, HeldVerdicts
 from services.strategy.intents import Intent, Strategy, reason_kind
 from services.strategy.rebuild import entry_key, replay, replay_finished
 from shared import metrics
 from shared.lifecycle import ServiceContext, ServiceMain
-from shared.messages import BasketIntent, CancelIntent, ExternalSignal, Message
+from shared.messages import BasketIntent, CancelIntent, ExternalSignal, Message, VerdictDecision
 from shared.streams import FILLS, INTENTS, SIGNALS, Delivery, Output, events_stream
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,11 @@ class StrategyWorker:
         self.engine = Engine(build_strategies(settings) if strategies is None else strategies)
         self.strategy_names = list(settings.strategies)
         self._fills_replayed_to: tuple[int, int] = (0, 0)
+        self.held = (
+            HeldVerdicts(ctx, self.engine, self.shard, settings.verdict_approval_window_secs)
+            if settings.verdict_approval == "manual"
+            else None
+        )
 
     async def rebuild(self) -> None:
         """Inventory and orders from all retained fills; then books and strategy memory; then verdicts."""
@@ -49,6 +56,8 @@ class StrategyWorker:
             self._fills_replayed_to = entry_key(fills.last_id)
         events = await replay_finished(bus, self.events, self.group, self._replay_event)
         signals = await replay_finished(bus, SIGNALS, self.group, self._replay_signal)
+        if self.held is not None:
+            await self.held.replay_approvals()
         # In the health key rather than the event log, which holds decisions and trades.
         self.ctx.status["rebuilt"] = {
             "fills": fills.entries,
@@ -68,7 +77,10 @@ class StrategyWorker:
         self.engine.on_event(message)  # the intents were emitted when the entry was first handled
 
     def _replay_signal(self, message: Message) -> None:
-        if isinstance(message, ExternalSignal):
+        if self.held is not None:  # a held signal reaches the engine only through its approval
+            if isinstance(message, VerdictDecision):
+                self.held.remember_replayed(message)
+        elif isinstance(message, ExternalSignal):
             self.engine.on_signal(message)
 
     async def run(self) -> None:
@@ -79,6 +91,9 @@ class StrategyWorker:
         self.ctx.consume(self.events, self.group, self.on_event)
         self.ctx.consume(FILLS, self.group, self.on_fill, trim_interval_secs=None)
         self.ctx.consume(SIGNALS, self.group, self.on_signal, trim_interval_secs=None)
+        if self.held is not None:
+            self.ctx.status["verdict_approval"] = "manual"
+            self.ctx.every("verdict-expiry", SWEEP_SECS, self.held.expire_due)
 
     async def on_event(self, delivery: Delivery) -> Sequence[Output]:
         intents = self.engine.on_event(delivery.message)
@@ -93,6 +108,8 @@ class StrategyWorker:
     async def on_signal(self, delivery: Delivery) -> Sequence[Output]:
         """Every signal is logged as `signal_seen`: acted on (with its intents) or ignored (with why)."""
         message = delivery.message
+        if isinstance(message, VerdictDecision):
+            return await self._on_verdict_decision(message)
         if not isinstance(message, ExternalSignal):
             self.ctx.events.emit(
                 "signal_seen",
@@ -101,7 +118,43 @@ class StrategyWorker:
                 reason=f"not an external signal: {message.TYPE}",
             )
             return ()
+        if self.held is not None:
+            outputs, what = await self.held.hold(message)
+            self._signal_seen(message, "held" if outputs else "ignored", what, [])
+            return outputs
         decision = self.engine.decide_signal(message)
+        self._signal_seen(
+            message,
+            "acted" if decision.intents else "ignored",
+            decision.reason,
+            [i.envelope.message_id for i in decision.intents],
+        )
+        return self._emit(decision.intents)
+
+    async def _on_verdict_decision(self, message: VerdictDecision) -> Sequence[Output]:
+        if self.held is None:
+            self.ctx.events.emit(
+                "verdict_decision_refused",
+                verdict_id=message.verdict_id,
+                actor=message.actor,
+                approve=message.approve,
+                reason="POLYDESK_VERDICT_APPROVAL is auto: no verdict is held here",
+            )
+            return ()
+        outputs, decision = await self.held.decide(message)
+        if decision is None:
+            return outputs
+        verdict = await self.held.store.get(message.verdict_id)
+        if verdict is not None:
+            self._signal_seen(
+                verdict.signal,
+                "acted" if decision.intents else "ignored",
+                f"approved by {message.actor}: {decision.reason}",
+                [i.envelope.message_id for i in decision.intents],
+            )
+        return [*outputs, *self._emit(decision.intents)]
+
+    def _signal_seen(self, message: ExternalSignal, action: str, reason: str, intent_ids: list[str]) -> None:
         self.ctx.events.emit(
             "signal_seen",
             signal_id=message.envelope.message_id,
@@ -110,11 +163,10 @@ class StrategyWorker:
             token_id=message.token_id,
             probability=str(message.probability),
             expires_at_ts=message.expires_at_ts,
-            action="acted" if decision.intents else "ignored",
-            reason=decision.reason,
-            intent_ids=[i.envelope.message_id for i in decision.intents],
+            action=action,
+            reason=reason,
+            intent_ids=intent_ids,
         )
-        return self._emit(decision.intents)
 
     def _emit(self, intents: list[Intent]) -> list[Output]:
         for intent in intents:

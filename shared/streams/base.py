@@ -17,6 +17,7 @@ INTENTS = "intents"
 APPROVED_ORDERS = "approved_orders"
 FILLS = "fills"
 CONTROL = "control"
+VERDICTS = "verdicts"
 DEAD_SUFFIX = ":dead"
 
 
@@ -40,7 +41,7 @@ MARKET_EVENTS: frozenset[type[Message]] = frozenset(
 )
 STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
     EVENTS: MARKET_EVENTS,
-    SIGNALS: frozenset({m.ExternalSignal}),
+    SIGNALS: frozenset({m.ExternalSignal, m.VerdictDecision}),
     INTENTS: frozenset({m.OrderIntent, m.CancelIntent, m.CancelIntentV2, m.BasketIntent}),
     APPROVED_ORDERS: frozenset({m.ApprovedOrder, m.ApprovedCancel, m.ApprovedCancelV2, m.ApprovedBasket}),
     FILLS: frozenset({m.OrderUpdate, m.Fill, m.PositionRedeemed}),
@@ -49,6 +50,7 @@ STREAM_TYPES: dict[str, frozenset[type[Message]]] = {
         {m.KillSwitchChanged, m.CancelAllRequested, m.KillSwitchCommand, m.ShutdownNotice, m.TickSizeChanged}
     ),
     "decisions": frozenset({m.RiskDecision}),
+    VERDICTS: frozenset({m.VerdictPending, m.VerdictDecided}),
 }
 # An entry's payload larger than this is dead-lettered unread: the largest legitimate message, a book of
 # MAX_BOOK_LEVELS levels a side, is about 1 MB; a 33 MB "book" once took each consumer to ~940 MB.

@@ -19,7 +19,7 @@ def service_env(redis_url: str, prefix: str, tmp_path, **extra: str) -> dict[str
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYDESK_")}
     env.update(POLYDESK_REDIS_URL=redis_url, POLYDESK_STREAM_PREFIX=prefix, POLYDESK_LOG_DIR=str(tmp_path / "logs"),
                POLYDESK_STATE_DIR=str(tmp_path / "state"), POLYDESK_METRICS_PORT="0", POLYDESK_INSTANCE="t1",
-               POLYDESK_HEALTH_TTL_SECS="2")
+               POLYDESK_HEALTH_TTL_SECS="2", POLYDESK_API_PORT="0")
     env.update(extra)
     return env
 

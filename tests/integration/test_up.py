@@ -29,14 +29,33 @@ def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, t
     try:
         for service in ("ingest", "strategy", "risk", "executor"):
             eventually(lambda s=service: health(s, env, os.getcwd()) == 0, timeout=30, interval=0.2)
+        first = []
+        for line in process.stdout:
+            first.append(line)
+            if "control API at" in line:
+                break
+        url = first[-1].split("control API at ")[1].split()[0]
+        token = (tmp_path / "state" / "api-token")
+        status = eventually(lambda: _api_status(url, token), timeout=30, interval=0.2)
+        assert status["mode"] == "DRY RUN" and status["kill_switch"]["state"] == "off"
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert "running ingest, strategy, risk, executor" in out
+    assert "running ingest, strategy, risk, executor" in "".join(first)
     events = read_events(sorted((tmp_path / "logs").glob("events-*.jsonl")))
     clean = {e["service"] for e in events if e["type"] == "shutdown_clean"}
     assert clean == {"ingest", "strategy", "risk", "executor"}
+
+
+def _api_status(url, token_file):
+    import httpx
+
+    try:
+        answer = httpx.get(f"{url}/status", headers={"Authorization": f"Bearer {token_file.read_text()}"})
+    except (httpx.HTTPError, OSError):
+        return None
+    return answer.json() if answer.status_code == 200 else None
 
 
 async def test_a_killed_service_is_restarted_and_logged(redis_url, prefix, tmp_path, quiet_exchange, bus):

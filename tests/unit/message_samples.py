@@ -84,6 +84,13 @@ SAMPLES: list[m.Message] = [
     m.CancelAllRequested(envelope=ENV, reason="kill switch"),
     m.KillSwitchCommand(envelope=ENV, active=True, reason="manual stop", actor="cli:ops@host"),
     m.ShutdownNotice(envelope=ENV, service="executor", reason="SIGTERM"),
+    m.VerdictDecision(envelope=ENV, verdict_id="5f0c1d2e3a4b5c6d7e8f901234567891", approve=True,
+                      actor="api:token-1a2b3c4d@127.0.0.1", reason="checked the news"),
+    m.VerdictPending(envelope=ENV, verdict_id="5f0c1d2e3a4b5c6d7e8f901234567891", market=CID,
+                     question="Will it rain?", token_id=YES, probability=D("0.7"), source="forecaster",
+                     expires_at_ts=1764000900.0),
+    m.VerdictDecided(envelope=ENV, verdict_id="5f0c1d2e3a4b5c6d7e8f901234567891", state=m.VerdictState.EXPIRED,
+                     actor="strategy:expiry", reason="not decided in time"),
 ]
 
 

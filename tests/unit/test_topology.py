@@ -53,5 +53,5 @@ def test_the_services_read_with_the_groups_the_topology_declares():
     assert topology.inputs_of("strategy") == {"events:<shard>": (strategy_group,), "signals": (strategy_group,),
                                               "fills": (strategy_group,)}
     assert topology.inputs_of("ingest") == {}
-    assert topology.outputs_of("strategy") == ("intents",)
+    assert topology.outputs_of("strategy") == ("intents", "verdicts")
     assert set(topology.outputs_of("ingest")) == {"events:<shard>", "control"}
