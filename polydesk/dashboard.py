@@ -1,40 +1,33 @@
-"""The terminal dashboard: `polydesk dash` attaches to a running pipeline; `polydesk up` shows it live.
+"""The terminal dashboard: `polydesk dashboard` attaches to a running pipeline; `polydesk up` shows it live.
 
-Everything shown comes from Redis: the services' health keys (each service publishes its own status
-there), the streams' group stats, and the newest entries of `intents`, `decisions`, `fills` and
-`control`. `collect()` gathers a plain snapshot; `render()` is a pure function of it, so the screen can
-be tested with a recorded console.
+`render(state)` draws a snapshot (polydesk/dashboard_data.py gathers it) at whatever size the terminal has:
+the header (mode and venue as the services report them, kill switch, services) always, then the panels in
+order of importance, each as tall as its content or the room left. A panel with no room collapses, and the
+last line names what collapsed. From 120 columns and 30 lines, two columns.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.layout import Layout
 from rich.live import Live
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
-from polydesk.settings import SERVICES
-from shared.messages import (
-    KillSwitchChanged,
-    OrderIntent,
-    OrderStatus,
-    OrderUpdate,
-    RiskDecision,
-)
-from shared.mode import DRY_RUN, LIVE, PAPER, UNKNOWN, trading_mode
-from shared.streams import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, Bus, GroupStats
+from polydesk import dashboard_panels as p
+from polydesk.dashboard_data import DashboardState, LedgerReader, collect, supervised_key
+from shared.mode import DRY_RUN, LIVE, PAPER, UNKNOWN
+from shared.streams import Bus
+
+__all__ = ["DashboardState", "collect", "render", "run_dashboard", "supervised_key"]
 
 REFRESH_SECS = 0.25
 MODE_STYLES = {
@@ -43,306 +36,207 @@ MODE_STYLES = {
     DRY_RUN: "bold black on yellow",
     UNKNOWN: "bold black on yellow",
 }
-DECISIONS = "decisions"
-OPEN_STATUSES = {OrderStatus.LIVE, OrderStatus.DELAYED, OrderStatus.PENDING, OrderStatus.UNKNOWN}
+# Most important first: on a small screen the last ones collapse.
+IMPORTANCE = (
+    "account",
+    "errors",
+    "positions",
+    "activity",
+    "orders",
+    "services",
+    "streams",
+    "signals",
+    "decisions",
+)
+LEFT_COLUMN = ("account", "errors", "positions", "activity")
+TWO_COLUMNS_FROM = (120, 30)  # width, height
+HEADER_ROWS = 2
+BORDER_ROWS = 2
 
 
-@dataclass
-class OpenOrder:
-    order_id: str
-    market: str
-    side: str
-    price: Decimal
-    size: Decimal
-    matched: Decimal
-    status: str
-    strategy: str | None
+@dataclass(frozen=True)
+class Section:
+    title: str
+    body: Callable[[int], RenderableType]  # given the content rows it gets
+    want: int  # content rows it would use
+    least: int  # fewest content rows worth showing
 
 
-@dataclass
-class DashboardState:
-    """One snapshot of the pipeline, as plain data."""
+def render(state: DashboardState) -> Screen:
+    return Screen(state)
 
-    taken_at: float
-    health: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # service -> live instances
-    groups: list[GroupStats] = field(default_factory=list)
-    intents: list[OrderIntent] = field(default_factory=list)  # newest first
-    decisions: list[RiskDecision] = field(default_factory=list)  # newest first
-    open_orders: list[OpenOrder] = field(default_factory=list)
-    kill_switch: KillSwitchChanged | None = None
-    # From the supervisor of `polydesk up` (absent under `polydesk dash`): per service its state
-    # (running / restarting / gave up), restarts and the last error line it printed.
-    supervised: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    @property
-    def risk_status(self) -> dict[str, Any]:
-        instances = self.health.get("risk", [])
-        return instances[0] if instances else {}
+class Screen:
+    """A snapshot laid out for the console it is drawn on (so a resized terminal gets a new plan)."""
 
-    @property
-    def kill_switch_active(self) -> bool | None:
-        """Risk's own report; without one, only an announced ON is believed (an announced off may be stale
-        while risk is down, and "off" would look safer than "unknown")."""
-        status = self.risk_status.get("kill_switch")
-        if isinstance(status, dict) and "active" in status:
-            return bool(status["active"])
-        return True if self.kill_switch and self.kill_switch.active else None
+    def __init__(self, state: DashboardState) -> None:
+        self.state = state
 
-    @property
-    def mode(self) -> str:
-        """PAPER / LIVE / DRY RUN as risk and the executor report them; UNKNOWN when one is silent."""
-        dry_run = self.risk_status.get("dry_run")
-        executors = self.health.get("executor", [])
-        production = executors[0].get("production") if executors else None
-        return trading_mode(
-            dry_run if isinstance(dry_run, bool) else None,
-            production if isinstance(production, bool) else None,
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield layout(self.state, options.max_width, options.height or console.height)
+
+
+def layout(state: DashboardState, width: int, height: int) -> Layout:
+    sections = build_sections(state)
+    two = width >= TWO_COLUMNS_FROM[0] and height >= TWO_COLUMNS_FROM[1]
+    columns = [LEFT_COLUMN, tuple(n for n in IMPORTANCE if n not in LEFT_COLUMN)] if two else [IMPORTANCE]
+    rows = height - HEADER_ROWS
+    plans = [plan(sections, names, rows) for names in columns]
+    if any(hidden for _, hidden in plans):  # room for the line that says what collapsed
+        plans = [plan(sections, names, rows - 1) for names in columns]
+    hidden = [name for _, names in plans for name in names]
+    root = Layout()
+    parts = [Layout(_header(state), size=HEADER_ROWS), Layout(name="body")]
+    if hidden:
+        parts.append(Layout(_collapsed(hidden), size=1))
+    root.split_column(*parts)
+    bodies = [_column(sections, placed) for placed, _ in plans]
+    if len(bodies) == 1:
+        root["body"].update(bodies[0])
+    else:
+        bodies[0].ratio = 3  # the money side is the wider one
+        bodies[1].ratio = 2
+        root["body"].split_row(*bodies)
+    return root
+
+
+def full_height(state: DashboardState) -> int:
+    """The lines a one-column screen needs to show every panel whole."""
+    return HEADER_ROWS + sum(s.want + BORDER_ROWS for s in build_sections(state).values())
+
+
+def plan(
+    sections: dict[str, Section], names: tuple[str, ...], rows: int
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """([(section, content rows)], [collapsed sections]): in order, each gets what it wants or what is left."""
+    placed: list[tuple[str, int]] = []
+    hidden: list[str] = []
+    left = rows
+    for name in names:
+        section = sections[name]
+        if left - BORDER_ROWS >= section.least:
+            content = min(section.want, left - BORDER_ROWS)
+            placed.append((name, content))
+            left -= content + BORDER_ROWS
+        else:
+            hidden.append(name)
+    return placed, hidden
+
+
+def _column(sections: dict[str, Section], placed: list[tuple[str, int]]) -> Layout:
+    column = Layout()
+    panels = [
+        Layout(
+            Panel(sections[name].body(rows), title=sections[name].title, title_align="left"), size=rows + 2
         )
-
-    @property
-    def venue(self) -> str:
-        executors = self.health.get("executor", [])
-        return str(executors[0].get("venue") or "unknown") if executors else "unknown"
-
-    @property
-    def kill_switch_reason(self) -> str:
-        status = self.risk_status.get("kill_switch")
-        if isinstance(status, dict) and status.get("reason"):
-            return str(status["reason"])
-        return self.kill_switch.reason if self.kill_switch else ""
-
-
-def supervised_key(prefix: str) -> str:
-    return f"{prefix}up:supervised"
-
-
-async def collect(bus: Bus, *, recent: int = 10, order_scan: int = 2000) -> DashboardState:
-    """Read one snapshot from Redis (a few cheap reads; safe to call every 250 ms)."""
-    state = DashboardState(taken_at=time.time())
-    state.health = await _health(bus)
-    raw = await bus.redis.get(supervised_key(bus.prefix))  # written by a running `polydesk up`
-    if raw:
-        with contextlib.suppress(ValueError):
-            state.supervised = json.loads(raw)
-    for stream in (*_event_streams(state), INTENTS, APPROVED_ORDERS, FILLS, CONTROL):
-        state.groups += await bus.group_stats(stream)
-    state.intents = [m for m in await bus.newest(INTENTS, recent) if isinstance(m, OrderIntent)]
-    state.decisions = [m for m in await bus.newest(DECISIONS, recent) if isinstance(m, RiskDecision)]
-    state.open_orders = _open_orders(reversed(await bus.newest(FILLS, order_scan)))
-    switches = [m for m in await bus.newest(CONTROL, 200) if isinstance(m, KillSwitchChanged)]
-    state.kill_switch = switches[0] if switches else None
-    return state
-
-
-def _event_streams(state: DashboardState) -> list[str]:
-    shards: set[str] = set()
-    for instances in state.health.values():
-        for instance in instances:
-            shards.update(instance.get("shards", []) or [])
-    return [f"events:{shard}" for shard in sorted(shards or {"main"})]
-
-
-async def _health(bus: Bus) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {service: [] for service in SERVICES}
-    async for key in bus.redis.scan_iter(match=f"{bus.prefix}health:*", count=500):
-        raw = await bus.redis.get(key)
-        if not raw:
-            continue
-        try:
-            status = json.loads(raw)
-        except ValueError:
-            continue
-        found.setdefault(str(status.get("service", "?")), []).append(status)
-    return found
-
-
-def _open_orders(messages_oldest_first: Any) -> list[OpenOrder]:
-    latest: dict[str, OrderUpdate] = {}
-    for message in messages_oldest_first:
-        if isinstance(message, OrderUpdate):
-            key = message.order_id or message.client_order_id or ""
-            latest[key] = message
-    return [
-        OpenOrder(
-            order_id=key,
-            market=u.market,
-            side=u.side.value,
-            price=u.price,
-            size=u.original_size,
-            matched=u.size_matched,
-            status=u.status.value,
-            strategy=u.strategy,
-        )
-        for key, u in latest.items()
-        if u.status in OPEN_STATUSES
+        for name, rows in placed
     ]
+    if panels:
+        panels[-1].size = None  # the last one takes what is left
+        column.split_column(*panels)
+    return column
 
 
-# ---- rendering (pure) --------------------------------------------------------------------------------
+def _collapsed(hidden: list[str]) -> Text:
+    return Text(f" no room for: {', '.join(hidden)}", style="dim", no_wrap=True, overflow="ellipsis")
 
 
-def render(state: DashboardState) -> Layout:
-    layout = Layout()
-    layout.split_column(Layout(_header(state), size=3), Layout(name="body"))
-    layout["body"].split_row(Layout(name="left"), Layout(name="right"))
-    layout["left"].split_column(
-        Layout(_pnl_panel(state), size=7), Layout(_orders_panel(state)), Layout(_streams_panel(state))
-    )
-    layout["right"].split_column(
-        Layout(_health_panel(state), size=4 + len(state.health)),
-        Layout(_signals_panel(state)),
-        Layout(_decisions_panel(state)),
-    )
-    return layout
+# ---- header -----------------------------------------------------------------------------------------------
 
 
-def _header(state: DashboardState) -> Panel:
+def _header(state: DashboardState) -> Text:
     active = state.kill_switch_active
     if active:
-        text = Text(
-            f" KILL SWITCH ON: {state.kill_switch_reason or 'no reason given'} ", style="bold white on red"
+        switch = Text(
+            f" KILL SWITCH ON: {state.kill_switch_reason or 'no reason given'} ", "bold white on red"
         )
     elif active is False:
-        text = Text(" kill switch off ", style="bold black on green")
+        switch = Text(" kill switch off ", "bold black on green")
     else:
-        text = Text(" kill switch: UNKNOWN (risk not reporting) ", style="bold black on yellow")
-    mode = state.mode
-    mode_text = Text(f" {mode} ", style=MODE_STYLES[mode])
-    clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(state.taken_at))
-    return Panel(
-        Group(
-            Text.assemble(("polydesk  ", "bold"), mode_text, f" venue {state.venue}  ", text, f"   {clock}")
-        ),
-        padding=(0, 1),
+        switch = Text(" kill switch: UNKNOWN (risk not reporting) ", "bold black on yellow")
+    clock = time.strftime("%H:%M:%S UTC", time.gmtime(state.taken_at))
+    first = Text.assemble(
+        ("polydesk ", "bold"),
+        (f" {state.mode} ", MODE_STYLES[state.mode]),
+        " ",
+        switch,
+        f" venue {state.venue}  {clock}",
     )
+    second = Text.assemble(*_service_words(state))
+    header = Text("\n").join([first, second])
+    header.no_wrap, header.overflow = True, "ellipsis"
+    return header
 
 
-def _money(value: Any) -> str:
-    if value is None:
-        return "-"
-    try:
-        return f"{Decimal(str(value)):+,.2f}"
-    except ArithmeticError:
-        return str(value)
-
-
-def _pnl_panel(state: DashboardState) -> Panel:
-    risk = state.risk_status
-    table = Table.grid(padding=(0, 2))
-    table.add_column(justify="right")
-    table.add_column()
-    for label, key in (
-        ("realized today", "pnl_realized_usd"),
-        ("unrealized", "pnl_unrealized_usd"),
-        ("exposure", "exposure_usd"),
-    ):
-        table.add_row(label, _money(risk.get(key)))
-    table.add_row("dry run", str(risk.get("dry_run", "-")))
-    return Panel(table, title="PnL (USD)")
-
-
-def _orders_panel(state: DashboardState) -> Panel:
-    table = Table(expand=True, show_edge=False)
-    for column in ("order", "market", "side", "price", "size", "matched", "status", "strategy"):
-        table.add_column(column)
-    for order in state.open_orders[:15]:
-        table.add_row(
-            order.order_id[:10],
-            order.market[:10],
-            order.side,
-            str(order.price),
-            str(order.size),
-            str(order.matched),
-            order.status,
-            order.strategy or "-",
-        )
-    return Panel(table, title=f"open orders ({len(state.open_orders)})")
-
-
-def _streams_panel(state: DashboardState) -> Panel:
-    table = Table(expand=True, show_edge=False)
-    for column in ("stream", "group", "lag", "pending", "consumers"):
-        table.add_column(column)
-    for g in state.groups:
-        table.add_row(
-            g.stream, g.group, "?" if g.lag is None else str(g.lag), str(g.pending), str(g.consumers)
-        )
-    return Panel(table, title="streams")
-
-
-def _health_panel(state: DashboardState) -> Panel:
-    table = Table(expand=True, show_edge=False)
-    for column in ("service", "instances", "age", "status"):
-        table.add_column(column)
+def _service_words(state: DashboardState) -> list[tuple[str, str] | str]:
+    words: list[tuple[str, str] | str] = ["services:"]
     for service, instances in sorted(state.health.items()):
         supervised = state.supervised.get(service, {})
-        if not instances:
-            what = (
-                str(supervised.get("state", "down")) if supervised.get("state") != "running" else "starting"
-            )
-            error = supervised.get("last_error")
-            detail = f"restarts={supervised.get('restarts', 0)}: {error}" if error else "-"
-            table.add_row(
-                service,
-                Text(what if what != "restarting" else "down", style="bold red"),
-                "-",
-                Text(detail, style="red", no_wrap=True, overflow="ellipsis"),
-            )
-            continue
-        age = max(0.0, state.taken_at - min(float(i.get("ts", state.taken_at)) for i in instances))
-        brief = _brief(instances[0])
-        if supervised.get("restarts"):
-            brief = {"restarts": supervised["restarts"], **brief}
-        detail = ", ".join(f"{k}={v}" for k, v in brief.items() if v not in ("", None))
-        table.add_row(
-            service,
-            Text(str(len(instances)), style="green"),
-            f"{age:.1f}s",
-            Text(detail, no_wrap=True, overflow="ellipsis"),
-        )
-    return Panel(table, title="services")
+        restarts = supervised.get("restarts")
+        note = f" ({restarts} restarts)" if restarts else ""
+        if instances:
+            words.append((f" {service} ok{note}", "green"))
+        else:
+            words.append((f" {service} {_down_word(supervised)}{note}", "bold red"))
+    return words
 
 
-def _brief(status: dict[str, Any]) -> dict[str, Any]:
-    hidden = {
-        "service",
-        "instance",
-        "pid",
-        "ts",
-        "kill_switch",
-        "pnl_realized_usd",
-        "pnl_unrealized_usd",
-        "exposure_usd",
+def _down_word(supervised: dict[str, Any]) -> str:
+    what = str(supervised.get("state", "down"))
+    return "starting" if what == "running" else ("down" if what == "restarting" else what)
+
+
+# ---- sections ---------------------------------------------------------------------------------------------
+
+
+def build_sections(state: DashboardState) -> dict[str, Section]:
+    errors = state.venue_errors
+    tokens = state.ledger.tokens if state.ledger else []
+    return {
+        "account": Section("account (USD)", lambda rows: p.account(state, rows), want=3, least=1),
+        "errors": Section(
+            "exchange errors", lambda rows: p.errors(state, rows), want=max(1, len(errors or [])), least=1
+        ),
+        "positions": Section(
+            f"positions ({len(tokens)})" if state.ledger else "positions",
+            lambda rows: p.positions(state, rows),
+            want=1 + max(1, len(tokens)),
+            least=2,
+        ),
+        "activity": Section(
+            "recent fills and rejections",
+            lambda rows: p.activity(state, rows),
+            want=1 + max(1, len(state.activity)),
+            least=2,
+        ),
+        "orders": Section(
+            f"open orders ({len(state.open_orders)})",
+            lambda rows: p.orders(state, rows),
+            want=1 + max(1, len(state.open_orders)),
+            least=2,
+        ),
+        "services": Section(
+            "services", lambda rows: p.services(state, rows), want=1 + len(state.health), least=2
+        ),
+        "streams": Section(
+            "streams", lambda rows: p.streams(state, rows), want=1 + max(1, len(state.groups)), least=2
+        ),
+        "signals": Section(
+            "last signals (intents)",
+            lambda rows: p.signals(state, rows),
+            want=1 + max(1, len(state.intents)),
+            least=2,
+        ),
+        "decisions": Section(
+            "last decisions",
+            lambda rows: p.decisions(state, rows),
+            want=1 + max(1, len(state.decisions)),
+            least=2,
+        ),
     }
-    return {k: v for k, v in status.items() if k not in hidden and not isinstance(v, dict | list)}
 
 
-def _signals_panel(state: DashboardState) -> Panel:
-    table = Table(expand=True, show_edge=False)
-    for column in ("strategy", "side", "price", "size", "reason"):
-        table.add_column(column)
-    for intent in state.intents[:10]:
-        table.add_row(
-            intent.strategy, intent.side.value, str(intent.price), str(intent.size), intent.reason[:40]
-        )
-    return Panel(table, title="last signals (intents)")
-
-
-def _decisions_panel(state: DashboardState) -> Panel:
-    table = Table(expand=True, show_edge=False)
-    for column in ("strategy", "decision", "rule", "size", "detail"):
-        table.add_column(column)
-    for d in state.decisions[:10]:
-        verdict = Text("approved", style="green") if d.approved else Text("rejected", style="red")
-        if d.dry_run:
-            verdict = Text("dry run", style="yellow")
-        table.add_row(
-            d.strategy, verdict, d.rule or "-", f"{d.requested_size}->{d.approved_size}", d.detail[:40]
-        )
-    return Panel(table, title="last decisions")
-
-
-# ---- the command -------------------------------------------------------------------------------------
+# ---- the command ------------------------------------------------------------------------------------------
 
 
 async def run_dashboard(
@@ -350,12 +244,15 @@ async def run_dashboard(
     stop: asyncio.Event,
     console: Console | None = None,
     supervised: Callable[[], dict[str, dict[str, Any]]] | None = None,
+    ledger_path: Path | None = None,
 ) -> None:
-    """Redraw every 250 ms until `stop` is set; `supervised` gives the supervisor's view of each service."""
+    """Redraw every 250 ms until `stop` is set; `supervised` gives the supervisor's view of each service,
+    `ledger_path` is risk's ledger file (positions and cash)."""
+    ledger = LedgerReader(ledger_path)
     with Live(console=console, refresh_per_second=1 / REFRESH_SECS, screen=False, transient=False) as live:
         while not stop.is_set():
             try:
-                state = await collect(bus)
+                state = await collect(bus, ledger=ledger)
                 if supervised is not None:
                     state.supervised = supervised()
                 live.update(render(state))
@@ -369,22 +266,28 @@ async def run_dashboard(
 
 def main(argv: list[str]) -> int:
     from polydesk.common import cli_redis, settings_or_none
-    from shared.config import ServiceSettings
+    from polydesk.positions import locate
+    from services.risk.config import RiskSettings
     from shared.redis_conn import connect
 
-    parser = argparse.ArgumentParser(prog="polydesk dash", description=__doc__)
+    parser = argparse.ArgumentParser(prog="polydesk dashboard", description=__doc__)
     parser.add_argument("--once", action="store_true", help="print one snapshot and exit")
     args = parser.parse_args(argv)
-    settings = settings_or_none(ServiceSettings, "polydesk dash")
+    settings = settings_or_none(RiskSettings, "polydesk dashboard")
     if settings is None:
         return 2
+    ledger_path = locate(settings)[0]
 
     async def run() -> None:
         client = connect(*cli_redis(settings))
         bus = Bus(client, prefix=settings.stream_prefix)
         try:
             if args.once:
-                Console().print(render(await collect(bus)))
+                state = await collect(bus, ledger=LedgerReader(ledger_path))
+                console = Console()
+                if not console.is_terminal:  # a pipe or a file: every panel, at full length
+                    console = Console(width=console.width, height=full_height(state))
+                console.print(render(state))
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -392,7 +295,7 @@ def main(argv: list[str]) -> int:
 
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await run_dashboard(bus, stop)
+            await run_dashboard(bus, stop, ledger_path=ledger_path)
         finally:
             await client.aclose()
 

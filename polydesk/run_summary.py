@@ -34,7 +34,7 @@ SUMMARY_FIELDS = (
 )
 
 
-def _risk_settings(layers: dict[str, ServiceSettings]) -> RiskSettings:
+def risk_settings(layers: dict[str, ServiceSettings]) -> RiskSettings:
     risk = layers.get("risk")
     return risk if isinstance(risk, RiskSettings) else load_settings(RiskSettings)
 
@@ -46,10 +46,10 @@ async def reconcile_run(
 
     `state_dir`: the services' state folder when `up` gave them their own (a paper run's folder)."""
     try:
-        risk = _risk_settings(layers)
+        risk = risk_settings(layers)
     except ConfigurationError as error:
         return _unknown(f"risk settings: {error}")
-    db = risk.risk_db_path or (Path(state_dir) / "risk.sqlite" if state_dir else risk.db_path())
+    db = ledger_path(risk, state_dir)
     endpoints: tuple[str | None, str | None, str | None]
     if paper is not None and paper.alive():
         endpoints = (f"{paper.url}/data-api", f"{paper.url}/rpc", paper.wallet)
@@ -61,6 +61,11 @@ async def reconcile_run(
         return await gather(db, *endpoints)
     except (FileNotFoundError, sqlite3.Error) as error:
         return _unknown(f"ledger: {error}")
+
+
+def ledger_path(risk: RiskSettings, state_dir: Path | str | None = None) -> Path:
+    """Risk's ledger file: its own setting, else in the state folder `up` gave the services."""
+    return risk.risk_db_path or (Path(state_dir) / "risk.sqlite" if state_dir else risk.db_path())
 
 
 def _unknown(reason: str) -> dict[str, Any]:

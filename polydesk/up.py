@@ -308,7 +308,13 @@ async def _supervise(
     try:
         await supervisor.start(log_dir=service_logs if dashboard else None)
         await _run_until_stopped(
-            stop, args.duration, paper, bus if dashboard else None, supervisor, status_bus=bus
+            stop,
+            args.duration,
+            paper,
+            bus if dashboard else None,
+            supervisor,
+            status_bus=bus,
+            ledger=_ledger_path(layers, extra.get("POLYDESK_STATE_DIR")),
         )
         last_risk = await _risk_status(bus)
         print("polydesk: stopping (the executor cancels its open orders)...", flush=True)
@@ -393,6 +399,7 @@ async def _run_until_stopped(
     dashboard_bus: Bus | None,
     supervisor: Supervisor | None = None,
     status_bus: Bus | None = None,
+    ledger: Path | None = None,
 ) -> None:
     async def watch_paper() -> None:
         while paper is not None and not stop.is_set():
@@ -427,7 +434,12 @@ async def _run_until_stopped(
 
         tasks.append(
             asyncio.create_task(
-                run_dashboard(dashboard_bus, stop, supervised=supervisor.status if supervisor else None)
+                run_dashboard(
+                    dashboard_bus,
+                    stop,
+                    supervised=supervisor.status if supervisor else None,
+                    ledger_path=ledger,
+                )
             )
         )
     with contextlib.suppress(TimeoutError):
@@ -435,6 +447,14 @@ async def _run_until_stopped(
     stop.set()
     tasks[1].cancel()  # the supervisor watch waits for a give-up that will not come now
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _ledger_path(layers: dict[str, ServiceSettings], state_dir: str | None) -> Path | None:
+    """Risk's ledger file, for the dashboard's positions and cash (None: unknown, shown as such)."""
+    try:
+        return run_summary.ledger_path(run_summary.risk_settings(layers), state_dir)
+    except ConfigurationError:
+        return None
 
 
 async def _risk_status(bus: Bus) -> dict[str, Any]:

@@ -78,6 +78,13 @@ class EventLog:
         self._lock = threading.Lock()
         self._day: str | None = None
         self._fd: int | None = None
+        self._watchers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+
+    def watch(self, event_types: Iterable[str], callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call `callback` with every later event of these types, as written (scrubbed): how a service keeps
+        its recent errors at hand for its health key without a second place deciding what an error is."""
+        for event_type in event_types:
+            self._watchers.setdefault(event_type, []).append(callback)
 
     def emit(self, event_type: str, **fields: Any) -> dict[str, Any]:
         """Write one event; returns the event as written (after scrubbing)."""
@@ -92,7 +99,10 @@ class EventLog:
         with self._lock:
             fd = self._file_for(now)
             os.write(fd, (line + "\n").encode())
-        return orjson.loads(line)
+        written: dict[str, Any] = orjson.loads(line)
+        for callback in self._watchers.get(event_type, ()):
+            callback(written)
+        return written
 
     def _file_for(self, now: dt.datetime) -> int:
         day = f"{now:%Y-%m-%d}"

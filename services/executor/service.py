@@ -17,6 +17,7 @@ from services.executor import cancels, preflight, redeem
 from services.executor import venue as venue_module
 from services.executor.baskets import Baskets
 from services.executor.config import ExecutorSettings
+from services.executor.desk_status import DeskStatus
 from services.executor.fees import FeeSchedules
 from services.executor.heartbeat import Gate, Heartbeat
 from services.executor.orders import OPEN_STATUSES, OrderStore
@@ -46,6 +47,7 @@ from shared.streams import APPROVED_ORDERS, CONTROL, Delivery, Output
 
 log = logging.getLogger(__name__)
 GROUP = "executor"
+DESK_STATUS_SECS = 1.0  # latency and venue errors into the health key (written every health_ttl_secs / 3)
 CANCEL_ALL_ATTEMPTS = 5
 
 
@@ -62,7 +64,10 @@ class Executor:
         self.reporter = Reporter(
             store, ctx.bus, ctx.events, venue.api_key, FeeSchedules(fee_schedule) if fee_schedule else None
         )
-        self.submitter = Submitter(venue, store, self.reporter, ctx.events, self.gate, settings)
+        self.desk = DeskStatus(ctx.events)
+        self.submitter = Submitter(
+            venue, store, self.reporter, ctx.events, self.gate, settings, self.desk.tick_to_order
+        )
         self.reporter.on_resolved = self.submitter.after_placed
         self.baskets = Baskets(store, venue, self.submitter.wake, ctx.events, settings)
         self.reconciler = Reconciler(venue, store, self.reporter, self.submitter, ctx.events, settings)
@@ -273,6 +278,9 @@ class Executor:
             heartbeat_age_secs=None if age is None else round(age, 1),
         )
 
+    async def _publish_desk_status(self) -> None:
+        self.ctx.status.update(self.desk.status())
+
     async def run(self) -> None:
         stopping = self.ctx.stopping
         await self.reconciler.on_start()
@@ -295,6 +303,7 @@ class Executor:
             tasks.append(
                 self.ctx.task("redeemer", lambda: redeemer.run(stopping, self.settings.redeem_interval_secs))
             )
+        tasks.append(self.ctx.every("executor:desk-status", DESK_STATUS_SECS, self._publish_desk_status))
         self._publish_status()
         try:
             await stopping.wait()

@@ -34,6 +34,7 @@ from services.executor.tracking import POST_STATUS, Reporter
 from services.executor.venue import OrderRequest, PostResult, Rejected, SignedOrder, TradingRestricted, Venue
 from shared import crashpoints, metrics
 from shared.errors import PolydeskError, TransientVenueError, UnknownOutcome, VenueRejected
+from shared.latency import RecentLatencies
 from shared.logging import EventLog
 from shared.messages import OrderEventKind, OrderStatus, OrderType, Side
 from shared.retry import retry_async
@@ -56,8 +57,10 @@ class Submitter:
         events: EventLog,
         gate: Gate,
         settings: ExecutorSettings,
+        tick_to_order: RecentLatencies | None = None,
     ) -> None:
         self.venue = venue
+        self.tick_to_order = tick_to_order or RecentLatencies()  # for the health key (the dashboard)
         self.store = store
         self.reporter = reporter
         self.events = events
@@ -236,9 +239,9 @@ class Submitter:
         now_ns = time.time_ns()
         for row, number in owners.values():
             if number == 1:  # end to end: from the venue event that caused it (the envelope's source time)
-                metrics.TICK_TO_ORDER_SECONDS.observe(
-                    max(0.0, (now_ns - row.approval.envelope.source_ts_ns) / 1e9)
-                )
+                latency = max(0.0, (now_ns - row.approval.envelope.source_ts_ns) / 1e9)
+                metrics.TICK_TO_ORDER_SECONDS.observe(latency)
+                self.tick_to_order.observe(latency)
         started = time.perf_counter()
         try:
             results = await retry_async(

@@ -85,6 +85,29 @@ async def test_collect_reads_the_pipeline_from_redis(bus):
     assert any(g.stream == "intents" and g.group == "risk" and g.lag == 12 for g in state.groups)
 
 
+async def test_collect_gathers_fills_rejections_and_the_ledger(bus, tmp_path):
+    from polydesk.dashboard_data import LedgerReader
+    from services.risk.state import RiskState
+    from shared.messages import Fill, TradeStatus
+    from tests.risk.helpers import CID, YES, Clock, fill, market_info
+
+    risk = RiskState(tmp_path / "risk.sqlite", clock=Clock())
+    risk.upsert_market(market_info())
+    risk.apply_fill(fill("t1", TradeStatus.MATCHED, token=YES, size="20", price="0.40"))
+    risk.close()
+    asked = intent(7).model_copy(update={"market": CID})
+    await bus.publish("intents", asked)
+    await bus.publish("decisions", RiskDecision(
+        envelope=Envelope.new("risk"), intent_id=asked.envelope.message_id, signal_key="copy:7", strategy="copy",
+        approved=False, rule="MAX_PER_MARKET_NOTIONAL", detail="over 200", requested_size=Decimal("10")))
+    await bus.publish("fills", Fill(envelope=Envelope.new("executor"), trade_id="t1", status=TradeStatus.MATCHED,
+                                    order_id="0xo", market=CID, token_id=YES, side=Side.BUY, size=Decimal("20"),
+                                    price=Decimal("0.4"), strategy="copy"))
+    state = await collect(bus, ledger=LedgerReader(tmp_path / "risk.sqlite"))
+    assert [(a.kind, state.market_name(a.market)) for a in state.activity] == [("fill", "q?"), ("rejected", "q?")]  # newest first
+    assert state.ledger is not None and state.ledger.tokens[0]["provisional"] == "20"
+
+
 @pytest.mark.parametrize("active", [True, False])
 def test_dash_once_prints_a_snapshot(active, redis_url, prefix, tmp_path):
     import os
@@ -98,7 +121,8 @@ def test_dash_once_prints_a_snapshot(active, redis_url, prefix, tmp_path):
                '{"active": %s, "reason": "test"}}' % (time.time(), "true" if active else "false"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYDESK_")}
     env.update(POLYDESK_REDIS_URL=redis_url, POLYDESK_STREAM_PREFIX=prefix, COLUMNS="160", LINES="40")
-    result = subprocess.run([sys.executable, "-m", "polydesk", "dash", "--once"], env=env, cwd=tmp_path,
+    command = "dashboard" if active else "dash"  # dash: the old name, kept
+    result = subprocess.run([sys.executable, "-m", "polydesk", command, "--once"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert ("KILL SWITCH ON: test" in result.stdout) is active
