@@ -266,7 +266,7 @@ async def run_dashboard(
 
 def main(argv: list[str]) -> int:
     from polydesk.common import cli_redis, settings_or_none
-    from polydesk.positions import locate
+    from polydesk.positions import ledger_file
     from services.risk.config import RiskSettings
     from shared.redis_conn import connect
 
@@ -276,7 +276,7 @@ def main(argv: list[str]) -> int:
     settings = settings_or_none(RiskSettings, "polydesk dashboard")
     if settings is None:
         return 2
-    ledger_path = locate(settings)[0]
+    ledger_path = ledger_file(settings)
 
     async def run() -> None:
         client = connect(*cli_redis(settings))

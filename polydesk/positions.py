@@ -162,24 +162,33 @@ def locate(settings: RiskSettings) -> tuple[Path, str | None, str | None, str | 
     with the venue unknown (its exchange is gone)."""
     if settings.data_api_url or settings.rpc_url:
         return settings.db_path(), settings.data_api_url, settings.rpc_url, settings.reconcile_wallet_address
+    from polydesk.runs import live_run
+
+    db = ledger_file(settings)
+    run = live_run(settings.state_dir)
+    url = str(run.info().get("paper_exchange_url") or "") if run is not None else ""
+    if url:
+        return db, f"{url}/data-api", f"{url}/rpc", paper_wallet(settings.state_dir)
+    return db, None, None, None
+
+
+def ledger_file(settings: RiskSettings) -> Path:
+    """Risk's ledger file (what `locate` reads, without finding the venue): the configured one; else the
+    paper `polydesk up` still running from this state folder's; else the newest paper run's."""
     from polydesk.runs import live_run, runs_dir
 
+    if settings.data_api_url or settings.rpc_url or settings.risk_db_path is not None:
+        return settings.db_path()
     run = live_run(settings.state_dir)
     if run is not None:
-        url = str(run.info().get("paper_exchange_url") or "")
-        db = settings.risk_db_path or run.path / "risk.sqlite"
-        if url:
-            return db, f"{url}/data-api", f"{url}/rpc", paper_wallet(settings.state_dir)
-        return db, None, None, None
+        return run.path / "risk.sqlite"
     base = runs_dir(settings.state_dir)
     newest = (
         sorted((p for p in base.iterdir() if (p / "risk.sqlite").exists()), reverse=True)
         if base.is_dir()
         else []
     )
-    if newest and settings.risk_db_path is None:
-        return newest[0] / "risk.sqlite", None, None, None
-    return settings.db_path(), None, None, None
+    return newest[0] / "risk.sqlite" if newest else settings.db_path()
 
 
 async def _once(
