@@ -59,3 +59,15 @@ async def test_the_health_key_carries_latency_and_the_venues_refusals(bus, execu
     assert 0 <= status["tick_to_order_ms"]["p50_ms"] <= status["tick_to_order_ms"]["max_ms"]
     [refusal] = [e for e in status["venue_errors"] if e["type"] == "order_rejected"]
     assert refusal["error"] and abs(refusal["ts"] - time.time()) < 60
+
+
+def test_a_secret_in_a_venue_error_never_reaches_the_health_key(tmp_path):
+    from shared.logging import register_secret
+
+    secret = "0c1d2e3f-desk-status-api-secret-9a8b"
+    register_secret(secret)
+    events = EventLog(tmp_path, "executor")
+    desk = DeskStatus(events)
+    events.emit("post_retry", error=f"401 Unauthorized: key {secret} rejected", wait_secs=1)
+    published = json.dumps(desk.status())
+    assert secret not in published and "401 Unauthorized" in published
