@@ -30,6 +30,10 @@ class FeeSchedules:
         self._fetch = fetch
         self._known: dict[str, Schedule] = {}
 
+    def known(self, market: str) -> Schedule | None:
+        """The market's schedule if already read (never reads it)."""
+        return self._known.get(market)
+
     async def taker_fee(self, market: str, size: Decimal, price: Decimal) -> Decimal:
         schedule = self._known.get(market)
         if schedule is None:

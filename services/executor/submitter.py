@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from decimal import Decimal
+from typing import Any
 
 from services.executor import phases as phase_plan
 from services.executor.config import ExecutorSettings
@@ -36,7 +37,7 @@ from shared import crashpoints, metrics
 from shared.errors import PolydeskError, TransientVenueError, UnknownOutcome, VenueRejected
 from shared.latency import RecentLatencies
 from shared.logging import EventLog
-from shared.messages import OrderEventKind, OrderStatus, OrderType, Side
+from shared.messages import ApprovedOrder, OrderEventKind, OrderStatus, OrderType, Side
 from shared.retry import retry_async
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,15 @@ class Submitter:
             return None
         number, price, label = next_phase
         request = OrderRequest(
-            a.token_id, a.side, price, row.remaining, a.order_type, a.post_only, a.expiration_ts, a.neg_risk
+            a.token_id,
+            a.side,
+            price,
+            row.remaining,
+            a.order_type,
+            a.post_only,
+            a.expiration_ts,
+            a.neg_risk,
+            **self._known_market(a),
         )
         try:
             signed = await self.venue.sign(request)
@@ -149,6 +158,16 @@ class Submitter:
             order_hash=signed.order_hash,
         )
         return number, signed
+
+    def _known_market(self, a: ApprovedOrder) -> dict[str, Any]:
+        """The market as the executor knows it (tick from the approval or a later TickSizeChanged, neg-risk from
+        the approval, the fee schedule when already read), for the venue to hand to its SDK before signing."""
+        fees = self.reporter.fees
+        return {
+            "market": a.market,
+            "tick_size": self.ticks.of(a),
+            "fee": fees.known(a.market) if fees else None,
+        }
 
     async def _defer(self, row: ApprovalRow, unsettled: list[OrderRow]) -> None:
         """Queued while an order of it is still open or unresolved: it goes back to following that order
@@ -200,6 +219,7 @@ class Submitter:
                 a.post_only,
                 a.expiration_ts,
                 a.neg_risk,
+                **self._known_market(a),
             )
             self.store.mark_reposted(order.order_hash, "re-posted: the same signed order (absent by hash)")
             self.events.emit(
@@ -346,6 +366,7 @@ class Submitter:
                 order_hash=result.order_hash,
                 phase=number,
                 status=result.status,
+                posted_ns=result.sent_ns,
                 price=order.price if order else None,
                 size=row.remaining,
                 trade_ids=list(result.trade_ids),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
@@ -38,6 +39,7 @@ from polymarket.errors import (
 from polymarket.models.clob.orders import SignedOrder as SdkSignedOrder
 from polymarket.streams import UserSpec
 
+from services.executor import sdk_metadata
 from shared.errors import (
     ConfigurationError,
     PolydeskError,
@@ -108,6 +110,11 @@ class OrderRequest:
     post_only: bool = False
     expiration_ts: int | None = None
     neg_risk: bool = False
+    # What discovery told us about the market (via the approval): handed to the SDK before it signs, so it
+    # never reads /markets-by-token or /clob-markets on the way to a POST (sdk_metadata.py). Unset: it asks.
+    market: str = ""
+    tick_size: Decimal | None = None
+    fee: tuple[Decimal, Decimal] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class PostResult:
     trade_ids: tuple[str, ...] = ()
     code: str = ""  # rejection code when not accepted
     message: str = ""
+    sent_ns: int = 0  # time.time_ns() as the POST carrying it was handed to the HTTP client
 
 
 @dataclass(frozen=True)
@@ -395,6 +403,15 @@ class PolymarketVenue:
         """A GTC/GTD order through the SDK's limit path; a FOK/FAK through its market-order path, whose amounts
         follow the venue's market-order precision (maker 2 decimals, taker 4) that a limit-signed order
         breaks (e.g. 7.33 x 0.57 = 4.1781 pUSD)."""
+        if request.market and request.tick_size is not None:
+            sdk_metadata.prime(
+                self.client,
+                market=request.market,
+                token_id=request.token_id,
+                tick_size=request.tick_size,
+                neg_risk=request.neg_risk,
+                fee=request.fee,
+            )
         try:
             if request.order_type in (OrderType.FOK, OrderType.FAK):
                 native = await self._sign_market(request)
@@ -461,12 +478,19 @@ class PolymarketVenue:
 
     async def post_orders(self, batch: Sequence[SignedOrder]) -> list[PostResult]:
         natives = [s.native for s in batch]
+        sent_ns = time.time_ns()
         if len(natives) == 1:
             try:
                 responses = (await self._call(self.client.post_order(natives[0]), mutating=True),)
             except Rejected as rejected:  # a single post answers a refusal with a 4xx
                 return [
-                    PostResult(batch[0].order_hash, False, code=_code_of(rejected), message=str(rejected))
+                    PostResult(
+                        batch[0].order_hash,
+                        False,
+                        code=_code_of(rejected),
+                        message=str(rejected),
+                        sent_ns=sent_ns,
+                    )
                 ]
         else:
             responses = await self._call(self.client.post_orders(natives), mutating=True)
@@ -487,6 +511,7 @@ class PolymarketVenue:
                         response.making_amount,
                         response.taking_amount,
                         tuple(response.trade_ids),
+                        sent_ns=sent_ns,
                     )
                 )
             else:
@@ -496,6 +521,7 @@ class PolymarketVenue:
                         False,
                         code=_batch_code(response.code, response.message),
                         message=response.message,
+                        sent_ns=sent_ns,
                     )
                 )
         return results
