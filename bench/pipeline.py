@@ -26,10 +26,12 @@ import itertools
 import math
 import multiprocessing as mp
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ import httpx
 import orjson
 import redis
 
+from bench.feed import Feed
 from shared.messages import BookDelta, Envelope, LevelChange, Side, encode
 
 SERVICES = ("ingest", "strategy", "risk", "executor")
@@ -204,6 +207,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+HOPS = ("feed -> ingest (price_change sent to BookDelta built)", "ingest -> strategy (to OrderIntent built)",
+        "strategy -> risk (to ApprovedOrder built)", "risk -> executor (to the POST handed to the HTTP client)",
+        "POST -> exchange (to its arrival at the exchange)")
+
+
 @dataclass
 class PipelineRun:
     rate: float
@@ -213,26 +221,96 @@ class PipelineRun:
     triggers: int = 0
     orders: int = 0
     joined: int = 0
-    drain_secs: float = 0.0
+    drain_secs: float = float("nan")
     events_published: int = 0
+    build_secs: float = 0.0
     hops: dict[str, list[int]] = field(default_factory=dict)
-    e2e: list[int] = field(default_factory=list)
+    to_post: list[int] = field(default_factory=list)  # tick -> the executor's POST
+    e2e: list[int] = field(default_factory=list)  # tick -> arrival at the exchange
+    backlog: list[tuple[float, float, int]] = field(default_factory=list)  # (secs into the run, lag ms, pending)
+
+
+def service_env(url: str, redis_url: str, prefix: str, workdir: Path, key_file: Path, address: str,
+                markets: int) -> dict[str, str]:
+    """The four services' settings for a bench against the paper exchange at `url` (Redis, URLs, limits)."""
+    ws = url.replace("http://", "ws://", 1)
+    env = {**os.environ,
+           "POLYDESK_CLOB_URL": url, "POLYDESK_MARKET_WS_URL": f"{ws}/ws/market", "POLYDESK_USER_WS_URL": ws,
+           "POLYDESK_GAMMA_URL": f"{url}/gamma", "POLYDESK_DATA_API_URL": f"{url}/data-api",
+           "POLYDESK_RPC_URL": f"{url}/rpc", "POLYDESK_PRIVATE_KEY_FILE": str(key_file),
+           "POLYDESK_WALLET_ADDRESS": address, "POLYDESK_ACCOUNT_WALLET": address,
+           "POLYDESK_RECONCILE_WALLET_ADDRESS": address,
+           "POLYDESK_REDIS_URL": redis_url, "POLYDESK_STREAM_PREFIX": prefix,
+           "POLYDESK_STATE_DIR": str(workdir / "state"), "POLYDESK_LOG_DIR": str(workdir / "logs"),
+           "POLYDESK_LOG_LEVEL": "WARNING", "POLYDESK_DRY_RUN": "false", "POLYDESK_STRATEGIES": "bench",
+           "POLYDESK_DISCOVERY_MAX_MARKETS": str(max(1000, markets)), "POLYDESK_DISCOVERY_PAGE_SIZE": "500",
+           "POLYDESK_MIN_LIQUIDITY_USD": "0", "POLYDESK_MIN_TIME_TO_RESOLUTION_SECS": '{"default": 0}',
+           "POLYDESK_DEDUP_WINDOW_SECS": "1", "POLYDESK_MAX_PER_MARKET_NOTIONAL_USD": "1000000",
+           "POLYDESK_MAX_DAILY_LOSS_USD": "1000000", "POLYDESK_MAX_TRADE_SIZE_USD": "1000"}
+    for name in ("POLYDESK_WATCHED_WALLETS", "POLYDESK_COPY_WALLETS", "POLYDESK_STRATEGY_SHARD"):
+        env.pop(name, None)
+    return env
+
+
+def funded_key(admin: httpx.Client, workdir: Path) -> tuple[Path, str]:
+    """A new wallet funded on the paper exchange; (its key file, its address)."""
+    from eth_account import Account
+
+    account = Account.create()
+    key_file = workdir / f"key-{account.address[:10]}"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(account.key.hex())
+    admin.post("/fund", json={"address": account.address, "collateral": "10000000", "tokens": {},
+                              "approve": True}).raise_for_status()
+    return key_file, account.address
+
+
+def start_service(name: str, env: dict[str, str], workdir: Path, profile: Path | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
+    """`python -m services.<name>`, under py-spy (raw collapsed stacks to `profile`) when asked."""
+    command = [sys.executable, "-m", f"services.{name}"]
+    if profile is not None:
+        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "250",
+                   "--output", str(profile), "--", *command]
+    with open(workdir / f"{name}.log", "ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True,
+                                env={**env, "POLYDESK_INSTANCE": f"bench-{name}",
+                                     "POLYDESK_METRICS_PORT": str(_free_port())})
+
+
+def stop_processes(processes: list[subprocess.Popen]) -> None:  # type: ignore[type-arg]
+    """SIGINT (py-spy writes its profile and ends its child on it; the services stop cleanly), then wait."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class Pipeline:
-    """Redis, the paper exchange and the four services for one benchmark session."""
+    """Redis, the paper exchange, the feed process and the four services for one benchmark session.
 
-    def __init__(self, redis_url: str, workdir: Path, markets: int = MARKETS) -> None:
+    Ingest reads the market channel from the feed (bench/feed.py) and everything else (Gamma discovery,
+    REST) from the paper exchange; the executor posts to the paper exchange. Ingest's freshness probes
+    are pushed out of the runs (the feed's books are not the exchange's, so a probe would call every
+    quiet token frozen)."""
+
+    def __init__(self, redis_url: str, workdir: Path, markets: int = MARKETS, profile: str | None = None,
+                 profile_dir: Path | None = None) -> None:
         self.redis_url, self.workdir, self.n_markets = redis_url, workdir, markets
         self.prefix = f"bench{uuid.uuid4().hex[:6]}:"
         self.exchange = None
+        self.feed: Feed | None = None
         self.processes: dict[str, subprocess.Popen] = {}  # type: ignore[type-arg]
         self.markets: list[dict] = []
         self.redis = redis.Redis.from_url(redis_url)
+        self.profile = profile
+        self.profile_path = (profile_dir or workdir) / f"{profile}.collapsed" if profile else None
 
     def __enter__(self) -> Self:
-        from eth_account import Account
-
         from paperexchange.server import PaperExchangeProcess
 
         self.exchange = PaperExchangeProcess("--admin", "--scenario", "none", "--no-default-markets",
@@ -243,48 +321,24 @@ class Pipeline:
             for i in range(self.n_markets):
                 self.markets.append(admin.post("/markets", json={
                     "question": f"bench market {i}", "min_order_size": 5, "tick_size": "0.01"}).json())
-            account = Account.create()
-            key_file = self.workdir / "executor.key"
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(account.key.hex())
-            admin.post("/fund", json={"address": account.address, "collateral": "10000000", "tokens": {},
-                                      "approve": True}).raise_for_status()
-        ws = url.replace("http://", "ws://", 1)
-        env = {**os.environ,
-               "POLYDESK_CLOB_URL": url, "POLYDESK_MARKET_WS_URL": f"{ws}/ws/market", "POLYDESK_USER_WS_URL": ws,
-               "POLYDESK_GAMMA_URL": f"{url}/gamma", "POLYDESK_DATA_API_URL": f"{url}/data-api",
-               "POLYDESK_RPC_URL": f"{url}/rpc", "POLYDESK_PRIVATE_KEY_FILE": str(key_file),
-               "POLYDESK_WALLET_ADDRESS": account.address, "POLYDESK_ACCOUNT_WALLET": account.address,
-               "POLYDESK_RECONCILE_WALLET_ADDRESS": account.address,
-               "POLYDESK_REDIS_URL": self.redis_url, "POLYDESK_STREAM_PREFIX": self.prefix,
-               "POLYDESK_STATE_DIR": str(self.workdir / "state"), "POLYDESK_LOG_DIR": str(self.workdir / "logs"),
-               "POLYDESK_LOG_LEVEL": "WARNING", "POLYDESK_DRY_RUN": "false", "POLYDESK_STRATEGIES": "bench",
-               "POLYDESK_DISCOVERY_MAX_MARKETS": str(max(1000, self.n_markets)),
-               "POLYDESK_DISCOVERY_PAGE_SIZE": "500",
-               "POLYDESK_MIN_LIQUIDITY_USD": "0", "POLYDESK_MIN_TIME_TO_RESOLUTION_SECS": '{"default": 0}',
-               "POLYDESK_DEDUP_WINDOW_SECS": "1", "POLYDESK_MAX_PER_MARKET_NOTIONAL_USD": "1000000",
-               "POLYDESK_MAX_DAILY_LOSS_USD": "1000000", "POLYDESK_MAX_TRADE_SIZE_USD": "1000"}
-        for name in ("POLYDESK_WATCHED_WALLETS", "POLYDESK_COPY_WALLETS", "POLYDESK_STRATEGY_SHARD"):
-            env.pop(name, None)
+            key_file, address = funded_key(admin, self.workdir)
+            # Arrival stamps on POST /order(s) without the exchange's own generator: a zero-length start.
+            admin.post("/bench/start", json={"markets": [self.markets[0]["condition_id"]], "rate": 1,
+                                             "seconds": 0}).raise_for_status()
+        self.feed = Feed(self.markets)
+        env = service_env(url, self.redis_url, self.prefix, self.workdir, key_file, address, self.n_markets)
+        env.update({"POLYDESK_MARKET_WS_URL": self.feed.url + "/ws/market", "POLYDESK_FRESHNESS_FLOOR_SECS": "3600",
+                    "POLYDESK_BOOK_STALE_AFTER_SECS": "3600"})
         (self.workdir / "logs").mkdir(exist_ok=True)
         for name in SERVICES:
-            log = open(self.workdir / f"{name}.log", "ab")
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"], stdout=log, stderr=log, start_new_session=True,
-                env={**env, "POLYDESK_INSTANCE": f"bench-{name}", "POLYDESK_METRICS_PORT": str(_free_port())})
-            log.close()
+            self.processes[name] = start_service(name, env, self.workdir,
+                                                 self.profile_path if name == self.profile else None)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(list(self.processes.values()))
+        if self.feed is not None:
+            self.feed.close()
         if self.exchange is not None:
             self.exchange.__exit__()
         with contextlib.suppress(Exception):
@@ -294,23 +348,70 @@ class Pipeline:
         self.redis.close()
 
     # ---- helpers ------------------------------------------------------------------------------------
-    def _entries(self, pattern: str, since_ms: int) -> list[tuple[bytes, dict]]:
+    def _keys(self, pattern: str) -> list[bytes]:
+        return [k for k in self.redis.scan_iter(match=self.prefix + pattern, count=1000)
+                if not k.endswith(b":dead") and self.redis.type(k) == b"stream"]
+
+    def _entries(self, pattern: str, since_ms: int, kinds: tuple[bytes, ...]) -> list[tuple[bytes, dict]]:
         rows = []
-        for key in self.redis.scan_iter(match=self.prefix + pattern, count=1000):
-            if key.endswith(b":dead"):
-                continue
-            for entry_id, fields in self.redis.xrange(key, min=f"{since_ms}-0"):
-                if b"data" in fields:
+        for key in self._keys(pattern):
+            for _, fields in self.redis.xrange(key, min=f"{since_ms}-0"):
+                if fields.get(b"type") in kinds and b"data" in fields:
                     rows.append((fields[b"type"], orjson.loads(fields[b"data"])))
         return rows
+
+    def _created_ns(self, pattern: str, since_ms: int, wanted: set[str]) -> tuple[dict[str, int], int]:
+        """created_ts_ns of the wanted message ids among a big stream's entries, read in pages without decoding
+        the others; and how many book deltas were read."""
+        found: dict[str, int] = {}
+        deltas = 0
+        for key in self._keys(pattern):
+            start = f"{since_ms}-0"
+            while True:
+                page = self.redis.xrange(key, min=start, count=5000)
+                for _, fields in page:
+                    if fields.get(b"type") != b"book_delta":
+                        continue
+                    deltas += 1
+                    data = fields[b"data"]
+                    at = data.find(b'"message_id":"') + 14
+                    if data[at:at + 32].decode() in wanted:
+                        found[data[at:at + 32].decode()] = orjson.loads(data)["envelope"]["created_ts_ns"]
+                if len(page) < 5000:
+                    break
+                last = page[-1][0].decode()
+                ms, seq = last.split("-")
+                start = f"{ms}-{int(seq) + 1}"
+        return found, deltas
+
+    def backlog(self) -> tuple[float, int]:
+        """(how far the slowest group reading an events stream is behind its newest entry, in ms; entries read
+        but not acknowledged). Both 0: every book change published so far is handled."""
+        lag_ms, pending = 0.0, 0
+        for key in self._keys("events:*"):
+            last = self.redis.xinfo_stream(key)["last-generated-id"]
+            newest = int(last.split(b"-")[0])
+            for group in self.redis.xinfo_groups(key):
+                pending += group["pending"]
+                if group["last-delivered-id"] != last:
+                    delivered = int(group["last-delivered-id"].split(b"-")[0])
+                    lag_ms = max(lag_ms, float(newest - delivered), 0.001)
+        return lag_ms, pending
 
     def alive(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
     def pids(self) -> dict[str, int]:
-        return {name: p.pid for name, p in self.processes.items()}
+        """The services' own pids (py-spy's child when profiled)."""
+        pids = {}
+        for name, p in self.processes.items():
+            pids[name] = p.pid
+            if name == self.profile:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    pids[name] = int(Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()[0])
+        return pids
 
-    def wait_ready(self, timeout: float = 90.0) -> int:
+    def wait_ready(self, timeout: float = 120.0) -> int:
         """Until ingest has published a snapshot of every token; returns that count."""
         deadline = time.monotonic() + timeout
         want = 2 * self.n_markets
@@ -318,75 +419,81 @@ class Pipeline:
         while time.monotonic() < deadline:
             if dead := self.alive():
                 raise RuntimeError(f"service(s) exited: {dead}; see {self.workdir}/*.log")
-            snapshots = len({d["token_id"] for kind, d in self._entries("events:*", 0) if kind == b"book_snapshot"})
+            snapshots = len({d["token_id"] for _, d in self._entries("events:*", 0, (b"book_snapshot",))})
             if snapshots >= want:
                 return snapshots
             time.sleep(0.5)
         raise RuntimeError(f"ingest published {snapshots} of {want} snapshots in {timeout:.0f}s")
 
-    def run(self, rate: float, seconds: float, trigger_every: int, drain_timeout: float = 30.0) -> PipelineRun:
-        """One generator run; waits for the orders to drain, then joins the records."""
-        url = self.exchange.url + "/_paper"  # type: ignore[union-attr]
+    def run(self, rate: float, seconds: float, trigger_every: int, drain_timeout: float = 60.0) -> PipelineRun:
+        """One feed run; samples the backlog meanwhile, waits for the pipeline to drain, joins the records."""
+        assert self.feed is not None and self.exchange is not None
         result = PipelineRun(rate, seconds)
         since_ms = int(time.time() * 1000)
-        with httpx.Client(base_url=url, timeout=60) as admin:
-            admin.post("/bench/reset").raise_for_status()
-            admin.post("/bench/start", json={
-                "markets": [m["condition_id"] for m in self.markets], "rate": rate, "seconds": seconds,
-                "trigger_every": trigger_every}).raise_for_status()
-            time.sleep(seconds)
-            while admin.get("/bench/status").json()["running"]:
-                time.sleep(0.2)
-            ended = time.monotonic()
-            last, stable_since = -1, time.monotonic()
-            while time.monotonic() - ended < drain_timeout:
-                status = admin.get("/bench/status").json()
-                if status["arrivals"] != last:
-                    last, stable_since = status["arrivals"], time.monotonic()
-                elif status["arrivals"] >= status["triggers"] or time.monotonic() - stable_since > 3:
-                    break
-                time.sleep(0.2)
-            result.drain_secs = max(0.0, stable_since - ended)
-            record = admin.get("/bench/record").json()
-        result.generated, result.generated_rate = record["changes"], record["rate"]
-        result.triggers, result.orders = len(record["trigger_ns"]), len(record["arrival_ns"])
-        self._join(result, record, since_ms)
+        admin = httpx.Client(base_url=self.exchange.url + "/_paper", timeout=60)
+        admin.post("/bench/reset").raise_for_status()
+        done: dict = {}
+        runner = threading.Thread(target=lambda: done.update(self.feed.run(rate, seconds, trigger_every)))  # type: ignore[union-attr]
+        runner.start()
+        began = time.monotonic()
+        while runner.is_alive():
+            runner.join(timeout=1.0)
+            result.backlog.append((time.monotonic() - began, *self.backlog()))
+        ended_ns = done["ended_ns"]
+        triggers = len(done["trigger_ns"])
+        while time.time_ns() - ended_ns < drain_timeout * 1e9:
+            if self.backlog() == (0.0, 0) and admin.get("/bench/status").json()["arrivals"] >= triggers:
+                break
+            time.sleep(0.02)
+        caught_up_ns = time.time_ns()
+        record = admin.get("/bench/record").json()
+        admin.close()
+        result.drain_secs = max(0.0, (caught_up_ns - ended_ns) / 1e9)
+        result.generated, result.generated_rate, result.build_secs = done["changes"], done["rate"], done["build_secs"]
+        result.triggers, result.orders = triggers, len(record["arrival_ns"])
+        self._join(result, done["trigger_ns"], record["arrival_ns"], since_ms)
+        for key in self._keys("events:*"):  # the run's book deltas are read: free Redis for the next run
+            self.redis.xtrim(key, maxlen=0, approximate=False)
         return result
 
-    def _join(self, result: PipelineRun, record: dict, since_ms: int) -> None:
-        deltas: dict[str, dict] = {}
-        published = 0
-        for kind, data in self._entries("events:*", since_ms):
-            if kind == b"book_delta":
-                published += 1
-                deltas[data["envelope"]["message_id"]] = data
-        result.events_published = published
-        intents = {d["envelope"]["message_id"]: d for k, d in self._entries("intents", since_ms)
-                   if k == b"order_intent"}
-        approved = [d for k, d in self._entries("approved_orders", since_ms) if k == b"approved_order"]
-        hashes = {d["client_order_id"]: d["order_id"] for k, d in self._entries("fills", since_ms)
-                  if k == b"order_update" and d.get("order_id") and d.get("client_order_id")}
-        hops: dict[str, list[int]] = {"exchange -> ingest (book change to BookDelta built)": [],
-                                      "ingest -> strategy (to OrderIntent built)": [],
-                                      "strategy -> risk (to ApprovedOrder built)": [],
-                                      "risk -> executor -> exchange (to order arrival)": []}
-        names = list(hops)
+    def _posted_ns(self) -> dict[str, int]:
+        posted: dict[str, int] = {}
+        for path in sorted((self.workdir / "logs").glob("events-*.jsonl")):
+            with open(path, "rb") as handle:
+                for line in handle:
+                    if b'"order_submitted"' in line:
+                        event = orjson.loads(line)
+                        if event.get("posted_ns"):
+                            posted[event["order_hash"]] = event["posted_ns"]
+        return posted
+
+    def _join(self, result: PipelineRun, trigger_ns: dict[str, int], arrivals: dict[str, list[int]],
+              since_ms: int) -> None:
+        intents = {d["envelope"]["message_id"]: d for _, d in self._entries("intents", since_ms, (b"order_intent",))}
+        approved = [d for _, d in self._entries("approved_orders", since_ms, (b"approved_order",))]
+        hashes = {d["client_order_id"]: d["order_id"] for _, d in self._entries("fills", since_ms, (b"order_update",))
+                  if d.get("order_id") and d.get("client_order_id")}
+        posted = self._posted_ns()
+        delta_ids = {i["envelope"]["causation_id"] for i in intents.values()}
+        delta_created, result.events_published = self._created_ns("events:*", since_ms, delta_ids)
+        hops: dict[str, list[int]] = {name: [] for name in HOPS}
         for order in approved:
-            if order.get("strategy") != "bench":
-                continue
             intent = intents.get(order["intent_id"])
-            delta = deltas.get(intent["envelope"]["causation_id"]) if intent else None
+            if order.get("strategy") != "bench" or intent is None:
+                continue
+            change_ns = trigger_ns.get(f"{intent['market']}|{intent['envelope']['source_ts_ns'] // 1_000_000}")
+            created = delta_created.get(intent["envelope"]["causation_id"])
             order_hash = hashes.get(order["client_order_id"])
-            if delta is None or order_hash is None:
+            if change_ns is None or created is None or order_hash is None:
                 continue
-            change_ns = record["trigger_ns"].get(f"{delta['market']}|{delta['envelope']['source_ts_ns'] // 1_000_000}")
-            arrival = record["arrival_ns"].get(order_hash)
-            if change_ns is None or arrival is None:
+            post, arrival = posted.get(order_hash), arrivals.get(order_hash)
+            if post is None or arrival is None:
                 continue
-            stamps = [change_ns, delta["envelope"]["created_ts_ns"], intent["envelope"]["created_ts_ns"],  # type: ignore[index]
-                      order["envelope"]["created_ts_ns"], arrival[0]]
-            for name, (a, b) in zip(names, itertools.pairwise(stamps), strict=True):
+            stamps = [change_ns, created, intent["envelope"]["created_ts_ns"], order["envelope"]["created_ts_ns"],
+                      post, arrival[0]]
+            for name, (a, b) in zip(HOPS, itertools.pairwise(stamps), strict=True):
                 hops[name].append(b - a)
+            result.to_post.append(post - change_ns)
             result.e2e.append(arrival[0] - change_ns)
         result.hops, result.joined = hops, len(result.e2e)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Sequence
 
 from services.executor import cancels, preflight, redeem
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 GROUP = "executor"
 DESK_STATUS_SECS = 1.0  # latency and venue errors into the health key (written every health_ttl_secs / 3)
 CANCEL_ALL_ATTEMPTS = 5
+USER_EVENTS_COMMIT_SECS = 0.05
 
 
 class Executor:
@@ -81,6 +83,8 @@ class Executor:
         )
         self.reconcile_now = asyncio.Event()
         self.redeemer: Redeemer | None = None  # auto-redeem (services.executor.redeem), when on
+        self.intake: list[ApprovedOrder] = []  # approvals of the batch being read, not recorded yet
+        self._user_group_open = False
 
     # ---- consumers ------------------------------------------------------------------------------
 
@@ -92,11 +96,10 @@ class Executor:
                     "approval_dropped", client_order_id=message.client_order_id, reason="kill switch on"
                 )
                 return ()
-            if self.store.add_approval(message):
-                self.submitter.wake.set()
-            else:
-                log.info("approval %s already known: not posted again", message.client_order_id)
-        elif isinstance(message, ApprovedBasket):
+            self.intake.append(message)  # recorded with the batch's others, before their acknowledgement
+            return ()
+        self.flush_intake()  # a cancel or basket after approvals in the same batch finds them recorded
+        if isinstance(message, ApprovedBasket):
             if self.gate.kill_switch:
                 self.ctx.events.emit("approval_dropped", basket_id=message.basket_id, reason="kill switch on")
                 return ()
@@ -104,6 +107,31 @@ class Executor:
         elif isinstance(message, ApprovedCancel):
             await self.cancel_approvals(message)
         return ()
+
+    def flush_intake(self) -> None:
+        """Record the approvals read so far as QUEUED, in one durable transaction (never one per approval);
+        the kill switch set meanwhile drops them instead."""
+        if not self.intake:
+            return
+        approvals, self.intake = self.intake, []
+        if self.gate.kill_switch:
+            for a in approvals:
+                self.ctx.events.emit(
+                    "approval_dropped", client_order_id=a.client_order_id, reason="kill switch on"
+                )
+            return
+        added = {a.client_order_id for a in self.store.add_approvals(approvals)}
+        for a in approvals:
+            if a.client_order_id not in added:
+                log.info("approval %s already known: not posted again", a.client_order_id)
+        if added:
+            self.submitter.wake.set()
+
+    async def before_ack(self) -> None:
+        """Consumer hook, after a batch's handlers and before its acknowledgement: what they wrote is on disk
+        (the approvals in one transaction, the rest with them)."""
+        self.flush_intake()
+        self.store.flush()
 
     async def on_control(self, delivery: Delivery) -> Sequence[Output]:
         message = delivery.message
@@ -130,6 +158,7 @@ class Executor:
         """The market's tick changed: approvals not posted yet are re-rounded in our favour (at post time,
         from `submitter.ticks`) or, when no price on the new grid is within their limit, refused now."""
         self.submitter.ticks.set(message.market, message.new_tick_size)
+        self.flush_intake()
         for row in self.store.approvals_in("QUEUED", "ACTIVE"):
             a = row.approval
             if a.market != message.market:
@@ -197,6 +226,7 @@ class Executor:
         """End the approvals not finished yet (all, or one market's): queued ones, and must-fill ones between
         phases (ACTIVE). Only QUEUED ones were ended before, so a must-fill walk resting on its phase timer
         posted its next phase right after a cancel, or after the kill switch was released."""
+        self.flush_intake()
         for row in self.store.approvals_in("QUEUED", "ACTIVE"):
             if market is None or row.approval.market == market:
                 self.store.set_approval(row.approval.client_order_id, state="DONE", outcome=outcome)
@@ -233,6 +263,7 @@ class Executor:
         while not self.ctx.stopping.is_set():
             try:
                 async for event in self.venue.user_events():
+                    self._group_briefly()
                     if isinstance(event, VenueOrder):
                         await self.reporter.on_order(event)
                     else:
@@ -245,6 +276,21 @@ class Executor:
                 return
             self.reconcile_now.set()
             await _sleep_unless(self.ctx.stopping, 1.0)
+
+    def _group_briefly(self) -> None:
+        """User-stream events arriving within USER_EVENTS_COMMIT_SECS share one commit: facts the venue keeps
+        (read again by hash after a crash), so they need not cost a fsync each."""
+        if self._user_group_open:
+            return
+        self._user_group_open = True
+        self.store.begin_group()
+
+        def end() -> None:
+            self._user_group_open = False
+            with contextlib.suppress(sqlite3.ProgrammingError):  # the store closed meanwhile (shutdown)
+                self.store.end_group()
+
+        asyncio.get_running_loop().call_later(USER_EVENTS_COMMIT_SECS, end)
 
     async def reconcile_loop(self) -> None:
         while not self.ctx.stopping.is_set():
@@ -295,8 +341,8 @@ class Executor:
             self.ctx.task("submitter", lambda: self.submitter.run(stopping)),
         ]
         consumers = [
-            self.ctx.consume(APPROVED_ORDERS, GROUP, self.on_approved),
-            self.ctx.consume(CONTROL, GROUP, self.on_control),
+            self.ctx.consume(APPROVED_ORDERS, GROUP, self.on_approved, before_ack=self.before_ack),
+            self.ctx.consume(CONTROL, GROUP, self.on_control, before_ack=self.before_ack),
         ]
         if self.redeemer is not None:
             redeemer = self.redeemer

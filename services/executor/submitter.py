@@ -307,12 +307,13 @@ class Submitter:
         if self.settings.executor_crash_after_post:  # TEST HOOK: die between the post and recording it
             os._exit(137)
         crashpoints.hit("after_post")
-        for result in results:
-            row, number = owners[result.order_hash]
-            try:  # one answer that cannot be recorded (Redis away for its report) leaves the others recorded
-                await self._record(row, number, result)
-            except Exception:  # the order stays as stored; the resolver and gap fill catch up
-                log.exception("recording the answer for %s failed", result.order_hash)
+        with self.store.group():  # the batch's answers in one commit (a crash here: resolved by hash)
+            for result in results:
+                row, number = owners[result.order_hash]
+                try:  # one answer that cannot be recorded (Redis away for its report) leaves the others recorded
+                    await self._record(row, number, result)
+                except Exception:  # the order stays as stored; the resolver and gap fill catch up
+                    log.exception("recording the answer for %s failed", result.order_hash)
 
     def _unresolved(self, hashes: list[str], outcome: str, reason: str, action: str) -> None:
         """These orders may exist on the venue: UNKNOWN until the venue shows, by hash, what became of them."""

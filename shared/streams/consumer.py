@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,9 @@ class ConsumerOptions:
     trim_interval_secs: float | None = 60.0  # None: this consumer never trims
     retain_secs: float = 3600.0
     start_id: str = "0"  # where a newly created group starts
+    # Awaited after a batch's handlers, before its acknowledgement: a handler that buffers its durable writes
+    # (the executor records a batch of approvals in one transaction) makes them here. Raising: no ack.
+    before_ack: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -201,6 +204,8 @@ class Consumer:
         for raw_id, fields in entries:
             entry_id = raw_id.decode()
             batch.append(await self._handle_one(entry_id, fields, counts.get(entry_id, 1)))
+        if self.options.before_ack is not None:
+            await self.options.before_ack()
         await self._commit(batch)
 
     async def _handle_one(
