@@ -20,11 +20,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal, Protocol
 
 import httpx
-from eth_abi.abi import encode as abi_encode
 from eth_account import Account
-from eth_keys import exceptions as eth_keys_exceptions
-from eth_keys import keys as eth_keys
-from eth_utils.crypto import keccak
 from polymarket import ApiKeyCreds, AsyncSecureClient
 from polymarket.environments import PRODUCTION, Environment
 from polymarket.errors import (
@@ -40,6 +36,7 @@ from polymarket.models.clob.orders import SignedOrder as SdkSignedOrder
 from polymarket.streams import UserSpec
 
 from services.executor import sdk_metadata
+from services.executor.order_hash import order_hash, recovers_to
 from shared.errors import (
     ConfigurationError,
     PolydeskError,
@@ -59,11 +56,6 @@ log = logging.getLogger(__name__)
 STANDARD_EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
 NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
 EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
-_ORDER_TYPE = (
-    "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,"
-    "uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"
-)
-_DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 DEFAULT_RESTART_WAIT_SECS = 2.0
 CENT = Decimal("0.01")
 MARKET_TAKER_UNIT = 100  # base units: a market order's taker amount has at most 4 decimals
@@ -207,73 +199,10 @@ class Venue(Protocol):
 # ---- hashing --------------------------------------------------------------------------------------------
 
 
-def order_hash(order: SdkSignedOrder, *, verifying_contract: str, chain_id: int, version: str = "2") -> str:
-    """The EIP-712 digest of a V2 order: the venue's order id, computed without asking the venue."""
-    domain = keccak(
-        abi_encode(
-            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [
-                keccak(_DOMAIN_TYPE.encode()),
-                keccak(b"Polymarket CTF Exchange"),
-                keccak(version.encode()),
-                chain_id,
-                verifying_contract,
-            ],
-        )
-    )
-    struct = keccak(
-        abi_encode(
-            [
-                "bytes32",
-                "uint256",
-                "address",
-                "address",
-                "uint256",
-                "uint256",
-                "uint256",
-                "uint8",
-                "uint8",
-                "uint256",
-                "bytes32",
-                "bytes32",
-            ],
-            [
-                keccak(_ORDER_TYPE.encode()),
-                order.salt,
-                order.maker,
-                order.signer,
-                int(order.token_id),
-                order.maker_amount,
-                order.taker_amount,
-                0 if order.side == "BUY" else 1,
-                order.signature_type,
-                order.timestamp,
-                bytes.fromhex(order.metadata[2:]),
-                bytes.fromhex(order.builder[2:]),
-            ],
-        )
-    )
-    return "0x" + keccak(b"\x19\x01" + domain + struct).hex()
-
-
 def market_buy_amount(size: Decimal, price: Decimal) -> Decimal:
     """pUSD a market BUY of `size` shares at most at `price` spends: the notional rounded down to the cent
     (a market order's maker amount has at most 2 decimals), so it never buys more than `size`."""
     return (size * price).quantize(CENT, rounding=ROUND_DOWN)
-
-
-def _recovers_to(digest_hex: str, signature_hex: str, address: str) -> bool:
-    signature = bytes.fromhex(signature_hex.removeprefix("0x"))
-    if len(signature) != 65:
-        return False
-    v = signature[64] - 27 if signature[64] >= 27 else signature[64]
-    try:
-        public = eth_keys.Signature(signature[:64] + bytes([v])).recover_public_key_from_msg_hash(
-            bytes.fromhex(digest_hex[2:])
-        )
-    except (eth_keys_exceptions.BadSignature, ValueError):
-        return False
-    return public.to_checksum_address().lower() == address.lower()
 
 
 def from_wire_body(body: dict[str, Any]) -> SdkSignedOrder:
@@ -472,7 +401,7 @@ class PolymarketVenue:
             return order_hash(native, verifying_contract=preferred, chain_id=self.chain_id)
         for contract, version in candidates:
             digest = order_hash(native, verifying_contract=contract, chain_id=self.chain_id, version=version)
-            if _recovers_to(digest, native.signature, native.signer):
+            if recovers_to(digest, native.signature, native.signer):
                 return digest
         raise Rejected("signed order matches no known exchange domain", "invalid_order")
 
