@@ -103,6 +103,9 @@ class ExecutorSettings(ServiceSettings):
         default=2, ge=1, description="consecutive failures that halt submission"
     )
     post_batch_max: int = Field(default=15, ge=1, le=15, description="orders per POST /orders")
+    posts_in_flight: int = Field(
+        default=4, ge=1, le=16, description="POSTs under way at once (the next batch is signed meanwhile)"
+    )
     submit_timeout_secs: float = Field(
         default=10.0, gt=0, description="past this the post's outcome is UNKNOWN"
     )

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Coroutine
 from decimal import Decimal
 from typing import Any
 
@@ -95,14 +96,28 @@ class Submitter:
         ]
         if time.monotonic() < self.post_only_until:
             ready = [a for a in ready if a.approval.post_only]
-        for chunk in iter_chunks(ready, self.settings.post_batch_max):
-            if not self.gate.open:
-                return
-            await self._submit(chunk)
+        # The next batch is signed and committed while earlier ones are on the wire (posts_in_flight at most):
+        # each order is still committed before its own POST, and the venue's answer time is not ours.
+        posting: set[asyncio.Task[None]] = set()
+        try:
+            for chunk in iter_chunks(ready, self.settings.post_batch_max):
+                if not self.gate.open:
+                    return
+                post = await self._submit(chunk)
+                if post is None:
+                    continue
+                posting.add(asyncio.create_task(post))
+                if len(posting) >= self.settings.posts_in_flight:
+                    done, posting = await asyncio.wait(posting, return_when=asyncio.FIRST_COMPLETED)
+                    _reap(done)
+        finally:
+            if posting:
+                _reap((await asyncio.wait(posting))[0])
 
     # ---- one batch ------------------------------------------------------------------------------
 
-    async def _submit(self, approvals: list[ApprovalRow]) -> None:
+    async def _submit(self, approvals: list[ApprovalRow]) -> Coroutine[Any, Any, None] | None:
+        """Sign the batch's orders and commit them (one transaction); returns their POST, still to await."""
         prepared: list[tuple[ApprovalRow, int, SignedOrder]] = []
         for row in approvals:
             try:  # one approval that cannot be signed (a bad size, an SDK error) never holds up the others
@@ -114,11 +129,11 @@ class Submitter:
             if signed is not None:
                 prepared.append((row, *signed))
         if not prepared:
-            return
+            return None
         crashpoints.hit("after_sign")
         self.store.add_pending([(self._row(r, n, s), s.body) for r, n, s in prepared])  # + approvals ACTIVE
         crashpoints.hit("after_save")
-        await self._post([s for _, _, s in prepared], {s.order_hash: (r, n) for r, n, s in prepared})
+        return self._post([s for _, _, s in prepared], {s.order_hash: (r, n) for r, n, s in prepared})
 
     async def _prepare(self, row: ApprovalRow) -> tuple[int, SignedOrder] | None:
         """Sign the approval's next phase; None when it has none, or an earlier order is not final yet."""
@@ -247,13 +262,20 @@ class Submitter:
             return f"rejected: not on the venue after {self.store.posts(order.order_hash)} posts of the same order"
         return None
 
-    async def _post(self, batch: list[SignedOrder], owners: dict[str, tuple[ApprovalRow, int]]) -> None:
+    def _post(
+        self, batch: list[SignedOrder], owners: dict[str, tuple[ApprovalRow, int]]
+    ) -> Coroutine[Any, Any, None]:
+        """The batch's POST, to await; its orders count as in flight from now (the resolver leaves them be)."""
         hashes = {s.order_hash for s in batch}
         self.in_flight |= hashes
-        try:
-            await self._post_batch(batch, owners)
-        finally:
-            self.in_flight -= hashes
+
+        async def post() -> None:
+            try:
+                await self._post_batch(batch, owners)
+            finally:
+                self.in_flight -= hashes
+
+        return post()
 
     async def _post_batch(self, batch: list[SignedOrder], owners: dict[str, tuple[ApprovalRow, int]]) -> None:
         now_ns = time.time_ns()
@@ -541,6 +563,13 @@ class Submitter:
         for task in list(self.waiting.values()):
             task.cancel()
         await asyncio.gather(*self.waiting.values(), return_exceptions=True)
+
+
+def _reap(done: set[asyncio.Task[None]]) -> None:
+    """A batch's POST that raised is logged; its orders stay PENDING for the resolver (never signed again)."""
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("posting a batch failed; its orders are resolved by hash", exc_info=error)
 
 
 __all__ = ["NEXT_PHASE_CODES", "Rejected", "Submitter"]
