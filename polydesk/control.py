@@ -9,15 +9,23 @@ import getpass
 import json
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from services.risk.killswitch import status_key
-from services.strategy.approvals import VerdictStore, refusal
-from shared.messages import CancelAllRequested, Envelope, KillSwitchCommand, VerdictDecision, VerdictState
-from shared.streams import CONTROL, SIGNALS, Bus
+from shared.approvals import VerdictAnswer, request_verdict_decision
+from shared.messages import CancelAllRequested, Envelope, KillSwitchCommand
+from shared.streams import CONTROL, Bus
+
+__all__ = [
+    "VerdictAnswer",
+    "cli_actor",
+    "kill_switch_status",
+    "request_cancel_all",
+    "request_kill_switch",
+    "request_verdict_decision",
+]
 
 
 def cli_actor() -> str:
@@ -56,49 +64,3 @@ async def request_cancel_all(
     return await bus.publish(
         CONTROL, CancelAllRequested(envelope=Envelope.new(producer), reason=reason, market=market)
     )
-
-
-@dataclass(frozen=True)
-class VerdictAnswer:
-    """What became of a decision asked for: `state` once strategy applied it (None: not confirmed within the
-    wait), or `refused` with the reason a person reads."""
-
-    verdict_id: str
-    state: VerdictState | None = None
-    refused: str | None = None
-    entry_id: str | None = None
-
-
-async def request_verdict_decision(
-    bus: Bus,
-    store: VerdictStore,
-    verdict_id: str,
-    *,
-    approve: bool,
-    actor: str,
-    reason: str,
-    wait_secs: float,
-    producer: str = "cli",
-) -> VerdictAnswer:
-    """Approve or reject a held verdict: refused at once when it is unknown, decided or expired; else a
-    VerdictDecision on `signals` for the strategy worker holding it, and a wait for its new state."""
-    why = refusal(await store.get(verdict_id), verdict_id, approve=approve, now=time.time())
-    if why is not None:
-        return VerdictAnswer(verdict_id, refused=why)
-    decision = VerdictDecision(
-        envelope=Envelope.new(producer), verdict_id=verdict_id, approve=approve, actor=actor, reason=reason
-    )
-    entry_id = await bus.publish(SIGNALS, decision)
-    wanted = VerdictState.APPROVED if approve else VerdictState.REJECTED
-    deadline = time.monotonic() + wait_secs
-    while True:
-        verdict = await store.get(verdict_id)
-        if verdict is not None and verdict.state != VerdictState.PENDING:
-            if verdict.state == wanted and verdict.decision_id == decision.envelope.message_id:
-                return VerdictAnswer(verdict_id, state=verdict.state, entry_id=entry_id)
-            # Expired (or decided by someone else) before strategy applied this decision.
-            why = refusal(verdict, verdict_id, approve=approve, now=time.time())
-            return VerdictAnswer(verdict_id, state=verdict.state, refused=why, entry_id=entry_id)
-        if time.monotonic() >= deadline:
-            return VerdictAnswer(verdict_id, entry_id=entry_id)
-        await asyncio.sleep(0.1)

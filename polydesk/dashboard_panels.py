@@ -22,6 +22,7 @@ _HIDDEN_HEALTH = {
     "pnl_realized_usd",
     "pnl_unrealized_usd",
     "exposure_usd",
+    "max_daily_loss_usd",
     "tick_to_order_ms",
     "venue_errors",
 }

@@ -34,6 +34,7 @@ from polydesk.preflight import check_layers, effective_environ
 from polydesk.runs import RunDir, clear_runs, new_run, write_private
 from polydesk.settings import SERVICES, UpSettings
 from polydesk.supervisor import Supervisor
+from services.notifier.config import NotifierSettings
 from shared import acl
 from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
@@ -280,6 +281,10 @@ async def _supervise(
     ).items():
         supervisor.add_service(name, {**env, **users.get(name, {})})
     api_line = _add_api(supervisor, settings, url, paper, extra, users)
+    if load_settings(NotifierSettings).configured:  # Telegram or a webhook is set: tell a person
+        metrics_port = free_port() if paper is not None else None
+        env = child_env(url, "local-notifier", {**(paper.env() if paper else {}), **extra}, metrics_port)
+        supervisor.add_service("notifier", {**env, **users.get("notifier", {})})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -563,6 +568,7 @@ def main(argv: list[str]) -> int:
         layers, _ = preflight(settings, ports)
         if settings.up_api:
             load_settings(ApiSettings)  # a bad API setting stops `up` here, not the API child in a loop
+        load_settings(NotifierSettings)
     except ConfigurationError as error:
         print(f"polydesk up: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import sys
 
 from polydesk.common import cli_redis, settings_or_none
 from polydesk.control import cli_actor, request_verdict_decision
-from services.strategy.approvals import VerdictStore
+from shared.approvals import VerdictStore
 from shared.config import ServiceSettings
 from shared.redis_conn import connect
 from shared.streams import Bus

@@ -66,11 +66,14 @@ SERVICE_COMMANDS = (
     "+script|exists",
 )
 CLI_EXTRA_COMMANDS = ("+scan", "+type", "+ttl")  # `polydesk dash` lists the health keys
+EXTRA_COMMANDS = {"notifier": ("+scan",)}  # it finds risk's health key
 
 # Keys a service keeps besides its streams (after the prefix).
 OWN_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest:trades_seen:*",),
-    "strategy": ("approvals:*",),  # verdicts held for approval (services/strategy/approvals.py)
+    "strategy": ("approvals:*",),  # verdicts held for approval (shared/approvals.py)
+    # risk's health key (its reported PnL), its own warned-levels and button offset, the held verdicts
+    "notifier": ("health:risk:*", "notifier:*", "approvals:*"),
     "risk": ("risk:kill_switch",),
     "executor": ("fills:reported",),
 }
@@ -104,7 +107,9 @@ def service_keys(service: str) -> tuple[str, ...]:
 
 
 def users() -> tuple[UserSpec, ...]:
-    out = [UserSpec(s, service_keys(s), SERVICE_COMMANDS) for s in topology.SERVICES]
+    out = [
+        UserSpec(s, service_keys(s), SERVICE_COMMANDS + EXTRA_COMMANDS.get(s, ())) for s in topology.SERVICES
+    ]
     cli_keys = (
         *(_stream_pattern(s.name) for s in topology.STREAMS),
         "*:dead",

@@ -35,6 +35,7 @@ SETTINGS_CLASSES: tuple[str, ...] = (
     "services.executor.config:ExecutorSettings",
     "polydesk.settings:UpSettings",
     "polydesk.api.settings:ApiSettings",
+    "services.notifier.config:NotifierSettings",
 )
 
 # Names used by tooling around polydesk rather than by a settings class: the .env location, and the Redis
@@ -42,7 +43,7 @@ SETTINGS_CLASSES: tuple[str, ...] = (
 # the services (and the tests start them as subprocesses with that environment).
 EXTRA_KNOWN_NAMES = frozenset({"POLYDESK_ENV_FILE", "POLYDESK_TEST_REDIS_URL"})
 
-DEFAULT_METRICS_PORTS = {"ingest": 9101, "strategy": 9102, "risk": 9103, "executor": 9104}
+DEFAULT_METRICS_PORTS = {"ingest": 9101, "strategy": 9102, "risk": 9103, "executor": 9104, "notifier": 9105}
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SHARD_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")

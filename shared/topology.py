@@ -14,6 +14,8 @@ from shared.streams.base import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, SIGNAL
 SHARD = "<shard>"
 CLI = "cli"  # the `polydesk` commands (kill-switch, signal, redeem, approve) and the control API
 OUTSIDE = "outside"  # processes outside polydesk (e.g. a forecaster posting verdicts)
+# The notifier (services/notifier/) reads fills, control and verdicts in its own group and writes only a
+# verdict decision from a Telegram button.
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ STREAMS: tuple[StreamSpec, ...] = (
     ),
     StreamSpec(
         SIGNALS,
-        (OUTSIDE, CLI),
+        (OUTSIDE, CLI, "notifier"),
         {f"strategy:{SHARD}": "strategy"},
         ("external_signal", "verdict_decision"),
         "external verdicts: market, fair probability, source, expiry; a person's approval or rejection of a held one",
@@ -73,14 +75,14 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec(
         FILLS,
         ("executor", CLI),
-        {"risk": "risk", f"strategy:{SHARD}": "strategy"},
+        {"risk": "risk", f"strategy:{SHARD}": "strategy", "notifier": "notifier"},
         ("order_update", "fill", "position_redeemed"),
         "order updates and fills with trade status; redemptions",
     ),
     StreamSpec(
         CONTROL,
         ("risk", "ingest", CLI),
-        {"executor": "executor", "risk": "risk"},
+        {"executor": "executor", "risk": "risk", "notifier": "notifier"},
         (
             "kill_switch_command",
             "kill_switch_changed",
@@ -96,13 +98,13 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec(
         VERDICTS,
         ("strategy",),
-        {},
+        {"notifier": "notifier"},
         ("verdict_pending", "verdict_decided"),
         "verdicts held for a person's approval (POLYDESK_VERDICT_APPROVAL=manual) and how each ended",
     ),
 )
 
-SERVICES = ("ingest", "strategy", "risk", "executor")
+SERVICES = ("ingest", "strategy", "risk", "executor", "notifier")
 
 
 def stream(name: str) -> StreamSpec:

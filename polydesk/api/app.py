@@ -25,7 +25,7 @@ from polydesk.api.auth import BearerAuth, actor
 from polydesk.api.settings import ApiSettings
 from polydesk.dashboard import DashboardState, collect
 from services.risk.config import RiskSettings
-from services.strategy.approvals import VerdictStore
+from shared.approvals import VerdictStore
 from shared.logging import EventLog
 from shared.messages import Fill
 from shared.streams import FILLS, Bus

@@ -180,6 +180,7 @@ class RiskService:
             pnl_realized_usd=str(realized.quantize(micro)),
             pnl_unrealized_usd=str(unrealized.quantize(micro)),
             exposure_usd=str(exposure.quantize(micro)),
+            max_daily_loss_usd=str(self.settings.max_daily_loss_usd),
             dry_run=self.settings.dry_run,
         )
         metrics.RISK_DRY_RUN.set(int(self.settings.dry_run))

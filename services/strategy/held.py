@@ -13,8 +13,8 @@ import datetime as dt
 import logging
 import time
 
-from services.strategy.approvals import HeldVerdict, VerdictStore, refusal
 from services.strategy.engine import Engine, SignalDecision, message_time
+from shared.approvals import HeldVerdict, VerdictStore, refusal
 from shared.lifecycle import ServiceContext
 from shared.messages import (
     Envelope,

@@ -20,7 +20,15 @@ pytestmark = pytest.mark.integration
 
 
 def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, tmp_path, quiet_exchange):
+    """Also the control API and, with a webhook set, the notifier: a kill switch tripped through the API
+    reaches risk, and its change reaches the webhook."""
+    import httpx
+
+    from tests.notifier.fake_bot_api import FakeBotApi
+
+    hook = FakeBotApi("unused").__enter__()
     env = service_env(redis_url, prefix, tmp_path, POLYDESK_SHUTDOWN_GRACE_SECS="5",
+                      POLYDESK_WEBHOOK_URL=f"{hook.url}/hook", POLYDESK_NOTIFY_BATCH_SECS="0.5",
                       **paper_env(quiet_exchange.url, quiet_exchange.ws_url))
     env.pop("POLYDESK_METRICS_PORT")
     env.pop("POLYDESK_INSTANCE")
@@ -38,14 +46,22 @@ def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, t
         token = (tmp_path / "state" / "api-token")
         status = eventually(lambda: _api_status(url, token), timeout=30, interval=0.2)
         assert status["mode"] == "DRY RUN" and status["kill_switch"]["state"] == "off"
+        eventually(lambda: health("notifier", env, os.getcwd()) == 0, timeout=30, interval=0.2)
+        tripped = httpx.post(f"{url}/kill-switch", json={"active": True, "reason": "from the phone"},
+                             headers={"Authorization": f"Bearer {token.read_text()}"}, timeout=30)
+        assert tripped.status_code == 200 and tripped.json()["state"] == "on"
+        told = eventually(lambda: [b for _, b in hook.webhooks if b"kill switch TRIPPED: from the phone" in b],
+                          timeout=30, interval=0.2)
+        assert b"api:token-" in told[0]  # the actor who asked
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
+        hook.__exit__()
     assert process.returncode == 0, err
     assert "running ingest, strategy, risk, executor" in "".join(first)
     events = read_events(sorted((tmp_path / "logs").glob("events-*.jsonl")))
     clean = {e["service"] for e in events if e["type"] == "shutdown_clean"}
-    assert clean == {"ingest", "strategy", "risk", "executor"}
+    assert clean == {"ingest", "strategy", "risk", "executor", "notifier"}
 
 
 def _api_status(url, token_file):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from polydesk.control import request_verdict_decision
-from services.strategy.approvals import VerdictStore
+from shared.approvals import VerdictStore
 from shared.logging import read_events
 from shared.messages import Envelope, OrderIntent, VerdictDecided, VerdictPending, VerdictState, decode
 from shared.streams import SIGNALS, VERDICTS, Bus, Output, events_stream

@@ -53,5 +53,10 @@ def test_the_services_read_with_the_groups_the_topology_declares():
     assert topology.inputs_of("strategy") == {"events:<shard>": (strategy_group,), "signals": (strategy_group,),
                                               "fills": (strategy_group,)}
     assert topology.inputs_of("ingest") == {}
+    from services.notifier.service import GROUP as NOTIFIER_GROUP
+
+    assert topology.inputs_of("notifier") == {"fills": (NOTIFIER_GROUP,), "control": (NOTIFIER_GROUP,),
+                                              "verdicts": (NOTIFIER_GROUP,)}
+    assert topology.outputs_of("notifier") == ("signals",)
     assert topology.outputs_of("strategy") == ("intents", "verdicts")
     assert set(topology.outputs_of("ingest")) == {"events:<shard>", "control"}

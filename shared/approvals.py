@@ -5,17 +5,23 @@ of the pending ones by expiry (`approvals:pending`).
 Every change of state is one Lua script: a verdict leaves `pending` exactly once, to approved, rejected or
 expired, whoever asks first (a worker's expiry sweep, a decision arriving late). An approval at or after the
 expiry turns the verdict expired instead, and the caller is told so.
+
+A decision is asked for with `request_verdict_decision` (the control API, `polydesk approve/reject` and the
+notifier's buttons): refused at once when it cannot be taken, else a VerdictDecision on `signals` that the
+strategy worker holding the verdict applies (services/strategy/held.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from shared.messages import ExternalSignal, VerdictState
+from shared.messages import Envelope, ExternalSignal, VerdictDecision, VerdictState
+from shared.streams import SIGNALS, Bus
 
 KEY_PREFIX = "approvals:"
 PENDING_KEY = KEY_PREFIX + "pending"
@@ -192,3 +198,49 @@ def refusal(verdict: HeldVerdict | None, verdict_id: str, *, approve: bool, now:
         by = f" by {verdict.decided_by}" if verdict.decided_by else ""
         return f"verdict {verdict_id} was already {verdict.state.value}{by}"
     return None
+
+
+@dataclass(frozen=True)
+class VerdictAnswer:
+    """What became of a decision asked for: `state` once strategy applied it (None: not confirmed within the
+    wait), or `refused` with the reason a person reads."""
+
+    verdict_id: str
+    state: VerdictState | None = None
+    refused: str | None = None
+    entry_id: str | None = None
+
+
+async def request_verdict_decision(
+    bus: Bus,
+    store: VerdictStore,
+    verdict_id: str,
+    *,
+    approve: bool,
+    actor: str,
+    reason: str,
+    wait_secs: float,
+    producer: str = "cli",
+) -> VerdictAnswer:
+    """Approve or reject a held verdict: refused at once when it is unknown, decided or expired; else a
+    VerdictDecision on `signals` for the strategy worker holding it, and a wait for its new state."""
+    why = refusal(await store.get(verdict_id), verdict_id, approve=approve, now=time.time())
+    if why is not None:
+        return VerdictAnswer(verdict_id, refused=why)
+    decision = VerdictDecision(
+        envelope=Envelope.new(producer), verdict_id=verdict_id, approve=approve, actor=actor, reason=reason
+    )
+    entry_id = await bus.publish(SIGNALS, decision)
+    wanted = VerdictState.APPROVED if approve else VerdictState.REJECTED
+    deadline = time.monotonic() + wait_secs
+    while True:
+        verdict = await store.get(verdict_id)
+        if verdict is not None and verdict.state != VerdictState.PENDING:
+            if verdict.state == wanted and verdict.decision_id == decision.envelope.message_id:
+                return VerdictAnswer(verdict_id, state=verdict.state, entry_id=entry_id)
+            # Expired (or decided by someone else) before strategy applied this decision.
+            why = refusal(verdict, verdict_id, approve=approve, now=time.time())
+            return VerdictAnswer(verdict_id, state=verdict.state, refused=why, entry_id=entry_id)
+        if time.monotonic() >= deadline:
+            return VerdictAnswer(verdict_id, entry_id=entry_id)
+        await asyncio.sleep(0.1)
