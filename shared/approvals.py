@@ -173,9 +173,11 @@ class VerdictStore:
             decision_id=fields.get("decision_id", ""),
         )
 
-    async def pending(self) -> list[HeldVerdict]:
-        """Every verdict still pending, soonest expiry first."""
-        ids = [_text(i) for i in await self.redis.zrange(self.pending_key, 0, -1)]
+    async def pending(self, now: float | None = None) -> list[HeldVerdict]:
+        """Every verdict that can still be decided, soonest expiry first (one past its expiry that no worker
+        has swept yet is not: it can no longer be approved)."""
+        now = time.time() if now is None else now
+        ids = [_text(i) for i in await self.redis.zrangebyscore(self.pending_key, f"({now!r}", "+inf")]
         found = [await self.get(i) for i in ids]
         return [v for v in found if v is not None and v.state == VerdictState.PENDING]
 

@@ -239,7 +239,7 @@ async def fills(request: Request) -> JSONResponse:
         }
         for f in latest.values()
     ]
-    state = await collect(bus, recent=0, order_scan=0)
+    state = await collect(bus, recent=1, order_scan=1)  # only the services' reports are read here
     return JSONResponse({"fills": rows, "pnl_today": _pnl(state)})
 
 

@@ -18,6 +18,7 @@ from shared.logging import EventLog, read_events
 from shared.streams import CONTROL, INTENTS
 from tests.helpers import eventually
 from tests.risk.helpers import intent
+from tests.polydesk.test_positions import db_path  # noqa: F401 - fixture
 from tests.risk.test_service import decision_for, publish_market, risk_process  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
@@ -184,3 +185,36 @@ def test_polydesk_api_serves_with_a_generated_token_that_never_reaches_a_log(tmp
     assert token not in line + output
     logged = "".join(p.read_text() for p in (tmp_path / "logs").glob("*"))
     assert "api_call" in logged and token not in logged
+
+
+async def test_positions_come_from_risks_ledger_and_an_unknown_venue_stays_unknown(bus, tmp_path, prefix,
+                                                                                     db_path):  # noqa: F811
+    from services.risk.config import RiskSettings
+
+    risk = RiskSettings(_env_file=None, stream_prefix=prefix, state_dir=tmp_path / "state", risk_db_path=db_path)
+    events = EventLog(tmp_path / "logs", "api")
+    app = build_app(ApiContext(_settings(tmp_path, prefix), bus, events, risk), TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        answer = await client.get("/positions")
+    assert answer.status_code == 200
+    report = answer.json()
+    assert [(t["settled"], t["provisional"]) for t in report["tokens"]] == [("20", "0"), ("0", "10")]
+    assert report["cash_venue"] is None and report["venue_errors"] == ["venue not configured"]
+    no_risk = build_app(ApiContext(_settings(tmp_path, prefix), bus, events, None, "POLYDESK_X: bad"), TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=no_risk), base_url="http://api",
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        refused = await client.get("/positions")
+    assert refused.status_code == 503 and refused.json() == {"error": "risk settings: POLYDESK_X: bad"}
+
+
+async def test_todays_fills_each_at_its_newest_status(api, bus):
+    from shared.streams import FILLS
+    from tests.risk.helpers import fill
+
+    for trade, status in (("t1", m.TradeStatus.MATCHED), ("t2", m.TradeStatus.MATCHED),
+                          ("t1", m.TradeStatus.CONFIRMED)):
+        await bus.publish(FILLS, fill(trade, status))
+    answer = (await api.get("/fills")).json()
+    assert sorted((f["trade_id"], f["status"]) for f in answer["fills"]) == [("t1", "CONFIRMED"), ("t2", "MATCHED")]
+    assert answer["pnl_today"]["realized_usd"] == "unknown"  # risk is not running: not a guess of 0
