@@ -350,6 +350,8 @@ def _ledger(records: Records, counts: dict[str, int], problems: list[str]) -> No
         problems.append(f"risk's ledger differs from the exchange: {difference}")
     if result.get("cash_difference"):
         problems.append(f"risk's cash differs from the exchange: {result['cash_difference']}")
+    if result.get("diagnosis"):
+        problems.append("which fills: " + "\n".join(result["diagnosis"]))
     if result.get("provisional"):
         problems.append(f"risk's ledger still holds provisional shares at the end: {result['provisional']}")
     counts["ledger positions checked"] = int(result.get("positions_checked", 0))

@@ -42,6 +42,7 @@ from polydesk.settings import SERVICES
 from polydesk.supervisor import Supervisor
 from polydesk.up import child_env
 from services.risk.reconcile import read_venue
+from shared.ledger_store import SqliteLedgerStore, open_readonly
 from shared.logging import EventLog, read_events
 from shared.redis_conn import EmbeddedRedis, connect, free_port, start_embedded
 from shared.streams import APPROVED_ORDERS, FILLS, INTENTS, Bus
@@ -412,7 +413,37 @@ class Chaos(Mischief):
         result = report(ledger, venue)
         result["pending_cash"] = str(ledger.pending_cash_usd)
         result["provisional"] = {p.token_id: str(p.provisional) for p in ledger.positions if p.provisional}
+        differing = sorted({d["token_id"] for d in result["position_differences"]})
+        if differing:
+            result["diagnosis"] = self._diagnosis(differing)
         return result
+
+    def _diagnosis(self, token_ids: list[str]) -> list[str]:
+        """For a token whose ledger differs from the venue: every part risk booked beside every trade the
+        exchange reports for our orders in it, so a failed run says which fill went wrong."""
+        db = open_readonly(self.tmp / "state" / "risk.sqlite")
+        try:
+            store = SqliteLedgerStore(db)
+            ours = {o["id"]: o for o in self._our_orders()}
+            trades = self._exchange("/trades")
+            lines = []
+            for token in token_ids:
+                parts, entries = store.token_items(token)
+                lines.append(f"token {token[:12]}…: ledger parts")
+                lines += [f"  {p.trade_id} {p.order_id[:12]} {p.side} {p.size}@{p.price} "
+                          f"{sorted(s.value for s in p.statuses)}" for p in parts]
+                lines += [f"  entry {e.kind.value} {e.shares} {e.usd} {e.ref}" for e in entries]
+                lines.append("  exchange trades of our orders")
+                for t in trades:
+                    makers = [m for m in t.get("maker_orders", []) if m.get("order_id") in ours]
+                    taker = t.get("taker_order_id") in ours
+                    if (taker and t.get("asset_id") == token) or any(m.get("asset_id") == token for m in makers):
+                        lines.append(f"  {t['id']} {t.get('status')} taker={t.get('taker_order_id', '')[:12]}"
+                                     f"{'(ours)' if taker else ''} {t.get('side')} {t.get('size')}@{t.get('price')}"
+                                     f" makers={[(m['order_id'][:12], m.get('matched_amount')) for m in makers]}")
+            return lines
+        finally:
+            db.close()
 
     async def close(self) -> None:
         for supervisor in self.supervisors.values():
