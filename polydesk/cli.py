@@ -82,7 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name, function_name, _ = SUBCOMMANDS[name]
     function = getattr(importlib.import_module(module_name), function_name)
-    return int(function(rest) or 0)
+    try:
+        return int(function(rest) or 0)
+    except Exception as error:
+        from redis.exceptions import RedisError  # here: the dispatcher itself stays light
+
+        if not isinstance(error, RedisError):
+            raise
+        # A command run beside a pipeline that stopped, or pointed at the wrong Redis: one line, no traceback.
+        # redis-py's messages name host and port, never the password.
+        print(f"polydesk {name}: Redis is not reachable: {_one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

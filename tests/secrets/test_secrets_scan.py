@@ -102,7 +102,10 @@ class Run:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "polydesk", "up", "--duration", str(DURATION_SECS)], cwd=self.root, env=self.env,
+            # The test stops the run itself (SIGTERM, as systemd would) once every command ran against it; the
+            # duration is only a backstop, so a slow machine cannot end the run under the commands.
+            [sys.executable, "-m", "polydesk", "up", "--duration", str(4 * DURATION_SECS)], cwd=self.root,
+            env=self.env,
             stdout=open(self.root / "up.stdout", "wb"), stderr=open(self.root / "up.stderr", "wb"),  # noqa: SIM115
             start_new_session=True)
 
@@ -330,7 +333,10 @@ def test_no_secret_leaves_a_pipeline_run(tmp_path):
             for (name, what), future in futures.items():
                 by_name[name].captured[what] = future.result()
         for run in runs:
-            run.process.wait(timeout=DURATION_SECS + 60)
+            assert run.process.poll() is None, f"run {run.name} ended before the commands were run against it"
+            run.process.send_signal(signal.SIGTERM)  # up stops its services in order, as on a duration's end
+        for run in runs:
+            run.process.wait(timeout=60)
         argv.append(_argv_of_every_process())
     finally:
         for run in runs:
