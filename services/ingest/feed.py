@@ -158,6 +158,24 @@ class Feed:
 
     async def on_frame(self, raw: str | bytes) -> None:
         """Decode, apply and publish one frame (all its messages in one atomic publish)."""
+        outputs, resyncs = await self._apply_frame(raw)
+        await self._publish(outputs)
+        for need in resyncs:
+            self.request_resync(need.asset_id, need.reason)
+
+    async def on_frames(self, raws: list[str | bytes]) -> None:
+        """Frames read while the previous ones were published: each applied in order, then all their messages
+        in one atomic publish (one Redis round trip for the batch, not one per frame)."""
+        outputs: list[Output] = []
+        for raw in raws:
+            made, needs = await self._apply_frame(raw)
+            outputs += made
+            for need in needs:  # at once: the next frames' deltas of that token are held for its snapshot
+                self.request_resync(need.asset_id, need.reason)
+        await self._publish(outputs)
+
+    async def _apply_frame(self, raw: str | bytes) -> tuple[list[Output], list[NeedsResync]]:
+        """Decode and apply one frame; the bus messages it makes (book states included) and its resyncs."""
         self.counts["frames"] += 1
         self.books.counters["frames"] += 1
         metrics.INGEST_FRAMES.inc()
@@ -165,7 +183,7 @@ class Feed:
             decoded = decode_market_frame_tolerant(raw)
         except MarketFrameError as error:
             await self._malformed(error.reason, raw)
-            return
+            return [], []
         for item in decoded.unknown:  # a new event type: counted and logged once, the rest goes on
             CHANGES.unknown_event("market", item)
         for item, reason in decoded.invalid:  # out of the venue's domain (a tick of 0...): refused alone
@@ -183,9 +201,7 @@ class Feed:
             resyncs += [o for o in outcomes if isinstance(o, NeedsResync)]
             outputs += made
             changed += outcomes
-        await self._publish(outputs + self.status_outputs(changed))
-        for need in resyncs:
-            self.request_resync(need.asset_id, need.reason)
+        return outputs + self.status_outputs(changed), resyncs
 
     async def _one(
         self, message: MarketMessage, raw: str | bytes, now: float

@@ -67,6 +67,7 @@ class Ingest:
             ),
             on_connect=self.feed.on_connect,
             on_disconnect=self.feed.on_disconnect,
+            on_frames=self.feed.on_frames,
         )
         self.feed.connection_peers = self.ws.peers_of
         self.feed.on_frozen = self.ws.replace_connection_of

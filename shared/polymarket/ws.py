@@ -29,6 +29,11 @@ PING = "PING"
 PONG = "PONG"
 
 FrameHandler = Callable[[str | bytes], Awaitable[None]]
+# Frames read while the previous ones were handled, in arrival order: one call for all of them, so a handler
+# that publishes does one round trip per batch instead of one per frame (the socket is read meanwhile).
+FramesHandler = Callable[[list[str | bytes]], Awaitable[None]]
+FRAMES_QUEUED_MAX = 10_000  # read ahead of the handler at most; then the socket waits (TCP backpressure)
+FRAMES_PER_CALL_MAX = 500
 ConnectHandler = Callable[[tuple[str, ...]], Awaitable[None]]  # the assets (re)subscribed
 DisconnectHandler = Callable[[str], Awaitable[None]]  # the reason
 
@@ -82,9 +87,11 @@ class MarketConnection:
         options: WsOptions | None = None,
         on_connect: ConnectHandler | None = None,
         on_disconnect: DisconnectHandler | None = None,
+        on_frames: FramesHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.url = name, url
+        self._on_frames = on_frames
         self.options = options or WsOptions()
         self.assets: dict[str, None] = {}  # ordered set
         self.stats = ConnectionStats()
@@ -189,6 +196,12 @@ class MarketConnection:
         if self._on_connect is not None:
             await self._on_connect(assets)
         pinger = asyncio.create_task(self._ping_loop(ws, last_heard), name=f"ws-ping:{self.name}")
+        queue: asyncio.Queue[str | bytes | None] = asyncio.Queue(maxsize=FRAMES_QUEUED_MAX)
+        handler = (
+            asyncio.create_task(self._handle_batches(queue), name=f"ws-frames:{self.name}")
+            if self._on_frames is not None
+            else None
+        )
         try:
             async for frame in ws:
                 last_heard[0] = self._clock()
@@ -198,14 +211,39 @@ class MarketConnection:
                 self._lived = True
                 self.stats.frames += 1
                 self.stats.last_frame_at = last_heard[0]
-                await self._on_frame(frame)
+                if handler is None:
+                    await self._on_frame(frame)
+                elif handler.done():
+                    break  # the handler failed: its error is raised below
+                else:
+                    await queue.put(frame)
         except ConnectionClosed:
             pass
         finally:
             pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pinger
+            if handler is not None:
+                if not handler.done():
+                    await queue.put(None)  # the frames read so far are handled before the session ends
+                await handler  # raises what the handler raised
         return not self._went_stale
+
+    async def _handle_batches(self, queue: asyncio.Queue[str | bytes | None]) -> None:
+        """Hand the frames read so far to on_frames, in order, until the session's end marker."""
+        assert self._on_frames is not None
+        while True:
+            frames: list[str | bytes] = []
+            item = await queue.get()
+            while item is not None:
+                frames.append(item)
+                if queue.empty() or len(frames) >= FRAMES_PER_CALL_MAX:
+                    break
+                item = queue.get_nowait()
+            if frames:
+                await self._on_frames(frames)
+            if item is None:
+                return
 
     async def _ping_loop(self, ws: websockets.ClientConnection, last_heard: list[float]) -> None:
         interval, stale_after = self.options.ping_interval_secs, self.options.stale_after_secs
@@ -238,6 +276,7 @@ class MarketFeed:
     options: WsOptions = field(default_factory=WsOptions)
     on_connect: ConnectHandler | None = None
     on_disconnect: DisconnectHandler | None = None
+    on_frames: FramesHandler | None = None  # when set, frames are handed over in batches (see FramesHandler)
     connections: list[MarketConnection] = field(default_factory=list)
 
     @property
@@ -269,6 +308,7 @@ class MarketFeed:
                 options=self.options,
                 on_connect=self.on_connect,
                 on_disconnect=self.on_disconnect,
+                on_frames=self.on_frames,
             )
             await conn.add(todo[: self.max_assets])
             todo = todo[self.max_assets :]
