@@ -298,8 +298,7 @@ class Pipeline:
     are pushed out of the runs (the feed's books are not the exchange's, so a probe would call every
     quiet token frozen)."""
 
-    def __init__(self, redis_url: str, workdir: Path, markets: int = MARKETS, profile: str | None = None,
-                 profile_dir: Path | None = None) -> None:
+    def __init__(self, redis_url: str, workdir: Path, markets: int = MARKETS) -> None:
         self.redis_url, self.workdir, self.n_markets = redis_url, workdir, markets
         self.prefix = f"bench{uuid.uuid4().hex[:6]}:"
         self.exchange = None
@@ -307,8 +306,7 @@ class Pipeline:
         self.processes: dict[str, subprocess.Popen] = {}  # type: ignore[type-arg]
         self.markets: list[dict] = []
         self.redis = redis.Redis.from_url(redis_url)
-        self.profile = profile
-        self.profile_path = (profile_dir or workdir) / f"{profile}.collapsed" if profile else None
+        self.env: dict[str, str] = {}
 
     def __enter__(self) -> Self:
         from paperexchange.server import PaperExchangeProcess
@@ -330,9 +328,9 @@ class Pipeline:
         env.update({"POLYDESK_MARKET_WS_URL": self.feed.url + "/ws/market", "POLYDESK_FRESHNESS_FLOOR_SECS": "3600",
                     "POLYDESK_BOOK_STALE_AFTER_SECS": "3600"})
         (self.workdir / "logs").mkdir(exist_ok=True)
+        self.env = env
         for name in SERVICES:
-            self.processes[name] = start_service(name, env, self.workdir,
-                                                 self.profile_path if name == self.profile else None)
+            self.processes[name] = start_service(name, env, self.workdir)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -346,6 +344,14 @@ class Pipeline:
             for start in range(0, len(keys), 500):
                 self.redis.delete(*keys[start:start + 500])
         self.redis.close()
+
+    def restart(self, name: str, profile: Path | None = None) -> None:
+        """Stop one service and start it again (under py-spy when `profile` is given)."""
+        self.stop_service(name)
+        self.processes[name] = start_service(name, self.env, self.workdir, profile)
+
+    def stop_service(self, name: str) -> None:
+        stop_processes([self.processes[name]])
 
     # ---- helpers ------------------------------------------------------------------------------------
     def _keys(self, pattern: str) -> list[bytes]:
@@ -402,12 +408,12 @@ class Pipeline:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
     def pids(self) -> dict[str, int]:
-        """The services' own pids (py-spy's child when profiled)."""
+        """The services' own pids (py-spy's child when one runs under it)."""
         pids = {}
         for name, p in self.processes.items():
             pids[name] = p.pid
-            if name == self.profile:
-                with contextlib.suppress(OSError, ValueError, IndexError):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if "py-spy" in Path(f"/proc/{p.pid}/cmdline").read_text():
                     pids[name] = int(Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()[0])
         return pids
 
@@ -499,32 +505,6 @@ class Pipeline:
 
 
 # ---- ingest and exchange parts ----------------------------------------------------------------------
-
-def ingest_rates(frames: int = 5000, levels: int = 20) -> dict[str, float]:
-    """Diffs/s of decode + apply (hash checked on every change, the service default) vs parse-only."""
-    from pydantic_core import from_json
-
-    from bench.ingest import _Tape, _timed
-    from services.ingest.book import BookSet
-
-    tape = _Tape(levels, seed=7)
-    snapshot = tape.snapshot()
-    tape_frames = [tape.change(str(2 + i)) for i in range(frames)]
-    diffs = 2 * len(tape_frames)
-
-    def apply() -> None:
-        books = BookSet(hash_check_every=1)
-        books.feed(snapshot)
-        for frame in tape_frames:
-            books.feed(frame)
-
-    def parse() -> None:
-        for frame in tape_frames:
-            from_json(frame)
-
-    return {"apply": diffs / min(_timed(apply) for _ in range(3)),
-            "parse": diffs / min(_timed(parse) for _ in range(3))}
-
 
 def exchange_rates(orders: int = 2000, events: int = 4000) -> dict[str, float]:
     from bench import exchange as ex

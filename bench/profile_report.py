@@ -1,0 +1,60 @@
+"""Reading a py-spy profile (raw collapsed stacks) into the few lines results.md shows: where the time goes.
+
+Samples outside the service's event loop (imports and start-up before it) are left out, and so is the
+start-up inside it (the venue client's creation), so the shares are of the service at work.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+LOOP = "run (asyncio/runners.py"
+STARTUP = ("main (services/", "_find_and_load", "from_settings (")
+
+
+def _frame(text: str) -> str:
+    """'func (path/to/file.py:12)' -> 'func (to/file.py)': one entry per function, whatever the line."""
+    name, _, where = text.partition(" (")
+    path = where.rsplit(":", 1)[0].removesuffix(")")
+    return f"{name} ({'/'.join(path.split('/')[-2:])})" if where else name
+
+
+def summary(path: Path, top: int = 12) -> list[tuple[float, str, str]]:
+    """(share of the working samples, frame, what it sits under) for the frames with the most samples
+    inclusive, skipping the event loop's own frames."""
+    inclusive: Counter[str] = Counter()
+    parent: dict[str, Counter[str]] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        start = next((i for i, f in enumerate(frames) if LOOP in f), None)
+        if start is None or any(marker in f for f in frames[start:] for marker in STARTUP):
+            continue
+        n = int(count)
+        total += n
+        seen = set()
+        names = [_frame(f) for f in frames]
+        for i in range(start, len(frames)):
+            frame = names[i]
+            if "asyncio/" in frames[i] or "shared/runtime.py" in frames[i] or frame in seen:
+                continue
+            seen.add(frame)
+            inclusive[frame] += n
+            parent.setdefault(frame, Counter())[names[i - 1]] += n
+    if not total:
+        return []
+    return [(n / total, frame, parent[frame].most_common(1)[0][0]) for frame, n in inclusive.most_common(top)]
+
+
+def section(profile: dict[str, Any]) -> str:
+    rows = "\n".join(f"| {share:.0%} | `{frame}` | `{under}` |" for share, frame, under in profile["top"])
+    return (f"## Profile of the slowest hop: {profile['hop']}\n\n"
+            f"`{profile['service']}` restarted under py-spy (`{profile['path'].name}` in bench/profiles/, raw "
+            f"collapsed stacks: `flamegraph.pl` or speedscope read them) for a run at {profile['rate']:,.0f} "
+            f"changes/s. Share of its working samples (idle waits and start-up left out), inclusive:\n\n"
+            "| share | frame | called from |\n|---|---|---|\n" + rows)
