@@ -20,6 +20,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="polydesk redis", description=__doc__)
     parser.add_argument("--port", type=int, default=EMBEDDED_PORT)
     args = parser.parse_args(argv)
+    # A stop asked for while the server starts is held until it answers, then honoured: the server runs in
+    # its own session, so dying here by default would leave it running without us.
+    asked: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: asked.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _frame: asked.append(signum))
     try:
         settings = load_settings(ServiceSettings)
         server = start_embedded(
@@ -35,9 +40,11 @@ def main(argv: list[str]) -> int:
         # subprocess needs to reap the server. Unwind instead, and stop it from the main flow.
         raise _StopRequested
 
-    signal.signal(signal.SIGTERM, stop_requested)
-    signal.signal(signal.SIGINT, stop_requested)
     try:
+        signal.signal(signal.SIGTERM, stop_requested)
+        signal.signal(signal.SIGINT, stop_requested)
+        if asked:
+            raise _StopRequested
         code = server.process.wait()
     except _StopRequested:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the AOF flush short

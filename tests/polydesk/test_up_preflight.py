@@ -164,6 +164,24 @@ def test_polydesk_redis_stops_on_sigterm(tmp_path):
     assert not is_reachable(f"redis://127.0.0.1:{port}/0")
 
 
+def test_polydesk_redis_asked_to_stop_while_starting_stops_the_server_too(tmp_path):
+    """systemd may stop the unit while the server is still starting: the server must not outlive us."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "polydesk", "redis", "--port", str(port)],
+                               env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        # The data folder appears as the server is being started (after our handlers are in place).
+        eventually(lambda: (tmp_path / "state" / "redis").exists() or process.poll() is not None,
+                   timeout=30, interval=0.01)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, process.communicate()[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not is_reachable(f"redis://127.0.0.1:{port}/0")
+
+
 async def test_eventually_helper_is_importable():  # keeps the helper import used by the async tests
     assert await eventually(lambda: asyncio.sleep(0, result=True)) is True
 
