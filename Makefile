@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LINT_PATHS := shared services polydesk paperexchange
 FAST_MARKERS := not integration and not processes and not slow
 
-.PHONY: install run test test-fast test-all lint bench clean
+.PHONY: install run test test-fast test-all test-compose lint bench clean
 
 $(BIN)/polydesk: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ lint: install
 
 test-all: install
 	$(BIN)/python -m pytest -q --runslow
+
+# docker-compose.yml proven on this machine in paper mode (tests/compose; not part of `make test`): installs the
+# Docker engine and Compose v2 when missing, builds local stand-ins for the base images when no registry
+# answers, starts the stack, trades, kills the executor, stops it all. Root (apt-get, dockerd). ~10 min cold.
+test-compose: install
+	$(BIN)/python -m tests.compose
 
 bench: install
 	$(BIN)/python -m bench.bus

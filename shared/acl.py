@@ -15,6 +15,7 @@ What each Redis version enforces (see docs/operations.md):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from shared import topology
@@ -158,3 +159,19 @@ def apply(redis_client: object, prefix: str, passwords: dict[str, str]) -> None:
     for user in users():
         args = setuser_args(user, prefix, passwords[user.name], selectors=selectors)
         redis_client.execute_command(*args)  # type: ignore[attr-defined]
+
+
+def acl_file(prefix: str, admin_password: str, passwords: dict[str, str], *, selectors: bool = True) -> str:
+    """An ACL file (`redis-server --aclfile PATH`) with the same users as `apply`, plus the default user as
+    the admin with `admin_password`. Passwords appear only as SHA-256 hashes. Redis loads it at every start,
+    so the users survive a restart of Redis (users made with ACL SETUSER do not, without ACL SAVE)."""
+    lines = [f"user default on #{_sha256(admin_password)} ~* &* +@all"]
+    for user in users():
+        rules = setuser_args(user, prefix, passwords[user.name], selectors=selectors)[3:]
+        hashed = [f"#{_sha256(r[1:])}" if r.startswith(">") else r for r in rules if r != "reset"]
+        lines.append(" ".join(["user", user.name, *hashed]))
+    return "\n".join(lines) + "\n"
+
+
+def _sha256(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
