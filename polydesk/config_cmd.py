@@ -35,8 +35,11 @@ ENV_EXAMPLE_HEADER = """\
 # Secrets may instead come from files: POLYDESK_<NAME>_FILE=/run/secrets/<name>.
 
 # ---- docker compose only -----------------------------------------------------------------------------------
-# Required by docker compose: Grafana's admin password (Grafana listens on 127.0.0.1 only).
-GRAFANA_ADMIN_PASSWORD=
+# No secret goes in this file: it reaches every polydesk container. `deploy/make-secrets.sh` writes the Redis
+# admin's and each service's Redis user's passwords and Grafana's admin password as files in deploy/secrets/
+# (SECRETS_DIR moves the folder). Under docker compose never set POLYDESK_REDIS_PASSWORD here: it would win
+# over each service's own Redis user's password file, and Redis would refuse the service.
+# SECRETS_DIR=./deploy/secrets
 # GRAFANA_ADMIN_USER=admin
 # GRAFANA_PORT=3000
 # PROMETHEUS_PORT=9090
@@ -46,14 +49,12 @@ GRAFANA_ADMIN_PASSWORD=
 # deploy/secrets/private_key.
 # PAPER_SCENARIO=default
 # PAPER_FUND_USD=1000
-# Live: the signing key goes in deploy/secrets/private_key (a Docker secret, mode 0600), or as
-# POLYDESK_PRIVATE_KEY in deploy/secrets/executor.env, which only the executor reads. Never in this file under
-# docker compose: .env reaches every container.
+# Live: the signing key goes in deploy/secrets/private_key (a Docker secret), or as POLYDESK_PRIVATE_KEY in
+# deploy/secrets/executor.env, which only the executor reads. Never in this file under docker compose: .env
+# reaches every container.
 # PRIVATE_KEY_SECRET_FILE=./deploy/secrets/private_key
 """
 
-# Settings written uncommented (empty) because docker compose refuses to start without them.
-REQUIRED_BY_COMPOSE = frozenset({"POLYDESK_REDIS_PASSWORD"})
 
 
 def main(argv: list[str]) -> int:
@@ -141,6 +142,4 @@ def _env_entry(readers: list[SettingDoc]) -> str:
         "\n".join(textwrap.wrap(line, 108, initial_indent="# ", subsequent_indent="#   ")) + "\n"
         for line in lines
     )
-    if first.env_name in REQUIRED_BY_COMPOSE:
-        return text + "# Required by docker compose.\n" + f"{first.env_name}=\n"
     return text + f"# {first.env_name}={first.env_default}\n"

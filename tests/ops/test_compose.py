@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from compose_spec import PyCompose
 
+from shared import acl
 from shared.config import known_setting_names
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 RUN_SERVICES = ("ingest", "strategy", "risk", "executor")
-REQUIRED_ENV = {"POLYDESK_REDIS_PASSWORD": "redis-pw", "GRAFANA_ADMIN_PASSWORD": "grafana-pw"}
+REQUIRED_ENV: dict[str, str] = {}  # no variable is required: every secret is a file (deploy/make-secrets.sh)
+ONE_SHOTS = {"redis-acl", "paper-fund", "cli"}
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -78,28 +81,75 @@ def test_paper_mode_env_file_validates_too():
     assert all("deploy/paper.env" in [f["path"] for f in compose["services"][s]["env_file"]] for s in RUN_SERVICES)
 
 
-@pytest.mark.parametrize("missing", sorted(REQUIRED_ENV))
-def test_required_passwords_come_from_the_environment(missing):
-    with pytest.raises(MissingVariable, match=missing):
-        resolved({k: v for k, v in REQUIRED_ENV.items() if k != missing})
+def test_no_secret_comes_from_a_variable():
+    """.env reaches every polydesk container, so no password may live there: each secret is a file."""
+    names = variables(raw())
+    assert not [n for n in names if any(w in n for w in ("PASSWORD", "SECRET", "KEY", "TOKEN"))
+                and n not in ("PRIVATE_KEY_SECRET_FILE", "SECRETS_DIR")], sorted(names)
+    for name, secret in resolved()["secrets"].items():
+        assert set(secret) == {"file"} and secret["file"].startswith("./deploy/secrets/"), name
 
 
-def test_grafana_admin_password_is_the_environments():
-    environment = raw()["services"]["grafana"]["environment"]
-    assert environment["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
-    assert SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "grafana-pw"
+def test_grafana_admin_password_is_a_secret_file():
+    grafana = SERVICES["grafana"]
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in grafana["environment"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert grafana["secrets"] == ["grafana_admin_password"]
 
 
-def test_redis_has_aof_a_password_and_no_published_port():
+def test_redis_has_aof_acl_users_and_no_published_port():
     redis = SERVICES["redis"]
     assert "ports" not in redis
-    command = " ".join(redis["command"])
+    command = " ".join(redis["entrypoint"] + redis["command"])
     assert "--appendonly yes" in command and "--appendfsync everysec" in command
-    # The password reaches Redis through a config file written from the environment, never through argv.
-    assert "requirepass" in command and "--requirepass" not in command and "redis-pw" not in command
-    assert "$REDISCLI_AUTH" in command and "exec redis-server /tmp/auth.conf" in command
-    assert raw()["services"]["redis"]["environment"]["REDISCLI_AUTH"].startswith("${POLYDESK_REDIS_PASSWORD:?")
-    assert redis["environment"]["REDISCLI_AUTH"] == "redis-pw"
+    # No password on argv or in the environment: the users and the admin's password hash are in the ACL file
+    # redis-acl writes on the shared volume before Redis starts.
+    assert "pass" not in command and not redis.get("environment")
+    assert "--aclfile /acl/users.acl" in command and "redis-acl:/acl:ro" in redis["volumes"]
+    assert redis["depends_on"]["redis-acl"]["condition"] == "service_completed_successfully"
+    writer = SERVICES["redis-acl"]
+    assert writer["command"][:1] == ["redis-users"] and "/data/redis-acl/users.acl" in writer["command"]
+    assert "redis-acl:/data/redis-acl" in writer["volumes"]
+    # Only Redis's healthcheck and redis-acl know the admin password.
+    holders = {name for name, spec in SERVICES.items() if "redis_password" in _secret_sources(spec)}
+    assert holders == {"redis", "redis-acl"}
+    assert "/run/secrets/redis_password" in " ".join(redis["healthcheck"]["test"])
+
+
+def _secret_sources(spec: dict) -> list[str]:
+    return [s if isinstance(s, str) else s["source"] for s in spec.get("secrets", [])]
+
+
+def test_every_acl_user_has_its_own_password_file_and_redis_acl_gets_them_all():
+    names = [user.name for user in acl.users()]
+    assert {f"redis_user_{n}" for n in names} <= set(resolved()["secrets"])
+    mounted = {s["source"]: s["target"] for s in SERVICES["redis-acl"]["secrets"] if isinstance(s, dict)}
+    assert mounted == {f"redis_user_{n}": f"redis-users/{n}" for n in names}
+    script = (ROOT / "deploy" / "make-secrets.sh").read_text()
+    assert re.search(r"for user in ([a-z ]+); do", script).group(1).split() == names
+
+
+@pytest.mark.parametrize("service", [*RUN_SERVICES, "cli"])
+def test_each_service_connects_as_its_own_redis_user_only(service):
+    spec = SERVICES[service]
+    assert spec["environment"]["POLYDESK_REDIS_USERNAME"] == service
+    assert spec["environment"]["POLYDESK_REDIS_PASSWORD_FILE"] == "/run/secrets/redis_user"
+    assert "POLYDESK_REDIS_PASSWORD" not in spec["environment"]
+    own = [s for s in spec["secrets"] if isinstance(s, dict)]
+    assert own == [{"source": f"redis_user_{service}", "target": "redis_user"}]
+
+
+def test_make_secrets_creates_each_file_once_readable_by_the_containers(tmp_path):
+    script = ROOT / "deploy" / "make-secrets.sh"
+    first = subprocess.run([str(script), "--paper", str(tmp_path / "s")], capture_output=True, text=True, check=True)
+    files = sorted(p for p in (tmp_path / "s").rglob("*") if p.is_file())
+    assert len(files) == 3 + len(acl.users()) and first.stdout.count("created") == len(files)
+    assert oct((tmp_path / "s").stat().st_mode & 0o777) == "0o700"
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o444"}
+    key = (tmp_path / "s" / "private_key").read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    second = subprocess.run([str(script), str(tmp_path / "s")], capture_output=True, text=True, check=True)
+    assert "created" not in second.stdout and (tmp_path / "s" / "private_key").read_text() == key
 
 
 def test_published_ports_are_bound_to_loopback():
@@ -141,7 +191,8 @@ def test_named_volumes_and_secrets_are_declared():
 def test_each_service_runs_polydesk_with_a_health_check_and_restarts(service):
     spec = SERVICES[service]
     assert spec["command"] == ["run", service]
-    assert spec["healthcheck"]["test"] == ["CMD", "polydesk", "health", service]
+    # Its own instance: EXISTS on its health key, which its Redis user may read (SCAN it may not).
+    assert spec["healthcheck"]["test"] == ["CMD", "polydesk", "health", service, "--instance", service]
     assert spec["restart"] == "unless-stopped"
     assert not spec.get("profiles"), "the pipeline runs in every mode"
     assert spec["environment"]["POLYDESK_METRICS_PORT"] == "9100"
@@ -151,16 +202,16 @@ def test_each_service_runs_polydesk_with_a_health_check_and_restarts(service):
 
 def test_long_running_services_restart_unless_stopped_and_check_health():
     for name, spec in SERVICES.items():
-        if name == "paper-fund":
+        if name in ONE_SHOTS:
             assert spec["restart"] == "no"  # one shot
             continue
         assert spec["restart"] == "unless-stopped", name
-        assert spec["healthcheck"]["test"][0] == "CMD", name
+        assert spec["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
 
 
 def test_one_dockerfile_builds_every_polydesk_container():
     built = {name: spec for name, spec in SERVICES.items() if "build" in spec}
-    assert set(RUN_SERVICES) | {"paper-exchange", "paper-fund"} <= set(built)
+    assert set(RUN_SERVICES) | {"paper-exchange", "paper-fund", "redis-acl", "cli"} <= set(built)
     assert {spec["build"] for spec in built.values()} == {"."}
     assert {spec["image"] for spec in built.values()} == {"polydesk:local"}
     assert (ROOT / "Dockerfile").is_file()
@@ -173,12 +224,12 @@ def test_risk_and_executor_state_is_on_volumes():
 
 def test_only_the_executor_gets_the_signing_key():
     executor = SERVICES["executor"]
-    assert executor["secrets"] == ["private_key"]
+    assert "private_key" in _secret_sources(executor)
     assert executor["environment"]["POLYDESK_PRIVATE_KEY_FILE"] == "/run/secrets/private_key"
     assert "deploy/secrets/executor.env" in [f["path"] for f in executor["env_file"]]
     for name in RUN_SERVICES:
         if name != "executor":
-            assert "secrets" not in SERVICES[name]
+            assert "private_key" not in _secret_sources(SERVICES[name])
             assert "POLYDESK_PRIVATE_KEY_FILE" not in SERVICES[name]["environment"]
     secret_file = resolved()["secrets"]["private_key"]["file"]
     assert secret_file.startswith("./deploy/secrets/")

@@ -11,7 +11,8 @@ import pytest
 import redis
 
 from shared import acl
-from shared.redis_conn import redis_server_binary, start_embedded
+from shared.redis_conn import free_port, redis_server_binary, start_embedded
+from tests.helpers import eventually
 
 PREFIX = "polydesk:"
 
@@ -131,3 +132,78 @@ def test_polydesk_redis_users_creates_the_users_and_keeps_their_passwords(tmp_pa
             strategy.xadd(PREFIX + "approved_orders", {"type": "forged"})
     finally:
         embedded.stop()
+
+
+def _redis_7() -> str | None:
+    """A redis-server 7 or later on PATH (the ACL file uses selectors), else None."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    out = subprocess.run([binary, "--version"], check=True, capture_output=True, text=True).stdout
+    return binary if int(out.split("v=")[1].split(".")[0]) >= 7 else None
+
+
+@pytest.fixture()
+def acl_file_server(tmp_path):
+    """A redis-server 7 started with only the ACL file `polydesk redis-users --acl-file` wrote (as compose does)."""
+    from polydesk import redis_users
+
+    binary = _redis_7()
+    if binary is None:
+        pytest.skip("no redis-server 7 on PATH")
+    admin_password = secrets.token_hex(16)
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in __import__("os").environ if k.startswith("POLYDESK_")]:
+            patch.delenv(key)
+        patch.chdir(tmp_path)
+        patch.setenv("POLYDESK_REDIS_PASSWORD", admin_password)
+        assert redis_users.main(["--out", str(tmp_path / "users"), "--acl-file", str(tmp_path / "users.acl")]) == 0
+    assert oct((tmp_path / "users.acl").stat().st_mode & 0o777) == "0o600"
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                                "--save", "", "--aclfile", str(tmp_path / "users.acl")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    passwords = {user.name: (tmp_path / "users" / user.name).read_text() for user in acl.users()}
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+
+        def answers() -> bool:
+            try:
+                return bool(redis.Redis.from_url(url, password=admin_password).ping())
+            except redis.exceptions.ConnectionError:
+                return False
+
+        eventually(answers, timeout=10)
+        yield url, admin_password, passwords
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_acl_file_holds_only_password_hashes_and_redis_7_enforces_it(acl_file_server, tmp_path):
+    url, admin_password, passwords = acl_file_server
+    text = (tmp_path / "users.acl").read_text()
+    assert admin_password not in text and not any(p in text for p in passwords.values())
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis.from_url(url, protocol=2).ping()  # the default user is the admin: a password is needed
+
+    def user(name: str) -> redis.Redis:
+        return redis.Redis.from_url(url, username=name, password=passwords[name])
+
+    assert user("strategy").xadd(PREFIX + "intents", {"type": "ok"})
+    for name, stream in [("strategy", "approved_orders"), ("strategy", "control"), ("risk", "intents"),
+                         ("executor", "approved_orders"), ("ingest", "approved_orders")]:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            user(name).xadd(PREFIX + stream, {"type": "forged"})
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        user("cli").flushall()
+
+
+def test_redis_users_refuses_an_acl_file_without_an_admin_password(tmp_path, monkeypatch, capsys):
+    from polydesk import redis_users
+
+    for key in [k for k in __import__("os").environ if k.startswith("POLYDESK_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    assert redis_users.main(["--out", str(tmp_path / "users"), "--acl-file", str(tmp_path / "users.acl")]) == 2
+    assert "redis_password" in capsys.readouterr().err and not (tmp_path / "users.acl").exists()
