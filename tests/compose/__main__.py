@@ -34,9 +34,9 @@ from eth_account import Account
 from tests.compose import engine, standins
 from tests.compose.stack import (
     OPEN_STATUSES,
-    Failed,
     PIPELINE,
     ROOT,
+    Failed,
     Stack,
     eventually,
     http_json,
