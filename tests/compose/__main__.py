@@ -310,8 +310,11 @@ def check_stack(run: Run, stack: Stack) -> None:
 
 def no_order_twice(stack: Stack, wallet: str) -> str:
     """Each exchange order of our wallet is in the executor's records, and no approval phase has two."""
-    records = {r["order_hash"]: r for r in stack.executor_records()}
+    # The exchange first: the executor commits an order (PENDING, with its hash) before it posts it, so every
+    # order the exchange has by then is in the records read after (read the other way round, an order posted
+    # in between would look unexplained).
     orders = wallet_orders(stack.exchange(), wallet)
+    records = {r["order_hash"]: r for r in stack.executor_records()}
     unexplained = [o["id"] for o in orders if o["id"] not in records]
     assert not unexplained, f"exchange orders the executor has no record of: {unexplained}"
     per_phase = Counter((records[o["id"]]["client_order_id"], records[o["id"]]["phase"]) for o in orders
