@@ -2,7 +2,7 @@
 
 Installs what it needs when missing (tests/compose/engine.py), starts the Docker daemon when none runs,
 builds local stand-ins for the base images when no registry is reachable (tests/compose/standins.py), then:
-`docker compose --env-file <generated> --env-file deploy/paper.env up -d --build` starts Redis (AOF, ACL
+`docker compose --env-file deploy/paper.env --env-file <generated> up -d` builds and starts Redis (AOF, ACL
 users), the paper exchange, the four services and Prometheus (and Grafana where its image exists); every
 healthcheck turns healthy; each service is refused what its Redis user may not do; an order of our wallet is
 filled on the paper exchange; Prometheus scrapes the four services and loads every alert rule; the executor
@@ -46,6 +46,7 @@ from tests.compose.stack import (
 
 PROJECT = "polydesk-compose-test"
 GRAFANA_IMAGE = "grafana/grafana:11.1.0"
+STRATEGIES = "POLYDESK_STRATEGIES=arbitrage,market_making"
 ONE_SHOTS = ("redis-acl", "paper-fund")
 LONG_RUNNING = ("redis", "paper-exchange", *PIPELINE, "prometheus")
 # Inside strategy: what its Redis user may not do, each refused by Redis (and the default user without the
@@ -144,13 +145,18 @@ def prepare(run: Run, cache: Path, log: Path, daemon: engine.Daemon) -> Stack:
     secrets = work / "secrets"
     subprocess.run([str(ROOT / "deploy" / "make-secrets.sh"), "--paper", str(secrets)], check=True,
                    capture_output=True)
+    # The services read deploy/paper.env plus market making (resting quotes, so that the kill and the down
+    # have open orders to deal with; the default arbitrage trades only fill-or-kill).
+    venue_env = work / "paper.env"
+    venue_env.write_text((ROOT / "deploy" / "paper.env").read_text() + f"\n{STRATEGIES}\n")
     env_file = work / "compose.env"
     ports = {"PROMETHEUS_PORT": free_port(), "GRAFANA_PORT": free_port()}
     env_file.write_text(
-        f"SECRETS_DIR={secrets}\nPRIVATE_KEY_SECRET_FILE={secrets / 'private_key'}\n"
+        f"SECRETS_DIR={secrets}\nPRIVATE_KEY_SECRET_FILE={secrets / 'private_key'}\nVENUE_ENV_FILE={venue_env}\n"
         + "".join(f"{name}={port}\n" for name, port in ports.items())
     )
-    stack = Stack(compose, PROJECT, [env_file, ROOT / "deploy" / "paper.env"], log,
+    # The generated file last: its VENUE_ENV_FILE wins over deploy/paper.env's.
+    stack = Stack(compose, PROJECT, [ROOT / "deploy" / "paper.env", env_file], log,
                   env={"work": str(work), **{k: str(v) for k, v in ports.items()}})
     stack.run("down", "-v", "--remove-orphans", check=False)  # a previous run's leftovers, if any
     return stack
@@ -162,7 +168,7 @@ def check_stack(run: Run, stack: Stack) -> None:
     grafana = inspect.returncode == 0
     services = [*ONE_SHOTS, *LONG_RUNNING, *(("grafana",) if grafana else ())]
 
-    run.step("docker compose --env-file <generated> --env-file deploy/paper.env build, up -d; all healthy")
+    run.step("docker compose --env-file deploy/paper.env --env-file <generated> build, up -d; all healthy")
     build_started = time.monotonic()
     stack.run("build", timeout=900)
     build_secs = time.monotonic() - build_started
@@ -296,7 +302,10 @@ def check_stack(run: Run, stack: Stack) -> None:
     run.done("kill", *lines)
 
     run.step("docker compose down: the pipeline first (as down stops it), then the rest; no open order left")
-    open_before = [o for o in wallet_orders(stack.exchange(), wallet) if o["status"] in OPEN_STATUSES]
+    def resting() -> list[dict]:
+        return [o for o in wallet_orders(stack.exchange(), wallet) if o["status"] in OPEN_STATUSES]
+
+    open_before = eventually(resting, 120, "a resting order of our wallet (market making's quotes)", interval=2)
     stack.run("down", *PIPELINE, timeout=180)
     state = stack.exchange()
     still_open = [(o["id"], o["status"]) for o in wallet_orders(state, wallet) if o["status"] in OPEN_STATUSES]
