@@ -56,7 +56,6 @@ ENV_EXAMPLE_HEADER = """\
 """
 
 
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="polydesk config", description=__doc__)
     parser.add_argument("--layer", default=None, help="only this layer (e.g. risk)")
