@@ -2,7 +2,7 @@
 # Creates the secret files docker-compose.yml mounts, each only where it is needed, and keeps every one
 # that already exists (a rerun changes no password):
 #   redis_password            Redis's admin (the default user): redis-acl and Redis's healthcheck only
-#   redis-users/<user>        one password per Redis ACL user (shared/acl.py): ingest strategy risk executor cli
+#   redis-users/<user>        one password per Redis ACL user (shared/acl.py): ingest strategy risk executor notifier cli
 #   grafana_admin_password    Grafana's admin
 #   private_key               with --paper only: a fresh signing key for the paper exchange (never live money;
 #                             live, put your own key there yourself)
@@ -34,7 +34,7 @@ make_secret() {  # $1 file, $2 bytes
 }
 
 make_secret "$dir/redis_password" 24
-for user in ingest strategy risk executor cli; do
+for user in ingest strategy risk executor notifier cli; do
     make_secret "$dir/redis-users/$user" 24
 done
 make_secret "$dir/grafana_admin_password" 18
