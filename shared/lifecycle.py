@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from shared import crashpoints, metrics
+from shared import clock, crashpoints, metrics
 from shared.config import ServiceSettings, mask_url
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret
@@ -288,6 +288,7 @@ def service_entry(
         print(f"{service}: {error}", file=sys.stderr, flush=True)
         return 2
     setup_console(service, settings.log_level)
+    clock.follow_file(settings.sim_clock_file)
     try:
         return asyncio.run(run_service(service, settings, build_main(settings)))
     except ConfigurationError as error:

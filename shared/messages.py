@@ -7,7 +7,6 @@ tests/golden/ freeze every encoding.
 
 from __future__ import annotations
 
-import time
 import uuid
 from decimal import Decimal
 from enum import StrEnum
@@ -15,6 +14,7 @@ from typing import Annotated, Any, ClassVar, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from shared import clock
 from shared.errors import DecodeError
 
 # Domain bounds, checked wherever a message is built or decoded (issue 15: a tick of 0, a size of 1e30 and a
@@ -82,7 +82,7 @@ class Envelope(_Frozen):
         cause: Message | None = None,
     ) -> Envelope:
         """A fresh envelope; with `cause`, correlation is inherited and causation points at the cause."""
-        now = time.time_ns()
+        now = clock.now_ns()
         message_id = message_id or new_message_id()
         if cause is None:
             correlation_id, causation_id = message_id, None

@@ -34,7 +34,7 @@ from services.executor.orders import (
 from services.executor.ticks import TickSizes, retick
 from services.executor.tracking import POST_STATUS, Reporter
 from services.executor.venue import OrderRequest, PostResult, Rejected, SignedOrder, TradingRestricted, Venue
-from shared import crashpoints, metrics
+from shared import clock, crashpoints, metrics
 from shared.errors import PolydeskError, TransientVenueError, UnknownOutcome, VenueRejected
 from shared.latency import RecentLatencies
 from shared.logging import EventLog
@@ -256,7 +256,7 @@ class Submitter:
         if row.state == "DONE":
             return f"not on the venue (never placed); approval ended: {row.outcome}"
         expiration = int(body.get("expiration") or 0)
-        if expiration and expiration <= time.time():
+        if expiration and expiration <= clock.now():
             return "expired: not on the venue and past its expiration"
         if self.store.posts(order.order_hash) >= self.settings.max_posts_per_order:
             return f"rejected: not on the venue after {self.store.posts(order.order_hash)} posts of the same order"

@@ -9,7 +9,6 @@ markets and marks. Amounts are Decimal stored as TEXT.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from services.risk.pnl import ZERO, trading_day, unrealized_usd
+from shared.clock import now as clock_now
 from shared.ledger import Applied, Ledger, TokenPosition
 from shared.ledger_store import LEDGER_SCHEMA, SqliteLedgerStore
 from shared.messages import Fill, MarketInfo, PositionRedeemed, Side
@@ -106,7 +106,7 @@ class RiskState:
     """One SQLite connection, used by one event loop thread; `transaction()` groups writes atomically."""
 
     def __init__(
-        self, path: Path | str, *, reset_minute_of_day: int = 0, clock: Callable[[], float] = time.time
+        self, path: Path | str, *, reset_minute_of_day: int = 0, clock: Callable[[], float] = clock_now
     ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
