@@ -117,6 +117,21 @@ class Book:
             if not level:
                 self._drop_level(side, price)
 
+    def shrink(self, order: Order, size: int) -> None:
+        """Take `size` off a resting order without a trade (an external book's level got smaller)."""
+        side, price = order.book_side, order.book_price
+        self._sizes[side][price] -= size
+        order.original_size -= size
+        if order.remaining == 0:
+            level = self._levels[side][price]
+            level.remove(order)
+            if not level:
+                self._drop_level(side, price)
+
+    def level_orders(self, side: str, price: int) -> list[Order]:
+        """The orders resting at one level, in time priority."""
+        return list(self._levels[side].get(price, ()))
+
     def best(self, side: str) -> int | None:
         prices = self._prices[side]
         if not prices:

@@ -67,6 +67,9 @@ class Exchange:
         self._gtd: list[tuple[int, int, str]] = []
         self._tops: dict[str, tuple[str, str]] = {}  # token -> last announced (best bid, best ask)
         self._seq = 0
+        # Where trade ids and transaction hashes come from; a backtest seeds them so its report repeats.
+        self.new_trade_id = lambda: str(uuid.uuid4())
+        self.new_transaction_hash = new_transaction_hash
         self.delayed = TakerDelay(self, settings.taker_delay_secs)  # `itode` markets
 
     # ---- markets and wallets -------------------------------------------------------------------
@@ -181,13 +184,13 @@ class Exchange:
             parts.append(part)
             transfers += part_transfers(fill, part.fee)
         trade = Trade(
-            id=str(uuid.uuid4()),
+            id=self.new_trade_id(),
             market=market,
             taker=taker,
             parts=parts,
             match_time=now_s,
             last_update=now_s,
-            transaction_hash=new_transaction_hash(),
+            transaction_hash=self.new_transaction_hash(),
             given=[t for t in transfers if t[2] < 0],
             received=[t for t in transfers if t[2] > 0],
         )
@@ -302,6 +305,10 @@ class Exchange:
             for maker in dict.fromkeys(trade.makers):
                 self.emit_user_order(maker, market, "UPDATE", ts_ms)
             self.emit_trade(trade)
+
+    def announce_levels(self, market: Market, before: dict[tuple[str, int], int]) -> None:
+        """Announce levels changed outside matching (an external book moved): `before` holds their old sizes."""
+        self._emit_price_change(market, self.books[market.condition_id], before, self.now_ms())
 
     def _emit_price_change(self, market: Market, book: Book, before: dict, ts_ms: int) -> None:
         entries = bookview.price_change_entries(
