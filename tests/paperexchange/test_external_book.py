@@ -8,7 +8,13 @@ import pytest
 
 from paperexchange.clock import ManualClock
 from paperexchange.config import Settings
-from paperexchange.external_book import EXTERNAL_OWNER, BookBatch, ExternalBooks, Level, Print, batches_from_frames
+from paperexchange.external_book import (
+    BookBatch,
+    ExternalBooks,
+    Level,
+    Print,
+    batches_from_frames,
+)
 from paperexchange.venue import Venue
 from tests.paperexchange.test_matching import ALICE, fund, post
 
@@ -38,7 +44,11 @@ def levels(venue, market, side):
 
 
 def our_trades(venue) -> list:
-    return [t for t in venue.exchange.trades.values() if any(o.owner == f"key-{ALICE}" for o in (t.taker, *t.makers))]
+    return [
+        t
+        for t in venue.exchange.trades.values()
+        if any(o.owner == f"key-{ALICE}" for o in (t.taker, *t.makers))
+    ]
 
 
 def test_snapshot_becomes_the_book(venue, market, books):
@@ -53,12 +63,16 @@ def test_our_bid_joins_behind_and_fills_only_after_the_size_ahead_trades(venue, 
     ours = next(o for o in venue.exchange.orders.values() if o.owner == f"key-{ALICE}")
     assert books.queue_ahead(ours) == 100_000_000
     # A print of 60 at 0.40 (a seller hitting the bids) consumes 60 of the 100 ahead: no fill for us.
-    books.apply(BookBatch(T0 + 1, prints=[Print(yes, "SELL", "0.40", "60")], levels=[Level(yes, "BUY", "0.40", "40")]))
+    books.apply(
+        BookBatch(T0 + 1, prints=[Print(yes, "SELL", "0.40", "60")], levels=[Level(yes, "BUY", "0.40", "40")])
+    )
     assert our_trades(venue) == [] and books.queue_ahead(ours) == 40_000_000
     # The source's level moves to 40: its 30 of ours on top, so the exchange shows 70.
     assert (0.40, 70) in levels(venue, market, "BUY")
     # A print of 50: the last 40 ahead, then 10 of ours (a partial fill).
-    books.apply(BookBatch(T0 + 2, prints=[Print(yes, "SELL", "0.40", "50")], levels=[Level(yes, "BUY", "0.40", "0")]))
+    books.apply(
+        BookBatch(T0 + 2, prints=[Print(yes, "SELL", "0.40", "50")], levels=[Level(yes, "BUY", "0.40", "0")])
+    )
     [trade] = our_trades(venue)
     part = next(p for p in trade.parts if p.order is ours)
     assert part.size == 10_000_000 and ours.remaining == 20_000_000 and ours.status == "LIVE"
@@ -84,7 +98,9 @@ def test_a_print_through_our_price_fills_us_first(venue, market, books):
     yes = market.token_ids[0]
     fund(venue, ALICE, 1000, **{yes: 100})
     post(venue, market, ALICE, 0, "SELL", 0.44, 20)  # better than the source's 0.45 ask
-    books.apply(BookBatch(T0 + 1, prints=[Print(yes, "BUY", "0.45", "25")], levels=[Level(yes, "SELL", "0.45", "75")]))
+    books.apply(
+        BookBatch(T0 + 1, prints=[Print(yes, "BUY", "0.45", "25")], levels=[Level(yes, "SELL", "0.45", "75")])
+    )
     [trade] = our_trades(venue)
     ours = next(p for p in trade.parts if p.order.owner == f"key-{ALICE}")
     assert ours.size == 20_000_000 and ours.yes_price == 4400  # a maker trades at its own price
@@ -124,9 +140,37 @@ def test_no_token_updates_are_read_as_the_mirror_of_the_yes_book(venue, market, 
 
 def test_frames_group_by_timestamp():
     frames = [
-        (None, [{"event_type": "book", "asset_id": "a", "bids": [{"price": "0.4", "size": "1"}], "asks": [], "timestamp": "5"}]),
-        (None, {"event_type": "price_change", "timestamp": "5", "price_changes": [{"asset_id": "a", "side": "BUY", "price": "0.4", "size": "2"}]}),
-        (None, {"event_type": "last_trade_price", "asset_id": "a", "side": "SELL", "price": "0.4", "size": "1", "timestamp": "6"}),
+        (
+            None,
+            [
+                {
+                    "event_type": "book",
+                    "asset_id": "a",
+                    "bids": [{"price": "0.4", "size": "1"}],
+                    "asks": [],
+                    "timestamp": "5",
+                }
+            ],
+        ),
+        (
+            None,
+            {
+                "event_type": "price_change",
+                "timestamp": "5",
+                "price_changes": [{"asset_id": "a", "side": "BUY", "price": "0.4", "size": "2"}],
+            },
+        ),
+        (
+            None,
+            {
+                "event_type": "last_trade_price",
+                "asset_id": "a",
+                "side": "SELL",
+                "price": "0.4",
+                "size": "1",
+                "timestamp": "6",
+            },
+        ),
         (None, {"event_type": "best_bid_ask", "asset_id": "a", "timestamp": "6"}),
     ]
     first, second = batches_from_frames(frames)
