@@ -172,11 +172,11 @@ class ExternalBooks:
             touched[_yes_key(market, level.token_id, level.side, level.price)] = int(
                 float(level.size) * AMOUNT_SCALE
             )
-        for key, size in touched.items():
+        for key, units in touched.items():
             old = self._source.get(key, 0)
-            if size < old and key in self._depleted:
-                self._depleted[key] = max(0, self._depleted[key] - (old - size))
-            self._source[key] = size
+            if units < old and key in self._depleted:
+                self._depleted[key] = max(0, self._depleted[key] - (old - units))
+            self._source[key] = units
         self._reconcile(set(touched) | self._held_back)
         for condition_id, winner in batch.resolutions.items():
             market = self.exchange.markets.by_condition(condition_id)
