@@ -36,6 +36,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "main",
         "rebuild books from a JSONL file of market-channel frames",
     ),
+    "record": (
+        "polydesk.record",
+        "main",
+        "record the venue's market channel (and its markets) into a tape: polydesk record --out TAPE",
+    ),
+    "backtest": (
+        "polydesk.backtest.cli",
+        "main",
+        "replay a tape through strategy, risk and executor on the paper exchange; writes a report",
+    ),
     "signal": ("polydesk.signal_cmd", "main", "post a fair probability for a market to the signals stream"),
     "positions": (
         "polydesk.positions",

@@ -1,7 +1,9 @@
 """Market-channel tapes: record every event as a JSONL line `{"t": ms, "frame": ...}`, and replay a tape
 through /ws/market at recorded or accelerated speed.
 
-A recording starts with one `book` array (a snapshot of every known token, as a subscriber's first
+A tape made by `polydesk record` starts with a metadata line `{"t": ms, "meta": {...}}`: the format version,
+where it was recorded, and the Gamma market objects of its markets (what a backtest needs to create them
+again); `load_meta` reads it and every frame reader skips it. A recording then has one `book` array (a snapshot of every known token, as a subscriber's first
 frame) and then holds one event per line, with the venue-clock time it was sent. Replay also accepts
 plain JSONL of frames (the captured fixtures), a whole-file JSON frame or array of frames, and polypy's
 message files (Python-repr lines, header lines skipped). `python -m paperexchange.sim.tapes frames TAPE`
@@ -39,8 +41,7 @@ class TapeRecorder:
         return self
 
     def write(self, data: bytes) -> None:
-        ms = int(self._clock.now() * 1000)
-        self._file.write(b'{"t":%d,"frame":%s}\n' % (ms, data))
+        self._file.write(frame_line(int(self._clock.now() * 1000), data))
 
     def close(self) -> None:
         self._file.close()
@@ -66,7 +67,13 @@ def _parse_line(line: str) -> object | None:
     return value if isinstance(value, (dict, list)) else None
 
 
+def _is_meta(value: object) -> bool:
+    return isinstance(value, dict) and set(value) == {"t", "meta"}
+
+
 def _as_frame(value: object) -> Frame | None:
+    if _is_meta(value):
+        return None
     if isinstance(value, dict) and set(value) == {"t", "frame"}:
         return int(value["t"]), orjson.dumps(value["frame"])
     if isinstance(value, (dict, list)):
@@ -91,6 +98,25 @@ def load(path: str | Path) -> list[Frame]:
     if values is None:
         values = [_parse_line(line) for line in text.splitlines() if line.strip()]
     return [frame for frame in map(_as_frame, values) if frame is not None]
+
+
+def load_meta(path: str | Path) -> dict | None:
+    """The metadata of a tape made by `polydesk record` (its first line), or None for other tapes."""
+    with open(path, "rb") as file:
+        first = file.readline()
+    try:
+        value = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return None
+    return value["meta"] if _is_meta(value) else None
+
+
+def meta_line(recorded_ms: int, meta: dict) -> bytes:
+    return orjson.dumps({"t": recorded_ms, "meta": meta}) + b"\n"
+
+
+def frame_line(received_ms: int, frame_json: bytes) -> bytes:
+    return b'{"t":%d,"frame":%s}\n' % (received_ms, frame_json)
 
 
 class TapePlayer:

@@ -47,6 +47,8 @@ def _frames(data: bytes) -> Iterator[tuple[int, object]]:
         # A paper-exchange tape line is {"t": receive time ms, "frame": the frame as sent}.
         if isinstance(value, dict) and value.keys() == {"t", "frame"}:
             value = value["frame"]
+        elif isinstance(value, dict) and value.keys() == {"t", "meta"}:
+            continue  # `polydesk record`'s metadata line (the tape's markets), not a frame
         yield number, value
 
 
