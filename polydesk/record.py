@@ -40,8 +40,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         prog="polydesk record", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--markets", default="", help="comma list of condition ids or slugs")
-    parser.add_argument("--top", type=int, default=10, help="without --markets: Gamma's N biggest open markets")
-    parser.add_argument("--duration", type=float, default=None, help="seconds to record (default: until Ctrl-C)")
+    parser.add_argument(
+        "--top", type=int, default=10, help="without --markets: Gamma's N biggest open markets"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds to record (default: until Ctrl-C)"
+    )
     parser.add_argument("--out", required=True, type=Path, help="the tape file to write")
     return parser.parse_args(argv)
 
@@ -106,7 +110,9 @@ class Progress:
         )
 
 
-async def record(settings: IngestSettings, wanted: list[str], top: int, duration: float | None, out: Path) -> int:
+async def record(
+    settings: IngestSettings, wanted: list[str], top: int, duration: float | None, out: Path
+) -> int:
     console = Console(stderr=True)
     async with httpx.AsyncClient(timeout=settings.http_timeout_secs) as client:
         markets = await gamma_markets(client, settings.gamma_url, wanted, top)
@@ -129,7 +135,9 @@ async def record(settings: IngestSettings, wanted: list[str], top: int, duration
             await socket.send(orjson.dumps(subscribe).decode())
             last_ping = time.monotonic()
             while deadline is None or time.monotonic() < deadline:
-                wait = PING_SECS if deadline is None else min(PING_SECS, max(0.0, deadline - time.monotonic()))
+                wait = (
+                    PING_SECS if deadline is None else min(PING_SECS, max(0.0, deadline - time.monotonic()))
+                )
                 try:
                     raw = await asyncio.wait_for(socket.recv(), timeout=min(wait, 0.5))
                 except TimeoutError:
@@ -148,7 +156,9 @@ async def record(settings: IngestSettings, wanted: list[str], top: int, duration
                     progress.events += _events_in(frame)
                 progress.show()
     progress.show(force=True)
-    console.print(f"\nrecorded {progress.frames} frames ({progress.events} events) into {out}", highlight=False)
+    console.print(
+        f"\nrecorded {progress.frames} frames ({progress.events} events) into {out}", highlight=False
+    )
     return 0
 
 

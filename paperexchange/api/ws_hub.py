@@ -24,6 +24,13 @@ class Subscriber:
         self._task: asyncio.Task | None = None
         self.closed = False
         self.close_code = 1008
+        self.frames_sent = 0
+        self._sending = False
+
+    @property
+    def drained(self) -> bool:
+        """Nothing queued and nothing being written (a backtest steps only once every socket is)."""
+        return not self._buffer and not self._sending
 
     def disconnect(self, code: int = 1011) -> None:
         """Close from the server side (fault injection): the writer sends the close frame."""
@@ -57,7 +64,13 @@ class Subscriber:
                 await self._wakeup.wait()
                 continue
             frames, self._buffer = self._buffer, []
-            for frame in frames:
-                await self.websocket.send({"type": "websocket.send", "text": frame.decode()})
+            self._sending = True
+            try:
+                for frame in frames:
+                    await self.websocket.send({"type": "websocket.send", "text": frame.decode()})
+                    if frame != b"PONG":  # data frames only: what a client counts as received data
+                        self.frames_sent += 1
+            finally:
+                self._sending = False
         with contextlib.suppress(Exception):
             await self.websocket.close(code=self.close_code)

@@ -80,6 +80,9 @@ class MarketHub:
     def inject_next(self, events: list[dict]) -> None:
         self._injected += [orjson.dumps(event) for event in events]
 
+    def subscribers(self) -> list[MarketSubscriber]:
+        return list(self._all)
+
     def silence_all(self) -> int:
         for sub in self._all:
             sub.silent = True

@@ -43,6 +43,9 @@ class UserHub:
             raise ValueError("a user socket joins the hub only once it has authenticated (owner unset)")
         self._by_owner[sub.owner].add(sub)
 
+    def subscribers(self) -> list[UserSubscriber]:
+        return [sub for group in self._by_owner.values() for sub in group]
+
     def disconnect_all(self) -> int:
         subs = [sub for group in self._by_owner.values() for sub in group]
         for sub in subs:
