@@ -289,6 +289,14 @@ class ExternalBooks:
 
     # ---- reading -----------------------------------------------------------------------------------------
 
+    def best(self, condition_id: str) -> tuple[int | None, int | None]:
+        """The source's own best bid and ask (YES price units) of a market: without our orders."""
+        bids = [k[2] for k, size in self._source.items() if k[0] == condition_id and k[1] == BUY and size > 0]
+        asks = [
+            k[2] for k, size in self._source.items() if k[0] == condition_id and k[1] == SELL and size > 0
+        ]
+        return (max(bids) if bids else None), (min(asks) if asks else None)
+
     def queue_ahead(self, order: Order) -> int:
         """External size ahead of one of our resting orders at its level (0 when it is first)."""
         book = self.exchange.books[order.condition_id]

@@ -4,8 +4,8 @@ into a tape that `polydesk backtest` replays.
 The venue is the one ingest reads (`POLYDESK_GAMMA_URL`, `POLYDESK_MARKET_WS_URL`). The markets are
 `--markets` (condition ids or slugs), else the discovery settings' condition ids and slugs, else Gamma's
 `--top` open markets by 24h volume. The tape (format: paperexchange/tapes.py) starts with a metadata line
-holding those markets' Gamma objects, then one line per market-channel frame with its receive time; the
-first frame is the venue's book snapshot of every token. A progress line shows time, frames and events.
+holding those markets' Gamma objects, then one line per market-channel frame with its receive time (gzipped
+when TAPE ends in .gz); the first frame is the venue's book snapshot of every token. A progress line shows time, frames and events.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gzip
 import sys
 import time
 from pathlib import Path
@@ -128,7 +129,7 @@ async def record(
     progress = Progress(console, duration)
     console.print(f"recording {len(markets)} market(s), {len(tokens)} token(s) into {out}", highlight=False)
     deadline = None if duration is None else time.monotonic() + duration
-    with out.open("wb") as tape:
+    with gzip.open(out, "wb") if out.suffix == ".gz" else out.open("wb") as tape:
         tape.write(tapes.meta_line(int(time.time() * 1000), meta))
         async with websockets.connect(settings.market_ws_url, max_size=None, ping_interval=None) as socket:
             subscribe = {"type": "market", "assets_ids": tokens, "custom_feature_enabled": True}

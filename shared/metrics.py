@@ -125,6 +125,11 @@ TICK_TO_ORDER_SECONDS = Histogram(
 INGEST_FRAMES = Counter(
     "ingest_frames", "Market-channel frames received (rate: frames per second)", namespace=NAMESPACE
 )
+INGEST_FRAMES_HANDLED = Counter(
+    "ingest_frames_handled",
+    "Market-channel frames fully handled (applied and published); a backtest steps on when it reaches what was sent",
+    namespace=NAMESPACE,
+)
 INGEST_PARSE_ERRORS = Counter(
     "ingest_parse_errors",
     "Venue payloads that could not be decoded, by source (market_ws, gamma, data_api)",
@@ -365,6 +370,11 @@ EXECUTOR_UNKNOWN_OUTCOMES = Counter(
 )
 EXECUTOR_FILLS = Counter(
     "executor_fills", "Fill reports published, by trade status", ["status"], namespace=NAMESPACE
+)
+EXECUTOR_USER_EVENTS = Counter(
+    "executor_user_events",
+    "User-channel order and trade events handled (reported); a backtest steps on when it reaches what was sent",
+    namespace=NAMESPACE,
 )
 EXECUTOR_VENUE_PRODUCTION = Gauge(
     "executor_venue_production",

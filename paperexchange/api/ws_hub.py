@@ -25,6 +25,7 @@ class Subscriber:
         self.closed = False
         self.close_code = 1008
         self.frames_sent = 0
+        self.events_pushed = 0  # data events queued for this socket (PONGs not counted)
         self._sending = False
 
     @property
@@ -55,6 +56,8 @@ class Subscriber:
             self.closed = True
             return
         self._buffer.append(data)
+        if data != b"PONG":
+            self.events_pushed += 1
         self._wakeup.set()
 
     async def _write_loop(self) -> None:

@@ -1,10 +1,11 @@
 """Market-channel tapes: record every event as a JSONL line `{"t": ms, "frame": ...}`, and replay a tape
 through /ws/market at recorded or accelerated speed.
 
-A tape made by `polydesk record` starts with a metadata line `{"t": ms, "meta": {...}}`: the format version,
-where it was recorded, and the Gamma market objects of its markets (what a backtest needs to create them
-again); `load_meta` reads it and every frame reader skips it. A recording then has one `book` array (a snapshot of every known token, as a subscriber's first
-frame) and then holds one event per line, with the venue-clock time it was sent. Replay also accepts
+A tape made by `polydesk record` starts with a metadata line `{"t": ms, "meta": {...}}`: the format
+version, where it was recorded, and the Gamma market objects of its markets (what a backtest needs to
+create them again); `load_meta` reads it and every frame reader skips it. A tape may be gzipped (`.gz`).
+A recording then has one `book` array (a snapshot of every known token, as a subscriber's first frame)
+and then holds one event per line, with the venue-clock time it was sent. Replay also accepts
 plain JSONL of frames (the captured fixtures), a whole-file JSON frame or array of frames, and polypy's
 message files (Python-repr lines, header lines skipped). `python -m paperexchange.sim.tapes frames TAPE`
 prints a tape as plain frames, the form `polydesk book-replay` reads.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import gzip
 import sys
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from paperexchange.api.ws_market import MarketHub, snapshot
 from paperexchange.core.clock import Clock
 from paperexchange.core.exchange import Exchange
 
+GZIP_MAGIC = b"\x1f\x8b"
 Frame = tuple[int | None, bytes]  # (receive time in ms if known, the frame's JSON text)
 
 
@@ -92,8 +95,14 @@ def _whole_document(text: str) -> list | None:
     return [document]
 
 
+def read_bytes(path: str | Path) -> bytes:
+    """A tape's bytes, gunzipped when the file is gzip (tapes compress about tenfold)."""
+    data = Path(path).read_bytes()
+    return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+
+
 def load(path: str | Path) -> list[Frame]:
-    text = Path(path).read_text()
+    text = read_bytes(path).decode()
     values = _whole_document(text)
     if values is None:
         values = [_parse_line(line) for line in text.splitlines() if line.strip()]
@@ -102,7 +111,9 @@ def load(path: str | Path) -> list[Frame]:
 
 def load_meta(path: str | Path) -> dict | None:
     """The metadata of a tape made by `polydesk record` (its first line), or None for other tapes."""
-    with open(path, "rb") as file:
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+    with gzip.open(path, "rb") if gzipped else open(path, "rb") as file:
         first = file.readline()
     try:
         value = orjson.loads(first)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from paperexchange.external_book import BookBatch
 from paperexchange.tape_source import TapeBookSource
 from paperexchange.units import PRICE_SCALE
 from polydesk.backtest import collect as collecting
@@ -26,8 +27,9 @@ from polydesk.settings import SERVICES
 from shared.clock import SimClockWriter
 
 COLLATERAL_USD = 10_000.0
-SETTLE_TAIL_SECS = 90.0  # after the tape: past MINED (20 s) and CONFIRMED (+60 s), in tape time
-TAIL_STEP_SECS = 5.0
+# After the tape, the clock moves on (in tape time) so its last trades walk to MINED (20 s) and CONFIRMED
+# (+60 s): steps at these offsets from the last batch.
+TAIL_OFFSETS_SECS = (1.0, 21.0, 81.0, 82.0)
 START_TIMEOUT_SECS = 90.0
 FIRST_SERVICES = ("ingest", "risk", "executor")
 
@@ -51,15 +53,12 @@ Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 
 def _marks(venue: BacktestVenue) -> dict[str, Decimal]:
-    """The mid of each market's book, for its YES token and (1 - mid) for its NO token; no mark without
-    both sides."""
+    """The mid of each market's book on the tape (our own orders left out), for its YES token and
+    (1 - mid) for its NO token; no mark without both sides."""
     marks: dict[str, Decimal] = {}
     for market in venue.markets:
-        book = venue.venue.exchange.books[market.condition_id]
-        bid, ask = book.best("BUY"), book.best("SELL")
-        if market.winner is not None:
-            continue
-        if bid is None or ask is None:
+        bid, ask = venue.external.best(market.condition_id)
+        if market.winner is not None or bid is None or ask is None:
             continue
         mid = Decimal(bid + ask) / 2 / PRICE_SCALE
         marks[market.token_ids[0]] = mid
@@ -120,7 +119,7 @@ async def _wait_ready(
     )
 
 
-def _tape_info(options: Options, source: TapeBookSource, late_steps: int) -> dict:
+def _tape_info(options: Options, source: TapeBookSource, late_steps: int, wallet: str) -> dict:
     digest = hashlib.sha256(options.tape.read_bytes()).hexdigest()
     return {
         "tape": {
@@ -134,6 +133,7 @@ def _tape_info(options: Options, source: TapeBookSource, late_steps: int) -> dic
         "seed": options.seed,
         "strategies": [s for s in (options.strategies or "").split(",") if s],
         "late_steps": late_steps,
+        "wallet": wallet,  # the backtest's own paper wallet (from the seed)
         "model": "docs/backtest.md",
     }
 
@@ -173,6 +173,7 @@ async def run(options: Options, progress: Progress | None = None) -> reporting.R
             venue,
             pipeline.bus,
             f"http://127.0.0.1:{pipeline.metrics_ports['ingest']}/metrics",
+            f"http://127.0.0.1:{pipeline.metrics_ports['executor']}/metrics",
             run_dir / "state" / "executor.sqlite",
         )
         await _wait_ready(pipeline, venue, settler, FIRST_SERVICES)
@@ -180,14 +181,11 @@ async def run(options: Options, progress: Progress | None = None) -> reporting.R
         await _wait_ready(pipeline, venue, settler, SERVICES)
         last_marks: dict[str, Decimal] = {}
         started = time.monotonic()
-        tail = [None] * int(SETTLE_TAIL_SECS / TAIL_STEP_SECS)
-        steps = [*batches[1:], *tail]
-        for index, batch in enumerate(steps, start=1):
-            at_ms = (
-                batch.ts_ms
-                if batch is not None
-                else venue.writer.now_ns() // 1_000_000 + int(TAIL_STEP_SECS * 1000)
-            )
+        tail: list[tuple[BookBatch | None, int]] = [
+            (None, source.end_ms + int(offset * 1000)) for offset in TAIL_OFFSETS_SECS
+        ]
+        steps = [*((batch, batch.ts_ms) for batch in batches[1:]), *tail]
+        for index, (batch, at_ms) in enumerate(steps, start=1):
             if options.speed:
                 due = started + (at_ms - source.start_ms) / 1000 / options.speed
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
@@ -207,7 +205,7 @@ async def run(options: Options, progress: Progress | None = None) -> reporting.R
         collected = await collecting.collect(pipeline.bus)
         await _save_venue_records(venue, run_dir)
         resolutions = venue.call(_resolutions, venue)
-        info = _tape_info(options, source, settler.late_steps)
+        info = _tape_info(options, source, settler.late_steps, wallet.address)
         return reporting.compute(collected.fills, marks, resolutions, collected.rejections, info)
     finally:
         if settler is not None:

@@ -21,6 +21,7 @@ from shared.redis_conn import EmbeddedRedis, connect, free_port, start_embedded
 from shared.streams import Bus
 
 PREFIX = "polydesk:"
+STOP_GRACE_SECS = 5.0
 # Settings that say where and who (venue, wallet, credentials, Redis, files, ports) are the backtest's own;
 # the user's others (strategy and risk parameters) apply to the backtest as they would live.
 NOT_INHERITED = (
@@ -131,8 +132,9 @@ class Pipeline:
         )
 
     async def stop(self) -> None:
+        # The run is over and collected: every service stops at once (no order to keep between them).
         for supervisor in reversed(self.supervisors):
-            await supervisor.stop(10.0)
+            await supervisor.stop(STOP_GRACE_SECS, order=(tuple(SERVICES),))
         if self.bus is not None:
             await self.bus.redis.aclose()
         if self.redis is not None:

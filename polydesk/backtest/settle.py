@@ -3,12 +3,13 @@ this one (the determinism of docs/backtest.md rests on this).
 
 A step is settled when, at once:
 - the exchange has written every queued frame on every socket and answers no HTTP request;
-- ingest has received every market frame the exchange sent (its frames counter, /metrics);
+- ingest has handled (applied and published) every market frame the exchange sent, and the executor every
+  user-channel event (their counters on /metrics);
 - every consumer group of every stream has read and acknowledged everything (lag 0, pending 0): the
   services write their outputs and acknowledge their input in one script, so nothing is between two streams;
 - the executor holds no approval it has not posted and no order whose outcome it does not know (its SQLite);
-and all of that, with every counter, stays unchanged over `quiet_polls` polls `poll_secs` apart (what a
-user-channel frame in flight to the executor would change).
+and all of that, with every counter, stays unchanged over `quiet_polls` polls `poll_secs` apart (a REST
+book resync of ingest, say, is between its answer and its publish for a moment).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 
 from polydesk.backtest.venue import BacktestVenue
 from shared.streams import Bus
+from shared.streams.base import as_text
 
 EXECUTOR_BUSY_SQL = """
 SELECT
@@ -39,9 +41,10 @@ class Settler:
     venue: BacktestVenue
     bus: Bus
     ingest_metrics_url: str
+    executor_metrics_url: str
     executor_db: Path
-    poll_secs: float = 0.01
-    quiet_polls: int = 3
+    poll_secs: float = 0.005
+    quiet_polls: int = 2
     step_timeout_secs: float = 30.0
     late_steps: int = 0  # steps that did not settle within the timeout (the report says so)
     unsettled: str = ""  # what kept the last step from settling
@@ -64,15 +67,16 @@ class Settler:
         ]
         self._streams = sorted(key.removeprefix(self.bus.prefix) for key in keys if not key.endswith(":dead"))
 
-    async def _ingest_frames(self) -> float | None:
+    async def _counter(self, url: str, name: str) -> int | None:
+        """A counter from a service's /metrics (None while it does not answer)."""
         try:
-            text = (await self._http.get(self.ingest_metrics_url)).text
+            text = (await self._http.get(url)).text
         except httpx.HTTPError:
             return None
         for line in text.splitlines():
-            if line.startswith("polydesk_ingest_frames_total "):
-                return float(line.split()[1])
-        return None
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+        return 0
 
     def _executor_busy(self) -> int:
         if self._db is None:
@@ -87,24 +91,52 @@ class Settler:
     async def _observe(self) -> tuple[list[str], tuple]:
         """(what is not quiet yet, the signature of everything observed)."""
         activity = self.venue.activity()
-        ingest_frames = await self._ingest_frames()
+        ingest_frames = await self._counter(self.ingest_metrics_url, "polydesk_ingest_frames_handled_total")
+        user_events = await self._counter(self.executor_metrics_url, "polydesk_executor_user_events_total")
         streams = []
         waiting = []
         if not activity.drained:
             waiting.append("exchange sockets writing")
         if activity.requests_in_flight:
             waiting.append(f"{activity.requests_in_flight} HTTP request(s) in progress")
-        if ingest_frames is None or int(ingest_frames) != activity.market_frames:
-            waiting.append(f"ingest received {ingest_frames} of {activity.market_frames} market frames")
-        for stream in self._streams:
-            for group in await self.bus.group_stats(stream):
-                if group.pending or group.lag:
-                    waiting.append(f"{stream}/{group.group}: pending {group.pending}, lag {group.lag}")
-            streams.append(await self.bus.redis.xlen(self.bus.key(stream)))
+        if ingest_frames != activity.market_frames:
+            waiting.append(f"ingest handled {ingest_frames} of {activity.market_frames} market frames")
+        if user_events != activity.user_events:
+            waiting.append(f"executor handled {user_events} of {activity.user_events} user-channel events")
+        for stream, last_id, groups in await self._stream_states():
+            streams.append(last_id)
+            for name, pending, delivered in groups:
+                if pending or delivered != last_id:
+                    waiting.append(f"{stream}/{name}: pending {pending}, read up to {delivered} of {last_id}")
         busy = self._executor_busy()
         if busy:
             waiting.append(f"executor: {busy} approval(s)/order(s) in progress")
-        return waiting, (activity, ingest_frames, tuple(streams), busy)
+        return waiting, (activity, ingest_frames, user_events, tuple(streams), busy)
+
+    async def _stream_states(self) -> list[tuple[str, str, list[tuple[str, int, str]]]]:
+        """(stream, last entry id, [(group, pending, last delivered id)]) of every watched stream, in one
+        round trip (Redis 6.2's XINFO GROUPS has no lag: delivered up to the last id means no lag)."""
+        pipe = self.bus.redis.pipeline(transaction=False)
+        for stream in self._streams:
+            pipe.xinfo_stream(self.bus.key(stream))
+            pipe.xinfo_groups(self.bus.key(stream))
+        replies = await pipe.execute(raise_on_error=False)
+        states = []
+        for index, stream in enumerate(self._streams):
+            info, groups = replies[2 * index], replies[2 * index + 1]
+            if isinstance(info, Exception) or isinstance(groups, Exception):
+                continue  # trimmed away or not there yet: nothing to wait for
+            states.append(
+                (
+                    stream,
+                    as_text(info["last-generated-id"]),
+                    [
+                        (as_text(g["name"]), int(g["pending"]), as_text(g["last-delivered-id"]))
+                        for g in groups
+                    ],
+                )
+            )
+        return states
 
     async def settle(self, timeout_secs: float | None = None) -> bool:
         """Wait until the step is settled; False (and counted) when it is not within the timeout."""

@@ -40,7 +40,7 @@ class ExchangeActivity:
 
     drained: bool
     market_frames: int
-    user_frames: int
+    user_events: int
     orders: int
     trades: int
     requests_in_flight: int
@@ -121,7 +121,7 @@ class BacktestVenue:
         return ExchangeActivity(
             drained=all(sub.drained for sub in [*market, *user]),
             market_frames=sum(sub.frames_sent for sub in market),
-            user_frames=sum(sub.frames_sent for sub in user),
+            user_events=sum(sub.events_pushed for sub in user),
             orders=len(exchange.orders),
             trades=len(exchange.trades),
             requests_in_flight=self.counting.in_flight,

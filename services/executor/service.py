@@ -268,6 +268,7 @@ class Executor:
                         await self.reporter.on_order(event)
                     else:
                         await self.reporter.on_trade(event)
+                    metrics.EXECUTOR_USER_EVENTS.inc()
             except PolydeskError as error:
                 log.warning("user stream ended: %s; reconnecting, then filling the gap", error)
             except Exception:

@@ -158,21 +158,27 @@ class Feed:
 
     async def on_frame(self, raw: str | bytes) -> None:
         """Decode, apply and publish one frame (all its messages in one atomic publish)."""
-        outputs, resyncs = await self._apply_frame(raw)
-        await self._publish(outputs)
-        for need in resyncs:
-            self.request_resync(need.asset_id, need.reason)
+        try:
+            outputs, resyncs = await self._apply_frame(raw)
+            await self._publish(outputs)
+            for need in resyncs:
+                self.request_resync(need.asset_id, need.reason)
+        finally:
+            metrics.INGEST_FRAMES_HANDLED.inc()
 
     async def on_frames(self, raws: list[str | bytes]) -> None:
         """Frames read while the previous ones were published: each applied in order, then all their messages
         in one atomic publish (one Redis round trip for the batch, not one per frame)."""
-        outputs: list[Output] = []
-        for raw in raws:
-            made, needs = await self._apply_frame(raw)
-            outputs += made
-            for need in needs:  # at once: the next frames' deltas of that token are held for its snapshot
-                self.request_resync(need.asset_id, need.reason)
-        await self._publish(outputs)
+        try:
+            outputs: list[Output] = []
+            for raw in raws:
+                made, needs = await self._apply_frame(raw)
+                outputs += made
+                for need in needs:  # at once: the next frames' deltas of that token are held for its snapshot
+                    self.request_resync(need.asset_id, need.reason)
+            await self._publish(outputs)
+        finally:
+            metrics.INGEST_FRAMES_HANDLED.inc(len(raws))
 
     async def _apply_frame(self, raw: str | bytes) -> tuple[list[Output], list[NeedsResync]]:
         """Decode and apply one frame; the bus messages it makes (book states included) and its resyncs."""

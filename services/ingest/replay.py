@@ -4,6 +4,7 @@ print the final books as JSON, to debug a desync offline.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from collections.abc import Iterator
@@ -86,6 +87,8 @@ def main(argv: list[str]) -> int:
     path = Path(argv[0])
     try:
         data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":  # a gzipped tape
+            data = gzip.decompress(data)
     except OSError as error:
         print(f"polydesk book-replay: cannot read {path}: {error.strerror or error}", file=sys.stderr)
         return 1
