@@ -20,8 +20,9 @@ from paperexchange.tape_source import TapeBookSource
 from polydesk.backtest import report as reporting
 from polydesk.backtest.collect import Rejection
 from shared.messages import Envelope, Fill, Side, TradeStatus
+from tests.fixtures import fixture_path
 
-TAPE = Path(__file__).parents[1] / "fixtures" / "tapes" / "default-scenario.jsonl.gz"
+TAPE = fixture_path("paperexchange/default-scenario-tape.jsonl.gz")
 ROOT = Path(__file__).parents[2]
 T0 = 1_800_000_000_000
 
