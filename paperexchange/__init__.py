@@ -7,10 +7,11 @@ Three parts, each a sub-package:
   Polygon JSON-RPC, the admin API and fault middleware, and `api.app` that mounts them.
 - `sim/`: what makes the venue move on its own: scenarios (and the shipped `sim/scenarios/` files), the
   background flow, faults on demand, market-channel tapes and the bench generator.
-`venue.py` assembles the three into one object and `server.py` runs it.
+`venue.py` assembles the three into one object and `server.py` runs it; `replay.py` runs it with its books
+following a recorded tape (sim/external_book.py, sim/tape_source.py), stepped by `polydesk backtest`.
 
-Code outside this package imports only what this module exports and `paperexchange.server`
-(`python -m paperexchange` is `paperexchange.__main__`); tests/unit/test_paperexchange_boundary.py keeps it so.
+Code outside this package imports only what this module exports, `paperexchange.server` and
+`paperexchange.replay` (`python -m paperexchange` is `paperexchange.__main__`); tests/unit/test_paperexchange_boundary.py keeps it so.
 """
 
 from paperexchange.core import config, signing

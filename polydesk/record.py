@@ -23,7 +23,7 @@ import orjson
 import websockets
 from rich.console import Console
 
-from paperexchange import tapes
+from paperexchange.replay import frame_line, meta_line
 from services.ingest.config import IngestSettings
 from shared.config import load_settings
 from shared.errors import ConfigurationError
@@ -130,7 +130,7 @@ async def record(
     console.print(f"recording {len(markets)} market(s), {len(tokens)} token(s) into {out}", highlight=False)
     deadline = None if duration is None else time.monotonic() + duration
     with gzip.open(out, "wb") if out.suffix == ".gz" else out.open("wb") as tape:
-        tape.write(tapes.meta_line(int(time.time() * 1000), meta))
+        tape.write(meta_line(int(time.time() * 1000), meta))
         async with websockets.connect(settings.market_ws_url, max_size=None, ping_interval=None) as socket:
             subscribe = {"type": "market", "assets_ids": tokens, "custom_feature_enabled": True}
             await socket.send(orjson.dumps(subscribe).decode())
@@ -152,7 +152,7 @@ async def record(
                         frame = orjson.loads(data)
                     except orjson.JSONDecodeError:
                         continue  # not a market frame; the venue's text replies
-                    tape.write(tapes.frame_line(int(time.time() * 1000), orjson.dumps(frame)))
+                    tape.write(frame_line(int(time.time() * 1000), orjson.dumps(frame)))
                     progress.frames += 1
                     progress.events += _events_in(frame)
                 progress.show()

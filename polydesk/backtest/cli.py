@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from paperexchange.tape_source import TapeError
+from paperexchange.replay import TapeError
 from polydesk.backtest import report as reporting
 from polydesk.backtest.driver import BacktestError, Options, run
 

@@ -15,16 +15,24 @@ from pathlib import Path
 
 import httpx
 
-from paperexchange.external_book import BookBatch
-from paperexchange.tape_source import TapeBookSource
-from paperexchange.units import PRICE_SCALE
+from paperexchange.replay import BookBatch, ReplayVenue, TapeBookSource
 from polydesk.backtest import collect as collecting
 from polydesk.backtest import report as reporting
 from polydesk.backtest.pipeline import Pipeline, backtest_wallet
 from polydesk.backtest.settle import Settler
-from polydesk.backtest.venue import BacktestVenue
 from polydesk.settings import SERVICES
 from shared.clock import SimClockWriter
+
+
+class _TapeClock:
+    """The replaying venue's clock: the instant the driver wrote into the shared clock file."""
+
+    def __init__(self, writer: SimClockWriter) -> None:
+        self._writer = writer
+
+    def now(self) -> float:
+        return self._writer.now()
+
 
 COLLATERAL_USD = 10_000.0
 # After the tape, the clock moves on (in tape time) so its last trades walk to MINED (20 s) and CONFIRMED
@@ -52,35 +60,17 @@ class Options:
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 
-def _marks(venue: BacktestVenue) -> dict[str, Decimal]:
-    """The mid of each market's book on the tape (our own orders left out), for its YES token and
-    (1 - mid) for its NO token; no mark without both sides."""
-    marks: dict[str, Decimal] = {}
-    for market in venue.markets:
-        bid, ask = venue.external.best(market.condition_id)
-        if market.winner is not None or bid is None or ask is None:
-            continue
-        mid = Decimal(bid + ask) / 2 / PRICE_SCALE
-        marks[market.token_ids[0]] = mid
-        marks[market.token_ids[1]] = 1 - mid
-    return marks
-
-
-def _resolutions(venue: BacktestVenue) -> list[reporting.Resolution]:
-    return [
-        reporting.Resolution(int(m.closed_at * 1000), m.condition_id, m.token_ids, m.winner)
-        for m in venue.markets
-        if m.winner is not None
-    ]
+def _resolutions(venue: ReplayVenue) -> list[reporting.Resolution]:
+    return [reporting.Resolution(r.at_ms, r.condition_id, r.token_ids, r.winner) for r in venue.resolutions()]
 
 
 async def _wait_ready(
-    pipeline: Pipeline, venue: BacktestVenue, settler: Settler, services: tuple[str, ...]
+    pipeline: Pipeline, venue: ReplayVenue, settler: Settler, services: tuple[str, ...]
 ) -> None:
     """The services healthy, ingest subscribed to every open token, the executor on the user channel, and
     everything they did on start settled."""
     assert pipeline.bus is not None
-    tokens = {t for m in venue.markets if not m.closed for t in m.token_ids}
+    tokens = venue.open_tokens()
     deadline = time.monotonic() + START_TIMEOUT_SECS
     missing = "nothing checked yet"
     while time.monotonic() < deadline:
@@ -91,12 +81,7 @@ async def _wait_ready(
             for name in services
             if await pipeline.bus.redis.exists(f"{pipeline.bus.prefix}health:{name}:backtest-{name}")
         ]
-
-        def subscribed() -> tuple[set[str], int]:
-            assets = {a for sub in venue.venue.market_hub.subscribers() for a in sub.assets}
-            return assets, len(venue.venue.user_hub.subscribers())
-
-        assets, user_sockets = venue.call(subscribed)
+        assets, user_sockets = venue.subscriptions()
         missing = ", ".join(
             [f"{name} not healthy" for name in services if name not in healthy]
             + (
@@ -138,7 +123,7 @@ def _tape_info(options: Options, source: TapeBookSource, late_steps: int, wallet
     }
 
 
-async def _save_venue_records(venue: BacktestVenue, run_dir: Path) -> None:
+async def _save_venue_records(venue: ReplayVenue, run_dir: Path) -> None:
     """The paper exchange's own trade and order records (its admin API), beside the report, to check it by."""
     async with httpx.AsyncClient(base_url=venue.url + "/_paper", timeout=30.0) as admin:
         for name in ("trades", "orders"):
@@ -154,7 +139,7 @@ async def run(options: Options, progress: Progress | None = None) -> reporting.R
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     writer = SimClockWriter(run_dir / "clock", source.start_ms * 1_000_000)
-    venue = BacktestVenue(source, writer, options.seed)
+    venue = ReplayVenue(source, _TapeClock(writer), options.seed)
     wallet = backtest_wallet(run_dir, options.seed)
     venue.start()
     pipeline = Pipeline(run_dir, venue.url, wallet, writer.path, options.strategies)
@@ -163,7 +148,7 @@ async def run(options: Options, progress: Progress | None = None) -> reporting.R
     try:
         venue.fund(wallet.address, options.collateral_usd)
         batches = source.batches
-        venue.step(batches[0], batches[0].ts_ms)
+        venue.step(batches[0])
         pipeline.start_redis()
         # Strategy starts last, once risk knows every market and book: it then reads the events stream
         # from its start, and no intent can reach risk before the market it is about.
@@ -189,12 +174,13 @@ async def run(options: Options, progress: Progress | None = None) -> reporting.R
             if options.speed:
                 due = started + (at_ms - source.start_ms) / 1000 / options.speed
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-            venue.step(batch, at_ms)
+            writer.set_ns(max(writer.now_ns(), at_ms * 1_000_000))  # the tape's time never goes back
+            venue.step(batch)
             await settler.settle()
-            now_marks = venue.call(_marks, venue)
+            now_marks = venue.marks()
             changed = {t: m for t, m in now_marks.items() if last_marks.get(t) != m}
             if changed:
-                marks.append((venue.writer.now_ns() // 1_000_000, changed))
+                marks.append((writer.now_ns() // 1_000_000, changed))
                 last_marks = now_marks
             if index % 200 == 0:
                 await settler.refresh_streams()
@@ -204,7 +190,7 @@ async def run(options: Options, progress: Progress | None = None) -> reporting.R
                 raise BacktestError("a service kept failing; see its log under " + str(run_dir / "logs"))
         collected = await collecting.collect(pipeline.bus)
         await _save_venue_records(venue, run_dir)
-        resolutions = venue.call(_resolutions, venue)
+        resolutions = _resolutions(venue)
         info = _tape_info(options, source, settler.late_steps, wallet.address)
         return reporting.compute(collected.fills, marks, resolutions, collected.rejections, info)
     finally:

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from redis.exceptions import RedisError
 
-from polydesk.backtest.venue import BacktestVenue
+from paperexchange.replay import ReplayVenue
 from shared.streams import Bus
 from shared.streams.base import as_text
 
@@ -38,7 +38,7 @@ SELECT
 
 @dataclass
 class Settler:
-    venue: BacktestVenue
+    venue: ReplayVenue
     bus: Bus
     ingest_metrics_url: str
     executor_metrics_url: str

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from paperexchange.clock import ManualClock
-from paperexchange.config import Settings
-from paperexchange.external_book import (
+from paperexchange.core.clock import ManualClock
+from paperexchange.core.config import Settings
+from paperexchange.sim.external_book import (
     BookBatch,
     ExternalBooks,
     Level,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from paperexchange.tape_source import TapeBookSource
+from paperexchange.sim.tape_source import TapeBookSource
 from polydesk.backtest import report as reporting
 from polydesk.backtest.collect import Rejection
 from shared.messages import Envelope, Fill, Side, TradeStatus

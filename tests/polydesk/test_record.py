@@ -13,11 +13,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from paperexchange.clock import ManualClock
-from paperexchange.config import Settings
-from paperexchange.external_book import ExternalBooks
+from paperexchange import ManualClock, Settings
 from paperexchange.server import PaperExchangeServer
-from paperexchange.tape_source import TapeBookSource, TapeError
+from paperexchange.sim.external_book import ExternalBooks
+from paperexchange.sim.tape_source import TapeBookSource, TapeError
 from paperexchange.venue import Venue
 from polydesk.record import RecordError, record
 from services.ingest.config import IngestSettings

@@ -2,7 +2,8 @@
 
 paperexchange/ is core/ (state and rules), api/ (the wire) and sim/ (scenarios, flow, faults, tapes). Code in
 shared/, services/, polydesk/ and bench/ may import `paperexchange` (the names in its `__all__`),
-`paperexchange.server` and `paperexchange.__main__`; anything deeper would tie it to the internal layout.
+`paperexchange.server`, `paperexchange.replay` (the venue replaying a tape, for backtests) and
+`paperexchange.__main__`; anything deeper would tie it to the internal layout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import paperexchange
 
 REPO = Path(__file__).resolve().parents[2]
 OUTSIDE = ("shared", "services", "polydesk", "bench")
-PUBLIC_MODULES = {"paperexchange", "paperexchange.server", "paperexchange.__main__"}
+PUBLIC_MODULES = {"paperexchange", "paperexchange.server", "paperexchange.replay", "paperexchange.__main__"}
 DOTTED_NAME = re.compile(r"paperexchange(\.\w+)+")
 
 

@@ -1,7 +1,7 @@
 """External books: the paper exchange's books follow another venue's, and our orders match against them.
 
 A *source* turns another venue's market channel into `BookBatch` values, in order: a recorded tape
-(`TapeBookSource` in paperexchange.tape_source; what `polydesk backtest` replays) or, later, a live
+(`TapeBookSource` in paperexchange/sim/tape_source.py; what `polydesk backtest` replays) or, later, a live
 market channel. `ExternalBooks.apply(batch)` makes the paper exchange's books follow them. The interface a
 new source implements is only that: produce `BookBatch`es (`batches_from_frames` groups market-channel
 frames by their timestamp, so a source of frames needs nothing else), set the venue's clock to the
@@ -31,12 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from paperexchange.engine import BUY, SELL, Order, plan_fills
-from paperexchange.markets import Market
-from paperexchange.trades import Trade
-from paperexchange.units import AMOUNT_SCALE, parse_price
-from paperexchange.venue import Venue
+from paperexchange.core.engine import BUY, SELL, Order, plan_fills
+from paperexchange.core.markets import Market
+from paperexchange.core.trades import Trade
+from paperexchange.core.units import AMOUNT_SCALE, parse_price
+
+if TYPE_CHECKING:  # the venue assembles sim/ modules; this one only drives it
+    from paperexchange.venue import Venue
 
 EXTERNAL_OWNER = "paper-external"
 EXTERNAL_WALLET = "0x00000000000000000000000000000000000e7e7a"

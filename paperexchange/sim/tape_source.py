@@ -1,7 +1,7 @@
-"""A recorded tape as an external book source (paperexchange/external_book.py): its markets come back from
+"""A recorded tape as an external book source (paperexchange/sim/external_book.py): its markets come back from
 the Gamma objects in its metadata line, its frames become `BookBatch`es in tape order.
 
-The backtest driver (polydesk/backtest/) owns the clock and the pace: for each batch it sets the venue's
+The backtest (paperexchange/replay.py, driven by polydesk/backtest/) owns the clock and the pace: for each batch it sets the venue's
 clock to the batch's time, runs the venue's timers, and calls `ExternalBooks.apply(batch)`.
 """
 
@@ -11,13 +11,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
-from paperexchange import tapes
-from paperexchange.external_book import BookBatch, batches_from_frames
-from paperexchange.markets import TICK_SIZES, Market
-from paperexchange.venue import Venue
+from paperexchange.core.markets import TICK_SIZES, Market
+from paperexchange.sim import tapes
+from paperexchange.sim.external_book import BookBatch, batches_from_frames
+
+if TYPE_CHECKING:
+    from paperexchange.venue import Venue
 
 
 class TapeError(ValueError):
