@@ -2,10 +2,17 @@
 
 A *source* turns another venue's market channel into `BookBatch` values, in order: a recorded tape
 (`TapeBookSource` in paperexchange/sim/tape_source.py; what `polydesk backtest` replays) or, later, a live
-market channel. `ExternalBooks.apply(batch)` makes the paper exchange's books follow them. The interface a
-new source implements is only that: produce `BookBatch`es (`batches_from_frames` groups market-channel
-frames by their timestamp, so a source of frames needs nothing else), set the venue's clock to the
-batch's time, and hand each to `apply` on the exchange's event loop.
+market channel. `ExternalBooks.apply(batch)` makes the paper exchange's books follow them.
+
+The interface a new source implements (`BookSource` below, or its async twin for a live socket):
+- yield `BookBatch`es in the venue's order; `batches_from_frames` groups market-channel frames (decoded
+  JSON, one object or an array each) by event timestamp, so a source of frames needs nothing else. A live
+  source must hold a batch until a frame with a later timestamp arrives (or a short quiet time passes): a
+  trade's `last_trade_price` and its `price_change` share a timestamp and must be applied together;
+- create the source's markets on the venue first (`TapeBookSource.create_markets` does it from Gamma
+  objects; `market_from_gamma` is the conversion);
+- on the exchange's event loop, for each batch: move the venue's clock to the batch's time (never back),
+  call `venue.tick()` (settlement, GTD expiry, delayed takers at that instant), then `apply(batch)`.
 
 The model (docs/backtest.md):
 - The external venue's resting size at each level of a market's YES book is held as orders of one
@@ -31,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from paperexchange.core.engine import BUY, SELL, Order, plan_fills
 from paperexchange.core.markets import Market
@@ -46,6 +53,13 @@ EXTERNAL_WALLET = "0x00000000000000000000000000000000000e7e7a"
 _FLOAT = 10**15  # the external wallet's balances: it stands for a whole venue's traders
 
 LevelKey = tuple[str, str, int]  # (condition id, YES-space side, YES price units)
+
+
+class BookSource(Protocol):
+    """What the external books follow: batches in order (a tape has them all; a live channel as they come,
+    through `__aiter__` instead)."""
+
+    def __iter__(self) -> Iterator[BookBatch]: ...
 
 
 @dataclass(frozen=True, slots=True)
