@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from paperexchange.replay import TapeError
+from paperexchange.replay import TapeBookSource, TapeError
 from polydesk.backtest import report as reporting
 from polydesk.backtest.driver import BacktestError, Options, run
 
@@ -56,6 +56,11 @@ def main(argv: list[str]) -> int:
         speed=args.speed,
         keep_run_dir=args.keep_run,
     )
+    try:
+        source = TapeBookSource.open(args.tape)
+    except TapeError as error:
+        console.print(f"polydesk backtest: {error}", highlight=False)
+        return 1
     columns = (
         TextColumn("backtest"),
         BarColumn(),
@@ -70,7 +75,7 @@ def main(argv: list[str]) -> int:
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            report = asyncio.run(run(options, advance))
+            report = asyncio.run(run(options, advance, source))
     except (TapeError, BacktestError) as error:
         console.print(f"polydesk backtest: {error}", highlight=False)
         return 1

@@ -132,8 +132,11 @@ async def _save_venue_records(venue: ReplayVenue, run_dir: Path) -> None:
             (run_dir / f"paper-{name}.json").write_bytes(response.content)
 
 
-async def run(options: Options, progress: Progress | None = None) -> reporting.Report:
-    source = TapeBookSource.open(options.tape)
+async def run(
+    options: Options, progress: Progress | None = None, source: TapeBookSource | None = None
+) -> reporting.Report:
+    """Run the backtest; `source` is the tape already opened (else it is opened from options.tape)."""
+    source = source or TapeBookSource.open(options.tape)
     run_dir = options.report_dir / "run"
     if run_dir.exists():
         shutil.rmtree(run_dir)

@@ -126,9 +126,12 @@ def _our_parts_on_the_venue(trades: list[dict], wallet: str) -> tuple[dict, Deci
 @pytest.mark.timeout(240)
 def test_backtest_fills_on_the_tape_agrees_with_the_venue_and_repeats(tmp_path):
     runs = [_backtest(tmp_path / name, seed=5) for name in ("first", "second")]  # side by side: half the time
+    outputs = []
     for process in runs:
         output, _ = process.communicate(timeout=220)
         assert process.returncode == 0, output
+        outputs.append(output)
+    output = outputs[0]
     first, second = tmp_path / "first", tmp_path / "second"
     for name in ("report.json", "fills.csv", "rejections.csv"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between runs"
@@ -151,6 +154,23 @@ def test_backtest_fills_on_the_tape_agrees_with_the_venue_and_repeats(tmp_path):
     assert Decimal(total["fees"]) == venue_fees == sum(Decimal(r["fee_usd"]) for r in rows)
     assert {r["final_status"] for r in rows} == {"CONFIRMED"}  # the tail lets every trade settle
     assert Decimal(total["realized_pnl"]) == _realized_from_venue(trades, document["wallet"])
+    _no_secret_written(first, output)
+
+
+def _no_secret_written(report_dir: Path, output: str) -> None:
+    """The run's Redis password and wallet key are only in their own 0600 files: not in the report, the
+    services' logs, the event log or the command's output."""
+    secrets = {
+        name: (report_dir / "run" / name).read_text().strip() for name in ("redis.password", "executor.key")
+    }
+    for name, secret in secrets.items():
+        assert (report_dir / "run" / name).stat().st_mode & 0o077 == 0, f"{name} readable by others"
+        assert secret not in output
+        key_hex = secret.removeprefix("0x")
+        for path in report_dir.rglob("*"):
+            if path.is_file() and path.name not in secrets and "redis" not in path.parts:
+                data = path.read_bytes()
+                assert secret.encode() not in data and key_hex.encode() not in data, f"{name} in {path}"
 
 
 def _realized_from_venue(trades: list[dict], wallet: str) -> Decimal:
