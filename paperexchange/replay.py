@@ -49,7 +49,7 @@ class ExchangeActivity:
 
     drained: bool  # every socket's queue written
     market_frames: int  # data frames written on market sockets
-    user_events: int  # events queued on user sockets
+    user_events: int  # events written on user sockets (one per frame; held ones not yet)
     orders: int
     trades: int
     requests_in_flight: int
@@ -97,6 +97,7 @@ class ReplayVenue:
         )
         self.markets = source.create_markets(self.venue)
         self.external = ExternalBooks(self.venue)
+        self.venue.user_hub.hold()  # user-channel events go out only when the caller releases them
 
     @property
     def url(self) -> str:
@@ -133,6 +134,12 @@ class ReplayVenue:
         if batch is not None:
             self.external.apply(batch)
 
+    def release_user_events(self) -> int:
+        """Send the user-channel events held since the last release; returns how many. A driver releases
+        them once the market channel's consequences have settled, so the services always see a step's
+        market data before its fills, whatever the machine's load."""
+        return int(self.server.call(self.venue.user_hub.release_held))
+
     # ---- reads (each runs on the exchange's thread) ------------------------------------------------------
 
     def activity(self) -> ExchangeActivity:
@@ -145,7 +152,7 @@ class ReplayVenue:
         return ExchangeActivity(
             drained=all(sub.drained for sub in [*market, *user]),
             market_frames=sum(sub.frames_sent for sub in market),
-            user_events=sum(sub.events_pushed for sub in user),
+            user_events=sum(sub.frames_sent for sub in user),
             orders=len(exchange.orders),
             trades=len(exchange.trades),
             requests_in_flight=self._counting.in_flight,

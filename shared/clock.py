@@ -3,7 +3,7 @@
 Messages' envelopes (the strategy's deterministic "now"), risk's trading day and the executor's view of an
 order's expiration read `now()` / `now_ns()`. Live, that is `time.time()`. In a backtest
 (`polydesk backtest`) the driver owns the time: it writes the tape's current instant (int64 unix ns,
-little endian) into a small file and each service maps it (`POLYDESK_SIM_CLOCK_FILE`), so every process
+little endian) into a small file and each service maps it (`POLYDESK_SIM_CLOCK_PATH`), so every process
 reads the same instant with no I/O. Timeouts and retry pacing (how long to wait for an answer) keep using
 `time.monotonic()`: they are about the machine, not the market.
 """

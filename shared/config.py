@@ -162,7 +162,7 @@ class ServiceSettings(BaseSettings):
     stream_retain_secs: float = Field(
         default=3600.0, ge=0, description="acknowledged stream entries are kept at least this long"
     )
-    sim_clock_file: Path | None = Field(
+    sim_clock_path: Path | None = Field(
         default=None,
         description="backtests only (polydesk backtest sets it): read the time from this file, not the clock",
     )

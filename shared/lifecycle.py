@@ -288,7 +288,7 @@ def service_entry(
         print(f"{service}: {error}", file=sys.stderr, flush=True)
         return 2
     setup_console(service, settings.log_level)
-    clock.follow_file(settings.sim_clock_file)
+    clock.follow_file(settings.sim_clock_path)
     try:
         return asyncio.run(run_service(service, settings, build_main(settings)))
     except ConfigurationError as error:

@@ -130,6 +130,11 @@ INGEST_FRAMES_HANDLED = Counter(
     "Market-channel frames fully handled (applied and published); a backtest steps on when it reaches what was sent",
     namespace=NAMESPACE,
 )
+INGEST_VENUE_READS_IN_FLIGHT = Gauge(
+    "ingest_venue_reads_in_flight",
+    "Book resyncs and freshness probes under way (REST reads and what they publish)",
+    namespace=NAMESPACE,
+)
 INGEST_PARSE_ERRORS = Counter(
     "ingest_parse_errors",
     "Venue payloads that could not be decoded, by source (market_ws, gamma, data_api)",

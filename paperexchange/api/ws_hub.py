@@ -24,9 +24,11 @@ class Subscriber:
         self._task: asyncio.Task | None = None
         self.closed = False
         self.close_code = 1008
-        self.frames_sent = 0
-        self.events_pushed = 0  # data events queued for this socket (PONGs not counted)
+        self.frames_sent = 0  # data frames written (PONGs not counted)
         self._sending = False
+        # Held (a backtest's user channel): data events wait here until release(); PONGs never wait.
+        self.held = False
+        self._held: list[bytes] = []
 
     @property
     def drained(self) -> bool:
@@ -55,10 +57,19 @@ class Subscriber:
         if len(self._buffer) >= MAX_BUFFERED:
             self.closed = True
             return
+        if self.held and data != b"PONG":
+            self._held.append(data)
+            return
         self._buffer.append(data)
-        if data != b"PONG":
-            self.events_pushed += 1
         self._wakeup.set()
+
+    def release(self) -> int:
+        """Send what is held (and go on holding what comes next); returns how many events that is."""
+        released, self._held = self._held, []
+        if released and not self.closed:
+            self._buffer += released
+            self._wakeup.set()
+        return len(released)
 
     async def _write_loop(self) -> None:
         while not self.closed:

@@ -27,6 +27,7 @@ class UserSubscriber(Subscriber):
 class UserHub:
     def __init__(self) -> None:
         self._by_owner: dict[str, set[UserSubscriber]] = defaultdict(set)
+        self.held = False
 
     def publish(self, owner: str, condition_id: str, message: dict) -> None:
         subs = self._by_owner.get(owner)
@@ -41,10 +42,22 @@ class UserHub:
     def add(self, sub: UserSubscriber) -> None:
         if sub.owner is None:
             raise ValueError("a user socket joins the hub only once it has authenticated (owner unset)")
+        sub.held = self.held
         self._by_owner[sub.owner].add(sub)
 
     def subscribers(self) -> list[UserSubscriber]:
         return [sub for group in self._by_owner.values() for sub in group]
+
+    def hold(self) -> None:
+        """From now on every socket holds its events until `release_held()` (a backtest delivers the market
+        channel's consequences of a step first, then the user channel's, so their order never varies)."""
+        self.held = True
+        for sub in self.subscribers():
+            sub.held = True
+
+    def release_held(self) -> int:
+        """Send every socket what it holds; returns how many events that is (holding goes on)."""
+        return sum(sub.release() for sub in self.subscribers())
 
     def disconnect_all(self) -> int:
         subs = [sub for group in self._by_owner.values() for sub in group]

@@ -93,6 +93,7 @@ async def _wait_ready(
         )
         if not missing:
             await settler.refresh_streams()
+            venue.release_user_events()
             if await settler.settle(timeout_secs=2.0):
                 return
             missing = f"the pipeline did not settle: {settler.unsettled}"
@@ -180,6 +181,8 @@ async def run(
             writer.set_ns(max(writer.now_ns(), at_ms * 1_000_000))  # the tape's time never goes back
             venue.step(batch)
             await settler.settle()
+            while venue.release_user_events():  # then the fills, and whatever they cause, until quiet
+                await settler.settle()
             now_marks = venue.marks()
             changed = {t: m for t, m in now_marks.items() if last_marks.get(t) != m}
             if changed:

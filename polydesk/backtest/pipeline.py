@@ -22,6 +22,7 @@ from shared.streams import Bus
 
 PREFIX = "polydesk:"
 STOP_GRACE_SECS = 5.0
+NEVER_SECS = 10**9
 # Settings that say where and who (venue, wallet, credentials, Redis, files, ports) are the backtest's own;
 # the user's others (strategy and risk parameters) apply to the backtest as they would live.
 NOT_INHERITED = (
@@ -99,10 +100,15 @@ class Pipeline:
                 "POLYDESK_LOG_DIR": str(self.run_dir / "logs"),
                 "POLYDESK_INSTANCE": f"backtest-{name}",
                 "POLYDESK_METRICS_PORT": str(self.metrics_ports[name]),
-                "POLYDESK_SIM_CLOCK_FILE": str(self.clock_file),
+                "POLYDESK_SIM_CLOCK_PATH": str(self.clock_file),
                 "POLYDESK_DRY_RUN": "false",
                 **({"POLYDESK_STRATEGIES": self.strategies} if self.strategies else {}),
                 "POLYDESK_LOG_LEVEL": "WARNING",
+                # The machine-clock safety nets that would report at moments the tape does not decide:
+                # the executor's REST gap fill (the paper user channel loses nothing) and risk's periodic
+                # venue comparison (it runs on start).
+                "POLYDESK_RECONCILE_INTERVAL_SECS": str(NEVER_SECS),
+                "POLYDESK_RISK_RECONCILE_INTERVAL_SECS": "0",
             }
         )
         env.update(self.settings_env)

@@ -3,8 +3,8 @@ this one (the determinism of docs/backtest.md rests on this).
 
 A step is settled when, at once:
 - the exchange has written every queued frame on every socket and answers no HTTP request;
-- ingest has handled (applied and published) every market frame the exchange sent, and the executor every
-  user-channel event (their counters on /metrics);
+- ingest has handled (applied and published) every market frame the exchange sent and has no book resync
+  or probe under way, and the executor has handled every user-channel event (their metrics on /metrics);
 - every consumer group of every stream has read and acknowledged everything (lag 0, pending 0): the
   services write their outputs and acknowledge their input in one script, so nothing is between two streams;
 - the executor holds no approval it has not posted and no order whose outcome it does not know (its SQLite);
@@ -67,16 +67,18 @@ class Settler:
         ]
         self._streams = sorted(key.removeprefix(self.bus.prefix) for key in keys if not key.endswith(":dead"))
 
-    async def _counter(self, url: str, name: str) -> int | None:
-        """A counter from a service's /metrics (None while it does not answer)."""
+    async def _scrape(self, url: str, names: tuple[str, ...]) -> tuple[int | None, ...]:
+        """Some samples of a service's /metrics (None while it does not answer; 0 before a first sample)."""
         try:
             text = (await self._http.get(url)).text
         except httpx.HTTPError:
-            return None
+            return (None,) * len(names)
+        found = dict.fromkeys(names, 0)
         for line in text.splitlines():
-            if line.startswith(name + " "):
-                return int(float(line.split()[1]))
-        return 0
+            name, _, value = line.partition(" ")
+            if name in found:
+                found[name] = int(float(value))
+        return tuple(found[name] for name in names)
 
     def _executor_busy(self) -> int:
         if self._db is None:
@@ -91,8 +93,13 @@ class Settler:
     async def _observe(self) -> tuple[list[str], tuple]:
         """(what is not quiet yet, the signature of everything observed)."""
         activity = self.venue.activity()
-        ingest_frames = await self._counter(self.ingest_metrics_url, "polydesk_ingest_frames_handled_total")
-        user_events = await self._counter(self.executor_metrics_url, "polydesk_executor_user_events_total")
+        ingest_frames, ingest_reads = await self._scrape(
+            self.ingest_metrics_url,
+            ("polydesk_ingest_frames_handled_total", "polydesk_ingest_venue_reads_in_flight"),
+        )
+        (user_events,) = await self._scrape(
+            self.executor_metrics_url, ("polydesk_executor_user_events_total",)
+        )
         streams = []
         waiting = []
         if not activity.drained:
@@ -101,6 +108,8 @@ class Settler:
             waiting.append(f"{activity.requests_in_flight} HTTP request(s) in progress")
         if ingest_frames != activity.market_frames:
             waiting.append(f"ingest handled {ingest_frames} of {activity.market_frames} market frames")
+        if ingest_reads:
+            waiting.append(f"ingest: {ingest_reads} book resync(s) or probe(s) under way")
         if user_events != activity.user_events:
             waiting.append(f"executor handled {user_events} of {activity.user_events} user-channel events")
         for stream, last_id, groups in await self._stream_states():
@@ -111,7 +120,7 @@ class Settler:
         busy = self._executor_busy()
         if busy:
             waiting.append(f"executor: {busy} approval(s)/order(s) in progress")
-        return waiting, (activity, ingest_frames, user_events, tuple(streams), busy)
+        return waiting, (activity, ingest_frames, ingest_reads, user_events, tuple(streams), busy)
 
     async def _stream_states(self) -> list[tuple[str, str, list[tuple[str, int, str]]]]:
         """(stream, last entry id, [(group, pending, last delivered id)]) of every watched stream, in one

@@ -393,7 +393,12 @@ class Feed:
         """Run `coro` in the background; cancelled by close()."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        metrics.INGEST_VENUE_READS_IN_FLIGHT.set(len(self._tasks))
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        metrics.INGEST_VENUE_READS_IN_FLIGHT.set(len(self._tasks))
 
     async def _resync_later(self, asset: str, reason: str, delay: float) -> None:
         await asyncio.sleep(max(0.0, delay))
