@@ -14,11 +14,13 @@ This module and `paperexchange.server` are the outside's entry points to the rep
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs
 
 from paperexchange.core import config as paper_config
 from paperexchange.core.clock import Clock
@@ -63,11 +65,22 @@ class Resolution:
     winner: str
 
 
+ORDER_CHANGES = {("POST", "/order"), ("POST", "/orders"), ("DELETE", "/order"), ("DELETE", "/orders"),
+                 ("DELETE", "/cancel-all"), ("DELETE", "/cancel-market-orders")}  # fmt: skip
+RESYNC_WAIT_SECS = 5.0
+
+
 class _CountingApp:
-    """ASGI wrapper counting HTTP requests in progress (a step is not over while one is)."""
+    """ASGI wrapper: counts HTTP requests in progress (a step is not over while one is), and holds our
+    order changes while a book whose tick just changed has not been read over REST yet.
+
+    A tick size change makes a client rebuild that book from GET /book; an order of ours landing between
+    the change and that read would race it (the client's snapshot may or may not hold it), and two runs
+    of one tape could differ. Held until the read (at most RESYNC_WAIT_SECS), the order always comes after."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app, self.in_flight = app, 0
+        self.awaiting_books: dict[str, float] = {}  # token -> loop time its resync read became due
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -75,9 +88,23 @@ class _CountingApp:
             return
         self.in_flight += 1
         try:
+            if (scope["method"], scope["path"]) in ORDER_CHANGES:
+                await self._until_books_read()
             await self.app(scope, receive, send)
+            if scope["path"] == "/book":
+                token = parse_qs(scope.get("query_string", b"").decode()).get("token_id", [""])[0]
+                self.awaiting_books.pop(token, None)
         finally:
             self.in_flight -= 1
+
+    async def _until_books_read(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.awaiting_books:
+            due = min(self.awaiting_books.values())
+            if loop.time() - due > RESYNC_WAIT_SECS:
+                self.awaiting_books.clear()  # nobody reads them: no race to avoid
+                return
+            await asyncio.sleep(0.002)
 
 
 class ReplayVenue:
@@ -98,6 +125,7 @@ class ReplayVenue:
         self.markets = source.create_markets(self.venue)
         self.external = ExternalBooks(self.venue)
         self.venue.user_hub.hold()  # user-channel events go out only when the caller releases them
+        self.venue.exchange.now_ms = _strictly_increasing_ms(clock)  # type: ignore[method-assign]
 
     @property
     def url(self) -> str:
@@ -131,8 +159,14 @@ class ReplayVenue:
 
     def _step(self, batch: BookBatch | None) -> None:
         self.venue.tick()
-        if batch is not None:
-            self.external.apply(batch)
+        if batch is None:
+            return
+        ticks = {m.condition_id: m.tick_size for m in self.markets}
+        self.external.apply(batch)
+        now = asyncio.get_running_loop().time()
+        for market in self.markets:
+            if market.tick_size != ticks[market.condition_id]:
+                self._counting.awaiting_books.update(dict.fromkeys(market.token_ids, now))
 
     def release_user_events(self) -> int:
         """Send the user-channel events held since the last release; returns how many. A driver releases
@@ -195,6 +229,22 @@ class ReplayVenue:
             ]
 
         return self.server.call(read)
+
+
+def _strictly_increasing_ms(clock: Clock) -> Callable[[], int]:
+    """The venue's wire timestamps: the clock's ms, one more than the last when the clock has not moved.
+
+    A backtest's clock stands still during a step, so a REST /book snapshot and the price_change frames
+    around it would carry the same ms, and a client that keeps the deltas not older than its snapshot
+    (ingest's resync) could not tell which came first; live, time moves between them."""
+    last = 0
+
+    def now_ms() -> int:
+        nonlocal last
+        last = max(int(clock.now() * 1000), last + 1)
+        return last
+
+    return now_ms
 
 
 def _uuid_from(rng: random.Random) -> str:
