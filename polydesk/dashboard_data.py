@@ -21,6 +21,7 @@ from typing import Any
 from polydesk.positions import read_ledger, report
 from polydesk.settings import SERVICES
 from shared.ledger import order_is_open
+from shared.lifecycle import supervised_key
 from shared.messages import (
     Fill,
     KillSwitchChanged,
@@ -192,10 +193,6 @@ class DashboardState:
         """The market's question when the ledger knows it, else its condition id."""
         question = self.ledger.questions.get(condition_id) if self.ledger else None
         return question or condition_id
-
-
-def supervised_key(prefix: str) -> str:
-    return f"{prefix}up:supervised"
 
 
 async def collect(

@@ -30,7 +30,7 @@ from polydesk.api.auth import TOKEN_FILE
 from polydesk.api.settings import ApiSettings
 from polydesk.dashboard import supervised_key
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
-from polydesk.preflight import check_layers, effective_environ
+from polydesk.preflight import check_layers, effective_environ, port_is_free
 from polydesk.runs import RunDir, clear_runs, new_run, write_private
 from polydesk.settings import SERVICES, UpSettings
 from polydesk.supervisor import Supervisor
@@ -353,6 +353,18 @@ async def _supervise(
     return 0 if clean and not supervisor.gave_up.is_set() else 1
 
 
+def check_api(api: ApiSettings, paper_mode: bool) -> None:
+    """A bad API setting or a taken port stops `up` now, rather than crash-looping the API child until the
+    supervisor gives up on it (and stops the services with it)."""
+    if api.api_port == 0 or (paper_mode and "POLYDESK_API_PORT" not in effective_environ()):
+        return  # a free port is taken for it
+    if not port_is_free(api.api_host, api.api_port):
+        raise ConfigurationError(
+            f"POLYDESK_API_PORT: port {api.api_port} on {api.api_host} (the control API) is in use "
+            "(set another, or POLYDESK_UP_API=false)"
+        )
+
+
 def _add_api(
     supervisor: Supervisor,
     settings: UpSettings,
@@ -567,7 +579,7 @@ def main(argv: list[str]) -> int:
         ports = metrics_ports(settings, paper_mode)
         layers, _ = preflight(settings, ports)
         if settings.up_api:
-            load_settings(ApiSettings)  # a bad API setting stops `up` here, not the API child in a loop
+            check_api(load_settings(ApiSettings), paper_mode)
         load_settings(NotifierSettings)
     except ConfigurationError as error:
         print(f"polydesk up: {error}", file=sys.stderr)

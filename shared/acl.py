@@ -73,8 +73,9 @@ EXTRA_COMMANDS = {"notifier": ("+scan",)}  # it finds risk's health key
 OWN_KEYS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest:trades_seen:*",),
     "strategy": ("approvals:*",),  # verdicts held for approval (shared/approvals.py)
-    # risk's health key (its reported PnL), its own warned-levels and button offset, the held verdicts
-    "notifier": ("health:risk:*", "notifier:*", "approvals:*"),
+    # every health key (risk's reported PnL, restarts as new pids), up's supervisor view, its own warned
+    # levels and button offset, the held verdicts
+    "notifier": ("health:*", "up:supervised", "notifier:*", "approvals:*"),
     "risk": ("risk:kill_switch",),
     "executor": ("fills:reported",),
 }

@@ -40,6 +40,11 @@ def health_key(prefix: str, service: str, instance: str) -> str:
     return f"{prefix}health:{service}:{instance}"
 
 
+def supervised_key(prefix: str) -> str:
+    """Where a running `polydesk up` publishes its supervisor's view of each service (state, restarts)."""
+    return f"{prefix}up:supervised"
+
+
 @dataclass
 class ServiceContext:
     """What a service's main coroutine gets: its settings, the bus, the event log and the stop signal."""

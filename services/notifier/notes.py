@@ -94,6 +94,16 @@ def from_event(event: dict[str, Any]) -> Note | None:
     return None
 
 
+def restarts(before: dict[tuple[str, str], object], now: dict[tuple[str, str], object]) -> list[Note]:
+    """A note for each service slot (service, instance) whose health key shows a pid other than before."""
+    return [
+        Note("service_restarted", f"{service} ({instance}) restarted: pid {before[slot]} -> {pid}")
+        for slot, pid in sorted(now.items())
+        for service, instance in (slot,)
+        if slot in before and pid != before[slot]
+    ]
+
+
 def loss_levels_reached(status: dict[str, Any], warn_pcts: tuple[int, ...]) -> tuple[Decimal, list[int]]:
     """(today's loss in USD, the warning levels it has reached) from risk's reported status: realized plus
     unrealized PnL against `max_daily_loss_usd`. Nothing reported, nothing reached."""

@@ -14,6 +14,7 @@ the batch in hand (at most POLYDESK_NOTIFY_BATCH_SECS of them); the facts stay i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -31,7 +32,7 @@ from services.notifier.telegram import APPROVE, REJECT, ChannelError, TelegramBo
 from services.notifier.webhook import Webhook
 from shared.approvals import VerdictStore, request_verdict_decision
 from shared.errors import ConfigurationError
-from shared.lifecycle import ServiceContext, ServiceMain, health_key
+from shared.lifecycle import ServiceContext, ServiceMain, health_key, supervised_key
 from shared.logging import event_log_path
 from shared.streams import CONTROL, FILLS, VERDICTS, Delivery, Output
 from shared.streams.base import sleep_unless
@@ -111,6 +112,9 @@ class Notifier:
         if self.bot is not None:
             ctx.on_shutdown(self.bot.close)
         self.tail = EventLogTail(settings.log_dir)
+        self._pids: dict[
+            tuple[str, str], object
+        ] = {}  # (service, instance) -> the pid its health key last showed
 
     async def run(self) -> None:
         for stream in (FILLS, CONTROL, VERDICTS):
@@ -124,7 +128,7 @@ class Notifier:
             )
         self.ctx.every("flush", self.settings.notify_batch_secs, self.flush)
         self.ctx.every("event-log", self.settings.notify_poll_secs, self.read_event_log)
-        self.ctx.every("daily-loss", self.settings.notify_poll_secs, self.check_loss)
+        self.ctx.every("health", self.settings.notify_poll_secs, self.read_health)
         if self.bot is not None:
             self.ctx.task("telegram-buttons", self.poll_buttons)
         self.ctx.status["channels"] = [c.name for c in self.channels]
@@ -142,14 +146,29 @@ class Notifier:
         for event in self.tail.read():
             self.queue(notes.from_event(event))
 
-    async def check_loss(self) -> None:
+    async def read_health(self) -> None:
+        """Risk's reported PnL against its loss limit, and restarts seen as a new pid in a health key."""
         prefix = self.settings.stream_prefix
-        status: dict[str, Any] = {}
-        async for key in self.ctx.redis.scan_iter(match=health_key(prefix, "risk", "*"), count=100):
+        statuses: dict[tuple[str, str], dict[str, Any]] = {}
+        async for key in self.ctx.redis.scan_iter(match=health_key(prefix, "*", "*"), count=500):
             raw = await self.ctx.redis.get(key)
             if raw:
-                status = json.loads(raw)
-                break
+                with contextlib.suppress(ValueError):
+                    status = json.loads(raw)
+                    statuses[(str(status.get("service")), str(status.get("instance")))] = status
+        # Under `polydesk up` its supervisor logs each restart (with the last error): that note comes from the
+        # event log. Elsewhere (Docker, systemd) a new pid behind the same health key is the sign.
+        supervised = await self.ctx.redis.exists(supervised_key(prefix))
+        pids = {slot: status.get("pid") for slot, status in statuses.items()}
+        if not supervised:
+            for note in notes.restarts(self._pids, pids):
+                self.queue(note)
+        self._pids.update(pids)
+        risk = next((s for (service, _), s in statuses.items() if service == "risk"), {})
+        await self.check_loss(risk)
+
+    async def check_loss(self, status: dict[str, Any]) -> None:
+        prefix = self.settings.stream_prefix
         loss, reached = notes.loss_levels_reached(status, self.settings.notify_loss_warn_pcts)
         day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
         for pct in reached:

@@ -187,3 +187,22 @@ async def test_the_bot_token_is_in_no_log_line_and_no_error(bus, prefix, tmp_pat
         await run_notifier(bus, settings, fails)
     logged = caplog.text + "".join(p.read_text() for p in tmp_path.glob("*.jsonl"))
     assert TOKEN not in logged and TOKEN.split(":")[1] not in logged
+
+
+async def test_a_restart_outside_up_is_told_from_a_new_pid_in_the_health_key(bus, prefix, tmp_path):
+    with FakeBotApi(TOKEN) as api:
+        settings = notifier_settings(api, prefix, tmp_path, webhook_url=None, webhook_secret=None)
+        key = health_key(prefix, "ingest", "box1")
+
+        async def restarted() -> None:
+            await bus.redis.set(key, json.dumps({"service": "ingest", "instance": "box1", "pid": 100}))
+            await asyncio.sleep(1.0)  # seen with its first pid
+            await bus.redis.set(key, json.dumps({"service": "ingest", "instance": "box1", "pid": 200}))
+            await eventually(lambda: "ingest (box1) restarted: pid 100 -> 200" in texts(api), timeout=15)
+            # Under `polydesk up` its supervisor tells restarts (from the event log): no second note.
+            await bus.redis.set(f"{prefix}up:supervised", "{}")
+            await bus.redis.set(key, json.dumps({"service": "ingest", "instance": "box1", "pid": 300}))
+            await asyncio.sleep(1.5)
+
+        await run_notifier(bus, settings, restarted)
+    assert "restarted" in texts(api) and "pid 200 -> 300" not in texts(api)

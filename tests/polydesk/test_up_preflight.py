@@ -78,6 +78,17 @@ def test_a_metrics_port_in_use_is_named_before_start(tmp_path):
     assert result.stderr.count("\n") == 1 and "POLYDESK_METRICS_PORT" in result.stderr and str(port) in result.stderr
 
 
+def test_a_control_api_port_in_use_is_named_before_start(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = _up(tmp_path, POLYDESK_API_PORT=str(port))
+    assert result.returncode == 2, result.stderr
+    assert f"POLYDESK_API_PORT: port {port} on 127.0.0.1 (the control API) is in use" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
 def test_nothing_is_left_running_when_the_paper_exchange_cannot_start(tmp_path):
     redis_port = free_port()
     with socket.socket() as holder:  # the paper exchange's port is taken
