@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     try:
         source = TapeBookSource.open(args.tape)
     except TapeError as error:
-        console.print(f"polydesk backtest: {error}", highlight=False)
+        print(f"polydesk backtest: {error}", file=sys.stderr)
         return 1
     columns = (
         TextColumn("backtest"),
@@ -77,22 +77,23 @@ def main(argv: list[str]) -> int:
 
             report = asyncio.run(run(options, advance, source))
     except (TapeError, BacktestError) as error:
-        console.print(f"polydesk backtest: {error}", highlight=False)
+        print(f"polydesk backtest: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        console.print("polydesk backtest: interrupted", highlight=False)
+        print("polydesk backtest: interrupted", file=sys.stderr)
         return 130
     paths = reporting.write(report, args.report)
     total = report.stats[reporting.TOTAL]
-    console.print(
+    print(
         f"{total['trades']} fills, realized PnL {total['realized_pnl']}, fees {total['fees']}, "
         f"max drawdown {total['max_drawdown']}; report: {', '.join(str(p) for p in paths)}",
-        highlight=False,
+        file=sys.stderr,
     )
     if report.info.get("late_steps"):
-        console.print(
-            f"warning: {report.info['late_steps']} step(s) did not settle in time; a rerun may differ",
-            highlight=False,
+        print(
+            f"polydesk backtest: warning: {report.info['late_steps']} step(s) did not settle in time; "
+            "a rerun may differ",
+            file=sys.stderr,
         )
     return 0
 

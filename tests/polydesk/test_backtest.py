@@ -213,3 +213,20 @@ def _resolutions() -> list[dict[str, Decimal]]:
             market = next(m for m in source.markets() if m.condition_id == condition_id)
             out.append({token: Decimal(1 if token == winner else 0) for token in market.token_ids})
     return out
+
+
+def test_speed_is_max_or_a_positive_factor():
+    from argparse import ArgumentTypeError
+
+    from polydesk.backtest.cli import _speed
+
+    assert _speed("max") is None and _speed("2.5") == 2.5
+    with pytest.raises(ArgumentTypeError, match="positive"):
+        _speed("0")
+
+
+def test_a_bad_tape_is_refused_in_one_line_before_anything_starts(tmp_path, capsys):
+    from polydesk.backtest.cli import main
+
+    assert main([str(tmp_path / "missing.jsonl"), "--report", str(tmp_path / "r")]) == 1
+    assert "no such tape" in capsys.readouterr().err and not (tmp_path / "r").exists()
