@@ -1,7 +1,8 @@
 """`polydesk record [--markets ...] [--duration S] --out TAPE`: record the configured venue's market channel
 into a tape that `polydesk backtest` replays.
 
-The venue is the one ingest reads (`POLYDESK_GAMMA_URL`, `POLYDESK_MARKET_WS_URL`). The markets are
+The venue is the one ingest reads (`POLYDESK_GAMMA_URL`, `POLYDESK_MARKET_WS_URL`); with none configured,
+the paper exchange of a `polydesk up` running from this state folder, else Polymarket's public endpoints. The markets are
 `--markets` (condition ids or slugs), else the discovery settings' condition ids and slugs, else Gamma's
 `--top` open markets by 24h volume. The tape (format: paperexchange/tapes.py) starts with a metadata line
 holding those markets' Gamma objects, then one line per market-channel frame with its receive time (gzipped
@@ -24,6 +25,9 @@ import websockets
 from rich.console import Console
 
 from paperexchange.replay import frame_line, meta_line
+from polydesk.paper_mode import venue_is_configured
+from polydesk.preflight import effective_environ
+from polydesk.runs import live_run
 from services.ingest.config import IngestSettings
 from shared.config import load_settings
 from shared.errors import ConfigurationError
@@ -127,7 +131,10 @@ async def record(
         "assets_ids": tokens,
     }
     progress = Progress(console, duration)
-    console.print(f"recording {len(markets)} market(s), {len(tokens)} token(s) into {out}", highlight=False)
+    console.print(
+        f"recording {len(markets)} market(s), {len(tokens)} token(s) from {settings.market_ws_url} into {out}",
+        highlight=False,
+    )
     deadline = None if duration is None else time.monotonic() + duration
     with gzip.open(out, "wb") if out.suffix == ".gz" else out.open("wb") as tape:
         tape.write(meta_line(int(time.time() * 1000), meta))
@@ -163,10 +170,23 @@ async def record(
     return 0
 
 
+def venue_settings(settings: IngestSettings) -> IngestSettings:
+    """The venue to record: the configured one; else the paper exchange of a `polydesk up` still running
+    from this state folder; else the settings' defaults (Polymarket's public endpoints)."""
+    if venue_is_configured(effective_environ()):
+        return settings
+    run = live_run(settings.state_dir)
+    url = str(run.info().get("paper_exchange_url") or "") if run is not None else ""
+    if not url:
+        return settings
+    ws = url.replace("http://", "ws://", 1)
+    return settings.model_copy(update={"gamma_url": f"{url}/gamma", "market_ws_url": f"{ws}/ws/market"})
+
+
 def main(argv: list[str]) -> int:
     args = _parse(argv)
     try:
-        settings = load_settings(IngestSettings)
+        settings = venue_settings(load_settings(IngestSettings))
     except ConfigurationError as error:
         print(f"polydesk record: {error}", file=sys.stderr)
         return 2

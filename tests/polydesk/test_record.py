@@ -99,3 +99,24 @@ def test_a_tape_without_metadata_is_refused_with_the_reason(tmp_path):
         TapeBookSource.open(tape)
     with pytest.raises(TapeError, match="no such tape"):
         TapeBookSource.open(tmp_path / "missing.jsonl")
+
+
+def test_without_a_configured_venue_the_running_paper_exchange_is_recorded(tmp_path, monkeypatch):
+    from polydesk.paper_mode import VENUE_URL_NAMES
+    from polydesk.record import venue_settings
+    from polydesk.runs import new_run
+
+    monkeypatch.setenv("POLYDESK_ENV_FILE", str(tmp_path / "none.env"))
+    for name in VENUE_URL_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    settings = IngestSettings(_env_file=None, state_dir=tmp_path)  # type: ignore[call-arg]
+    assert venue_settings(settings).gamma_url == "https://gamma-api.polymarket.com"  # no paper run
+    run = new_run(tmp_path)  # held by this process, as `polydesk up` holds its run
+    run.describe(redis_url="redis://127.0.0.1:1", paper_exchange_url="http://127.0.0.1:9999")
+    chosen = venue_settings(settings)
+    assert (chosen.gamma_url, chosen.market_ws_url) == (
+        "http://127.0.0.1:9999/gamma",
+        "ws://127.0.0.1:9999/ws/market",
+    )
+    monkeypatch.setenv("POLYDESK_GAMMA_URL", "http://venue.example")
+    assert venue_settings(settings) is settings  # a configured venue wins
