@@ -195,6 +195,10 @@ class ExternalBooks:
                 self._depleted[key] = max(0, self._depleted[key] - (old - units))
             self._source[key] = units
         self._reconcile(set(touched) | self._held_back)
+        for key in touched:  # a level the source emptied is forgotten (what it keeps is the live book)
+            if not self._source.get(key) and not self._depleted.get(key) and key not in self._held_back:
+                self._source.pop(key, None)
+                self._depleted.pop(key, None)
         for condition_id, winner in batch.resolutions.items():
             market = self.exchange.markets.by_condition(condition_id)
             if market is not None and not market.closed and winner in market.token_ids:

@@ -184,3 +184,10 @@ def test_a_level_moving_across_the_spread_within_a_batch_does_not_trade(venue, m
     books.apply(BookBatch(T0 + 1, levels=[Level(yes, "SELL", "0.40", "10"), Level(yes, "BUY", "0.40", "0")]))
     assert venue.exchange.trades == {}
     assert levels(venue, market, "SELL") == [(0.40, 10), (0.45, 80)]
+
+
+def test_emptied_levels_are_forgotten(venue, market, books):
+    yes = market.token_ids[0]
+    books.apply(BookBatch(T0 + 1, levels=[Level(yes, "BUY", "0.39", "0"), Level(yes, "BUY", "0.38", "5")]))
+    assert len(books._source) == 3  # 0.40 and 0.38 bids, the 0.45 ask
+    assert books.best(market.condition_id) == (4000, 4500)
