@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.errors import TransientVenueError
+from shared.messages import MAX_SIZE
 from shared.polymarket.http import PublicJsonClient
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ class DataTrade(BaseModel):
             number = Decimal(value)
         except InvalidOperation:
             raise ValueError(f"{info.field_name} {value!r} is not a decimal") from None
-        if not number.is_finite() or number < 0 or (info.field_name == "price" and number > 1):
+        limit = Decimal(1) if info.field_name == "price" else MAX_SIZE  # the bus messages' own bounds
+        if not number.is_finite() or number < 0 or number > limit:
             raise ValueError(f"{info.field_name} {value!r} is out of range")
         return value
 
