@@ -43,7 +43,21 @@ def parse_args(argv: list[str]) -> Settings:
         default=defaults.geoblock,
         help="what GET /api/geoblock answers (the admin API can change it)",
     )
+    mirror = parser.add_argument_group(
+        "paper trading on live books", "mirror a venue's markets and books; our orders match against them"
+    )
+    mirror.add_argument("--mirror-gamma-url", default=None, metavar="URL", help="the venue's Gamma API")
+    mirror.add_argument("--mirror-market-ws-url", default=None, metavar="URL", help="its market channel")
+    mirror.add_argument("--mirror-condition-ids", default="", help="comma list: these markets only")
+    mirror.add_argument("--mirror-slugs", default="", help="comma list of market slugs")
+    mirror.add_argument(
+        "--mirror-max-markets", type=int, default=defaults.mirror_max_markets, help="biggest 24h volume first"
+    )
     args = parser.parse_args(argv)
+    if (args.mirror_gamma_url is None) != (args.mirror_market_ws_url is None):
+        parser.error("--mirror-gamma-url and --mirror-market-ws-url go together")
+    if args.mirror_max_markets < 1:
+        parser.error("--mirror-max-markets must be at least 1")
     return Settings(
         host=args.host,
         port=args.port,
@@ -59,17 +73,27 @@ def parse_args(argv: list[str]) -> Settings:
         replay_tape=args.replay_tape,
         replay_speed=args.replay_speed,
         geoblock=args.geoblock,
+        mirror_gamma_url=args.mirror_gamma_url,
+        mirror_market_ws_url=args.mirror_market_ws_url,
+        mirror_condition_ids=_comma_list(args.mirror_condition_ids),
+        mirror_slugs=_comma_list(args.mirror_slugs),
+        mirror_max_markets=args.mirror_max_markets,
     )
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def main(argv: list[str] | None = None) -> int:
     settings = parse_args(list(sys.argv[1:] if argv is None else argv))
     from paperexchange.server import serve
+    from paperexchange.sim.live_mirror import MirrorError
     from paperexchange.sim.scenario import ScenarioError
 
     try:
         serve(settings)
-    except ScenarioError as exc:
+    except (ScenarioError, MirrorError) as exc:
         print(f"polydesk paper-exchange: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

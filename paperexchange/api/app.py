@@ -9,7 +9,9 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from paperexchange.api import (
     admin,
@@ -32,6 +34,7 @@ from paperexchange.core.errors import VenueError
 from paperexchange.sim import scenario, tapes
 from paperexchange.sim.defaults import create_default_markets
 from paperexchange.sim.flow import Flow
+from paperexchange.sim.live_mirror import LiveMirror, MirrorTarget, load_markets
 from paperexchange.sim.tapes import TapePlayer, TapeRecorder
 from paperexchange.venue import Venue
 
@@ -58,12 +61,35 @@ def _populate(venue: Venue, settings: Settings) -> Flow | None:
     return venue.flow
 
 
+def _mirror(venue: Venue, settings: Settings) -> LiveMirror | None:
+    """Paper trading on live books: the venue's markets now (MirrorError when it cannot be read), its books
+    once the app runs."""
+    if settings.mirror_gamma_url is None or settings.mirror_market_ws_url is None:
+        return None
+    target = MirrorTarget(
+        gamma_url=settings.mirror_gamma_url,
+        market_ws_url=settings.mirror_market_ws_url,
+        condition_ids=settings.mirror_condition_ids,
+        slugs=settings.mirror_slugs,
+        max_markets=settings.mirror_max_markets,
+    )
+    if not venue.exchange.markets.all():
+        load_markets(venue, target)
+    return LiveMirror(venue, target)
+
+
+async def _mirror_status(request: Request) -> JSONResponse:
+    mirror = request.app.state.mirror
+    return JSONResponse(mirror.status() if mirror is not None else {"mirroring": False})
+
+
 def create_app(
     settings: Settings | None = None, clock: Clock | None = None, venue: Venue | None = None
 ) -> Starlette:
     settings = settings or Settings()
     venue = venue or Venue(settings, clock)
-    flow = _populate(venue, settings)
+    mirror = _mirror(venue, settings)
+    flow = None if mirror is not None else _populate(venue, settings)
     recorder = TapeRecorder(settings.record_tape, venue.clock) if settings.record_tape else None
     if settings.replay_tape:
         venue.market_hub.player = TapePlayer(tapes.load(settings.replay_tape), settings.replay_speed)
@@ -75,6 +101,8 @@ def create_app(
         tasks = [asyncio.create_task(_timer(venue, settings.timer_tick_secs))]
         if flow is not None:
             tasks.append(asyncio.create_task(flow.run()))
+        if mirror is not None:
+            tasks.append(asyncio.create_task(mirror.run()))
         try:
             yield
         finally:
@@ -100,7 +128,8 @@ def create_app(
         *geoblock.ROUTES,
     ]
     if settings.admin:
-        routes.append(Mount("/_paper", routes=[*admin.ROUTES, *geoblock.ADMIN_ROUTES]))
+        mirror_routes = [Route("/mirror", _mirror_status)]
+        routes.append(Mount("/_paper", routes=[*admin.ROUTES, *geoblock.ADMIN_ROUTES, *mirror_routes]))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -114,4 +143,5 @@ def create_app(
     app.state.market_hub = venue.market_hub
     app.state.user_hub = venue.user_hub
     app.state.settings = settings
+    app.state.mirror = mirror
     return app

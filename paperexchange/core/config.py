@@ -55,6 +55,18 @@ class Settings:
     geoblock: str = (
         "ok"  # what GET /api/geoblock answers: ok, blocked or close_only (paperexchange/api/geoblock.py)
     )
+    # Paper trading on live books (paperexchange/sim/live_mirror.py): the venue whose markets (Gamma) and
+    # books (market channel) the exchange mirrors; both set or neither. Mirroring replaces scenario and
+    # default markets.
+    mirror_gamma_url: str | None = None
+    mirror_market_ws_url: str | None = None
+    mirror_condition_ids: tuple[str, ...] = ()  # the venue's markets to mirror; none named: by volume
+    mirror_slugs: tuple[str, ...] = ()
+    mirror_max_markets: int = 50
+
+    @property
+    def mirroring(self) -> bool:
+        return self.mirror_market_ws_url is not None
 
     def settlement_delays(self) -> tuple[float, float]:
         """(MATCHED -> MINED, MINED -> CONFIRMED) in seconds."""
