@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 from eth_account import Account
 
+from polydesk.paper_live import LiveVenue
 from shared.errors import ConfigurationError
 
 LISTENING = re.compile(r"paper exchange listening on (\S+)")
@@ -46,6 +47,7 @@ class PaperVenue:
     wallet: str
     key_file: Path
     whales: list[str] = field(default_factory=list)
+    mirrors: LiveVenue | None = None  # paper trading on live books: the venue whose books it copies
 
     @property
     def ws_url(self) -> str:
@@ -125,33 +127,27 @@ def start_paper_exchange(
     settlement_delay_secs: float | None = None,
     log_path: Path | None = None,
     wait_secs: float = 30.0,
+    mirror: LiveVenue | None = None,
 ) -> PaperVenue:
-    """Start `python -m paperexchange` with its admin API on loopback, fund our wallet, read the whales."""
-    args = [
-        sys.executable,
-        "-m",
-        "paperexchange",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--admin",
-        "--scenario",
-        scenario,
-        "--speed",
-        str(speed),
-    ]
+    """Start `python -m paperexchange` with its admin API on loopback, fund our wallet, read the whales.
+    With `mirror`, the exchange is that venue's shadow (its markets and books, no scenario)."""
+    args = [sys.executable, "-m", "paperexchange", "--host", "127.0.0.1", "--port", str(port), "--admin"]
+    if mirror is not None:
+        args += ["--scenario", "none", "--no-default-markets", *mirror.exchange_args()]
+    else:
+        args += ["--scenario", scenario, "--speed", str(speed)]
     if seed is not None:
         args += ["--seed", str(seed)]
     if settlement_delay_secs is not None:  # the fast setting; unset: live-like settlement timings
         args += ["--settlement-delay-secs", str(settlement_delay_secs)]
+    log_start = log_path.stat().st_size if log_path and log_path.is_file() else 0
     stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True)
     if stderr is not None:
         stderr.close()  # the child holds its own copy
-    url = _wait_listening(process, wait_secs)
+    url = _wait_listening(process, wait_secs, (log_path, log_start) if log_path else None)
     key_file, wallet = paper_key(state_dir)
-    venue = PaperVenue(process, url, wallet, key_file)
+    venue = PaperVenue(process, url, wallet, key_file, mirrors=mirror)
     try:
         with venue.admin() as admin:
             admin.post(
@@ -168,7 +164,9 @@ def start_paper_exchange(
     return venue
 
 
-def _wait_listening(process: subprocess.Popen[str], wait_secs: float) -> str:
+def _wait_listening(
+    process: subprocess.Popen[str], wait_secs: float, log: tuple[Path, int] | None = None
+) -> str:
     assert process.stdout is not None
     deadline = time.monotonic() + wait_secs
     while time.monotonic() < deadline:
@@ -179,4 +177,21 @@ def _wait_listening(process: subprocess.Popen[str], wait_secs: float) -> str:
         if match:
             return match.group(1)
     process.kill()
+    process.wait()
+    said = _last_line(*log) if log else ""
+    if said:  # e.g. the venue to mirror could not be read: its own one-line reason
+        raise ConfigurationError(f"the paper exchange did not start: {said}")
     raise ConfigurationError("the paper exchange did not start (is its port free? see POLYDESK_PAPER_PORT)")
+
+
+def _last_line(log_path: Path, start: int) -> str:
+    """The last line this start of the paper exchange wrote to its log, when it is its own error message."""
+    if not log_path.is_file():
+        return ""
+    with open(log_path, "rb") as handle:
+        handle.seek(start)
+        lines = handle.read().decode(errors="replace").strip().splitlines()
+    last = lines[-1] if lines else ""
+    return (
+        last.removeprefix("polydesk paper-exchange: ") if last.startswith("polydesk paper-exchange: ") else ""
+    )

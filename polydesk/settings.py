@@ -55,6 +55,11 @@ class UpSettings(ServiceSettings):
         description="fast settlement: every trade status step this long; unset: live-like "
         "(MINED ~20 s after the match, CONFIRMED ~60 s later)",
     )
+    paper_live: bool = Field(
+        default=False,
+        description="paper trading on live books: the paper exchange mirrors the markets and books of the "
+        "venue POLYDESK_GAMMA_URL / POLYDESK_MARKET_WS_URL name (unset: Polymarket's); orders stay on paper",
+    )
     paper_collateral_usd: str = Field(
         default="10000", pattern=r"^\d+(\.\d+)?$", description="pUSD given to the paper wallet at start"
     )

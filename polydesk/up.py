@@ -29,6 +29,7 @@ from polydesk import run_summary
 from polydesk.api.auth import TOKEN_FILE
 from polydesk.api.settings import ApiSettings
 from polydesk.dashboard import supervised_key
+from polydesk.paper_live import LiveVenue, live_venue
 from polydesk.paper_mode import PaperVenue, paper_env, paper_key, start_paper_exchange, venue_is_configured
 from polydesk.preflight import check_layers, effective_environ, port_is_free
 from polydesk.runs import RunDir, clear_runs, new_run, write_private
@@ -63,6 +64,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--no-dash", action="store_true", help="no dashboard: service logs on the console")
     parser.add_argument(
+        "--paper-live",
+        action="store_true",
+        help="paper trading on live books: the paper exchange mirrors the configured venue's markets and "
+        "books (POLYDESK_GAMMA_URL, POLYDESK_MARKET_WS_URL; unset: Polymarket); also POLYDESK_PAPER_LIVE",
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="paper mode: remove earlier paper runs' folders and the paper wallet first",
@@ -93,6 +100,12 @@ def announce_mode(paper: PaperVenue | None, layers: dict[str, ServiceSettings]) 
     dry_run = getattr(risk, "dry_run", None)
     clob = getattr(executor, "clob_url", None)
     mode = trading_mode(dry_run, None if executor is None else is_production(clob))
+    if paper is not None and paper.mirrors is not None and mode == PAPER:
+        return (
+            f"PAPER mode on live books: orders go to the local paper exchange at {paper.url} (wallet "
+            f"{paper.wallet}), which mirrors the markets and books of {venue_name(paper.mirrors.clob_url)} "
+            f"({paper.mirrors.market_ws_url}); nothing is sent to that venue"
+        )
     if paper is not None and mode == PAPER:
         return f"PAPER mode: orders go to the local paper exchange at {paper.url} (wallet {paper.wallet})"
     if paper is not None and mode == DRY_RUN:
@@ -108,6 +121,17 @@ def announce_mode(paper: PaperVenue | None, layers: dict[str, ServiceSettings]) 
     if mode == PAPER:
         return f"PAPER mode: orders are sent to {clob}"
     return f"mode UNKNOWN: risk or the executor is not run by this `up` (venue {venue_name(clob)})"
+
+
+def runs_paper(settings: UpSettings) -> bool:
+    """Paper mode: no venue configured, or paper trading on live books (the venue settings name the venue
+    to mirror, not where orders go)."""
+    return settings.paper_live or not venue_is_configured(effective_environ())
+
+
+def mirrored_venue(settings: UpSettings) -> LiveVenue | None:
+    """With paper trading on live books, the venue mirrored (ConfigurationError naming a bad setting)."""
+    return live_venue(effective_environ()) if settings.paper_live else None
 
 
 def metrics_ports(settings: UpSettings, paper: bool) -> dict[str, int | None]:
@@ -143,7 +167,8 @@ def preflight(
     (created once, 0600) and address. Raises ConfigurationError (one line, the setting named)."""
     key = None
     extra: dict[str, str] = {}
-    if not venue_is_configured(effective_environ()):
+    mirrored_venue(settings)
+    if runs_paper(settings):
         key = paper_key(settings.state_dir)
         extra = paper_env(PLACEHOLDER_PAPER_URL, key[1], key[0], [PLACEHOLDER_WHALE])
     layers = check_layers(up_services_env(settings, settings.redis_url, extra, ports))
@@ -156,7 +181,7 @@ async def run_up(
     layers: dict[str, ServiceSettings] | None = None,
     ports: dict[str, int | None] | None = None,
 ) -> int:
-    paper_mode = not venue_is_configured(effective_environ())
+    paper_mode = runs_paper(settings)
     ports = ports or metrics_ports(settings, paper_mode)
     if layers is None:
         layers, _ = preflight(settings, ports)
@@ -191,6 +216,7 @@ async def run_up(
             collateral_usd=settings.paper_collateral_usd,
             settlement_delay_secs=settings.paper_settlement_delay_secs,
             log_path=service_logs / "paper-exchange.log",
+            mirror=mirrored_venue(settings),
         )
         started.callback(paper.stop)
         cli = users.get("cli", {})
@@ -299,7 +325,8 @@ async def _supervise(
         print(api_line, flush=True)
     events.emit(
         "up_started",
-        mode="paper" if paper else "venue",
+        mode=("paper-live" if paper.mirrors else "paper") if paper else "venue",
+        mirrored_venue=paper.mirrors.market_ws_url if paper and paper.mirrors else None,
         services=list(settings.up_services),
         duration_secs=args.duration,
         paper_exchange_pid=paper.process.pid if paper else None,
@@ -568,10 +595,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     args = _parse(argv)
     try:
-        settings = load_settings(UpSettings)
+        settings = load_settings(UpSettings, **({"paper_live": True} if args.paper_live else {}))
         if settings.redis_password:
             register_secret(settings.redis_password)
-        paper_mode = not venue_is_configured(effective_environ())
+        paper_mode = runs_paper(settings)
         if args.fresh and paper_mode:
             _, busy = clear_runs(settings.state_dir)
             if busy:

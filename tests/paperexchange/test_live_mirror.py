@@ -7,6 +7,8 @@ that was ahead of it (paperexchange/sim/live_mirror.py, paperexchange/sim/extern
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -211,3 +213,14 @@ def test_events_of_one_time_are_applied_together_prints_first():
     [batch7, batch8] = grouper.due()
     assert (batch7.ts_ms, len(batch7.levels), len(batch7.prints)) == (7, 1, 1)
     assert (batch8.ts_ms, list(batch8.snapshots)) == (8, ["z"])
+
+
+def test_the_exchange_process_stops_at_start_when_the_venue_cannot_be_read():
+    done = subprocess.run(
+        [sys.executable, "-m", "paperexchange", "--port", "0", "--mirror-gamma-url", "http://127.0.0.1:1/gamma",
+         "--mirror-market-ws-url", "ws://127.0.0.1:1/ws/market"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("polydesk paper-exchange: cannot read markets from http://127.0.0.1:1/gamma")
+    assert "listening" not in done.stdout
