@@ -169,7 +169,7 @@ def mine_level_size(server: PaperExchangeServer, order) -> int:
 
 
 def test_the_shadow_follows_the_default_scenarios_flow_hash_for_hash():
-    live_settings = Settings(port=0, scenario="default", speed=4, settlement_delay_secs=0.2)
+    live_settings = Settings(port=0, scenario="default", speed=20, settlement_delay_secs=0.2)
     with PaperExchangeServer(live_settings) as live, PaperExchangeServer(mirror_settings(live)) as shadow:
         assert {m.condition_id for m in shadow.venue.exchange.markets.all()} == {
             m.condition_id for m in live.venue.exchange.markets.all() if not m.closed}
@@ -182,11 +182,23 @@ def test_the_shadow_follows_the_default_scenarios_flow_hash_for_hash():
             return all(ours_[token] == theirs[token] for token in ours_)
 
         # The flow trades and requotes every few hundred ms: wait for the copy to catch up, twice,
-        # with trades on the venue in between.
+        # with 20 trades on the venue in between.
         eventually(same, timeout=15)
         trades = len(live.venue.exchange.trades)
-        eventually(lambda: len(live.venue.exchange.trades) > trades + 3, timeout=15)
+        eventually(lambda: len(live.venue.exchange.trades) >= trades + 20, timeout=20)
         eventually(same, timeout=15)
+        # The scenario's tick-size change (btc to 0.001 at 45 s) and resolution (launch, yes, at 50 s): 2.5 s in.
+        eventually(lambda: any(m.closed for m in live.venue.exchange.markets.all()), timeout=20)
+
+        def rules(server: PaperExchangeServer) -> dict:
+            return {m.condition_id: (m.tick_size, m.closed, m.winner) for m in server.venue.exchange.markets.all()}
+
+        theirs = {cid: rule for cid, rule in rules(live).items() if cid in rules(shadow)}
+        assert {rule[0] for rule in theirs.values()} >= {"0.001"} and any(rule[1] for rule in theirs.values())
+        eventually(lambda: rules(shadow) == theirs, timeout=10)
+        eventually(same, timeout=15)
+        status = httpx.get(shadow.url + "/_paper/mirror").json()
+        assert status["errors"] == 0 and status["batches"] > 20, status
 
 
 def test_an_unreachable_venue_fails_at_start_naming_it():
