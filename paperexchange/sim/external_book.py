@@ -1,8 +1,9 @@
 """External books: the paper exchange's books follow another venue's, and our orders match against them.
 
 A *source* turns another venue's market channel into `BookBatch` values, in order: a recorded tape
-(`TapeBookSource` in paperexchange/sim/tape_source.py; what `polydesk backtest` replays) or, later, a live
-market channel. `ExternalBooks.apply(batch)` makes the paper exchange's books follow them.
+(`TapeBookSource` in paperexchange/sim/tape_source.py; what `polydesk backtest` replays) or a live venue's
+market channel (`LiveMirror` in paperexchange/sim/live_mirror.py; `polydesk up --paper-live`).
+`ExternalBooks.apply(batch)` makes the paper exchange's books follow them.
 
 The interface a new source implements (`BookSource` below, or its async twin for a live socket):
 - yield `BookBatch`es in the venue's order; `batches_from_frames` groups market-channel frames (decoded

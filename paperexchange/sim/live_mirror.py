@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 import orjson
@@ -31,8 +32,10 @@ import orjson
 from paperexchange.core.markets import Market
 from paperexchange.sim.external_book import BookBatch, ExternalBooks, batches_from_frames
 from paperexchange.sim.tape_source import TapeError, market_from_gamma
-from paperexchange.venue import Venue
 from shared.polymarket.ws import MarketFeed, WsOptions
+
+if TYPE_CHECKING:  # the venue assembles sim/ modules; this one only drives it
+    from paperexchange.venue import Venue
 
 log = logging.getLogger("paperexchange.mirror")
 
