@@ -36,7 +36,7 @@ from polydesk.runs import RunDir, clear_runs, new_run, write_private
 from polydesk.settings import SERVICES, UpSettings
 from polydesk.supervisor import Supervisor
 from services.notifier.config import NotifierSettings
-from shared import acl
+from shared import acl, topology
 from shared.config import ServiceSettings, load_settings
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret, setup_console
@@ -155,7 +155,8 @@ def up_services_env(
     """The environment each service gets."""
     ports = ports or metrics_ports(settings, paper=False)
     return {
-        name: child_env(redis_url, f"local-{name}", extra, ports.get(name)) for name in settings.up_services
+        name: child_env(redis_url, topology.up_instance(name), extra, ports.get(name))
+        for name in settings.up_services
     }
 
 

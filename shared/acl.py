@@ -104,7 +104,7 @@ def service_keys(service: str) -> tuple[str, ...]:
         keys += [f"errors:{pattern}:{_stream_pattern(group)}" for group in groups]
     for stream in topology.outputs_of(service):  # a producer dead-letters what it cannot publish
         keys += [_stream_pattern(stream), f"{_stream_pattern(stream)}:dead"]
-    keys += [f"health:{service}:*", *OWN_KEYS.get(service, ())]
+    keys += [topology.health_key(service, "*"), *OWN_KEYS.get(service, ())]
     return tuple(dict.fromkeys(keys))
 
 

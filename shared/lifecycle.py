@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from shared import clock, crashpoints, metrics
+from shared import clock, crashpoints, metrics, topology
 from shared.config import ServiceSettings, mask_url
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret
@@ -37,7 +37,7 @@ STREAM_STATS_SECS = 5.0
 
 
 def health_key(prefix: str, service: str, instance: str) -> str:
-    return f"{prefix}health:{service}:{instance}"
+    return prefix + topology.health_key(service, instance)
 
 
 def supervised_key(prefix: str) -> str:
@@ -104,11 +104,22 @@ class ServiceContext:
         name: str,
         interval_secs: float | Callable[[], float],
         job: Callable[[], Awaitable[object]],
-        **options: float,
+        *,
+        error_backoff_max_secs: float = 60.0,
+        wake: asyncio.Event | None = None,
+        wait_first: bool = False,
     ) -> str:
-        """A periodic job run by the runtime; its errors are logged and backed off, and it goes on.
+        """A periodic job run by the runtime; its errors are logged and backed off, and it goes on (`wake`
+        runs it at once; `wait_first` waits one interval before the first run; see Runtime.every).
         Returns `name` (for join_tasks and cancel_tasks)."""
-        self._runtime().every(name, interval_secs, job, **options)
+        self._runtime().every(
+            name,
+            interval_secs,
+            job,
+            error_backoff_max_secs=error_backoff_max_secs,
+            wake=wake,
+            wait_first=wait_first,
+        )
         return name
 
     def _runtime(self) -> Runtime:
@@ -164,25 +175,19 @@ async def wait_for_redis(client: aioredis.Redis, url: str, timeout_secs: float =
             await asyncio.sleep(0.5)
 
 
-async def _keep_healthy(ctx: ServiceContext) -> None:
+async def _write_health(ctx: ServiceContext) -> None:
+    """One write of the health key (a periodic job, every third of its TTL); none once a task has died."""
+    if ctx.failure is not None:
+        return
+    payload = {
+        "service": ctx.service,
+        "instance": ctx.settings.instance,
+        "pid": os.getpid(),
+        "ts": time.time(),
+        **ctx.status,
+    }
     key = health_key(ctx.settings.stream_prefix, ctx.service, ctx.settings.instance)
-    ttl_ms = int(ctx.settings.health_ttl_secs * 1000)
-    while not ctx.stopping.is_set() and ctx.failure is None:
-        payload = {
-            "service": ctx.service,
-            "instance": ctx.settings.instance,
-            "pid": os.getpid(),
-            "ts": time.time(),
-            **ctx.status,
-        }
-        try:
-            await ctx.redis.set(key, json.dumps(payload, default=str), px=ttl_ms)
-        except (RedisError, OSError) as error:
-            log.warning("health key not written: %s", error)
-        try:
-            await asyncio.wait_for(ctx.stopping.wait(), timeout=ctx.settings.health_ttl_secs / 3)
-        except TimeoutError:
-            pass
+    await ctx.redis.set(key, json.dumps(payload, default=str), px=int(ctx.settings.health_ttl_secs * 1000))
 
 
 async def _report_stream_stats(ctx: ServiceContext) -> None:
@@ -244,7 +249,7 @@ async def run_service(
     events.emit("service_started", instance=settings.instance, pid=os.getpid(), redis=mask_url(url))
     runtime = Runtime(service, ctx.stopping, ctx.request_stop, ctx.mark_failed)
     ctx.runtime = runtime
-    runtime.task("runtime:health", lambda: _keep_healthy(ctx), may_return=True)
+    runtime.every("runtime:health", ctx.settings.health_ttl_secs / 3, lambda: _write_health(ctx))
     runtime.every("runtime:stream-stats", STREAM_STATS_SECS, lambda: _report_stream_stats(ctx))
     runtime.task(f"{service}:main", lambda: main(ctx), may_return=True)
     exit_code = 1

@@ -19,13 +19,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisError
+
 from shared import metrics
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, PolydeskError
 from shared.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
 TaskFactory = Callable[[], Awaitable[object]]
+# A periodic job failing with one of these (a venue, Redis or network error) is logged without a traceback:
+# the message says it all. Anything else (a bug) gets its traceback with the first failure.
+OPERATIONAL_ERRORS = (PolydeskError, RedisError, OSError, TimeoutError)
 Interval = float | Callable[[], float]
 
 
@@ -62,20 +67,42 @@ class Runtime:
             self._spawn(declared)
 
     def every(
-        self, name: str, interval_secs: Interval, job: TaskFactory, *, error_backoff_max_secs: float = 60.0
+        self,
+        name: str,
+        interval_secs: Interval,
+        job: TaskFactory,
+        *,
+        error_backoff_max_secs: float = 60.0,
+        wake: asyncio.Event | None = None,
+        wait_first: bool = False,
     ) -> None:
-        """Run `job` now and then every `interval_secs` (a number, or a function read before each wait)
-        until the service stops. An error is logged (the first, the 10th, every 100th in a row with its
-        traceback, the others counted) and the next run comes after a backoff no longer than the interval."""
-        self.task(name, lambda: self._periodic(name, interval_secs, job, error_backoff_max_secs))
+        """Run `job` now (after one interval with `wait_first`) and then every `interval_secs` (a number, or a
+        function read before each wait) until the service stops. Setting `wake` runs it at once (it is cleared
+        as a run starts, so a wake during a run gives one more). An error is logged (the first, the 10th,
+        every 100th in a row with its traceback, the others counted) and the next run comes after a backoff
+        no longer than the interval, which a wake does not cut short."""
+        self.task(
+            name,
+            lambda: self._periodic(name, interval_secs, job, error_backoff_max_secs, wake, wait_first),
+        )
 
     async def _periodic(
-        self, name: str, interval_secs: Interval, job: TaskFactory, backoff_max: float
+        self,
+        name: str,
+        interval_secs: Interval,
+        job: TaskFactory,
+        backoff_max: float,
+        wake: asyncio.Event | None,
+        wait_first: bool,
     ) -> None:
         failures = 0
+        if wait_first and not await self._wait(_interval(interval_secs), wake):
+            return
         while not self.stopping.is_set():
-            interval = interval_secs() if callable(interval_secs) else interval_secs
+            interval = _interval(interval_secs)
             delay = interval
+            if wake is not None:
+                wake.clear()
             try:
                 await job()
                 if failures:
@@ -95,15 +122,24 @@ class Runtime:
                         name,
                         failures,
                         error,
-                        exc_info=failures == 1,
+                        exc_info=failures == 1 and not isinstance(error, OPERATIONAL_ERRORS),
                     )
                 delay = min(
                     interval, backoff_delay(failures, base_secs=min(1.0, interval), max_secs=backoff_max)
                 )
-            try:
-                await asyncio.wait_for(self.stopping.wait(), timeout=max(0.0, delay))
-            except TimeoutError:
-                pass
+            await self._wait(delay, None if failures else wake)
+
+    async def _wait(self, secs: float, wake: asyncio.Event | None) -> bool:
+        """Sleep `secs`, less when the service stops or `wake` is set; False when the service stops."""
+        waits = [asyncio.ensure_future(self.stopping.wait())]
+        if wake is not None:
+            waits.append(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waits, timeout=max(0.0, secs), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        return not self.stopping.is_set()
 
     async def join(self, names: list[str], timeout: float | None = None) -> None:
         """Wait (up to `timeout`) for the named tasks to finish, e.g. consumers handing back their batch."""
@@ -190,3 +226,7 @@ class Runtime:
                     for task in late:
                         task.cancel()
         return 1 if self.failure else exit_code
+
+
+def _interval(interval_secs: Interval) -> float:
+    return interval_secs() if callable(interval_secs) else interval_secs

@@ -107,6 +107,24 @@ STREAMS: tuple[StreamSpec, ...] = (
 SERVICES = ("ingest", "strategy", "risk", "executor", "notifier")
 
 
+def health_key(service: str, instance: str) -> str:
+    """A process slot's health key (after the prefix): written by the service, read by `polydesk health`."""
+    return f"health:{service}:{instance}"
+
+
+def up_instance(service: str) -> str:
+    """The process slot (POLYDESK_INSTANCE) `polydesk up` runs `service` in."""
+    return f"local-{service}"
+
+
+def health_keys(service: str, instance: str) -> tuple[str, ...]:
+    """The health keys (after the prefix) of `service` that a reader in an environment whose process slot is
+    `instance` looks for, by name: that slot's (compose, systemd: POLYDESK_INSTANCE, the host name by
+    default) and the slot `polydesk up` gives the service. Read by name because the services' Redis users
+    may not SCAN (shared/acl.py)."""
+    return tuple(dict.fromkeys((health_key(service, instance), health_key(service, up_instance(service)))))
+
+
 def stream(name: str) -> StreamSpec:
     for spec in STREAMS:
         if spec.name == name:

@@ -137,6 +137,7 @@ class Redeemer:
         self.http_timeout_secs = http_timeout_secs
         self._markets: dict[str, tuple[tuple[str, ...], bool]] = {}
         self._blocked: set[str] = set()  # markets already reported as not approved
+        self._passes_logged = False  # the first pass is logged even when it found nothing
 
     async def close(self) -> None:
         await self.chain.close()
@@ -280,29 +281,16 @@ class Redeemer:
 
     # ---- the executor's task --------------------------------------------------------------------
 
-    async def run(self, stopping: asyncio.Event, interval_secs: float) -> None:
-        """Auto-redeem: a pass now and every `interval_secs`; a failed pass is logged and retried. The first
+    async def run_logged(self) -> None:
+        """One auto-redeem pass (a periodic job; the runtime logs and backs off a failed one). The first
         pass, and every pass that looked at a market, is in the events log (`redeem_pass`)."""
-        first = True
-        while not stopping.is_set():
-            try:
-                outcomes = await self.run_pass()
-                for outcome in outcomes:
-                    if outcome.result in ("failed", "pending"):
-                        log.warning(
-                            "redemption of %s: %s: %s", outcome.condition_id, outcome.result, outcome.detail
-                        )
-                if outcomes or first:
-                    self.events.emit("redeem_pass", markets={o.condition_id: o.result for o in outcomes})
-                first = False
-            except PolydeskError as error:
-                log.warning("redemption pass failed: %s", error)
-            except Exception:  # Redis away, a bug: the next pass tries again; the executor must not stop
-                log.exception("redemption pass failed")
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=interval_secs)
-            except TimeoutError:
-                pass
+        outcomes = await self.run_pass()
+        for outcome in outcomes:
+            if outcome.result in ("failed", "pending"):
+                log.warning("redemption of %s: %s: %s", outcome.condition_id, outcome.result, outcome.detail)
+        if outcomes or not self._passes_logged:
+            self.events.emit("redeem_pass", markets={o.condition_id: o.result for o in outcomes})
+            self._passes_logged = True
 
 
 def _token_payouts(token_ids: Sequence[str], payouts: Payouts) -> dict[str, Decimal]:

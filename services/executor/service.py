@@ -51,6 +51,8 @@ GROUP = "executor"
 DESK_STATUS_SECS = 1.0  # latency and venue errors into the health key (written every health_ttl_secs / 3)
 CANCEL_ALL_ATTEMPTS = 5
 USER_EVENTS_COMMIT_SECS = 0.05
+HEARTBEAT_AGE_SECS = 1.0  # how often the heartbeat-age gauge moves (the alert reads it)
+SUBMIT_POLL_SECS = 0.5  # a submission pass at least this often; a new approval wakes it at once
 
 
 class Executor:
@@ -293,25 +295,19 @@ class Executor:
 
         asyncio.get_running_loop().call_later(USER_EVENTS_COMMIT_SECS, end)
 
-    async def reconcile_loop(self) -> None:
-        while not self.ctx.stopping.is_set():
-            interval = self.settings.reconcile_interval_secs
-            if self.store.orders_in(OrderStatus.PENDING, OrderStatus.UNKNOWN):
-                interval = min(interval, 1.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.reconcile_now.wait(), timeout=interval)
-            self.reconcile_now.clear()
-            if self.ctx.stopping.is_set():
-                return
-            try:
-                await self.reconciler.resolve_unresolved()
-                await self._gap_fill()
-            except PolydeskError as error:
-                log.warning("reconciliation pass failed: %s", error)
-            except Exception:  # Redis away, a bug: this loop is what fills gaps, it must outlive one pass
-                log.exception("reconciliation pass failed; retrying at the next interval")
-                self.reconcile_now.set()
-                await _sleep_unless(self.ctx.stopping, 1.0)
+    def reconcile_interval(self) -> float:
+        """Every second while an order's fate is unknown, else the configured interval."""
+        if self.store.orders_in(OrderStatus.PENDING, OrderStatus.UNKNOWN):
+            return min(self.settings.reconcile_interval_secs, 1.0)
+        return self.settings.reconcile_interval_secs
+
+    async def reconcile(self) -> None:
+        """One reconciliation pass (a periodic job, also woken by `reconcile_now`): unresolved orders, then
+        the gap over REST. The runtime logs and backs off a failed pass; the loop outlives it."""
+        try:
+            await self.reconciler.resolve_unresolved()
+            await self._gap_fill()
+        finally:
             self._publish_status()
 
     async def _gap_fill(self) -> None:
@@ -335,11 +331,16 @@ class Executor:
         self.baskets.resume()  # baskets a restart interrupted, now that their orders' states are known
         # Declared on the runtime: a task that dies (e.g. the heartbeat loop) takes the service down with
         # health red, instead of leaving a green service whose venue dead-man switch cancels every order.
+        # Periodic jobs (heartbeats, reconciliation, submission, redemption): a failed run is logged and
+        # backed off by the runtime (never longer than the interval) and the job goes on.
         tasks = [
-            self.ctx.task("heartbeat", lambda: self.heartbeat.run(stopping)),
+            self.ctx.every("heartbeat", self.heartbeat.interval_secs, self.heartbeat.beat),
+            self.ctx.every("heartbeat-age", HEARTBEAT_AGE_SECS, self.heartbeat.report_age),
             self.ctx.task("user-stream", self.user_stream),
-            self.ctx.task("reconcile", self.reconcile_loop),
-            self.ctx.task("submitter", lambda: self.submitter.run(stopping)),
+            self.ctx.every(
+                "reconcile", self.reconcile_interval, self.reconcile, wake=self.reconcile_now, wait_first=True
+            ),
+            self.ctx.every("submitter", SUBMIT_POLL_SECS, self.submitter.pass_once, wake=self.submitter.wake),
         ]
         consumers = [
             self.ctx.consume(APPROVED_ORDERS, GROUP, self.on_approved, before_ack=self.before_ack),
@@ -347,9 +348,7 @@ class Executor:
         ]
         if self.redeemer is not None:
             redeemer = self.redeemer
-            tasks.append(
-                self.ctx.task("redeemer", lambda: redeemer.run(stopping, self.settings.redeem_interval_secs))
-            )
+            tasks.append(self.ctx.every("redeemer", self.settings.redeem_interval_secs, redeemer.run_logged))
         tasks.append(self.ctx.every("executor:desk-status", DESK_STATUS_SECS, self._publish_desk_status))
         self._publish_status()
         try:

@@ -76,19 +76,11 @@ class Submitter:
 
     # ---- the loop -------------------------------------------------------------------------------
 
-    async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
-            self.wake.clear()
-            if stopping.is_set() or not self.gate.open:
-                continue
-            try:
-                await self.submit_ready()
-            except Exception:
-                log.exception("submission pass failed; queued approvals stay queued")
+    async def pass_once(self) -> None:
+        """One submission pass (a periodic job woken by `wake`): queued approvals go out while the gate is
+        open; a failed pass leaves them queued for the next."""
+        if self.gate.open:
+            await self.submit_ready()
 
     async def submit_ready(self) -> None:
         ready = [

@@ -7,7 +7,6 @@ approvals (operators) go to the health status, since account_state has no field 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -89,11 +88,3 @@ class AccountReader:
             return None
         self.status["published"] = int(self.status["published"]) + 1  # type: ignore[call-overload]
         return message
-
-    async def run(self, stopping: asyncio.Event, poll_secs: float) -> None:
-        while not stopping.is_set():
-            await self.read_once()
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=poll_secs)
-            except TimeoutError:
-                pass

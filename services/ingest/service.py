@@ -4,13 +4,10 @@ task under run_service, all publishing to events:<shard>. It makes no trading de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable
 
 import httpx
-from redis.exceptions import RedisError
 
 from services.ingest.accounts import AccountReader
 from services.ingest.config import IngestSettings
@@ -19,7 +16,6 @@ from services.ingest.feed import Feed
 from services.ingest.shards import ShardMap
 from services.ingest.wallets import WalletWatcher
 from shared import metrics
-from shared.errors import TransientVenueError
 from shared.lifecycle import ServiceContext, ServiceMain
 from shared.messages import Envelope, MarketDiscovered, MarketResolved, MarketUpdated, deterministic_id
 from shared.polymarket import parse
@@ -28,7 +24,6 @@ from shared.polymarket.data_api import DataApiClient
 from shared.polymarket.gamma import GammaClient
 from shared.polymarket.schemas import MarketResolvedMessage, NewMarketMessage
 from shared.polymarket.ws import MarketFeed, WsOptions
-from shared.retry import backoff_delay
 from shared.streams import Output, events_stream
 
 log = logging.getLogger(__name__)
@@ -68,6 +63,8 @@ class Ingest:
             on_connect=self.feed.on_connect,
             on_disconnect=self.feed.on_disconnect,
             on_frames=self.feed.on_frames,
+            # Each socket's read loop is a runtime task: one that dies stops ingest with health red.
+            spawn=lambda name, run: ctx.task(f"ingest:{name}", run),
         )
         self.feed.connection_peers = self.ws.peers_of
         self.feed.on_frozen = self.ws.replace_connection_of
@@ -170,22 +167,16 @@ class Ingest:
             )
         return result
 
-    async def discovery_loop(self) -> None:
-        stopping = self.ctx.stopping
-        while not stopping.is_set():
-            delay = self.settings.discovery_refresh_secs
-            try:
-                await self.refresh_once()
-                self.discovery_failures = 0
-            except (TransientVenueError, RedisError, OSError) as error:
-                self.discovery_failures += 1
-                metrics.INGEST_POLL_ERRORS.labels(source="gamma").inc()
-                delay = min(delay, backoff_delay(self.discovery_failures, base_secs=1.0, max_secs=60.0))
-                if self.discovery_failures in (1, 10) or self.discovery_failures % 100 == 0:
-                    log.warning("ingest: discovery failed (%d in a row): %s", self.discovery_failures, error)
-            self._refresh_now.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first(stopping.wait(), self._refresh_now.wait()), timeout=delay)
+    async def discover(self) -> None:
+        """One discovery pass (a periodic job: the runtime logs and backs off its errors); counted for the
+        health status and the poll-error metric."""
+        try:
+            await self.refresh_once()
+        except Exception:
+            self.discovery_failures += 1
+            metrics.INGEST_POLL_ERRORS.labels(source="gamma").inc()
+            raise
+        self.discovery_failures = 0
 
     async def on_market_event(self, message: NewMarketMessage | MarketResolvedMessage) -> list[Output]:
         """WS new_market / market_resolved, from inside a frame: messages to publish with that frame."""
@@ -211,17 +202,15 @@ class Ingest:
         self.feed.spawn(self.sync_subscriptions())
 
     # ---- the rest ------------------------------------------------------------------------------------
-    async def maintain_loop(self) -> None:
-        while not self.ctx.stopping.is_set():
-            self.feed.maintain()
-            now = time.monotonic()
-            for conn in self.ws.connections:
-                metrics.INGEST_DATA_SILENCE_SECONDS.labels(connection=conn.name).set(
-                    now - conn.stats.last_frame_at if conn.stats.connected else 0
-                )
-            self.ctx.status.update(self.status())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.ctx.stopping.wait(), timeout=MAINTAIN_EVERY_SECS)
+    async def maintain(self) -> None:
+        """Snapshot timeouts, freshness probes, silence gauges and the health status (a periodic job)."""
+        self.feed.maintain()
+        now = time.monotonic()
+        for conn in self.ws.connections:
+            metrics.INGEST_DATA_SILENCE_SECONDS.labels(connection=conn.name).set(
+                now - conn.stats.last_frame_at if conn.stats.connected else 0
+            )
+        self.ctx.status.update(self.status())
 
     def status(self) -> dict[str, object]:
         status: dict[str, object] = {
@@ -237,9 +226,15 @@ class Ingest:
 
     async def run(self) -> None:
         # Declared on the runtime: a loop that dies takes the service down (health red first).
+        # Periodic jobs: an error is logged and backed off by the runtime and the job goes on.
         tasks = [
-            self.ctx.task("ingest:discovery", self.discovery_loop),
-            self.ctx.task("ingest:maintain", self.maintain_loop),
+            self.ctx.every(
+                "ingest:discovery",
+                self.settings.discovery_refresh_secs,
+                self.discover,
+                wake=self._refresh_now,
+            ),
+            self.ctx.every("ingest:maintain", MAINTAIN_EVERY_SECS, self.maintain),
         ]
         if self.settings.watched_wallets:
             tasks.append(
@@ -250,11 +245,7 @@ class Ingest:
             )
         if self.accounts is not None:
             accounts = self.accounts
-            tasks.append(
-                self.ctx.task(
-                    "ingest:accounts", lambda: accounts.run(self.ctx.stopping, self.settings.chain_poll_secs)
-                )
-            )
+            tasks.append(self.ctx.every("ingest:accounts", self.settings.chain_poll_secs, accounts.read_once))
         try:
             await self.ctx.stopping.wait()
         finally:
@@ -263,15 +254,6 @@ class Ingest:
             await self.ctx.cancel_tasks(tasks)
             for client in (self.http, self.gamma, self.data_api):
                 await client.aclose()
-
-
-async def _first(*aws: Awaitable[object]) -> None:
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def build_main(settings: IngestSettings) -> ServiceMain:

@@ -145,17 +145,10 @@ class RiskService:
         await self._sync_status()
         return outputs
 
-    async def _region_loop(self) -> None:
-        if self.region.url is None:
-            return
-        while not self.ctx.stopping.is_set():
-            try:  # wakes on stop: a plain sleep kept the task group (and risk's exit) waiting
-                await asyncio.wait_for(self.ctx.stopping.wait(), timeout=self.settings.geoblock_check_secs)
-                return
-            except TimeoutError:
-                pass
-            await self.region.check()
-            self.ctx.status["trading_region"] = self.region.status
+    async def _check_region(self) -> None:
+        """A geoblock check (a periodic job: the runtime logs and backs off a failed one)."""
+        await self.region.check()
+        self.ctx.status["trading_region"] = self.region.status
 
     # ---- status, metrics, housekeeping ----------------------------------------------------------------
 
@@ -328,10 +321,15 @@ class RiskService:
             ),
             self.ctx.every("risk:refresh", REFRESH_SECS, self._refresh),
             self.ctx.every("risk:housekeeping", HOUSEKEEPING_SECS, self._housekeeping),
-            # These two return at once when their settings switch them off.
+            # Returns at once when its settings switch it off.
             self.ctx.task("risk:reconcile", lambda: self._reconcile_loop(adopted), may_return=True),
-            self.ctx.task("risk:region", self._region_loop, may_return=True),
         ]
+        if self.region.url is not None:  # checked once above, before the first intent
+            tasks.append(
+                self.ctx.every(
+                    "risk:region", self.settings.geoblock_check_secs, self._check_region, wait_first=True
+                )
+            )
         await self.ctx.stopping.wait()
         await self.ctx.join_tasks(tasks)
 

@@ -34,6 +34,10 @@ FrameHandler = Callable[[str | bytes], Awaitable[None]]
 FramesHandler = Callable[[list[str | bytes]], Awaitable[None]]
 FRAMES_QUEUED_MAX = 10_000  # read ahead of the handler at most; then the socket waits (TCP backpressure)
 FRAMES_PER_CALL_MAX = 500
+# Starts a connection's read loop as a named long-running task. A service passes its runtime's
+# (ServiceContext.task), so a loop that dies takes the service down with health red instead of leaving a
+# socket nobody reads; the default is a plain asyncio task.
+Spawn = Callable[[str, Callable[[], Awaitable[None]]], object]
 ConnectHandler = Callable[[tuple[str, ...]], Awaitable[None]]  # the assets (re)subscribed
 DisconnectHandler = Callable[[str], Awaitable[None]]  # the reason
 
@@ -99,6 +103,8 @@ class MarketConnection:
         self._clock = clock
         self._ws: websockets.ClientConnection | None = None
         self._closing = asyncio.Event()
+        self._started = False
+        self._finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lived = self._went_stale = False
         self._drop_reason: str | None = None
@@ -122,18 +128,31 @@ class MarketConnection:
                 await self._ws.send(unsubscribe_frame(gone))
 
     # ---- life ------------------------------------------------------------------------------------
-    def start(self) -> asyncio.Task[None]:
-        self._task = asyncio.create_task(self.run(), name=f"ws:{self.name}")
-        return self._task
+    def start(self, spawn: Spawn | None = None) -> None:
+        """Run the read loop as a task: `spawn(name, run)` when given, else a plain asyncio task."""
+        self._started = True
+        if spawn is None:
+            self._task = asyncio.create_task(self._run_once(), name=f"ws:{self.name}")
+        else:
+            spawn(f"ws:{self.name}", self._run_once)
+
+    async def _run_once(self) -> None:
+        try:
+            await self.run()
+        finally:
+            self._finished.set()
 
     async def close(self) -> None:
+        """Stop reading and wait for the read loop to end."""
         self._closing.set()
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
-        if self._task is not None:
+        if self._task is not None:  # our own task: its failure surfaces here
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        elif self._started:
+            await self._finished.wait()
 
     async def reconnect(self, reason: str = "requested") -> None:
         """Drop the current socket; the run loop connects again (and resubscribes)."""
@@ -277,6 +296,7 @@ class MarketFeed:
     on_connect: ConnectHandler | None = None
     on_disconnect: DisconnectHandler | None = None
     on_frames: FramesHandler | None = None  # when set, frames are handed over in batches (see FramesHandler)
+    spawn: Spawn | None = None  # how connection loops are started (see Spawn)
     connections: list[MarketConnection] = field(default_factory=list)
 
     @property
@@ -313,7 +333,7 @@ class MarketFeed:
             await conn.add(todo[: self.max_assets])
             todo = todo[self.max_assets :]
             self.connections.append(conn)
-            conn.start()
+            conn.start(self.spawn)
         return added, removed
 
     def connection_of(self, asset: str) -> MarketConnection | None:

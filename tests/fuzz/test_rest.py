@@ -143,7 +143,7 @@ def transport(responses: list) -> httpx.MockTransport:
 
 
 async def _pollers(responses: list) -> None:
-    # Discovery: what discovery_loop catches is TransientVenueError (+ Redis/OS errors): nothing else may escape.
+    # Discovery: a bad answer reads as the venue's (TransientVenueError), never as a crash of the parser.
     gamma = GammaClient("http://gamma", transport=transport(responses))
     try:
         await Discovery(ingest_settings(), gamma).refresh()

@@ -122,3 +122,47 @@ async def test_the_health_key_carries_the_status_while_tasks_run(settings, bus, 
     await eventually(ready, timeout=10)
     os.kill(os.getpid(), signal.SIGTERM)  # run_service's own handler: a stop request, not our death
     assert await asyncio.wait_for(service, timeout=10) == 0
+
+
+async def test_a_woken_job_runs_at_once_and_wait_first_waits_an_interval(settings):
+    wake = asyncio.Event()
+    runs: list[str] = []
+
+    async def main(ctx: ServiceContext) -> None:
+        async def woken() -> None:
+            runs.append("woken")
+
+        async def later() -> None:
+            runs.append("later")
+
+        ctx.every("woken", 3600, woken, wake=wake)
+        ctx.every("later", 3600, later, wait_first=True)  # would run in an hour: never in this test
+
+    service = asyncio.create_task(run_service("svc", settings, main, serve_metrics=False))
+    await eventually(lambda: runs == ["woken"], timeout=10)  # the first run is at once
+    wake.set()
+    await eventually(lambda: runs == ["woken", "woken"], timeout=10)  # not an hour later
+    assert not wake.is_set()  # cleared as the run started
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(service, timeout=10) == 0
+    assert runs == ["woken", "woken"]
+
+
+async def test_a_wake_does_not_cut_the_backoff_after_an_error_short(settings):
+    wake = asyncio.Event()
+    runs: list[float] = []
+
+    async def main(ctx: ServiceContext) -> None:
+        async def failing() -> None:
+            runs.append(asyncio.get_running_loop().time())
+            raise OSError("venue down")
+
+        ctx.every("failing", 2.0, failing, wake=wake)  # first backoff: ~1 s (base 1 s, jittered)
+
+    service = asyncio.create_task(run_service("svc", settings, main, serve_metrics=False))
+    await eventually(lambda: len(runs) == 1, timeout=10)
+    wake.set()  # e.g. a reconnect asking for a pass: the failing job still waits its backoff
+    await eventually(lambda: len(runs) == 2, timeout=10)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(service, timeout=10) == 0
+    assert runs[1] - runs[0] >= 0.4
