@@ -28,7 +28,7 @@ from services.risk.config import RiskSettings
 from shared.approvals import VerdictStore
 from shared.logging import EventLog
 from shared.messages import Fill
-from shared.streams import FILLS, Bus
+from shared.streams import FILLS, SIGNALS, VERDICTS, Bus
 
 UNKNOWN = "unknown"
 
@@ -147,14 +147,21 @@ async def status(request: Request) -> JSONResponse:
     ---
     summary: the pipeline's state as the services report it (unknown when one is silent)
     responses:
-      200: {description: "mode (PAPER, LIVE, DRY RUN or UNKNOWN), venue, services, kill_switch, lag, pnl_today"}
+      200: {description: "mode (PAPER, LIVE, DRY RUN or UNKNOWN), venue, kill_switch, verdict_approval, services,
+        lag, pnl_today"}
     """
-    state = await collect(_ctx(request).bus)
+    bus = _ctx(request).bus
+    state = await collect(bus)
+    for stream in (SIGNALS, VERDICTS):  # the dashboard's streams, and the two a person's decisions use
+        state.groups += await bus.group_stats(stream)
+    strategies = state.health.get("strategy", [])
+    approval = str(strategies[0].get("verdict_approval", UNKNOWN)) if strategies else UNKNOWN
     return JSONResponse(
         {
             "mode": state.mode,
             "venue": state.venue,
             "kill_switch": _kill_switch(state),
+            "verdict_approval": approval,
             "services": _services(state),
             "lag": [
                 {

@@ -91,8 +91,8 @@ class StrategyWorker:
         self.ctx.consume(self.events, self.group, self.on_event)
         self.ctx.consume(FILLS, self.group, self.on_fill, trim_interval_secs=None)
         self.ctx.consume(SIGNALS, self.group, self.on_signal, trim_interval_secs=None)
+        self.ctx.status["verdict_approval"] = "manual" if self.held is not None else "auto"
         if self.held is not None:
-            self.ctx.status["verdict_approval"] = "manual"
             self.ctx.every("verdict-expiry", SWEEP_SECS, self.held.expire_due)
 
     async def on_event(self, delivery: Delivery) -> Sequence[Output]:

@@ -46,6 +46,7 @@ def test_up_runs_the_four_services_and_stops_them_on_sigint(redis_url, prefix, t
         token = (tmp_path / "state" / "api-token")
         status = eventually(lambda: _api_status(url, token), timeout=30, interval=0.2)
         assert status["mode"] == "DRY RUN" and status["kill_switch"]["state"] == "off"
+        assert status["verdict_approval"] == "auto"
         eventually(lambda: health("notifier", env, os.getcwd()) == 0, timeout=30, interval=0.2)
         tripped = httpx.post(f"{url}/kill-switch", json={"active": True, "reason": "from the phone"},
                              headers={"Authorization": f"Bearer {token.read_text()}"}, timeout=30)

@@ -73,7 +73,7 @@ async def test_the_openapi_document_lists_every_route(api):
 async def test_status_shows_unknown_when_no_service_reports(api):
     status = (await api.get("/status")).json()
     assert status["mode"] == "UNKNOWN" and status["venue"] == "unknown"
-    assert status["kill_switch"]["state"] == "unknown"
+    assert status["kill_switch"]["state"] == "unknown" and status["verdict_approval"] == "unknown"
     assert status["pnl_today"]["realized_usd"] == "unknown"
     assert all(s["state"] == "down" for s in status["services"].values())
     assert (await api.get("/kill-switch")).json() == {"state": "unknown"}
