@@ -67,7 +67,7 @@ def attempt(name, call):
 attempt('XADD approved_orders', lambda: me.xadd('polydesk:approved_orders', {'type': 'forged'}))
 attempt('XADD control', lambda: me.xadd('polydesk:control', {'type': 'forged'}))
 attempt('FLUSHALL', lambda: me.flushall())
-attempt('default user, no password', lambda: redis.Redis.from_url(url).ping())
+attempt('default user, no password', lambda: redis.Redis.from_url(url, protocol=2).ping())
 print(json.dumps(out))
 """
 
@@ -224,6 +224,8 @@ def check_stack(run: Run, stack: Stack) -> None:
     appendonly = stack.run("exec", "-T", "redis", "sh", "-c",
                            'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" redis-cli config get appendonly').stdout
     assert appendonly.split() == ["appendonly", "yes"], appendonly
+    status = stack.run("run", "--rm", "-T", "cli", "kill-switch", "status", timeout=120)
+    lines.append(f"`docker compose run --rm cli kill-switch status`, as the cli user: {status.stdout.strip()[:80]!r}")
     run.done("acl", *lines, "each service connects as its own user; no service has the admin password",
              "Redis: AOF on, no password in its command line or environment")
 
