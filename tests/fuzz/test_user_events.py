@@ -50,6 +50,17 @@ FRAMES = st.one_of(st.sampled_from(SEEDS).flatmap(mutated), JSON, st.lists(st.sa
 API_KEY = "key"
 
 
+def _sdk_parse(raw: object) -> list:
+    """Events of a frame as the SDK's user stream hands them on: it drops what it cannot parse, and a frame
+    whose parsing raises anything else (an OverflowError for a huge timestamp) is logged and dropped whole by
+    its socket reader (polymarket/_internal/ws/connection.py). Either way the executor's timed REST gap fill
+    finds what was lost; here only what reaches the Reporter is checked."""
+    try:
+        return parse_user_events(copy.deepcopy(raw))[0]
+    except Exception:  # noqa: BLE001 - as the SDK's reader does
+        return []
+
+
 async def _run(redis_url: str, prefix: str, db: Path, frames: list) -> None:
     client = connect(redis_url)
     bus = Bus(client, prefix=prefix, producer="fuzz")
@@ -58,7 +69,7 @@ async def _run(redis_url: str, prefix: str, db: Path, frames: list) -> None:
     try:
         handled = 0
         for raw in frames:
-            events, _dropped = parse_user_events(copy.deepcopy(raw))  # the SDK drops what it cannot parse
+            events = _sdk_parse(raw)
             for event in events:
                 if event.type == "order":
                     await reporter.on_order(_venue_order(event.payload, kind=event.payload.order_event_type))
@@ -97,6 +108,7 @@ def check(redis_url: str, tmp: Path, frames: list) -> None:
 @example(frames=[dict(ORDER, price="NaN")])
 @example(frames=[dict(TRADE, price="7")])
 @example(frames=[dict(TRADE, size="-1e30")])
+@example(frames=[dict(TRADE, timestamp="9" * 400), TRADE])  # the SDK raises OverflowError: the frame is dropped
 def test_user_events_are_reported_or_dead_lettered(redis_url, tmp_path_factory, frames):
     check(redis_url, tmp_path_factory.mktemp("store"), frames)
 
