@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
+import os
 import platform
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from decimal import Decimal
 
 import redis
 import redis.asyncio as aioredis
 
-from shared.messages import BookDelta, Envelope, LevelChange, Side, encode
+from bench.goals import GoalResult
+from shared.messages import BookDelta, Envelope, LevelChange, Side, encode, replace
 from shared.redis_conn import DEFAULT_URL, connect, is_reachable, start_embedded
 from shared.streams import Bus, Delivery, Output
 
@@ -32,9 +38,11 @@ BATCH = 100
 
 def sample_message() -> BookDelta:
     return BookDelta(
-        envelope=Envelope.new("bench"), market="0x" + "ab" * 32,
+        envelope=Envelope.new("bench"),
+        market="0x" + "ab" * 32,
         changes=(LevelChange(token_id=TOKEN, side=Side.BUY, price=Decimal("0.49"), size=Decimal("120.5")),),
-        best_bid={TOKEN: Decimal("0.49")}, best_ask={TOKEN: Decimal("0.51")},
+        best_bid={TOKEN: Decimal("0.49")},
+        best_ask={TOKEN: Decimal("0.51")},
     )
 
 
@@ -93,14 +101,14 @@ async def _bus_produce(url: str, prefix: str, n: int, rate: float | None, starte
     template = sample_message()
     if rate is None:
         # Building messages is the application's work, as building the bare payload is: done before timing.
-        messages = [template.model_copy(update={"envelope": Envelope.new("bench")}) for _ in range(n)]
+        messages = [replace(template, envelope=Envelope.new("bench")) for _ in range(n)]
         started.value = time.time()
         for start in range(0, n, BATCH):
-            await bus.publish_many(Output("in", m) for m in messages[start:start + BATCH])
+            await bus.publish_many(Output("in", m) for m in messages[start : start + BATCH])
     else:
         for i in range(n):
             _pace(i, rate)
-            await bus.publish("in", template.model_copy(update={"envelope": Envelope.new("bench")}))
+            await bus.publish("in", replace(template, envelope=Envelope.new("bench")))
     await client.aclose()
 
 
@@ -117,8 +125,16 @@ async def bus_consume(url: str, prefix: str, n: int, out: mp.Queue) -> None:  # 
             consumer.stop()
         return []
 
-    consumer = bus.consumer("in", "g", "c", handle, batch_size=BATCH, block_ms=1000, trim_interval_secs=None,
-                            claim_interval_secs=3600)
+    consumer = bus.consumer(
+        "in",
+        "g",
+        "c",
+        handle,
+        batch_size=BATCH,
+        block_ms=1000,
+        trim_interval_secs=None,
+        claim_interval_secs=3600,
+    )
     await consumer.run()
     out.put((time.time(), latencies))
     await client.aclose()
@@ -174,42 +190,105 @@ def percentile(values: list[int], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000  # microseconds
 
 
+THROUGHPUT_GOAL, P50_GOAL = 0.8, 1.3
+
+
+def measure(
+    url: str, messages: int = 50_000, rate: float = 1000.0, seconds: float = 3.0, rounds: int = 2
+) -> dict[str, dict[str, float]]:
+    """msgs/s and one-hop p50/p99 (us) of bare redis-py and of shared.streams, the cases interleaved and each
+    kept at its best of `rounds`, so that a burst of load elsewhere on the machine hits both alike."""
+    latency_n = int(rate * seconds)
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(rounds):
+        for kind in ("bare", "polydesk"):
+            throughput, _ = run_case(kind, url, messages, None)
+            _, latencies = run_case(kind, url, latency_n, rate)
+            row = {
+                "msgs_per_s": throughput,
+                "p50_us": percentile(latencies, 0.5),
+                "p99_us": percentile(latencies, 0.99),
+            }
+            if kind not in best:
+                best[kind] = row
+            else:
+                best[kind] = {
+                    "msgs_per_s": max(best[kind]["msgs_per_s"], row["msgs_per_s"]),
+                    "p50_us": min(best[kind]["p50_us"], row["p50_us"]),
+                    "p99_us": min(best[kind]["p99_us"], row["p99_us"]),
+                }
+    return best
+
+
+def goals(rows: dict[str, dict[str, float]], rate: float = 1000.0) -> list[GoalResult]:
+    bare, ours = rows["bare"], rows["polydesk"]
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    return [
+        GoalResult.judge(
+            "bus throughput vs bare redis-py",
+            f"{ours['msgs_per_s']:,.0f} msgs/s",
+            ours["msgs_per_s"] / bare["msgs_per_s"],
+            THROUGHPUT_GOAL,
+            detail=f"bare {bare['msgs_per_s']:,.0f} msgs/s in the same run; {load}",
+        ),
+        GoalResult.judge(
+            f"bus one-hop p50 vs bare redis-py (at {rate:.0f} msgs/s)",
+            f"{ours['p50_us']:.0f} us (p99 {ours['p99_us']:.0f} us)",
+            ours["p50_us"] / bare["p50_us"],
+            P50_GOAL,
+            at_least=False,
+            detail=f"bare {bare['p50_us']:.0f} us (p99 {bare['p99_us']:.0f} us) in the same run; {load}",
+        ),
+    ]
+
+
+def run_goals(
+    redis_url: str | None = None, messages: int = 50_000, rate: float = 1000.0, seconds: float = 3.0
+) -> list[GoalResult]:
+    """The bus goals, on the given Redis (else the default one when reachable, else an embedded one)."""
+    with _redis(redis_url) as url:
+        return goals(measure(url, messages, rate, seconds), rate)
+
+
+@contextlib.contextmanager
+def _redis(redis_url: str | None) -> Iterator[str]:
+    url = redis_url or (DEFAULT_URL if is_reachable(DEFAULT_URL) else None)
+    if url is not None:
+        yield url
+        return
+    embedded = start_embedded(Path(tempfile.mkdtemp(prefix="bench-redis-")), port=0)
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=1000.0, help="messages/s for the latency runs")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each latency run")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs of each case, interleaved; the best counts"
+    )
     parser.add_argument("--redis-url", default=None)
     args = parser.parse_args()
-    embedded = None
-    url = args.redis_url or (DEFAULT_URL if is_reachable(DEFAULT_URL) else None)
-    if url is None:
-        import tempfile
-
-        embedded = start_embedded(tempfile.mkdtemp(prefix="bench-redis-"), port=0)
-        url = embedded.url
-    try:
+    with _redis(args.redis_url) as url:
         info = redis.Redis.from_url(url).info("server")
-        print(f"machine: {platform.machine()} {mp.cpu_count()} cores, Python {platform.python_version()}, "
-              f"Redis {info['redis_version']} at {url.split('@')[-1]}")
+        print(
+            f"machine: {platform.machine()} {mp.cpu_count()} cores, Python {platform.python_version()}, "
+            f"Redis {info['redis_version']} at {url.split('@')[-1]}; load average {os.getloadavg()[0]:.1f}"
+        )
         size = len(encode(sample_message())[b"data"])
-        print(f"payload: BookDelta, {size} bytes of JSON; {args.messages} messages for throughput")
-        latency_n = int(args.rate * args.seconds)
-        rows = []
-        for kind in ("bare", "polydesk"):
-            rate, _ = run_case(kind, url, args.messages, None)
-            _, latencies = run_case(kind, url, latency_n, args.rate)
-            rows.append((kind, rate, percentile(latencies, 0.5), percentile(latencies, 0.99)))
-        (_, bare_rate, bare_p50, bare_p99), (_, our_rate, our_p50, our_p99) = rows
+        print(f"payload: BookDelta, {size} bytes of JSON (msgspec); {args.messages} messages for throughput")
+        rows = measure(url, args.messages, args.rate, args.seconds, args.rounds)
         print(f"\n{'':10} {'msgs/s':>10} {'p50 us':>9} {'p99 us':>9}   (latency at {args.rate:.0f} msgs/s)")
-        for kind, rate, p50, p99 in rows:
-            print(f"{kind:10} {rate:10.0f} {p50:9.1f} {p99:9.1f}")
-        print(f"{'ratio':10} {our_rate / bare_rate:9.2f}x {our_p50 / bare_p50:8.2f}x {our_p99 / bare_p99:8.2f}x")
-        print(f"goals: throughput >= 0.70x ({'met' if our_rate / bare_rate >= 0.7 else 'NOT met'}), "
-              f"p50 <= 1.30x ({'met' if our_p50 / bare_p50 <= 1.3 else 'NOT met'})")
-    finally:
-        if embedded:
-            embedded.stop()
+        for kind, row in rows.items():
+            print(f"{kind:10} {row['msgs_per_s']:10.0f} {row['p50_us']:9.1f} {row['p99_us']:9.1f}")
+        for goal in goals(rows, args.rate):
+            print(goal.line())
 
 
 if __name__ == "__main__":

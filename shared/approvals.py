@@ -20,7 +20,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from shared.messages import Envelope, ExternalSignal, VerdictDecision, VerdictState
+from shared.messages import Envelope, ExternalSignal, VerdictDecision, VerdictState, from_json, to_json
 from shared.streams import SIGNALS, Bus
 
 KEY_PREFIX = "approvals:"
@@ -121,7 +121,7 @@ class VerdictStore:
         """Keep `signal` pending until `expires_at`; False when it was held before (a redelivery)."""
         fields = {
             "state": VerdictState.PENDING.value,
-            "signal": signal.model_dump_json(),
+            "signal": to_json(signal).decode(),
             "shard": shard,
             "question": question,
             "received_ts": repr(now),
@@ -158,7 +158,7 @@ class VerdictStore:
         if not raw:
             return None
         fields = {_text(k): _text(v) for k, v in raw.items()}
-        signal = ExternalSignal.model_validate_json(fields["signal"])
+        signal = from_json(ExternalSignal, fields["signal"])
         return HeldVerdict(
             verdict_id=verdict_id,
             signal=signal,

@@ -23,8 +23,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 from pydantic import BaseModel, SecretStr
+
+from shared.messages import Fill, to_builtins
 
 REDACTED = "**********"
 _secrets: set[str] = set()
@@ -55,6 +58,8 @@ def _default(value: Any) -> Any:
         return REDACTED
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if isinstance(value, msgspec.Struct):  # a bus message
+        return msgspec.to_builtins(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Path | set | frozenset):
@@ -121,11 +126,13 @@ class EventLog:
             self._fd = None
 
 
-def fill_event_fields(fill: BaseModel) -> dict[str, Any]:
+def fill_event_fields(fill: Fill) -> dict[str, Any]:
     """The fields of a `fill` event, the same in every service that logs one: the Fill message's own (trade,
     order, status, market, token, and *our* side, price, size, fee, maker or taker), without its envelope.
     A service adds what only it knows (risk: how the fill moved its ledger, as `outcome`)."""
-    return fill.model_dump(mode="json", exclude={"envelope"})
+    fields = to_builtins(fill)
+    del fields["envelope"]
+    return fields
 
 
 def read_events(paths: Iterable[Path]) -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from services.executor.commits import Commits
-from shared.messages import ApprovedBasket, ApprovedOrder, OrderStatus
+from shared.errors import DecodeError
+from shared.messages import ApprovedBasket, ApprovedOrder, OrderStatus, from_json, to_json
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -141,7 +142,7 @@ class OrderStore(Commits):
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO approvals (client_order_id, payload, state, remaining, created_ts,"
                     " updated_ts) VALUES (?, ?, 'QUEUED', ?, ?, ?)",
-                    (approval.client_order_id, approval.model_dump_json(), str(approval.size), now, now),
+                    (approval.client_order_id, to_json(approval).decode(), str(approval.size), now, now),
                 )
                 if cursor.rowcount == 1:
                     added.append(approval)
@@ -153,7 +154,7 @@ class OrderStore(Commits):
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO approvals (client_order_id, payload, state, remaining, created_ts, updated_ts)"
             " VALUES (?, ?, 'QUEUED', ?, ?, ?)",
-            (approval.client_order_id, approval.model_dump_json(), str(approval.size), now, now),
+            (approval.client_order_id, to_json(approval).decode(), str(approval.size), now, now),
         )
         return cursor.rowcount == 1
 
@@ -172,7 +173,7 @@ class OrderStore(Commits):
         for r in rows:
             try:
                 out.append(_approval(r))
-            except ValueError as error:  # stored before today's bounds: ended with the reason, the rest go on
+            except (ValueError, DecodeError) as error:  # stored before today's bounds: ended with the reason
                 self._db.execute(
                     "UPDATE approvals SET state = 'DONE', outcome = ? WHERE client_order_id = ?",
                     (f"invalid: {error}"[:500], r["client_order_id"]),
@@ -326,7 +327,7 @@ class OrderStore(Commits):
         now = self._clock()
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO baskets (basket_id, payload, state, created_ts, updated_ts) VALUES (?, ?, ?, ?, ?)",
-            (basket.basket_id, basket.model_dump_json(), "SETTLING", now, now),
+            (basket.basket_id, to_json(basket).decode(), "SETTLING", now, now),
         )
         return cursor.rowcount == 1
 
@@ -334,7 +335,7 @@ class OrderStore(Commits):
         rows = self._db.execute(
             "SELECT payload FROM baskets WHERE state = 'SETTLING' ORDER BY created_ts"
         ).fetchall()
-        return [ApprovedBasket.model_validate_json(r["payload"]) for r in rows]
+        return [from_json(ApprovedBasket, r["payload"]) for r in rows]
 
     def set_basket_state(self, basket_id: str, state: str) -> None:
         self._db.execute(
@@ -372,7 +373,7 @@ class OrderStore(Commits):
 
 def _approval(row: sqlite3.Row) -> ApprovalRow:
     return ApprovalRow(
-        approval=ApprovedOrder.model_validate_json(row["payload"]),
+        approval=from_json(ApprovedOrder, row["payload"]),
         state=row["state"],
         phase=row["phase"],
         remaining=Decimal(row["remaining"]),

@@ -174,7 +174,7 @@ class Reporter:
                 original_size=event.original_size,
                 size_matched=event.size_matched,
             )
-        except ValueError as error:  # pydantic's ValidationError included
+        except ValueError as error:  # MessageError included (a bus bound refused it)
             await self._malformed(event, via, str(error))
             return
         status = venue_status(
@@ -258,7 +258,7 @@ class Reporter:
                         transaction_hash=trade.transaction_hash,
                     )
                     fills.append((key, fill))
-        except ValueError as error:  # pydantic's ValidationError included
+        except ValueError as error:  # MessageError included (a bus bound refused it)
             await self._malformed(trade, "trade", str(error))
             return
         fresh = [fill for key, fill in fills if not self._published(key)]

@@ -201,7 +201,7 @@ class Feed:
         for message in decoded.messages:
             try:  # one message that cannot become bus messages is dead-lettered; the frame's others go on
                 outcomes, made = await self._one(message, raw, now)
-            except ValueError as error:  # pydantic's ValidationError included: a bus bound refused it
+            except ValueError as error:  # a bus bound refused it (shared.message_checks.MessageError)
                 await self._malformed(f"{message.event_type}: {error}"[:2000], raw)
                 continue
             resyncs += [o for o in outcomes if isinstance(o, NeedsResync)]

@@ -12,9 +12,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import ValidationError
-
 from shared import metrics
+from shared.message_checks import MessageError
 from shared.messages import (
     Envelope,
     LastTrade,
@@ -77,19 +76,14 @@ def market_info(market: GammaMarket, event: GammaEventRef | None = None) -> Mark
     rules are out of the venue's domain (a tick of 0, an absurd minimum size): logged and counted."""
     try:
         return _market_info(market, event)
-    except ValidationError as error:
+    except MessageError as error:
         _refused("gamma", market.conditionId, error)
         return None
 
 
-def _refused(source: str, market: str | None, error: ValidationError) -> None:
+def _refused(source: str, market: str | None, error: MessageError) -> None:
     metrics.INGEST_PARSE_ERRORS.labels(source=source).inc()
-    log.warning(
-        "market %s from %s refused: %s",
-        market,
-        source,
-        "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3]),
-    )
+    log.warning("market %s from %s refused: %s", market, source, error)
 
 
 def _market_info(market: GammaMarket, event: GammaEventRef | None) -> MarketInfo | None:
@@ -131,7 +125,7 @@ def new_market_info(msg: NewMarketMessage) -> MarketInfo | None:
     """A WS `new_market` event as MarketInfo; None without a condition id or tokens, or out of domain."""
     try:
         return _new_market_info(msg)
-    except ValidationError as error:
+    except MessageError as error:
         _refused("market_ws", msg.condition_id or msg.market, error)
         return None
 

@@ -39,6 +39,7 @@ from shared.messages import (
     RiskDecision,
     Side,
     deterministic_id,
+    replace,
 )
 from shared.streams import DeadLetter
 
@@ -216,8 +217,8 @@ def basket_unwinds(basket: ApprovedBasket) -> list[ApprovedOrder]:
     out = []
     for leg in leg_approvals(basket):
         opposite = Side.SELL if leg.side is Side.BUY else Side.BUY
-        out += [leg.model_copy(update={"client_order_id": deterministic_id("unwind", leg.client_order_id, str(n)),
-                                       "side": opposite, "must_fill": False, "order_type": OrderType.FAK})
+        out += [replace(leg, client_order_id=deterministic_id("unwind", leg.client_order_id, str(n)),
+                        side=opposite, must_fill=False, order_type=OrderType.FAK)
                 for n in range(1, UNWIND_ATTEMPTS + 1)]
     return out
 

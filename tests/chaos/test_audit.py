@@ -17,6 +17,7 @@ from shared.messages import (
     RiskDecision,
     Side,
     TradeStatus,
+    replace,
 )
 from shared.streams import DeadLetter
 from tests.chaos.audit import ExecutorApproval, ExecutorOrder, Records, audit
@@ -171,7 +172,7 @@ def test_an_overfilled_approval_is_reported():
 
 def test_a_market_buy_is_bounded_by_what_it_spent():
     records = _clean()
-    approval = records.approved[0].model_copy(update={"order_type": "FAK"})
+    approval = replace(records.approved[0], order_type="FAK")
     records.approved = [approval]
     records.exchange_orders[0]["size_matched"] = "10.5"  # price improvement: more shares, same USD
     records.exchange_trades[0] = {**records.exchange_trades[0], "size": "10.5", "price": "0.39"}

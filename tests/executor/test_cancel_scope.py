@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.messages import ApprovedCancel, ApprovedCancelV2, Envelope
+from shared.messages import ApprovedCancel, ApprovedCancelV2, Envelope, replace
 from shared.streams import APPROVED_ORDERS, Output
 from tests.executor.conftest import approval
 from tests.executor.test_paper_orders_control import live_ids, order_of
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
 def owned(market, strategy, signal_key, price):
-    return approval(market, price=price).model_copy(update={"strategy": strategy, "signal_key": signal_key})
+    return replace(approval(market, price=price), strategy=strategy, signal_key=signal_key)
 
 
 async def test_a_requote_cancels_its_own_quote_and_no_other_strategys_orders(bus, executor, admin, wallet):

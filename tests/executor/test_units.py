@@ -23,7 +23,16 @@ from services.risk.checks import price_limit
 from services.risk.config import RiskSettings
 from shared.config import load_settings
 from shared.errors import ConfigurationError, RateLimited, TransientVenueError, UnknownOutcome
-from shared.messages import ApprovedOrder, Envelope, OrderEventKind, OrderStatus, OrderType, Side
+from shared.messages import (
+    ApprovedOrder,
+    Envelope,
+    OrderEventKind,
+    OrderStatus,
+    OrderType,
+    Side,
+    replace,
+    to_json,
+)
 
 D = Decimal
 
@@ -249,7 +258,7 @@ def test_a_must_fill_approval_dropped_while_its_post_is_in_flight_is_not_requeue
     from services.executor.venue import PostResult
 
     store = OrderStore(tmp_path / "x.sqlite")
-    approval = _approval().model_copy(update={"must_fill": True, "order_type": OrderType.FOK})
+    approval = replace(_approval(), must_fill=True, order_type=OrderType.FOK)
     store.add_approval(approval)
     row = store.approval(approval.client_order_id)
     store.add_pending([(OrderRow("0xabc", approval.client_order_id, 1, OrderStatus.PENDING, "BUY", "1", "m",
@@ -295,7 +304,7 @@ def test_a_stored_approval_out_of_todays_bounds_is_ended_and_the_others_still_li
     store = OrderStore(tmp_path / "x.sqlite")
     store.add_approval(_approval("c1"))
     store.add_approval(_approval("c2"))
-    payload = _approval("c1").model_dump_json().replace('"tick_size":"0.01"', '"tick_size":"0"')
+    payload = to_json(_approval("c1")).decode().replace('"tick_size":"0.01"', '"tick_size":"0"')
     store._db.execute("UPDATE approvals SET payload = ? WHERE client_order_id = 'c1'", (payload,))
     assert [a.approval.client_order_id for a in store.approvals_in("QUEUED")] == ["c2"]
     row = store._db.execute("SELECT state, outcome FROM approvals WHERE client_order_id = 'c1'").fetchone()

@@ -24,6 +24,7 @@ from shared.messages import (
     MarketInfo,
     TickSizeChanged,
     TokenInfo,
+    replace,
 )
 from shared.polymarket.gamma import decode_markets
 from shared.polymarket.schemas import decode_rest_book
@@ -251,13 +252,13 @@ async def test_gamma_showing_a_new_tick_is_handled_like_the_market_channels_tick
     async with httpx.AsyncClient() as http:
         feed = await _feed(bus, http, clock, venue)
         assert feed.gamma_tick_change(_info()) == []  # the same tick: nothing to do
-        outputs = feed.gamma_tick_change(_info().model_copy(update={"tick_size": Decimal("0.001")}))
+        outputs = feed.gamma_tick_change(replace(_info(), tick_size=Decimal("0.001")))
         ticks = [(stream, m) for stream, m in outputs if isinstance(m, TickSizeChanged)]
         assert {stream for stream, _ in ticks} == {CONTROL, events_stream("main")}
         assert {m.old_tick_size for _, m in ticks} == {Decimal("0.01")}
         resyncing = {m.token_id for _, m in outputs if isinstance(m, BookStatus) and m.state is BookState.RESYNCING}
         assert resyncing == {YES, NO}
-        assert feed.gamma_tick_change(_info().model_copy(update={"tick_size": Decimal("0.001")})) == []  # once
+        assert feed.gamma_tick_change(replace(_info(), tick_size=Decimal("0.001"))) == []  # once
 
 
 async def test_a_rest_answer_not_newer_than_the_feed_proves_nothing(bus):

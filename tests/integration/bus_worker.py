@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import signal
 
-from shared.messages import Envelope, ExternalSignal
+from shared.messages import Envelope, ExternalSignal, replace
 from shared.redis_conn import connect
 from shared.streams import Bus, Delivery, Output
 
@@ -30,7 +30,7 @@ async def main() -> None:
         await asyncio.sleep(args.delay_ms / 1000)
         source = delivery.message
         assert isinstance(source, ExternalSignal)
-        echo = source.model_copy(update={"envelope": Envelope.new(args.name, cause=source), "source": args.name})
+        echo = replace(source, envelope=Envelope.new(args.name, cause=source), source=args.name)
         return [Output("out", echo)]
 
     consumer = bus.consumer("in", "workers", args.name, handle, batch_size=args.batch, block_ms=200,

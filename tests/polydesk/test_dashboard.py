@@ -18,6 +18,7 @@ from shared.messages import (
     OrderUpdate,
     RiskDecision,
     Side,
+    replace,
 )
 from shared.streams import Output
 
@@ -71,9 +72,9 @@ async def test_collect_reads_the_pipeline_from_redis(bus):
     live = OrderUpdate(envelope=Envelope.new("executor"), client_order_id="c1", order_id="0xo1",
                        kind=OrderEventKind.PLACEMENT, status=OrderStatus.LIVE, market="0xm", token_id="1",
                        side=Side.BUY, price=Decimal("0.4"), original_size=Decimal("5"))
-    gone = live.model_copy(update={"order_id": "0xo2"})
-    await bus.publish_many([Output("fills", live), Output("fills", gone), Output("fills", gone.model_copy(
-        update={"kind": OrderEventKind.CANCELLATION, "status": OrderStatus.CANCELED}))])
+    gone = replace(live, order_id="0xo2")
+    await bus.publish_many([Output("fills", live), Output("fills", gone), Output("fills", replace(
+        gone, kind=OrderEventKind.CANCELLATION, status=OrderStatus.CANCELED))])
     await bus.publish("control", KillSwitchChanged(envelope=Envelope.new("cli"), active=True, reason="manual",
                                                    actor="cli"))
     state = await collect(bus)
@@ -95,7 +96,7 @@ async def test_collect_gathers_fills_rejections_and_the_ledger(bus, tmp_path):
     risk.upsert_market(market_info())
     risk.apply_fill(fill("t1", TradeStatus.MATCHED, token=YES, size="20", price="0.40"))
     risk.close()
-    asked = intent(7).model_copy(update={"market": CID})
+    asked = replace(intent(7), market=CID)
     await bus.publish("intents", asked)
     await bus.publish("decisions", RiskDecision(
         envelope=Envelope.new("risk"), intent_id=asked.envelope.message_id, signal_key="copy:7", strategy="copy",

@@ -22,6 +22,7 @@ from shared.messages import (
     RiskDecision,
     Side,
     TradeStatus,
+    replace,
 )
 from tests.risk.helpers import CID, NO, YES, Clock, fill, market_info
 
@@ -161,7 +162,7 @@ def test_the_ledger_is_read_at_most_once_a_second(tmp_path):
 
 
 def _env(at: float) -> Envelope:
-    return Envelope.new("test").model_copy(update={"created_ts_ns": int(at * 1e9), "source_ts_ns": int(at * 1e9)})
+    return replace(Envelope.new("test"), created_ts_ns=int(at * 1e9), source_ts_ns=int(at * 1e9))
 
 
 def test_recent_activity_one_line_per_fill_at_its_latest_status_and_every_rejection():

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from polydesk.dashboard import DashboardState, render
 from shared import metrics
-from shared.messages import Envelope, KillSwitchChanged
+from shared.messages import Envelope, KillSwitchChanged, replace
 from shared.mode import DRY_RUN, LIVE, PAPER, UNKNOWN, trading_mode
 
 
@@ -55,7 +55,7 @@ def test_without_risk_the_mode_and_the_kill_switch_are_unknown_even_after_an_ann
     assert state.kill_switch_active is None and state.mode == UNKNOWN
     text = screen(state)
     assert "kill switch: UNKNOWN" in text and " UNKNOWN " in text and "kill switch off" not in text
-    on = off.model_copy(update={"active": True, "reason": "loss"})
+    on = replace(off, active=True, reason="loss")
     assert _state(None, None, switch=on).kill_switch_active is True  # an announced ON is never hidden
 
 

@@ -24,6 +24,7 @@ from shared.messages import (
     TokenInfo,
     TradeSeen,
     TradeStatus,
+    replace,
 )
 
 D = Decimal
@@ -35,7 +36,7 @@ def env(at: float | None = None) -> Envelope:
     """An envelope created at `at` (unix seconds; default: a new second after T0 for each message)."""
     base = Envelope.new("test")
     ts = int(((T0 + next(_clock)) if at is None else at) * 1e9)
-    return base.model_copy(update={"created_ts_ns": ts, "source_ts_ns": ts})
+    return replace(base, created_ts_ns=ts, source_ts_ns=ts)
 
 
 def info(cid: str, *, tick: str = "0.01", min_size: str = "5", neg_risk_id: str | None = None,

@@ -7,6 +7,8 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
+import msgspec
+
 from shared import messages as m
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
@@ -99,7 +101,7 @@ def golden_path(message: m.Message) -> Path:
 
 
 def golden_text(message: m.Message) -> str:
-    return message.model_dump_json(indent=2) + "\n"
+    return msgspec.json.format(m.to_json(message), indent=2).decode() + "\n"
 
 
 if __name__ == "__main__" and "--write" in sys.argv:

@@ -1,11 +1,12 @@
 import json
 from decimal import Decimal
 
+import msgspec
 import pytest
-from pydantic import ValidationError
 
 from shared import messages as m
 from shared.errors import DecodeError
+from shared.message_checks import MessageError
 from tests.unit.message_samples import SAMPLES, golden_path
 
 
@@ -36,7 +37,7 @@ def test_money_is_a_decimal_string_on_the_wire():
 
 
 def test_messages_are_frozen():
-    with pytest.raises(ValidationError):
+    with pytest.raises(AttributeError):
         SAMPLES[0].market = "other"  # type: ignore[misc]
 
 
@@ -84,3 +85,74 @@ def test_deterministic_id_is_stable_and_input_sensitive():
 def test_registering_a_type_twice_fails():
     with pytest.raises(TypeError, match="registered twice"):
         m.register(type("Dup", (m.Fill,), {}))
+
+
+# ---- checks when a message is built (msgspec checks nothing at construction by itself) ---------------------
+
+def _intent(**changes):
+    base = {"envelope": m.Envelope.new("strategy"), "token_id": "t", "side": m.Side.BUY, "size": Decimal(5),
+            "price": Decimal("0.5"), "reason": "r", "strategy": "s", "signal_key": "k", "market": "m"}
+    return m.OrderIntent(**{**base, **changes})
+
+
+@pytest.mark.parametrize(("changes", "complaint"), [
+    ({"price": Decimal(1)}, "price: Input should be less than 1"),
+    ({"price": Decimal("NaN")}, "price: Input should be a finite number"),
+    ({"size": Decimal(0)}, "size: Input should be greater than 0"),
+    ({"side": "HOLD"}, "side: Input should be one of 'BUY', 'SELL'"),
+    ({"price": "half"}, "price: Input should be a valid decimal"),
+    ({"market": 7}, "market: Input should be a string, not int"),
+    ({"post_only": "yes"}, "post_only: Input should be a boolean"),
+    ({"expiration_ts": 1.5}, "expiration_ts: Input should be an integer"),
+    ({"envelope": "e"}, "envelope: Input should be Envelope"),
+])
+def test_a_message_out_of_its_types_or_bounds_cannot_be_built(changes, complaint):
+    with pytest.raises(MessageError, match=complaint.replace("(", r"\(")):
+        _intent(**changes)
+
+
+def test_building_converts_what_pydantic_converted_and_nothing_else():
+    intent = _intent(price="0.45", size=10, side="SELL", expiration_ts=1_800_000_000.0)
+    assert (intent.price, intent.size, intent.side, intent.expiration_ts) == (
+        Decimal("0.45"), Decimal(10), m.Side.SELL, 1_800_000_000)
+    assert type(intent.side) is m.Side and type(intent.expiration_ts) is int
+    delta = m.BookDelta(envelope=m.Envelope.new("ingest"), market="m",
+                        changes=[{"token_id": "t", "side": "BUY", "price": "0.4", "size": "3"}],
+                        best_bid={"t": "0.4"}, best_ask={"t": None})
+    assert delta.changes == (m.LevelChange(token_id="t", side=m.Side.BUY, price=Decimal("0.4"), size=Decimal(3)),)
+    assert delta.best_bid == {"t": Decimal("0.4")}
+    pending = m.VerdictPending(envelope=m.Envelope.new("strategy"), verdict_id="v", market="m", token_id="t",
+                               probability="0.6", source="cli", expires_at_ts=1_800_000_000)
+    assert type(pending.expires_at_ts) is float and pending.probability == Decimal("0.6")
+    with pytest.raises(MessageError, match=r"changes.item: .*price: Input should be greater than 0"):
+        m.BookDelta(envelope=m.Envelope.new("ingest"), market="m",
+                    changes=[{"token_id": "t", "side": "BUY", "price": "0", "size": "3"}])
+    with pytest.raises(MessageError, match="legs: should have at least 2 items"):
+        m.BasketIntent(envelope=m.Envelope.new("strategy"), strategy="s", signal_key="k", reason="r", market="m",
+                       legs=())
+
+
+def test_replace_checks_the_copy():
+    intent = _intent()
+    assert m.replace(intent, price="0.3").price == Decimal("0.3")
+    with pytest.raises(MessageError, match="price"):
+        m.replace(intent, price=Decimal(2))
+
+
+def test_a_nested_bound_names_its_path_in_the_decode_error():
+    delta = next(s for s in SAMPLES if isinstance(s, m.BookDelta))
+    data = json.loads(m.encode(delta)[b"data"])
+    data["changes"][1]["price"] = "0"
+    with pytest.raises(DecodeError, match=r"^invalid book_delta v1: changes\.1\.price: Input should be greater than 0$"):
+        m.decode({"type": "book_delta", "v": "1", "data": json.dumps(data)})
+    data["changes"][1]["price"] = 0.5  # a JSON number where the wire has decimal strings: refused, not guessed
+    data["changes"][1]["side"] = "HOLD"
+    with pytest.raises(DecodeError, match=r"changes\.1\.side"):
+        m.decode({"type": "book_delta", "v": "1", "data": json.dumps(data)})
+
+
+def test_the_wire_format_is_msgspec_json_of_the_same_fields():
+    delta = next(s for s in SAMPLES if isinstance(s, m.BookDelta))
+    assert m.to_json(delta) == msgspec.json.encode(delta)
+    assert m.from_json(m.BookDelta, m.to_json(delta)) == delta
+    assert m.field_names(m.LevelChange) == ("token_id", "side", "price", "size")
