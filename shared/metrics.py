@@ -12,6 +12,7 @@ unlabeled metric exports a sample from the moment it is declared, so each one mu
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -229,6 +230,27 @@ def timed(histogram: Histogram, **labels: str) -> Iterator[None]:
     finally:
         target = histogram.labels(**labels) if labels else histogram
         target.observe(time.perf_counter() - started)
+
+
+def observe_many(histogram: Histogram, values: list[float]) -> None:
+    """Observe each value on a labelled histogram, as `observe` would one by one, in one pass per bucket.
+
+    The consumer observes two latencies per bus entry; one by one they cost about as much as decoding the
+    entry. Counting the values per bucket first (bisect: the first bound >= the value, as `observe` picks)
+    and adding each count once gives the same buckets, sum and count. Uses the histogram's own bucket and
+    sum values (prometheus_client 0.2x keeps them as `_upper_bounds`, `_buckets`, `_sum`); a test compares
+    the exposition with observe().
+    """
+    if not values:
+        return
+    bounds: list[float] = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    for value in values:
+        counts[bisect_left(bounds, value)] += 1
+    histogram._sum.inc(sum(values))
+    for index, count in enumerate(counts):
+        if count:
+            histogram._buckets[index].inc(count)
 
 
 # Metric name prefixes (after `polydesk_`) -> the services that export them; a name no prefix matches is

@@ -83,6 +83,9 @@ class Consumer:
         self._hop_latency = metrics.HOP_LATENCY_SECONDS.labels(hop=f"{self._label}->{self.group}")
         self._accepts = accepted_types(self.stream)
         self.handled = 0
+        # Latencies of the batch in hand, observed together after its commit (metrics.observe_many).
+        self._hops: list[float] = []
+        self._handler_times: list[float] = []
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from run()."""
@@ -201,12 +204,17 @@ class Consumer:
     async def _process(self, entries: list[Any], *, redelivered: bool) -> None:
         counts = await self._delivery_counts(entries) if redelivered else {}
         batch = []
-        for raw_id, fields in entries:
-            entry_id = raw_id.decode()
-            batch.append(await self._handle_one(entry_id, fields, counts.get(entry_id, 1)))
-        if self.options.before_ack is not None:
-            await self.options.before_ack()
-        await self._commit(batch)
+        try:
+            for raw_id, fields in entries:
+                entry_id = raw_id.decode()
+                batch.append(await self._handle_one(entry_id, fields, counts.get(entry_id, 1)))
+            if self.options.before_ack is not None:
+                await self.options.before_ack()
+            await self._commit(batch)
+        finally:
+            metrics.observe_many(self._hop_latency, self._hops)
+            metrics.observe_many(self._handler_seconds, self._handler_times)
+            self._hops, self._handler_times = [], []
 
     async def _handle_one(
         self, entry_id: str, fields: dict[bytes, bytes] | None, deliveries: int
@@ -245,7 +253,7 @@ class Consumer:
         if deliveries == 1:  # a redelivery's age measures the crash, not the hop
             # Clamped before the division: a producer's absurd created_ts_ns (10**400) must not crash the loop.
             age_ns = min(max(0, time.time_ns() - message.envelope.created_ts_ns), 10**18)
-            self._hop_latency.observe(age_ns / 1e9)
+            self._hops.append(age_ns / 1e9)
         started = time.perf_counter()
         try:
             outputs = await self.handler(Delivery(self.stream, entry_id, message, deliveries))
@@ -256,7 +264,7 @@ class Consumer:
             await self.bus.redis.hset(self._error_key, entry_id, f"{type(error).__name__}: {error}"[:2000])
             return _Pending(entry_id, "k", deliveries=deliveries)
         finally:
-            self._handler_seconds.observe(time.perf_counter() - started)
+            self._handler_times.append(time.perf_counter() - started)
         return _Pending(entry_id, "a", outputs=outputs or (), deliveries=deliveries)
 
     async def _delivery_counts(self, entries: list[Any]) -> dict[str, int]:
