@@ -88,9 +88,11 @@ class Outbox:
     def sent(self, now: float) -> None:
         self.sent_at.append(now)
 
-    def failed(self, batch: Batch, now: float, retry_after: float | None) -> None:
-        """A message that did not go: its notes back at the front, the channel held for `retry_after`."""
-        self.queue.extendleft(reversed(batch.notes))
+    def failed(self, unsent: list[Batch], now: float, retry_after: float | None) -> None:
+        """Messages that did not go (the failed one first, then those taken after it): their notes back at
+        the front in their order, the channel held for `retry_after`."""
+        for batch in reversed(unsent):
+            self.queue.extendleft(reversed(batch.notes))
         self.sent_at.append(now)  # a failed attempt spends budget too: a dead channel is not hammered
         if retry_after is not None:
             self.hold_until = max(self.hold_until, now + retry_after)

@@ -182,11 +182,12 @@ class Notifier:
     async def flush(self) -> None:
         now = time.monotonic()
         for channel in self.channels:
-            for batch in channel.outbox.take(now):
+            batches = channel.outbox.take(now)
+            for index, batch in enumerate(batches):
                 try:
                     await channel.send(batch)
                 except ChannelError as error:  # never carries the token or the URL
-                    channel.outbox.failed(batch, now, error.retry_after)
+                    channel.outbox.failed(batches[index:], now, error.retry_after)
                     log.warning("%s: not delivered, kept for the next try: %s", channel.name, error)
                     break
                 channel.outbox.sent(now)

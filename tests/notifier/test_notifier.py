@@ -23,7 +23,7 @@ from shared.streams import CONTROL, FILLS, INTENTS, SIGNALS, Bus
 from tests.helpers import eventually
 from tests.notifier.fake_bot_api import FakeBotApi
 from tests.risk.helpers import fill
-from tests.strategy.test_held_verdicts import M, manual, market, pending_ids
+from tests.strategy.test_held_verdicts import M, _acknowledged, manual, market, pending_ids
 from tests.strategy.test_service import intents, run_worker
 from tests.strategy.scenario import signal
 
@@ -118,6 +118,7 @@ async def test_a_pending_verdict_is_approved_by_its_telegram_button(bus, redis_u
             strategy = manual(redis_url, prefix, tmp_path / "s")
 
             async def flow() -> None:
+                await eventually(lambda: _acknowledged(bus))  # the worker knows the market first
                 await bus.publish(SIGNALS, verdict)
                 await eventually(lambda: pending_ids(bus))
                 sent = await eventually(lambda: [s for s in api.sent if "reply_markup" in s], timeout=15)

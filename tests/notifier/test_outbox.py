@@ -44,7 +44,7 @@ def test_a_failed_message_keeps_its_notes_and_holds_the_channel_for_retry_after(
     box = Outbox(max_per_minute=20)
     box.add(note(1))
     [batch] = box.take(now=0.0)
-    box.failed(batch, now=0.0, retry_after=30.0)
+    box.failed([batch], now=0.0, retry_after=30.0)
     assert box.take(now=10.0) == []
     [again] = box.take(now=30.0)
     assert again.notes == batch.notes
@@ -72,3 +72,14 @@ def test_what_becomes_a_note():
     assert notes.loss_levels_reached(status, (50, 80)) == (D(45), [50, 80])
     assert notes.loss_levels_reached({**status, "pnl_unrealized_usd": "0"}, (50, 80)) == (D(30), [50])
     assert notes.loss_levels_reached({}, (50, 80)) == (D(0), [])  # risk silent: nothing claimed
+
+
+def test_messages_taken_after_a_failed_one_are_kept_too_in_order():
+    box = Outbox(max_per_minute=20)
+    box.add(note(1))
+    box.add(notes.Note("verdict_pending", "approve me", verdict_id="v1"))
+    box.add(notes.Note("verdict_pending", "and me", verdict_id="v2"))
+    taken = box.take(now=0.0)
+    assert len(taken) == 3
+    box.failed(taken, now=0.0, retry_after=None)  # the first failed: none of the three went
+    assert [n.text for n in box.queue] == ["fill number 1", "approve me", "and me"]

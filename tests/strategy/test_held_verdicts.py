@@ -53,6 +53,7 @@ async def test_a_held_verdict_trades_only_once_approved_and_survives_a_restart(b
     verdict = signal(M, "0.60", at=time.time())
 
     async def held() -> None:
+        await eventually(lambda: _acknowledged(bus))  # the worker knows the market before the verdict comes
         await bus.publish(SIGNALS, verdict)
         assert await eventually(lambda: pending_ids(bus)) == [verdict.envelope.message_id]
 
@@ -91,6 +92,7 @@ async def test_a_rejected_verdict_is_never_traded(bus, redis_url, prefix, tmp_pa
     verdict = signal(M, "0.60", at=time.time())
 
     async def rejected() -> None:
+        await eventually(lambda: _acknowledged(bus))  # the worker knows the market before the verdict comes
         await bus.publish(SIGNALS, verdict)
         await eventually(lambda: pending_ids(bus))
         answer = await decide(bus, verdict.envelope.message_id, approve=False)
@@ -110,6 +112,7 @@ async def test_a_verdict_expires_exactly_once_and_cannot_be_approved_after(bus, 
     vid = verdict.envelope.message_id
 
     async def expired() -> None:
+        await eventually(lambda: _acknowledged(bus))  # the worker knows the market before the verdict comes
         await bus.publish(SIGNALS, verdict)
         await eventually(lambda: _decided(bus), timeout=15)
 
