@@ -1,8 +1,8 @@
 """How the executor's store commits: durable transactions and groups (see services/executor/orders.py).
 
 Each SQLite commit with synchronous=FULL fsyncs, so the store commits per batch: a durable transaction
-(`transaction()`) is atomic and on disk when it returns, and commits any open group first; a group
-(`group()`, or `begin_group()`/`end_group()` across awaits) lets many writes share one commit.
+(`transaction()`) is atomic and on disk when it returns, together with any open group's writes (one
+commit); a group (`group()`, or `begin_group()`/`end_group()` across awaits) lets many writes share one.
 """
 
 from __future__ import annotations
@@ -52,19 +52,26 @@ class Commits:
 
 
 class _Transaction:
-    """A durable, atomic transaction: an open group is committed first, its own writes are committed (or
-    rolled back) on exit, and the group goes on in a new transaction."""
+    """A durable, atomic transaction. Inside an open group it is a savepoint of the group's transaction, and
+    its success commits both (one fsync, not two); a failure rolls back its own writes only. The group goes
+    on in a new transaction."""
 
     def __init__(self, store: Commits) -> None:
         self._store = store
         self._db = store._db
+        self._nested = False
 
     def __enter__(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
-        self._db.execute("BEGIN IMMEDIATE")
+        self._nested = self._db.in_transaction
+        self._db.execute("SAVEPOINT durable" if self._nested else "BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self._nested:
+            if exc_type:
+                self._db.execute("ROLLBACK TO durable")
+            self._db.execute("RELEASE durable")
+            if exc_type:
+                return
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
         if self._store._groups:
             self._db.execute("BEGIN")

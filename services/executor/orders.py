@@ -11,7 +11,7 @@ store that committed every statement spent ~4 commits on each order. Two kinds o
 * groups (`group()`, `begin_group()`/`end_group()`): the other writes of a batch (a post's answers, user-stream
   events) share one commit. Nothing outside waits on them (the venue is asked again by hash after a crash);
   whatever must be on disk before an acknowledgement is flushed by the consumer's `before_ack` hook, and a
-  durable transaction commits any open group first.
+  durable transaction commits any open group with it.
 """
 
 from __future__ import annotations

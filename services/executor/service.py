@@ -131,7 +131,17 @@ class Executor:
 
     async def before_ack(self) -> None:
         """Consumer hook, after a batch's handlers and before its acknowledgement: what they wrote is on disk
-        (the approvals in one transaction, the rest with them)."""
+        (the approvals in one transaction, the rest with them). When the executor may post, the new approvals
+        are signed here and committed with their orders (one fsync on the way to the POST, not two); their
+        POST then goes out beside the acknowledgement."""
+        if self.intake and self.gate.open and self.submitter.may_post_now():
+            approvals, self.intake = self.intake, []
+            with self.store.group():
+                added = [a for a in approvals if self.store.add_approval(a)]
+                for a in approvals:
+                    if a not in added:
+                        log.info("approval %s already known: not posted again", a.client_order_id)
+                await self.submitter.submit_now(added)
         self.flush_intake()
         self.store.flush()
 

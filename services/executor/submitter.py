@@ -73,6 +73,8 @@ class Submitter:
         self.ticks = TickSizes()  # the venue's latest tick per market (TickSizeChanged on control)
         self.post_only_until = 0.0
         self.in_flight: set[str] = set()  # hashes of orders whose POST is under way in this process
+        self.claimed: set[str] = set()  # client order ids being signed by submit_now (not by the pass)
+        self.posting: set[asyncio.Task[None]] = set()  # submit_now's POSTs under way
 
     # ---- the loop -------------------------------------------------------------------------------
 
@@ -82,9 +84,38 @@ class Submitter:
         if self.gate.open:
             await self.submit_ready()
 
+    def may_post_now(self) -> bool:
+        return time.monotonic() >= self.post_only_until
+
+    async def submit_now(self, approvals: list[ApprovedOrder]) -> None:
+        """Approvals just recorded (in the caller's open group, QUEUED): signed and saved now, in batches, the
+        save committing them with their orders; their POSTs go out in the background. Claimed meanwhile, so
+        the submitter's own pass (which sees them QUEUED) leaves them alone."""
+        ids = {a.client_order_id for a in approvals}
+        self.claimed |= ids
+        try:
+            for chunk in iter_chunks(approvals, self.settings.post_batch_max):
+                if not self.gate.open:  # the rest stay QUEUED for the submitter's pass
+                    return
+                rows = [ApprovalRow(a, "QUEUED", 0, a.size, "") for a in chunk]
+                post = await self._submit(rows)
+                if post is not None:
+                    task = asyncio.create_task(post)
+                    self.posting.add(task)
+                    task.add_done_callback(self._posted)
+        finally:
+            self.claimed -= ids
+
+    def _posted(self, task: asyncio.Task[None]) -> None:
+        self.posting.discard(task)
+        _reap({task})
+
     async def submit_ready(self) -> None:
         ready = [
-            a for a in self.store.approvals_in("QUEUED") if a.approval.client_order_id not in self.waiting
+            a
+            for a in self.store.approvals_in("QUEUED")
+            if a.approval.client_order_id not in self.waiting
+            and a.approval.client_order_id not in self.claimed
         ]
         if time.monotonic() < self.post_only_until:
             ready = [a for a in ready if a.approval.post_only]
@@ -554,7 +585,7 @@ class Submitter:
     async def stop(self) -> None:
         for task in list(self.waiting.values()):
             task.cancel()
-        await asyncio.gather(*self.waiting.values(), return_exceptions=True)
+        await asyncio.gather(*self.waiting.values(), *self.posting, return_exceptions=True)
 
 
 def _reap(done: set[asyncio.Task[None]]) -> None:

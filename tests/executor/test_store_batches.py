@@ -63,13 +63,28 @@ def test_a_groups_writes_share_one_commit_and_a_durable_write_commits_them_first
             store.set_approval(f"c{i}", state="DONE", outcome="placed")
             store.first_time(f"key-{i}")
         assert commits == [] and _outside(path, "SELECT * FROM published") == []  # not on disk yet
-        store.add_pending([(_row("0xa", "c0"), {"salt": 1})])  # durable: the group's writes go first
+        store.add_pending([(_row("0xa", "c0"), {"salt": 1})])  # durable: the group's writes go with it
         assert len(_outside(path, "SELECT * FROM published")) == 3
         assert _outside(path, "SELECT order_hash FROM orders") == [("0xa",)]
         store.first_time("key-after")  # the group goes on in a new transaction
         assert _outside(path, "SELECT key FROM published WHERE key = 'key-after'") == []
     assert len(_outside(path, "SELECT * FROM published")) == 4
-    assert len(commits) == 3  # the group's first part, the durable transaction, the group's rest
+    assert len(commits) == 2  # the group's first part with the durable transaction (one fsync), the rest
+    store.close()
+
+
+def test_a_failed_durable_write_in_a_group_rolls_back_only_itself(tmp_path) -> None:
+    path = tmp_path / "x.sqlite"
+    store = OrderStore(path)
+    store.add_approvals([_approval("c0")])
+    with store.group():
+        store.first_time("kept")
+        store.add_pending([(_row("0xa", "c0"), {"salt": 1})])
+        with pytest.raises(sqlite3.IntegrityError):  # the same hash again: the whole call is refused
+            store.add_pending([(_row("0xb", "c0"), {"salt": 2}), (_row("0xa", "c0"), {"salt": 1})])
+        store.first_time("after")
+    assert _outside(path, "SELECT order_hash FROM orders") == [("0xa",)]
+    assert {k for (k,) in _outside(path, "SELECT key FROM published")} == {"kept", "after"}
     store.close()
 
 
