@@ -193,7 +193,8 @@ def profile_slowest(pipeline: Pipeline, runs: dict[str, tuple[int, PipelineRun]]
         print(f"profile failed: {error!r}", flush=True)
         return None
     return {"hop": hop, "service": service, "path": path, "rate": run.rate,
-            "top": profiles.summary(path) if path.exists() else []}
+            "top": profiles.summary(path) if path.exists() else [],
+            "tasks": profiles.tasks(path) if path.exists() else []}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import multiprocessing as mp
 import threading
@@ -253,13 +254,20 @@ async def _main(conn: Connection, markets: list[dict[str, Any]], port_out: Any) 
                 return
             _, rate, seconds, every = command
             build_started = time.monotonic()
-            probe = int(rate * seconds)
-            start_ns = time.time_ns() + int((probe * 12e-6 + START_MARGIN_SECS) * 1e9)  # ~12 us a frame to build
-            frames = build_run(feed.books, start_ns // 1_000_000, rate, seconds, every)
-            start_ns = max(start_ns, time.time_ns())
+            # Built in a thread on copies of the books: the loop goes on answering PINGs (a 60 s run takes tens
+            # of seconds to build on a loaded machine), and a resubscription meanwhile gets the books as sent.
+            # The start is set after a sample build measured the cost of a frame here and now.
+            sample = time.perf_counter()
+            build_run(copy.deepcopy(feed.books), 0, rate, min(seconds, 2000 / rate), every)
+            per_frame = (time.perf_counter() - sample) / min(rate * seconds, 2000)
+            start_ns = time.time_ns() + int((per_frame * rate * seconds * 1.5 + START_MARGIN_SECS) * 1e9)
+            books = copy.deepcopy(feed.books)
+            frames = await asyncio.to_thread(build_run, books, start_ns // 1_000_000, rate, seconds, every)
+            start_ns = max(start_ns, time.time_ns())  # a build that overran: sent from now, timestamps as built
             conn.send(("started", len(frames), time.monotonic() - build_started))
             triggers = await feed.send(frames, start_ns)
             ended = time.time_ns()
+            feed.books = books  # the state the frames sent leave
             del frames
             conn.send(("done", {"trigger_ns": triggers, "started_ns": start_ns, "ended_ns": ended,
                                 "changes": int(rate * seconds)}))

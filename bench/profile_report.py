@@ -51,10 +51,29 @@ def summary(path: Path, top: int = 12) -> list[tuple[float, str, str]]:
     return [(n / total, frame, parent[frame].most_common(1)[0][0]) for frame, n in inclusive.most_common(top)]
 
 
+def tasks(path: Path) -> list[tuple[float, str]]:
+    """Share of the working samples per task of the service (the frame its runtime guard runs)."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        start = next((i for i, f in enumerate(frames) if LOOP in f), None)
+        if start is None or any(marker in f for f in frames[start:] for marker in STARTUP):
+            continue
+        guard = next((i for i, f in enumerate(frames) if "_guard (shared/runtime.py" in f), None)
+        task = _frame(frames[guard + 1]) if guard is not None and guard + 1 < len(frames) else "event loop, other"
+        counts[task] += int(count)
+    total = sum(counts.values())
+    return [(n / total, task) for task, n in counts.most_common(8)] if total else []
+
+
 def section(profile: dict[str, Any]) -> str:
     rows = "\n".join(f"| {share:.0%} | `{frame}` | `{under}` |" for share, frame, under in profile["top"])
     return (f"## Profile of the slowest hop: {profile['hop']}\n\n"
             f"`{profile['service']}` restarted under py-spy (`{profile['path'].name}` in bench/profiles/, raw "
             f"collapsed stacks: `flamegraph.pl` or speedscope read them) for a run at {profile['rate']:,.0f} "
             f"changes/s. Share of its working samples (idle waits and start-up left out), inclusive:\n\n"
-            "| share | frame | called from |\n|---|---|---|\n" + rows)
+            "| share | frame | called from |\n|---|---|---|\n" + rows
+            + "\n\nBy task: " + ", ".join(f"{task} {share:.0%}" for share, task in profile.get("tasks", [])))

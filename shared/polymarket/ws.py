@@ -32,7 +32,7 @@ FrameHandler = Callable[[str | bytes], Awaitable[None]]
 # Frames read while the previous ones were handled, in arrival order: one call for all of them, so a handler
 # that publishes does one round trip per batch instead of one per frame (the socket is read meanwhile).
 FramesHandler = Callable[[list[str | bytes]], Awaitable[None]]
-FRAMES_QUEUED_MAX = 10_000  # read ahead of the handler at most; then the socket waits (TCP backpressure)
+FRAMES_QUEUED_MAX = 2_000  # read ahead of the handler at most; then the socket waits (TCP backpressure)
 FRAMES_PER_CALL_MAX = 500
 # Starts a connection's read loop as a named long-running task. A service passes its runtime's
 # (ServiceContext.task), so a loop that dies takes the service down with health red instead of leaving a
