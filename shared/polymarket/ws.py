@@ -32,8 +32,10 @@ FrameHandler = Callable[[str | bytes], Awaitable[None]]
 # Frames read while the previous ones were handled, in arrival order: one call for all of them, so a handler
 # that publishes does one round trip per batch instead of one per frame (the socket is read meanwhile).
 FramesHandler = Callable[[list[str | bytes]], Awaitable[None]]
-FRAMES_QUEUED_MAX = 2_000  # read ahead of the handler at most; then the socket waits (TCP backpressure)
-FRAMES_PER_CALL_MAX = 500
+# Read ahead of the handler at most this much; then the socket waits (TCP backpressure). In bytes: a venue
+# held back sends bigger frames (a 10k/s feed's arrays grew to ~0.6 MB), and 2,000 frames queued took 1.3 GB.
+QUEUED_BYTES_MAX = 16 * 1024 * 1024
+CALL_BYTES_MAX = 2 * 1024 * 1024  # frames handed over in one call
 # Starts a connection's read loop as a named long-running task. A service passes its runtime's
 # (ServiceContext.task), so a loop that dies takes the service down with health red instead of leaving a
 # socket nobody reads; the default is a plain asyncio task.
@@ -108,6 +110,8 @@ class MarketConnection:
         self._task: asyncio.Task[None] | None = None
         self._lived = self._went_stale = False
         self._drop_reason: str | None = None
+        self._queued_bytes = 0  # frames read, not yet handed to on_frames
+        self._drained = asyncio.Event()
 
     # ---- subscriptions ---------------------------------------------------------------------------
     async def add(self, assets: Iterable[str]) -> None:
@@ -215,7 +219,9 @@ class MarketConnection:
         if self._on_connect is not None:
             await self._on_connect(assets)
         pinger = asyncio.create_task(self._ping_loop(ws, last_heard), name=f"ws-ping:{self.name}")
-        queue: asyncio.Queue[str | bytes | None] = asyncio.Queue(maxsize=FRAMES_QUEUED_MAX)
+        queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._queued_bytes = 0
+        self._drained = asyncio.Event()
         handler = (
             asyncio.create_task(self._handle_batches(queue), name=f"ws-frames:{self.name}")
             if self._on_frames is not None
@@ -235,7 +241,11 @@ class MarketConnection:
                 elif handler.done():
                     break  # the handler failed: its error is raised below
                 else:
-                    await queue.put(frame)
+                    while self._queued_bytes > QUEUED_BYTES_MAX and not handler.done():
+                        self._drained.clear()
+                        await self._drained.wait()
+                    self._queued_bytes += len(frame)
+                    queue.put_nowait(frame)
         except ConnectionClosed:
             pass
         finally:
@@ -253,12 +263,16 @@ class MarketConnection:
         assert self._on_frames is not None
         while True:
             frames: list[str | bytes] = []
+            size = 0
             item = await queue.get()
             while item is not None:
                 frames.append(item)
-                if queue.empty() or len(frames) >= FRAMES_PER_CALL_MAX:
+                size += len(item)
+                if queue.empty() or size >= CALL_BYTES_MAX:
                     break
                 item = queue.get_nowait()
+            self._queued_bytes -= size
+            self._drained.set()
             if frames:
                 await self._on_frames(frames)
             if item is None:
