@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from shared.polymarket.book_hash import book_hash_of, level_json
+from shared.polymarket.book_hash import BookHasher, level_json
 from shared.polymarket.schemas import (
     BestBidAskMessage,
     BookMessage,
@@ -200,6 +200,7 @@ class OrderBook:
         "epoch",
         "hash_checks",
         "hash_failures",
+        "hasher",
         "last_trade_price",
         "last_update",
         "live",
@@ -222,6 +223,7 @@ class OrderBook:
         now: float = 0.0,
     ) -> None:
         self.asset_id, self.market = asset_id, market
+        self.hasher = BookHasher(market, asset_id)
         self.bids, self.asks = _Side(descending=False), _Side(descending=True)
         self.tick_size, self.neg_risk = tick_size, neg_risk
         self.min_order_size = "5"  # not on the wire; the venue hashes "5"
@@ -280,16 +282,14 @@ class OrderBook:
         return bool(self.bids.keys and self.asks.keys and self.bids.keys[-1] >= self.asks.keys[0])
 
     def hash_for(self, timestamp: str, last_trade_price: str | None, neg_risk: bool) -> str:
-        return book_hash_of(
-            market=self.market,
-            asset_id=self.asset_id,
-            timestamp=timestamp,
-            bids_json=self.bids.wire_json(),
-            asks_json=self.asks.wire_json(),
-            tick_size=self.tick_size or "",
-            neg_risk=neg_risk,
-            last_trade_price=last_trade_price,
-            min_order_size=self.min_order_size,
+        return self.hasher.hash(
+            timestamp,
+            self.bids.wire_json(),
+            self.asks.wire_json(),
+            self.tick_size or "",
+            neg_risk,
+            last_trade_price,
+            self.min_order_size,
         )
 
     def check_hash(

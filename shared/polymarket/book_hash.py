@@ -17,7 +17,6 @@ from collections.abc import Iterable
 
 Level = tuple[str, str]  # (price, size) as the wire's decimal strings
 
-_SCALAR_QUOTES = 24  # quote characters around the six scalar keys and values (last trade price apart)
 _LEVEL_QUOTES = 8
 
 
@@ -34,6 +33,53 @@ def level_json(price: str, size: str) -> str:
     return text
 
 
+class BookHasher:
+    """The hashes of one token's book: the JSON around the levels is checked and built once per distinct
+    (tick size, neg risk, last trade price, min order size), not once per hash; a timestamp of digits
+    needs no further check. Ingest hashes a book on every change, so this is its hot path."""
+
+    __slots__ = ("_head", "_tails")
+
+    def __init__(self, market: str, asset_id: str) -> None:
+        head = f'{{"market":"{market}","asset_id":"{asset_id}","timestamp":"'
+        if not _plain(head, 11):
+            raise ValueError("book hash input is not a plain id or decimal string")
+        self._head = head
+        self._tails: dict[tuple[str, bool, str | None, str], str] = {}
+
+    def hash(
+        self,
+        timestamp: str,
+        bids_json: str,
+        asks_json: str,
+        tick_size: str,
+        neg_risk: bool,
+        last_trade_price: str | None,
+        min_order_size: str = "5",
+    ) -> str:
+        """The hash from levels already in JSON (level_json texts joined by commas, in wire order)."""
+        key = (tick_size, neg_risk, last_trade_price, min_order_size)
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = self._tail(*key)
+        if not (timestamp.isdigit() and timestamp.isascii()) and not _plain(timestamp, 0):
+            raise ValueError("book hash input is not a plain id or decimal string")
+        text = f'{self._head}{timestamp}","hash":"","bids":[{bids_json}],"asks":[{asks_json}{tail}'
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def _tail(self, tick_size: str, neg_risk: bool, last_trade_price: str | None, min_order_size: str) -> str:
+        neg = "true" if neg_risk else "false"
+        ltp = "" if last_trade_price is None else f',"last_trade_price":"{last_trade_price}"'
+        tail = f'],"min_order_size":"{min_order_size}","tick_size":"{tick_size}","neg_risk":{neg}{ltp}}}'
+        # A value holding a quote, a backslash or a control character would need JSON escaping.
+        if not _plain(tail, 10 + (4 if last_trade_price is not None else 0)):
+            raise ValueError("book hash input is not a plain id or decimal string")
+        if len(self._tails) >= 16:  # a book sees few distinct recipes; never let them pile up
+            self._tails.clear()
+        self._tails[(tick_size, neg_risk, last_trade_price, min_order_size)] = tail
+        return tail
+
+
 def book_hash_of(
     *,
     market: str,
@@ -47,15 +93,8 @@ def book_hash_of(
     min_order_size: str = "5",
 ) -> str:
     """The hash from levels already in JSON (level_json texts joined by commas, in wire order)."""
-    ids = f'{{"market":"{market}","asset_id":"{asset_id}","timestamp":"{timestamp}","hash":"",'
-    rest = f'"min_order_size":"{min_order_size}","tick_size":"{tick_size}"'
-    tail = "}" if last_trade_price is None else f',"last_trade_price":"{last_trade_price}"}}'
-    # A value holding a quote, a backslash or a control character would need JSON escaping.
-    if not _plain(ids + rest + tail, _SCALAR_QUOTES + (0 if last_trade_price is None else 4)):
-        raise ValueError("book hash input is not a plain id or decimal string")
-    neg = "true" if neg_risk else "false"
-    text = f'{ids}"bids":[{bids_json}],"asks":[{asks_json}],{rest},"neg_risk":{neg}{tail}'
-    return hashlib.sha1(text.encode()).hexdigest()
+    hasher = BookHasher(market, asset_id)
+    return hasher.hash(timestamp, bids_json, asks_json, tick_size, neg_risk, last_trade_price, min_order_size)
 
 
 def book_hash(

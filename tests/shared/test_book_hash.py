@@ -32,3 +32,24 @@ def test_rejects_values_that_would_need_escaping():
     with pytest.raises(ValueError, match="not a plain id"):
         book_hash(market='x"', asset_id="1", timestamp="1", bids=[], asks=[], tick_size="0.01",
                   neg_risk=False, last_trade_price="0.5")
+
+
+@given(st.lists(st.tuples(levels, levels, st.booleans(), st.one_of(st.none(), decimals),
+                          st.sampled_from(["0.01", "0.001"]), st.sampled_from(["1778204225247", "1"])),
+                min_size=1, max_size=5))
+def test_one_hasher_reused_across_recipes_gives_each_book_hash(calls):
+    from shared.polymarket.book_hash import BookHasher, level_json
+
+    hasher = BookHasher("0x" + "ab" * 32, "123")
+    for bids, asks, neg_risk, ltp, tick, timestamp in calls:
+        got = hasher.hash(timestamp, ",".join(level_json(*b) for b in bids), ",".join(level_json(*a) for a in asks),
+                          tick, neg_risk, ltp)
+        assert got == reference("0x" + "ab" * 32, "123", timestamp, bids, asks, tick, neg_risk, ltp)
+
+
+@pytest.mark.parametrize("timestamp", ['1"', "1\\", "1\n", "١٢"])
+def test_a_hasher_rejects_a_timestamp_that_would_need_escaping(timestamp):
+    from shared.polymarket.book_hash import BookHasher
+
+    with pytest.raises(ValueError, match="not a plain id"):
+        BookHasher("0xab", "1").hash(timestamp, "", "", "0.01", False, "0.5")
