@@ -371,12 +371,14 @@ ANALYSIS = """## Where the time goes (read with the hop rows and the profile abo
 At 1,000 changes/s the three Redis hops (ingest -> strategy -> risk) cost a few ms each, of the order of
 the bare chain, and the executor hop is the largest: its consumer's wake-up, the one fsync'd commit of the
 approvals with their signed orders (the never-twice write; its cost on this disk is in the Executor table),
-the official client's signing (~0.4 ms), then the POST handed to the HTTP client; its profile at this rate
-is mostly the SDK's EIP-712 encoding (eth_account) and idle waits (left out of the shares). At 10,000
-changes/s ingest is the bottleneck: on this shared machine it cannot apply, hash-check and turn into bus
-messages 10,000 frames/s (its profile: book application and hash checks, building the BookDelta messages,
-decoding; the publish itself is a few %), so the feed -> ingest hop and the backlog behind it grow for the
-whole run and the goal is NOT met; strategy, which reads every BookDelta, falls behind next. Measured apart
+the official client's signing (~0.4 ms), then the POST handed to the HTTP client; profiled at this rate
+(earlier runs), its working time is mostly the SDK's EIP-712 encoding (eth_account), and most of the hop
+is waiting (the commit, wake-ups). At 10,000 changes/s ingest is the bottleneck: on this shared machine it
+cannot apply, hash-check and turn into bus messages 10,000 frames/s (its profile: book application and
+hash checks, building the BookDelta messages, decoding; the publish itself is a few %), so the feed ->
+ingest hop and the backlog behind it grow for the whole run and the goal is NOT met; strategy, which reads
+every BookDelta, falls behind next. That backlog sits in ingest's socket and read-ahead, not in Redis (the
+events lag counts only Redis groups), and ingest's RSS grows with it. Measured apart
 and before this work: the SDK read a market's metadata for its first order (5-11 ms), each order took ~4
 fsync'd commits (~3 ms each on this disk under load), the order id took ~1.9 ms through eth_abi, and
 ingest did one awaited Redis round trip per frame (1 s behind at 1,000/s); all four are gone.
