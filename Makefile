@@ -20,8 +20,11 @@ install: $(BIN)/polydesk
 run: install
 	$(BIN)/polydesk up
 
+# The full suite runs on TEST_WORKERS processes (pytest-xdist): most of its time is spent waiting on services,
+# sockets and settlement, not on the CPU. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 test-fast: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "$(FAST_MARKERS)"
