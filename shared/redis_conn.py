@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import signal
 import socket
 import subprocess
@@ -210,7 +211,34 @@ def resolve_redis(
     return server.url, server
 
 
+_PORT_CHOICE = random.SystemRandom()  # not the seedable module RNG: two processes must not pick alike
+
+
 def free_port() -> int:
+    """A free loopback port for a server we start next, chosen below the kernel's ephemeral range: a port
+    the kernel hands out (bind to 0, any outgoing connection) can be taken by another process between this
+    check and the server's bind, and a parallel test run or a second `up` then failed with "port in use"."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = _PORT_CHOICE.randrange(max(1024, low - 12000), low)
+        if _bindable(port):
+            return port
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

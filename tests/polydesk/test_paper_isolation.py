@@ -60,7 +60,7 @@ def test_paper_up_runs_on_its_own_redis_and_state_folder_and_fresh_and_reset_rem
     # One Redis ACL user per service and `cli` (shared/acl.py), each with its own password file.
     assert info["redis_username"] == "cli" and info["redis_password_file"] == str(run / "redis" / "users" / "cli")
     assert sorted(p.name for p in (run / "redis" / "users").iterdir()) == [
-        "cli", "executor", "ingest", "risk", "strategy"]
+        "cli", "executor", "ingest", "notifier", "risk", "strategy"]
     assert 8900 not in info["metrics_ports"].values() and len(set(info["metrics_ports"].values())) == 4
     events = read_events(sorted((tmp_path / "logs").glob("events-*.jsonl")))
     started = next(e for e in events if e["type"] == "up_started")
