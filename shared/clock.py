@@ -5,19 +5,26 @@ order's expiration read `now()` / `now_ns()`. Live, that is `time.time()`. In a 
 (`polydesk backtest`) the driver owns the time: it writes the tape's current instant (int64 unix ns,
 little endian) into a small file and each service maps it (`POLYDESK_SIM_CLOCK_PATH`), so every process
 reads the same instant with no I/O. Timeouts and retry pacing (how long to wait for an answer) keep using
-`time.monotonic()`: they are about the machine, not the market.
+`time.monotonic()`: they are about the machine, not the market. A business wait (a must-fill phase's
+patience) is `after(secs)`: tape time in a backtest, and counted as due (`timers_due`) from the moment its
+time has come until its action is done, so the driver never calls a step settled while an action is owed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import mmap
 import struct
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 _FORMAT = "<q"
 SIZE = struct.calcsize(_FORMAT)
 _mapped: mmap.mmap | None = None
+_timers: dict[object, int] = {}  # a running after() -> its deadline (ns), in a backtest only
+SIM_POLL_SECS = 0.005
 
 
 def now_ns() -> int:
@@ -38,6 +45,31 @@ def follow_file(path: Path | None) -> None:
         return
     with open(path, "rb") as file:
         _mapped = mmap.mmap(file.fileno(), SIZE, access=mmap.ACCESS_READ)
+
+
+@contextlib.asynccontextmanager
+async def after(secs: float) -> AsyncIterator[None]:
+    """Wait `secs` of business time, then run the with-block: the wall clock live, the tape's in a backtest
+    (where the block counts as due in `timers_due()` until it ends)."""
+    if _mapped is None:
+        await asyncio.sleep(secs)
+        yield
+        return
+    token = object()
+    deadline = now_ns() + int(secs * 1e9)
+    _timers[token] = deadline
+    try:
+        while now_ns() < deadline:
+            await asyncio.sleep(SIM_POLL_SECS)
+        yield
+    finally:
+        del _timers[token]
+
+
+def timers_due() -> int:
+    """How many after() waits have reached their time and not finished their action (0 live)."""
+    instant = now_ns()
+    return sum(1 for deadline in _timers.values() if deadline <= instant)
 
 
 class SimClockWriter:

@@ -398,6 +398,12 @@ EXECUTOR_UNKNOWN_OUTCOMES = Counter(
 EXECUTOR_FILLS = Counter(
     "executor_fills", "Fill reports published, by trade status", ["status"], namespace=NAMESPACE
 )
+EXECUTOR_TIMERS_DUE = Gauge(
+    "executor_timers_due",
+    "Business waits (must-fill phases) whose time has come and whose action is not done; a backtest step waits"
+    " for 0",
+    namespace=NAMESPACE,
+)
 EXECUTOR_USER_EVENTS = Counter(
     "executor_user_events",
     "User-channel order and trade events handled (reported); a backtest steps on when it reaches what was sent",

@@ -97,8 +97,8 @@ class Settler:
             self.ingest_metrics_url,
             ("polydesk_ingest_frames_handled_total", "polydesk_ingest_venue_reads_in_flight"),
         )
-        (user_events,) = await self._scrape(
-            self.executor_metrics_url, ("polydesk_executor_user_events_total",)
+        user_events, timers_due = await self._scrape(
+            self.executor_metrics_url, ("polydesk_executor_user_events_total", "polydesk_executor_timers_due")
         )
         streams = []
         waiting = []
@@ -112,6 +112,8 @@ class Settler:
             waiting.append(f"ingest: {ingest_reads} book resync(s) or probe(s) under way")
         if user_events != activity.user_events:
             waiting.append(f"executor handled {user_events} of {activity.user_events} user-channel events")
+        if timers_due:
+            waiting.append(f"executor: {timers_due} must-fill phase(s) due")
         for stream, last_id, groups in await self._stream_states():
             streams.append(last_id)
             for name, pending, delivered in groups:
@@ -120,7 +122,7 @@ class Settler:
         busy = self._executor_busy()
         if busy:
             waiting.append(f"executor: {busy} approval(s)/order(s) in progress")
-        return waiting, (activity, ingest_frames, ingest_reads, user_events, tuple(streams), busy)
+        return waiting, (activity, ingest_frames, ingest_reads, user_events, timers_due, tuple(streams), busy)
 
     async def _stream_states(self) -> list[tuple[str, str, list[tuple[str, int, str]]]]:
         """(stream, last entry id, [(group, pending, last delivered id)]) of every watched stream, in one

@@ -28,7 +28,7 @@ from services.executor.submitter import Submitter
 from services.executor.ticks import retick
 from services.executor.tracking import Reporter
 from services.executor.venue import Venue, VenueOrder
-from shared import metrics
+from shared import clock, metrics
 from shared.errors import ConfigurationError, PolydeskError
 from shared.lifecycle import ServiceContext, ServiceMain
 from shared.logging import register_secret
@@ -63,6 +63,7 @@ class Executor:
         self.venue = venue
         self.store = store
         self.settings = settings
+        metrics.EXECUTOR_TIMERS_DUE.set_function(clock.timers_due)
         self.gate = Gate()
         fee_schedule = getattr(venue, "fee_schedule", None)
         self.reporter = Reporter(

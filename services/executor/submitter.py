@@ -518,30 +518,32 @@ class Submitter:
     async def wait_then_next(self, client_order_id: str, number: int) -> None:
         """A resting must-fill phase: give it phase_wait_secs, cancel the rest, try the next phase."""
         try:
-            await asyncio.sleep(self.settings.phase_wait_secs)
-            open_orders = [
-                o
-                for o in self.store.orders_of(client_order_id)
-                if o.phase == number and o.status in (OrderStatus.LIVE, OrderStatus.DELAYED)
-            ]
-            if open_orders:
-                await self.venue.cancel([o.order_hash for o in open_orders])
-                for o in open_orders:
-                    fresh = await self.venue.order(o.order_hash)
-                    if fresh is not None:
-                        await self.reporter.on_order(fresh)
-            orders = [
-                o for o in self.store.orders_of(client_order_id) if o.status is not OrderStatus.REJECTED
-            ]
-            row = self.store.approval(client_order_id)
-            if row is None or row.state == "DONE":
-                return
-            filled = sum((o.size_matched for o in orders), Decimal(0))
-            remaining = row.approval.size - filled
-            if remaining <= 0:
-                self.store.set_approval(client_order_id, state="DONE", remaining=Decimal(0), outcome="filled")
-            else:
-                self._requeue(client_order_id, number, remaining)
+            async with clock.after(self.settings.phase_wait_secs):  # the tape's time in a backtest
+                open_orders = [
+                    o
+                    for o in self.store.orders_of(client_order_id)
+                    if o.phase == number and o.status in (OrderStatus.LIVE, OrderStatus.DELAYED)
+                ]
+                if open_orders:
+                    await self.venue.cancel([o.order_hash for o in open_orders])
+                    for o in open_orders:
+                        fresh = await self.venue.order(o.order_hash)
+                        if fresh is not None:
+                            await self.reporter.on_order(fresh)
+                orders = [
+                    o for o in self.store.orders_of(client_order_id) if o.status is not OrderStatus.REJECTED
+                ]
+                row = self.store.approval(client_order_id)
+                if row is None or row.state == "DONE":
+                    return
+                filled = sum((o.size_matched for o in orders), Decimal(0))
+                remaining = row.approval.size - filled
+                if remaining <= 0:
+                    self.store.set_approval(
+                        client_order_id, state="DONE", remaining=Decimal(0), outcome="filled"
+                    )
+                else:
+                    self._requeue(client_order_id, number, remaining)
         except PolydeskError as error:
             log.warning("must-fill phase %d of %s not advanced: %s", number, client_order_id, error)
         finally:
