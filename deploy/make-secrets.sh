@@ -4,6 +4,7 @@
 #   redis_password            Redis's admin (the default user): redis-acl and Redis's healthcheck only
 #   redis-users/<user>        one password per Redis ACL user (shared/acl.py): ingest strategy risk executor notifier cli
 #   grafana_admin_password    Grafana's admin
+#   api_token                 the control API's bearer token (Authorization: Bearer <token>)
 #   private_key               with --paper only: a fresh signing key for the paper exchange (never live money;
 #                             live, put your own key there yourself)
 # Usage: deploy/make-secrets.sh [--paper] [DIR]   (DIR: SECRETS_DIR, default deploy/secrets next to this script)
@@ -38,6 +39,7 @@ for user in ingest strategy risk executor notifier cli; do
     make_secret "$dir/redis-users/$user" 24
 done
 make_secret "$dir/grafana_admin_password" 18
+make_secret "$dir/api_token" 32
 if $paper; then
     make_secret "$dir/private_key" 32
 elif [ ! -e "$dir/private_key" ]; then

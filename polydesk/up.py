@@ -622,8 +622,9 @@ def main(argv: list[str]) -> int:
 
 def run_service_main(argv: list[str]) -> int:
     """`polydesk run <service>`: one service in the foreground, through its own `__main__` wiring."""
-    if len(argv) != 1 or argv[0] not in SERVICES:
-        print(f"usage: polydesk run {{{','.join(SERVICES)}}}", file=sys.stderr)
+    runnable = (*SERVICES, "notifier")
+    if len(argv) != 1 or argv[0] not in runnable:
+        print(f"usage: polydesk run {{{','.join(runnable)}}}", file=sys.stderr)
         return 2
     try:
         runpy.run_module(f"services.{argv[0]}", run_name="__main__", alter_sys=True)

@@ -143,7 +143,7 @@ def test_make_secrets_creates_each_file_once_readable_by_the_containers(tmp_path
     script = ROOT / "deploy" / "make-secrets.sh"
     first = subprocess.run([str(script), "--paper", str(tmp_path / "s")], capture_output=True, text=True, check=True)
     files = sorted(p for p in (tmp_path / "s").rglob("*") if p.is_file())
-    assert len(files) == 3 + len(acl.users()) and first.stdout.count("created") == len(files)
+    assert len(files) == 4 + len(acl.users()) and first.stdout.count("created") == len(files)  # + api_token
     assert oct((tmp_path / "s").stat().st_mode & 0o777) == "0o700"
     assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o444"}
     key = (tmp_path / "s" / "private_key").read_text()
