@@ -224,8 +224,21 @@ class Runtime:
                     )
                     exit_code = 1
                     for task in late:
+                        log.error("%s: %s was waiting at:\n%s", self.service, task.get_name(), _where(task))
                         task.cancel()
         return 1 if self.failure else exit_code
+
+
+def _where(task: asyncio.Task[None]) -> str:
+    """Where a late task waits (its coroutine chain's frames), so a slow stop names its cause."""
+    frames: list[str] = []
+    coro: object = task.get_coro()
+    while coro is not None and len(frames) < 30:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            frames.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return "\n".join(frames) or "  (no frames)"
 
 
 def _interval(interval_secs: Interval) -> float:

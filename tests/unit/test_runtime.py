@@ -4,6 +4,7 @@ first, then stops the service with exit code 1; a main that declared nothing end
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 import os
 import signal
@@ -93,16 +94,23 @@ async def test_a_main_that_declares_nothing_ends_the_service_when_it_returns(set
     assert await asyncio.wait_for(run_service("svc", settings, main, serve_metrics=False), timeout=10) == 0
 
 
-async def test_a_task_that_ignores_the_stop_is_cancelled_after_the_grace(settings, tmp_path):
+async def test_a_task_that_ignores_the_stop_is_cancelled_after_the_grace(settings, tmp_path, caplog):
     async def main(ctx: ServiceContext) -> None:
-        async def stubborn() -> None:
+        async def stubborn_wait() -> None:
             await asyncio.sleep(3600)
+
+        async def stubborn() -> None:
+            await stubborn_wait()
 
         ctx.task("stubborn", stubborn)
         ctx.request_stop()
 
-    assert await asyncio.wait_for(run_service("svc", settings, main, serve_metrics=False), timeout=10) == 1
+    with caplog.at_level(logging.ERROR, logger="shared.runtime"):
+        assert await asyncio.wait_for(run_service("svc", settings, main, serve_metrics=False), timeout=10) == 1
     assert _events(tmp_path)[-1]["type"] == "shutdown_error"
+    # The log says where the late task waited, so a slow stop names its cause.
+    where = next(r.getMessage() for r in caplog.records if "was waiting at" in r.getMessage())
+    assert "in stubborn\n" in where and "in stubborn_wait" in where
 
 
 async def test_the_health_key_carries_the_status_while_tasks_run(settings, bus, prefix):
