@@ -146,6 +146,22 @@ async def test_approved_cancel_by_client_order_ids_and_by_market(bus, executor, 
 
 # ---- 3. CancelAllRequested, and the kill switch tripped and released ------------------------------------
 
+async def acknowledged(bus, stream: str, group: str, entry_id: str) -> bool:
+    """The group has read `entry_id` and acknowledged everything it read."""
+    for info in await bus.redis.xinfo_groups(bus.key(stream)):
+        name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
+        if name == group:
+            delivered = info["last-delivered-id"]
+            delivered = delivered.decode() if isinstance(delivered, bytes) else delivered
+            return int(info["pending"]) == 0 and _id(delivered) >= _id(entry_id)
+    return False
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 async def test_cancel_all_keeps_accepting_and_a_released_kill_switch_reopens_submission(bus, executor, admin,
                                                                                         wallet):
     first, second = admin.create_market(), admin.create_market()
@@ -191,7 +207,11 @@ async def test_cancel_all_keeps_accepting_and_a_released_kill_switch_reopens_sub
     await eventually(lambda: [e for e in executor.events("approval_dropped")
                         if e["client_order_id"] == blocked.client_order_id], timeout=20)
 
-    await bus.publish(CONTROL, control(KillSwitchChanged, active=False, reason="released", actor="test"))
+    release = await bus.publish(CONTROL, control(KillSwitchChanged, active=False, reason="released",
+                                                  actor="test"))
+    # The release and the next approval travel on different streams: an approval read before the release is
+    # dropped (reported as approval_dropped), so the next one goes out once the executor has acted on it.
+    await eventually(lambda: acknowledged(bus, CONTROL, "executor", release), timeout=20)
     reopened = approval(first, price="0.34")
     await bus.publish(APPROVED_ORDERS, reopened)
     await eventually(lambda: order_of(executor, reopened.client_order_id), timeout=20)
