@@ -77,6 +77,12 @@ class RiskSettings(ServiceSettings):
     risk_reconcile_interval_secs: float = Field(
         default=60.0, ge=0, description="how often the ledger is compared with the venue (0: on start only)"
     )
+    risk_adopt_venue_on_start: bool = Field(
+        default=False,
+        description="on a restart, take the venue's positions and pUSD over the ledger's (after a deposit or a "
+        "trade made outside polydesk; only with the executor stopped, nothing in flight); off: a ledger with "
+        "history is kept and a difference reported, only an empty ledger adopts",
+    )
     geoblock_url: str | None = Field(
         default=None,
         description="the venue's region check (https://polymarket.com/api/geoblock live); a "

@@ -151,21 +151,26 @@ async def read_venue(
     return VenueView(data_api, chain_tokens, chain_cash, errors)
 
 
-def adopt(ledger: Ledger, venue: VenueView) -> list[Difference]:
+def adopt(ledger: Ledger, venue: VenueView, *, positions: bool = True, cash: bool = True) -> list[Difference]:
     """Make the ledger equal the venue (chain first, else the Data API) and take its pUSD as ledger cash.
 
     Returns the differences found before adopting. Cash is adopted when there was none yet or it differs
     (not otherwise: a balance read while parts are pending would move pending cash into the base).
+    `positions=False` / `cash=False` keep the ledger's (a base already set is then kept, a missing one is
+    still taken: without it the ledger has no cash at all).
     """
-    cash = ledger.cash_usd()
-    found = compare(ledger.positions(), cash, ledger.pending_cash_usd(), venue, ledger.pending_shares())
+    ledger_cash = ledger.cash_usd()
+    found = compare(
+        ledger.positions(), ledger_cash, ledger.pending_cash_usd(), venue, ledger.pending_shares()
+    )
     chain_known = venue.chain_tokens is not None
-    for diff in found:
+    for diff in found if positions else ():
         if diff.kind != "position" or (chain_known and diff.source != "chain"):
             continue
         remote = venue.data_api.get(diff.token_id) if venue.data_api else None
         avg = remote.avg_price if remote else ledger.position(diff.token_id).avg_price
         ledger.adopt_position(diff.token_id, diff.market, diff.venue, avg)
-    if venue.chain_cash is not None and (cash is None or any(d.kind == "cash" for d in found)):
+    differs = any(d.kind == "cash" for d in found)
+    if venue.chain_cash is not None and (ledger_cash is None or (cash and differs)):
         ledger.adopt_cash(venue.chain_cash)
     return found

@@ -231,11 +231,18 @@ class RiskService:
         for error in venue.errors:
             log.error("reconciliation could not read the venue, continuing on local state: %s", error)
             self.ctx.events.emit("reconcile_failed", error=error)
+        # A ledger with history is what polydesk did; on a restart the venue can be ahead of it by trades
+        # whose fills the executor has not published yet (it may be restarting too): adopting then and
+        # applying those fills after counted them twice. Only an empty ledger (or the operator) adopts.
+        take = self.settings.risk_adopt_venue_on_start or not self.state.ledger.positions()
         with self.state.transaction():
-            found = adopt(self.state.ledger, venue)
+            found = adopt(self.state.ledger, venue, positions=take, cash=take)
         for diff in found:
-            log.warning("ledger differs from the venue, adopting the venue's: %s", diff)
-            self.ctx.events.emit("reconcile_diff", adopted=True, **diff.as_dict())
+            if take:
+                log.warning("ledger differs from the venue, adopting the venue's: %s", diff)
+            else:
+                log.warning("ledger differs from the venue (kept; checked again on the timer): %s", diff)
+            self.ctx.events.emit("reconcile_diff", adopted=take, **diff.as_dict())
         self.ctx.events.emit(
             "reconcile_done", differences=len(found), cash_ledger=self.state.ledger.cash_usd()
         )

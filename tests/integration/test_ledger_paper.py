@@ -267,3 +267,48 @@ async def test_fills_waiting_in_the_stream_are_applied_before_the_venue_is_adopt
         assert read_ledger(tmp_path / "state" / "risk.sqlite").cash_usd == D(995)
     finally:
         services.stop()
+
+
+async def test_a_restart_keeps_the_ledger_while_a_fill_is_still_on_its_way(bus, redis_url, prefix, tmp_path, server):
+    """Risk restarts while a trade it has not seen is settled on the venue and its fill is not published yet
+    (the executor restarting too). Adopting the venue then and applying the fill after counted it twice."""
+    admin = Admin(server.url)
+    market = admin.create_market(question="Will E happen?")
+    yes = market["token_ids"][0]
+    wallet = Account.create()
+
+    def fill(trade_id: str, size: str) -> Fill:
+        return Fill(envelope=Envelope.new("executor"), trade_id=trade_id, status=TradeStatus.MINED,
+                    order_id=f"0x{trade_id}", client_order_id=trade_id, market=market["condition_id"], token_id=yes,
+                    side=Side.BUY, size=D(size), price=D("0.50"))
+
+    admin.fund(wallet.address, "998", tokens={yes: "4"})  # 1000 pUSD, then 4 bought @ 0.50
+    await bus.publish(FILLS, fill("t1", "4"))
+    env = service_env(redis_url, prefix, tmp_path, POLYDESK_DATA_API_URL=f"{server.url}/data-api",
+                      POLYDESK_RPC_URL=f"{server.url}/rpc", POLYDESK_RECONCILE_WALLET_ADDRESS=wallet.address,
+                      POLYDESK_RISK_RECONCILE_INTERVAL_SECS="1", POLYDESK_ENV_FILE=str(tmp_path / "none.env"))
+    services = Services(env, tmp_path)
+
+    def ledger() -> tuple[D, D | None]:
+        view = read_ledger(tmp_path / "state" / "risk.sqlite")
+        return {p.token_id: p for p in view.positions}[yes].settled, view.cash_usd
+
+    try:
+        services.start("risk")
+        await eventually(lambda: services.alive() or services.events("reconcile_done"), timeout=60, interval=0.2)
+        assert ledger() == (D(4), D(998))
+        services.stop()
+
+        admin.fund(wallet.address, "993", tokens={yes: "14"})  # 10 more @ 0.50 while risk was down
+        services.start("risk")
+        done = await eventually(lambda: services.alive() or services.events("reconcile_done")[1:], timeout=60,
+                                interval=0.2)
+        kept = [e for e in services.events("reconcile_diff") if not e["adopted"]]
+        assert done[0]["differences"] > 0 and kept, "the restart saw the venue ahead and kept the ledger"
+        assert ledger() == (D(4), D(998))
+
+        await bus.publish(FILLS, fill("t2", "10"))  # the executor, back, publishes the trade's fill
+        await eventually(lambda: services.alive() or ledger() == (D(14), D(993)), timeout=30, interval=0.2)
+        assert [e for e in services.events("reconcile_diff") if e["adopted"]] == []
+    finally:
+        services.stop()
