@@ -21,10 +21,14 @@ run: install
 	$(BIN)/polydesk up
 
 # The full suite runs on TEST_WORKERS processes (pytest-xdist): most of its time is spent waiting on services,
-# sockets and settlement, not on the CPU. TEST_WORKERS=0 runs it in this one process.
+# sockets and settlement, not on the CPU. Tests marked `serial` (a whole pipeline under faults, timed against
+# the machine) then run one at a time, so the others' load cannot starve them. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
+	@status=0; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) -m "not serial" || status=1; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m serial || status=1; \
+	exit $$status
 
 test-fast: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "$(FAST_MARKERS)"

@@ -41,6 +41,7 @@ async def _run_and_audit(tmp_path, config: ChaosConfig) -> None:
     assert result.clean, "\n".join(result.problems[:50])
 
 
+@pytest.mark.serial
 @pytest.mark.timeout(600)
 async def test_chaos_short(tmp_path):
     # Two of the four aimed windows (the save-then-post window and the post-then-record window, where the

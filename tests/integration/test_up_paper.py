@@ -39,6 +39,7 @@ def _metrics(port: int) -> str:
     return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
 
 
+@pytest.mark.serial
 def test_up_for_60_seconds_trades_on_paper_and_leaves_nothing_behind(tmp_path):
     metrics_base = free_port()
     while any(_port_taken(metrics_base + i) for i in range(4)):

@@ -123,6 +123,7 @@ def _our_parts_on_the_venue(trades: list[dict], wallet: str) -> tuple[dict, Deci
 
 @pytest.mark.integration
 @pytest.mark.processes
+@pytest.mark.serial
 @pytest.mark.timeout(240)
 def test_backtest_fills_on_the_tape_agrees_with_the_venue_and_repeats(tmp_path):
     runs = [_backtest(tmp_path / name, seed=5) for name in ("first", "second")]  # side by side: half the time

@@ -271,6 +271,7 @@ def _kill_executor(run: Run) -> bool:
     return True
 
 
+@pytest.mark.serial
 @pytest.mark.timeout(150)
 def test_no_secret_leaves_a_pipeline_run(tmp_path):
     runs: list[Run] = []
