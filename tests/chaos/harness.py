@@ -45,7 +45,8 @@ from services.risk.reconcile import read_venue
 from shared.ledger_store import SqliteLedgerStore, open_readonly
 from shared.logging import EventLog, read_events
 from shared.redis_conn import EmbeddedRedis, connect, free_port, start_embedded
-from shared.streams import APPROVED_ORDERS, FILLS, INTENTS, Bus
+from shared.messages import CancelAllRequested, Envelope
+from shared.streams import APPROVED_ORDERS, CONTROL, FILLS, INTENTS, Bus
 from tests.chaos.audit import Records
 from tests.chaos.mischief import (
     AIMED_POINTS,
@@ -342,6 +343,16 @@ class Chaos(Mischief):
 
             db = self.tmp / "state" / "executor.sqlite"
             await self._wait("every approval finished", lambda: approvals_finished(db), timeout)
+            # Resting orders (market making) can still trade against the flow until the executor stops, after
+            # the trades were read: cancel them first, as an operator's cancel all would.
+            await bus.publish(CONTROL, CancelAllRequested(envelope=Envelope.new("chaos"), reason="quiet phase"))
+
+            async def nothing_live() -> bool:
+                orders = await asyncio.to_thread(self._our_orders)
+                return not any(str(o.get("status", "")).upper().removeprefix("ORDER_STATUS_") == "LIVE"
+                               for o in orders)
+
+            await self._wait("no order of ours live", nothing_live, timeout)
             await self._wait("fills cover the exchange's trades, settled", fills_cover_trades, timeout)
             # Risk has applied every fill to its ledger before it stops: the ledger is compared at the end.
             await self._wait("fills drained by risk", lambda: self._drained(bus, FILLS, RISK_GROUP), timeout)

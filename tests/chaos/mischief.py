@@ -109,10 +109,13 @@ def executor_approvals(path: Path) -> list[ExecutorApproval]:
 
 
 async def approvals_finished(path: Path) -> bool:
-    """No approval QUEUED or ACTIVE, no order PENDING or UNKNOWN, in the executor's store."""
+    """No approval QUEUED or ACTIVE, no order PENDING or UNKNOWN, no basket still settling (its unwind sells a
+    bought leg once that trade is MINED: an approval of its own, made after the others finished), in the
+    executor's store."""
     if not path.exists():
         return False
     with contextlib.closing(sqlite3.connect(path, timeout=5)) as db:
         open_approvals = db.execute("SELECT count(*) FROM approvals WHERE state != 'DONE'").fetchone()[0]
         unresolved = db.execute("SELECT count(*) FROM orders WHERE status IN ('PENDING', 'UNKNOWN')").fetchone()[0]
-    return open_approvals == 0 and unresolved == 0
+        settling = db.execute("SELECT count(*) FROM baskets WHERE state = 'SETTLING'").fetchone()[0]
+    return open_approvals == 0 and unresolved == 0 and settling == 0
