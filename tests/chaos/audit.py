@@ -209,7 +209,10 @@ def _intents(records: Records, counts: dict[str, int], problems: list[str]) -> d
     return approvals
 
 
-UNWIND_ATTEMPTS = 100  # more than an unwind can make within its time bound
+# An unwind tries about once a second for BASKET_UNWIND_SECS (120 s by default), counted afresh after a
+# restart: 1,000 attempts cover that several times over. (100 did not: a quiet phase that waits for every
+# basket to finish saw attempt 101.)
+UNWIND_ATTEMPTS = 1000
 
 
 def basket_unwinds(basket: ApprovedBasket) -> list[ApprovedOrder]:
