@@ -555,8 +555,8 @@ async def _summary(
         "trades_confirmed": len(
             {m.trade_id for m in fills if isinstance(m, Fill) and m.status == TradeStatus.CONFIRMED}
         ),
-        "pnl_realized_usd": risk.get("pnl_realized_usd"),
-        "pnl_unrealized_usd": risk.get("pnl_unrealized_usd"),
+        # PnL is not taken from risk's last health report here: that was published before the last fills, and
+        # the summary showed it beside the ledger's final figures (realized_pnl, unrealized_pnl) disagreeing.
         "kill_switch": _kill_switch_text(risk.get("kill_switch")),
     }
     if paper is not None and paper.alive():
