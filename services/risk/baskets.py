@@ -14,6 +14,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from services.risk import killswitch
 from services.risk.checks import SIZE_STEP, Decision, Order, evaluate, price_limit
+from services.risk.decisions import log_rejection
 from services.risk.handling import Effects
 from shared import metrics
 from shared.messages import (
@@ -243,21 +244,7 @@ class BasketDecider:
         fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="approved").inc())
 
     def _reject(self, basket: BasketIntent, decision: Decision, dry_run: bool, fx: Effects) -> None:
-        rule = decision.rule or "UNKNOWN"
-        fx.event(
-            "risk_reject",
-            intent_id=basket.envelope.message_id,
-            signal_key=basket.signal_key,
-            strategy=basket.strategy,
-            market=basket.market,
-            rule=rule,
-            detail=decision.detail,
-            numbers=decision.numbers,
-            requested_size=decision.requested_size,
-            dry_run=dry_run,
-            basket=True,
-        )
-        fx.after.append(lambda: metrics.RISK_REJECTIONS.labels(rule=rule).inc())
+        rule = log_rejection(fx, basket, decision, decision.requested_size, dry_run, basket=True)
         fx.after.append(
             lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc()
         )

@@ -18,6 +18,7 @@ from shared import metrics
 from shared.messages import (
     ApprovedCancelV2,
     ApprovedOrder,
+    BasketIntent,
     CancelIntent,
     Envelope,
     Message,
@@ -195,20 +196,7 @@ class Decider:
         fx.after.append(lambda: metrics.RISK_DECISIONS.labels(outcome="approved").inc())
 
     def _reject(self, intent: OrderIntent, decision: Decision, dry_run: bool, fx: Effects) -> None:
-        rule = decision.rule or "UNKNOWN"
-        fx.event(
-            "risk_reject",
-            intent_id=intent.envelope.message_id,
-            signal_key=intent.signal_key,
-            strategy=intent.strategy,
-            market=intent.market,
-            rule=rule,
-            detail=decision.detail,
-            numbers=decision.numbers,
-            requested_size=intent.size,
-            dry_run=dry_run,
-        )
-        fx.after.append(lambda: metrics.RISK_REJECTIONS.labels(rule=rule).inc())
+        rule = log_rejection(fx, intent, decision, intent.size, dry_run)
         fx.after.append(
             lambda: metrics.RISK_DECISIONS.labels(outcome="dry_run" if dry_run else "rejected").inc()
         )
@@ -245,3 +233,30 @@ class Decider:
             client_order_ids=list(intent.client_order_ids),
             of_signal_key=cancel.of_signal_key,
         )
+
+
+def log_rejection(
+    fx: Effects,
+    intent: OrderIntent | BasketIntent,
+    decision: Decision,
+    requested_size: Decimal | None,
+    dry_run: bool,
+    **extra: object,
+) -> str:
+    """The `risk_reject` line and its counter, alike for an order and a basket; returns the rule."""
+    rule = decision.rule or "UNKNOWN"
+    fx.event(
+        "risk_reject",
+        intent_id=intent.envelope.message_id,
+        signal_key=intent.signal_key,
+        strategy=intent.strategy,
+        market=intent.market,
+        rule=rule,
+        detail=decision.detail,
+        numbers=decision.numbers,
+        requested_size=requested_size,
+        dry_run=dry_run,
+        **extra,
+    )
+    fx.after.append(lambda: metrics.RISK_REJECTIONS.labels(rule=rule).inc())
+    return rule
