@@ -14,6 +14,7 @@ DecodeError with the field's name (dead-lettered by the consumer).
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -60,8 +61,11 @@ class _Frozen(msgspec.Struct, metaclass=CheckedMeta, kw_only=True, frozen=True, 
 
 
 def new_message_id() -> str:
-    """A random, unique message id (32 hex chars)."""
-    return uuid.uuid4().hex
+    """A random, unique message id (32 hex chars): 128 random bits, so unique across processes and restarts.
+
+    Not uuid4().hex: building a UUID object costs ~3.3 us and ingest makes one id per book delta (10k/s);
+    the same randomness as hex text costs ~0.6 us."""
+    return os.urandom(16).hex()
 
 
 def deterministic_id(*parts: str) -> str:

@@ -44,7 +44,10 @@ def test_messages_are_frozen():
 @pytest.mark.parametrize(
     "fields, reason",
     [
-        ({b"type": b"order_intent", b"v": b"9", b"data": b"{}"}, "unknown message type/version 'order_intent' v9"),
+        (
+            {b"type": b"order_intent", b"v": b"9", b"data": b"{}"},
+            "unknown message type/version 'order_intent' v9",
+        ),
         ({b"type": b"no_such", b"v": b"1", b"data": b"{}"}, "unknown message type/version 'no_such' v1"),
         ({b"v": b"1", b"data": b"{}"}, "lacks a valid type/v/data"),
         ({b"type": b"fill", b"v": b"x", b"data": b"{}"}, "lacks a valid type/v/data"),
@@ -89,23 +92,36 @@ def test_registering_a_type_twice_fails():
 
 # ---- checks when a message is built (msgspec checks nothing at construction by itself) ---------------------
 
+
 def _intent(**changes):
-    base = {"envelope": m.Envelope.new("strategy"), "token_id": "t", "side": m.Side.BUY, "size": Decimal(5),
-            "price": Decimal("0.5"), "reason": "r", "strategy": "s", "signal_key": "k", "market": "m"}
+    base = {
+        "envelope": m.Envelope.new("strategy"),
+        "token_id": "t",
+        "side": m.Side.BUY,
+        "size": Decimal(5),
+        "price": Decimal("0.5"),
+        "reason": "r",
+        "strategy": "s",
+        "signal_key": "k",
+        "market": "m",
+    }
     return m.OrderIntent(**{**base, **changes})
 
 
-@pytest.mark.parametrize(("changes", "complaint"), [
-    ({"price": Decimal(1)}, "price: Input should be less than 1"),
-    ({"price": Decimal("NaN")}, "price: Input should be a finite number"),
-    ({"size": Decimal(0)}, "size: Input should be greater than 0"),
-    ({"side": "HOLD"}, "side: Input should be one of 'BUY', 'SELL'"),
-    ({"price": "half"}, "price: Input should be a valid decimal"),
-    ({"market": 7}, "market: Input should be a string, not int"),
-    ({"post_only": "yes"}, "post_only: Input should be a boolean"),
-    ({"expiration_ts": 1.5}, "expiration_ts: Input should be an integer"),
-    ({"envelope": "e"}, "envelope: Input should be Envelope"),
-])
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"price": Decimal(1)}, "price: Input should be less than 1"),
+        ({"price": Decimal("NaN")}, "price: Input should be a finite number"),
+        ({"size": Decimal(0)}, "size: Input should be greater than 0"),
+        ({"side": "HOLD"}, "side: Input should be one of 'BUY', 'SELL'"),
+        ({"price": "half"}, "price: Input should be a valid decimal"),
+        ({"market": 7}, "market: Input should be a string, not int"),
+        ({"post_only": "yes"}, "post_only: Input should be a boolean"),
+        ({"expiration_ts": 1.5}, "expiration_ts: Input should be an integer"),
+        ({"envelope": "e"}, "envelope: Input should be Envelope"),
+    ],
+)
 def test_a_message_out_of_its_types_or_bounds_cannot_be_built(changes, complaint):
     with pytest.raises(MessageError, match=complaint.replace("(", r"\(")):
         _intent(**changes)
@@ -114,22 +130,43 @@ def test_a_message_out_of_its_types_or_bounds_cannot_be_built(changes, complaint
 def test_building_converts_what_pydantic_converted_and_nothing_else():
     intent = _intent(price="0.45", size=10, side="SELL", expiration_ts=1_800_000_000.0)
     assert (intent.price, intent.size, intent.side, intent.expiration_ts) == (
-        Decimal("0.45"), Decimal(10), m.Side.SELL, 1_800_000_000)
+        Decimal("0.45"),
+        Decimal(10),
+        m.Side.SELL,
+        1_800_000_000,
+    )
     assert type(intent.side) is m.Side and type(intent.expiration_ts) is int
-    delta = m.BookDelta(envelope=m.Envelope.new("ingest"), market="m",
-                        changes=[{"token_id": "t", "side": "BUY", "price": "0.4", "size": "3"}],
-                        best_bid={"t": "0.4"}, best_ask={"t": None})
-    assert delta.changes == (m.LevelChange(token_id="t", side=m.Side.BUY, price=Decimal("0.4"), size=Decimal(3)),)
+    delta = m.BookDelta(
+        envelope=m.Envelope.new("ingest"),
+        market="m",
+        changes=[{"token_id": "t", "side": "BUY", "price": "0.4", "size": "3"}],
+        best_bid={"t": "0.4"},
+        best_ask={"t": None},
+    )
+    assert delta.changes == (
+        m.LevelChange(token_id="t", side=m.Side.BUY, price=Decimal("0.4"), size=Decimal(3)),
+    )
     assert delta.best_bid == {"t": Decimal("0.4")}
-    pending = m.VerdictPending(envelope=m.Envelope.new("strategy"), verdict_id="v", market="m", token_id="t",
-                               probability="0.6", source="cli", expires_at_ts=1_800_000_000)
+    pending = m.VerdictPending(
+        envelope=m.Envelope.new("strategy"),
+        verdict_id="v",
+        market="m",
+        token_id="t",
+        probability="0.6",
+        source="cli",
+        expires_at_ts=1_800_000_000,
+    )
     assert type(pending.expires_at_ts) is float and pending.probability == Decimal("0.6")
     with pytest.raises(MessageError, match=r"changes.item: .*price: Input should be greater than 0"):
-        m.BookDelta(envelope=m.Envelope.new("ingest"), market="m",
-                    changes=[{"token_id": "t", "side": "BUY", "price": "0", "size": "3"}])
+        m.BookDelta(
+            envelope=m.Envelope.new("ingest"),
+            market="m",
+            changes=[{"token_id": "t", "side": "BUY", "price": "0", "size": "3"}],
+        )
     with pytest.raises(MessageError, match="legs: should have at least 2 items"):
-        m.BasketIntent(envelope=m.Envelope.new("strategy"), strategy="s", signal_key="k", reason="r", market="m",
-                       legs=())
+        m.BasketIntent(
+            envelope=m.Envelope.new("strategy"), strategy="s", signal_key="k", reason="r", market="m", legs=()
+        )
 
 
 def test_replace_checks_the_copy():
@@ -143,9 +180,13 @@ def test_a_nested_bound_names_its_path_in_the_decode_error():
     delta = next(s for s in SAMPLES if isinstance(s, m.BookDelta))
     data = json.loads(m.encode(delta)[b"data"])
     data["changes"][1]["price"] = "0"
-    with pytest.raises(DecodeError, match=r"^invalid book_delta v1: changes\.1\.price: Input should be greater than 0$"):
+    with pytest.raises(
+        DecodeError, match=r"^invalid book_delta v1: changes\.1\.price: Input should be greater than 0$"
+    ):
         m.decode({"type": "book_delta", "v": "1", "data": json.dumps(data)})
-    data["changes"][1]["price"] = 0.5  # a JSON number where the wire has decimal strings: refused, not guessed
+    data["changes"][1]["price"] = (
+        0.5  # a JSON number where the wire has decimal strings: refused, not guessed
+    )
     data["changes"][1]["side"] = "HOLD"
     with pytest.raises(DecodeError, match=r"changes\.1\.side"):
         m.decode({"type": "book_delta", "v": "1", "data": json.dumps(data)})
@@ -156,3 +197,9 @@ def test_the_wire_format_is_msgspec_json_of_the_same_fields():
     assert m.to_json(delta) == msgspec.json.encode(delta)
     assert m.from_json(m.BookDelta, m.to_json(delta)) == delta
     assert m.field_names(m.LevelChange) == ("token_id", "side", "price", "size")
+
+
+def test_new_message_ids_are_32_hex_chars_and_distinct():
+    ids = [m.new_message_id() for _ in range(10_000)]
+    assert all(len(i) == 32 and int(i, 16) >= 0 and i == i.lower() for i in ids)
+    assert len(set(ids)) == len(ids)
