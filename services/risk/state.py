@@ -70,6 +70,15 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE markets ADD COLUMN question TEXT NOT NULL DEFAULT '';",
     # Every intent asks for its market's held cost: by index, not by reading every token ever held.
     "CREATE INDEX ledger_positions_market ON ledger_positions (market);",
+    # Every intent reads its market's open BUY orders, its tokens' open orders, its market's tokens and
+    # today's realized PnL: a scan of each table grew the decision with every order resting (+0.3 ms at
+    # 1,000 resting orders), every market known and every token traded on every day.
+    """
+    CREATE INDEX open_orders_market ON open_orders (market, side);
+    CREATE INDEX open_orders_token ON open_orders (token_id);
+    CREATE INDEX tokens_condition ON tokens (condition_id);
+    CREATE INDEX ledger_realized_day ON ledger_realized (day);
+    """,
 )
 
 
