@@ -14,6 +14,7 @@ DecodeError with the field's name (dead-lettered by the consumer).
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Callable
@@ -60,12 +61,32 @@ class _Frozen(msgspec.Struct, metaclass=CheckedMeta, kw_only=True, frozen=True, 
         self._check()
 
 
-def new_message_id() -> str:
-    """A random, unique message id (32 hex chars): 128 random bits, so unique across processes and restarts.
+class _MessageIds:
+    """Message ids: a random 80-bit prefix per process, then a 48-bit counter (32 hex chars in all).
 
-    Not uuid4().hex: building a UUID object costs ~3.3 us and ingest makes one id per book delta (10k/s);
-    the same randomness as hex text costs ~0.6 us."""
-    return os.urandom(16).hex()
+    Unique across processes and restarts by the prefix (drawn again in a forked child, which would otherwise
+    repeat its parent's ids), within a process by the counter (2^48 ids: ~890 years at 10k/s). Not
+    uuid4().hex: ingest makes an id per book delta, and a UUID object (a getrandom call and a UUID object)
+    costs ~3.3 us where this costs ~0.3 us."""
+
+    def __init__(self) -> None:
+        self.restart()
+        os.register_at_fork(after_in_child=self.restart)
+
+    def restart(self) -> None:
+        self.prefix = os.urandom(10).hex()
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_IDS = _MessageIds()
+
+
+def new_message_id() -> str:
+    """A unique message id (32 hex chars; see _MessageIds)."""
+    return _IDS.next()
 
 
 def deterministic_id(*parts: str) -> str:

@@ -203,3 +203,19 @@ def test_new_message_ids_are_32_hex_chars_and_distinct():
     ids = [m.new_message_id() for _ in range(10_000)]
     assert all(len(i) == 32 and int(i, 16) >= 0 and i == i.lower() for i in ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_a_forked_process_makes_other_message_ids():
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first ids, to the parent
+        os.write(write, " ".join(m.new_message_id() for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = set(os.read(read, 4096).decode().split())
+    os.close(read)
+    mine = {m.new_message_id() for _ in range(3)}
+    assert len(child) == 3 and all(len(i) == 32 for i in child) and not child & mine
