@@ -28,6 +28,7 @@ from shared.config import redacted
 from shared.lifecycle import ServiceContext, ServiceMain
 from shared.messages import (
     BasketIntent,
+    BookDelta,
     CancelIntent,
     Fill,
     KillSwitchCommand,
@@ -114,6 +115,10 @@ class RiskService:
 
     async def on_market_event(self, delivery: Delivery) -> Sequence[Output]:
         message = delivery.message
+        # Most entries are book changes of tokens risk does not hold: their marks are kept in memory only.
+        # Not on a redelivery, which may have recorded outputs (a trip of the kill switch) to send again.
+        if delivery.deliveries == 1 and isinstance(message, BookDelta) and self.tracker.mark_unheld(message):
+            return []
         outputs = self._once(
             delivery, lambda fx: self.tracker.on_market_event(message, fx), record_always=False
         )

@@ -130,6 +130,8 @@ class RiskState:
         self.marks: dict[str, Decimal] = {
             r[0]: Decimal(r[1]) for r in self.db.execute("SELECT token_id, price FROM marks")
         }
+        # held_tokens() as of the connection's change count it was read at (-1: not read yet).
+        self._held: tuple[int, frozenset[str]] = (-1, frozenset())
 
     def close(self) -> None:
         self.db.close()
@@ -234,6 +236,17 @@ class RiskState:
     def positions(self) -> list[TokenPosition]:
         """Tokens held (settled or provisional shares)."""
         return [p for p in self.ledger.positions() if p.size != 0]
+
+    def held_tokens(self) -> frozenset[str]:
+        """The tokens of positions(), read again only after a write: every book change asks, writes are rare.
+
+        Keyed on the connection's count of changed rows, which every INSERT, UPDATE and DELETE on it moves
+        (a rolled-back one too), so no write to the ledger can leave it stale; risk is its file's only writer.
+        """
+        changes = self.db.total_changes
+        if self._held[0] != changes:
+            self._held = (changes, frozenset(p.token_id for p in self.positions()))
+        return self._held[1]
 
     def realized_usd(self, day: str) -> Decimal:
         return self.ledger.store.realized_on(day)

@@ -135,6 +135,22 @@ class Tracker:
                 mark = mark_from_top(message.best_bid.get(token_id), message.best_ask.get(token_id))
                 self._mark(token_id, mark, message, fx)
 
+    def mark_unheld(self, delta: BookDelta) -> bool:
+        """A delta that moves the mark of no held token: its marks are taken in memory and True returned, with
+        nothing to persist, check or announce (on_market_event would do the same, in a transaction). False,
+        and nothing changed, when a held token's mark moves: that is on_market_event's work."""
+        held = self.state.held_tokens()
+        marks: dict[str, Decimal] = {}
+        for token_id in set(delta.best_bid) | set(delta.best_ask):
+            mark = mark_from_top(delta.best_bid.get(token_id), delta.best_ask.get(token_id))
+            if mark is None:
+                continue
+            if token_id in held and self.state.marks.get(token_id) != mark:
+                return False
+            marks[token_id] = mark
+        self.state.marks.update(marks)
+        return True
+
     def _mark(self, token_id: str, mark: Decimal | None, cause: Message, fx: Effects) -> None:
         if mark is not None and self.state.set_mark(token_id, mark):
             self.check_loss(cause, fx)
