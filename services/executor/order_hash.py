@@ -48,8 +48,8 @@ def domain_separator(verifying_contract: str, chain_id: int, version: str) -> by
     )
 
 
-def order_hash(order: Any, *, verifying_contract: str, chain_id: int, version: str = "2") -> str:
-    """The EIP-712 digest of a V2 order (an SDK SignedOrder): the venue's order id, as 0x-hex."""
+def digest_of(order: Any, *, verifying_contract: str, chain_id: int, version: str = "2") -> bytes:
+    """The EIP-712 digest of a V2 order (an SDK SignedOrder or UnsignedOrder): what is signed."""
     struct = keccak(
         _ORDER_TYPE_HASH
         + _uint(order.salt)
@@ -64,7 +64,15 @@ def order_hash(order: Any, *, verifying_contract: str, chain_id: int, version: s
         + _bytes32(order.metadata)
         + _bytes32(order.builder)
     )
-    return "0x" + keccak(b"\x19\x01" + domain_separator(verifying_contract, chain_id, version) + struct).hex()
+    return keccak(b"\x19\x01" + domain_separator(verifying_contract, chain_id, version) + struct)
+
+
+def order_hash(order: Any, *, verifying_contract: str, chain_id: int, version: str = "2") -> str:
+    """The venue's order id of a V2 order: its EIP-712 digest as 0x-hex."""
+    return (
+        "0x"
+        + digest_of(order, verifying_contract=verifying_contract, chain_id=chain_id, version=version).hex()
+    )
 
 
 def recovers_to(digest_hex: str, signature_hex: str, address: str) -> bool:

@@ -35,7 +35,7 @@ from polymarket.errors import (
 from polymarket.models.clob.orders import SignedOrder as SdkSignedOrder
 from polymarket.streams import UserSpec
 
-from services.executor import sdk_metadata
+from services.executor import sdk_metadata, sdk_signing
 from services.executor.order_hash import order_hash, recovers_to
 from shared.errors import (
     ConfigurationError,
@@ -305,6 +305,7 @@ class PolymarketVenue:
         clob_url: str = "https://clob.polymarket.com",
     ) -> None:
         self.client = client
+        sdk_signing.install(client)
         self.api_key = client.credentials.key
         self.chain_id = chain_id
         self.submit_timeout_secs = submit_timeout_secs
@@ -341,6 +342,7 @@ class PolymarketVenue:
                 neg_risk=request.neg_risk,
                 fee=request.fee,
             )
+        sdk_signing.LAST_DIGEST.set(None)
         try:
             if request.order_type in (OrderType.FOK, OrderType.FAK):
                 native = await self._sign_market(request)
@@ -355,7 +357,10 @@ class PolymarketVenue:
                 )
         except (PolymarketError, httpx.HTTPError) as error:
             raise translate(error, mutating=False) from error
-        return SignedOrder(self._hash_of(native, request.neg_risk), wire_body(native), request, native)
+        # The digest just signed is the venue's order id (None: a deposit wallet, signed the SDK's way).
+        digest = sdk_signing.LAST_DIGEST.get()
+        order_id = digest if digest is not None else self._hash_of(native, request.neg_risk)
+        return SignedOrder(order_id, wire_body(native), request, native)
 
     async def _sign_market(self, request: OrderRequest) -> SdkSignedOrder:
         """BUY: spend size x price (down to the cent) at most at `price`; SELL: `size` shares at least at
