@@ -11,6 +11,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from prometheus_client import Counter
+
 from services.strategy.config import StrategySettings
 from services.strategy.engine import Engine, build_strategies
 from services.strategy.held import SWEEP_SECS, HeldVerdicts
@@ -42,6 +44,7 @@ class StrategyWorker:
         self.engine = Engine(build_strategies(settings) if strategies is None else strategies)
         self.strategy_names = list(settings.strategies)
         self._fills_replayed_to: tuple[int, int] = (0, 0)
+        self._seen: dict[str, Counter] = {}
         self.held = (
             HeldVerdicts(ctx, self.engine, self.shard, settings.verdict_approval_window_secs)
             if settings.verdict_approval == "manual"
@@ -83,9 +86,16 @@ class StrategyWorker:
         elif isinstance(message, ExternalSignal):
             self.engine.on_signal(message)
 
+    def count_seen(self, strategy: str) -> None:
+        """A trigger a strategy considered (Engine.on_seen, set once the rebuild has replayed the history)."""
+        counter = self._seen.get(strategy)
+        if counter is None:  # a labelled child is looked up once per strategy, not once per event
+            counter = self._seen[strategy] = metrics.STRATEGY_SIGNALS_SEEN.labels(strategy=strategy)
+        counter.inc()
+
     async def run(self) -> None:
         await self.rebuild()
-        self.engine.on_seen = lambda name: metrics.STRATEGY_SIGNALS_SEEN.labels(strategy=name).inc()
+        self.engine.on_seen = self.count_seen
         self.ctx.status.update(shard=self.shard, strategies=self.strategy_names)
         # Run by the runtime once this returns; a consumer that dies takes the service down.
         self.ctx.consume(self.events, self.group, self.on_event)

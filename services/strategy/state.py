@@ -66,8 +66,10 @@ class Book:
         return _best(self.asks, highest=False) if self.valid else None
 
     def mid(self) -> Decimal | None:
-        bid, ask = self.best_bid(), self.best_ask()
-        return None if bid is None or ask is None else (bid.price + ask.price) / 2
+        # Recorded on every change of the book: the best prices alone, without building their levels.
+        if not self.valid or not self.bids or not self.asks:
+            return None
+        return (max(self.bids) + min(self.asks)) / 2
 
 
 def _best(levels: dict[Decimal, Decimal], *, highest: bool) -> PriceLevel | None:
@@ -189,14 +191,14 @@ def event_market(message: Message) -> str | None:
 
 def apply_event(state: WorldState, message: Message) -> None:
     """Fold one `events:<shard>` message into the state (unknown kinds change nothing)."""
-    if isinstance(message, MarketDiscovered | MarketUpdated):
+    if isinstance(message, BookDelta):  # first: nearly every event is one
+        _apply_delta(state, message)
+    elif isinstance(message, MarketDiscovered | MarketUpdated):
         _apply_info(state, message.market)
     elif isinstance(message, MarketResolved):
         _apply_resolution(state, message)
     elif isinstance(message, BookSnapshot):
         _apply_snapshot(state, message)
-    elif isinstance(message, BookDelta):
-        _apply_delta(state, message)
     elif isinstance(message, TickSizeChanged):
         market = state.market(message.market)
         market.tick_size = message.new_tick_size
@@ -274,7 +276,9 @@ def _record_mid(state: WorldState, token_id: str, book: Book) -> None:
     mid = book.mid()
     if mid is None:
         return
-    mids = state.mids.setdefault(token_id, deque(maxlen=MID_HISTORY))
+    mids = state.mids.get(token_id)
+    if mids is None:
+        mids = state.mids[token_id] = deque(maxlen=MID_HISTORY)
     if not mids or mids[-1] != mid:
         mids.append(mid)
 

@@ -38,15 +38,16 @@ class Bench:
     def on_event(self, state: WorldState, event: Message, now: float) -> list[Intent]:
         if not isinstance(event, BookDelta):
             return []
-        market = state.markets.get(event.market)
-        if market is None or not market.token_ids:
+        trigger = self.params.trigger_price
+        # Most deltas are no trigger: that is seen in the changes alone, before the market is looked up.
+        bids = [c for c in event.changes if c.side is Side.BUY and c.price == trigger and c.size > 0]
+        market = state.markets.get(event.market) if bids else None
+        if market is None:
             return []
-        token = market.token_ids[0]
-        if not any(
-            c.token_id == token and c.side is Side.BUY and c.price == self.params.trigger_price and c.size > 0
-            for c in event.changes
-        ):
+        tokens = market.token_ids
+        if not tokens or not any(c.token_id == tokens[0] for c in bids):
             return []
+        token = tokens[0]
         return [
             order(
                 event,
