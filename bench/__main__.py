@@ -5,7 +5,7 @@ Parts: the bare three-hop redis-py chain at each rate; the pipeline (feed -> ing
 executor -> paper exchange) at 1,000 book changes/s and, sustained, at 10,000/s, each hop and tick-to-POST
 beside the bare chain of the same run; the executor's throughput and a market's first order against its
 tenth (bench/executor.py); each service's resident memory with 1,000 subscribed tokens; the goals of the
-other benchmarks that offer `run_goals()` (bench/ingest.py, bench/bus.py); the paper exchange's own rates.
+other benchmarks that offer `run_goals()` (bench/ingest.py, bench/bus.py, bench/consumers.py); the paper exchange's own rates.
 The slowest hop's service is then restarted under py-spy for a short run: its profile goes to
 bench/profiles/ and its top frames into results.md. See bench/pipeline.py for the joins.
 """
@@ -67,7 +67,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs, small counts (a smoke, not a measure)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--skip", default="",
-                        help="comma list of parts to skip: pipeline, executor, profile, ingest, bus, exchange")
+                        help="comma list of parts to skip: pipeline, executor, profile, ingest, bus, consumers, exchange")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.bare_seconds = min(args.seconds, 3.0), min(args.bare_seconds, 2.0)
@@ -124,9 +124,9 @@ def machine(redis_url: str) -> dict[str, str]:
 
 
 def _other_goals(skip: set[str], quick: bool) -> list[GoalResult]:
-    """Goals of the benchmarks that offer run_goals() (ingest, bus), when present."""
+    """Goals of the benchmarks that offer run_goals() (ingest, bus, consumers), when present."""
     out: list[GoalResult] = []
-    for name in ("ingest", "bus"):
+    for name in ("ingest", "bus", "consumers"):
         if name in skip:
             continue
         module = importlib.import_module(f"bench.{name}")
