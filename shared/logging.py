@@ -91,8 +91,8 @@ class EventLog:
         for event_type in event_types:
             self._watchers.setdefault(event_type, []).append(callback)
 
-    def emit(self, event_type: str, **fields: Any) -> dict[str, Any]:
-        """Write one event; returns the event as written (after scrubbing)."""
+    def emit(self, event_type: str, **fields: Any) -> None:
+        """Write one event (scrubbed); watchers of its type get it as written."""
         now = dt.datetime.fromtimestamp(self._clock(), tz=dt.UTC)
         event = {
             "ts": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -104,10 +104,11 @@ class EventLog:
         with self._lock:
             fd = self._file_for(now)
             os.write(fd, (line + "\n").encode())
-        written: dict[str, Any] = orjson.loads(line)
-        for callback in self._watchers.get(event_type, ()):
-            callback(written)
-        return written
+        watchers = self._watchers.get(event_type)
+        if watchers:  # read back only when watched: the executor emits several events per order
+            written: dict[str, Any] = orjson.loads(line)
+            for callback in watchers:
+                callback(written)
 
     def _file_for(self, now: dt.datetime) -> int:
         day = f"{now:%Y-%m-%d}"

@@ -103,6 +103,7 @@ class Submitter:
                     task = asyncio.create_task(post)
                     self.posting.add(task)
                     task.add_done_callback(self._posted)
+                    await _on_the_wire()
         finally:
             self.claimed -= ids
 
@@ -130,6 +131,7 @@ class Submitter:
                 if post is None:
                     continue
                 posting.add(asyncio.create_task(post))
+                await _on_the_wire()
                 if len(posting) >= self.settings.posts_in_flight:
                     done, posting = await asyncio.wait(posting, return_when=asyncio.FIRST_COMPLETED)
                     _reap(done)
@@ -588,6 +590,15 @@ class Submitter:
         for task in list(self.waiting.values()):
             task.cancel()
         await asyncio.gather(*self.waiting.values(), *self.posting, return_exceptions=True)
+
+
+async def _on_the_wire() -> None:
+    """Let a POST task just created run up to its first wait (the request written to the socket) before the
+    caller goes on signing the next batch or acknowledging this one: otherwise it starts only at the caller's
+    next real wait, after that work (0.25 ms p50 at 1,000 ticks/s). Two turns of the loop: the venue's
+    `asyncio.wait_for` runs the SDK call in a task of its own (Python 3.11)."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
 
 
 def _reap(done: set[asyncio.Task[None]]) -> None:
