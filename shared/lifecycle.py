@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from shared import clock, crashpoints, metrics, topology
+from shared import clock, crashpoints, heap, metrics, topology
 from shared.config import ServiceSettings, mask_url
 from shared.errors import ConfigurationError
 from shared.logging import EventLog, register_secret
@@ -252,10 +252,13 @@ async def run_service(
     runtime.every("runtime:health", ctx.settings.health_ttl_secs / 3, lambda: _write_health(ctx))
     runtime.every("runtime:stream-stats", STREAM_STATS_SECS, lambda: _report_stream_stats(ctx))
     runtime.task(f"{service}:main", lambda: main(ctx), may_return=True)
+    heap.freeze_start_up()
+    settled = loop.call_later(heap.SETTLED_AFTER_SECS, heap.freeze_settled)
     exit_code = 1
     try:
         exit_code = await runtime.run(settings.shutdown_grace_secs)
     finally:
+        settled.cancel()
         metrics.SERVICE_UP.labels(service=service).set(0)
         for hook in reversed(ctx.shutdown_hooks):
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +33,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def unfrozen_heap() -> Iterator[None]:
+    """A service run in the test process freezes its heap (shared/heap.py): thawed after each test, so a later
+    test's gc.collect() still finds what this one left."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

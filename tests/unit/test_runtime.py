@@ -4,6 +4,7 @@ first, then stops the service with exit code 1; a main that declared nothing end
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import json
 import os
@@ -11,7 +12,7 @@ import signal
 
 import pytest
 
-from shared import metrics
+from shared import heap, metrics
 from shared.config import ServiceSettings
 from shared.lifecycle import ServiceContext, health_key, run_service
 from shared.logging import read_events
@@ -85,6 +86,28 @@ async def test_a_periodic_job_error_is_backed_off_and_the_job_goes_on(settings, 
     assert await asyncio.wait_for(run_service("svc", settings, main, serve_metrics=False), timeout=20) == 0
     assert len(runs) == 4
     assert metrics.PERIODIC_JOB_ERRORS.labels(service="svc", job="flaky")._value.get() - before == 2
+
+
+async def test_the_set_up_heap_is_frozen_out_of_collections_at_start_and_once_settled(settings, monkeypatch):
+    monkeypatch.setattr(heap, "SETTLED_AFTER_SECS", 0.2)
+    kept: list[object] = []
+    frozen: list[int] = []
+
+    async def main(ctx: ServiceContext) -> None:
+        frozen.append(gc.get_freeze_count())  # what was set up before main (imports, clients) is frozen
+        kept.append([[] for _ in range(1000)])  # what main builds (books, caches): frozen once settled
+
+        async def wait() -> None:
+            await asyncio.sleep(0.5)
+            frozen.append(gc.get_freeze_count())
+            ctx.request_stop()
+
+        ctx.task("wait", wait)
+
+    gc.unfreeze()
+    assert await asyncio.wait_for(run_service("svc", settings, main, serve_metrics=False), timeout=10) == 0
+    assert frozen[0] > 0
+    assert frozen[1] >= frozen[0] + 1000
 
 
 async def test_a_main_that_declares_nothing_ends_the_service_when_it_returns(settings):
