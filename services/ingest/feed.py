@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import httpx
+import msgspec
 from prometheus_client import Histogram
 from redis.exceptions import RedisError
 
@@ -444,7 +445,7 @@ class Feed:
             for message in held:  # deltas newer than the snapshot, for this token only
                 if int(message.timestamp) >= int(snap.timestamp):
                     entries = tuple(e for e in message.price_changes if e.asset_id == asset)
-                    outcomes += self.books.apply(message.model_copy(update={"price_changes": entries}))
+                    outcomes += self.books.apply(msgspec.structs.replace(message, price_changes=entries))
             await self._publish(self.outcome_outputs(outcomes) + self.status_outputs(outcomes))
             again = [o for o in outcomes if isinstance(o, NeedsResync)]
         finally:
