@@ -55,8 +55,15 @@ class Decider:
         self.settings = settings
         self.state = state
         self.region: Callable[[], str] = lambda: "unchecked"  # the service points it at its RegionWatch
+        self._limits: dict[str, Limits] = {}  # by strategy: the settings are frozen
 
     def limits(self, strategy: str) -> Limits:
+        limits = self._limits.get(strategy)
+        if limits is None:
+            limits = self._limits[strategy] = self._limits_of(strategy)
+        return limits
+
+    def _limits_of(self, strategy: str) -> Limits:
         s = self.settings
         return Limits(
             dry_run=s.dry_run,

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from services.risk.state import RiskState
 from shared.logging import EventLog
 from shared.messages import decode, encode
@@ -34,7 +36,7 @@ def encode_outputs(outputs: list[Output]) -> str:
     for stream, message in outputs:
         fields = encode(message)
         rows.append([stream, *(fields[k].decode() for k in (b"type", b"v", b"data"))])
-    return json.dumps(rows)
+    return orjson.dumps(rows).decode()  # read back by json.loads, like records written by json.dumps
 
 
 def decode_outputs(text: str) -> list[Output]:

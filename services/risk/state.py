@@ -132,6 +132,7 @@ class RiskState:
         }
         # held_tokens() as of the connection's change count it was read at (-1: not read yet).
         self._held: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._kill: KillState | None = None  # kill_switch() as last read; None: read it again
 
     def close(self) -> None:
         self.db.close()
@@ -153,6 +154,7 @@ class RiskState:
             self._depth -= 1
             if self._depth == 0:
                 self.db.execute("ROLLBACK")
+                self._kill = None  # a change of the switch may have been rolled back
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -164,15 +166,20 @@ class RiskState:
     # ---- kill switch ---------------------------------------------------------------------------------
 
     def kill_switch(self) -> KillState:
-        row = self._one("SELECT active, reason, actor, changed_ts FROM kill_switch")
-        assert row is not None, "the kill switch row is created by the first migration"
-        active, reason, actor, ts = row
-        return KillState(bool(active), reason, actor, ts)
+        """The switch, read from the database once and again after each change (every intent and every
+        status sync asks; only set_kill_switch writes it, and a rollback forgets what was read)."""
+        if self._kill is None:
+            row = self._one("SELECT active, reason, actor, changed_ts FROM kill_switch")
+            assert row is not None, "the kill switch row is created by the first migration"
+            active, reason, actor, ts = row
+            self._kill = KillState(bool(active), reason, actor, ts)
+        return self._kill
 
     def set_kill_switch(self, active: bool, reason: str, actor: str, *, auto: bool = False) -> bool:
         """Set the switch; returns False (and changes nothing) when it already is in that state."""
         if self.kill_switch().active == active:
             return False
+        self._kill = None
         self.db.execute(
             "UPDATE kill_switch SET active=?, reason=?, actor=?, changed_ts=?",
             (int(active), reason, actor, self.clock()),

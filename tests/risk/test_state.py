@@ -182,3 +182,18 @@ def test_a_failed_transaction_leaves_nothing_behind(state):
         state.approve_signal("k")
         raise RuntimeError("boom")
     assert state.signal_approved_ts("k") is None
+
+
+def test_the_kill_switch_read_is_the_databases_after_a_change_and_after_a_rollback(state):
+    first = state.kill_switch()
+    assert not first.active
+    with pytest.raises(RuntimeError), state.transaction():
+        assert state.set_kill_switch(True, "loss", "risk:auto", auto=True)
+        assert state.kill_switch().active  # the transaction sees its own change
+        raise RuntimeError("the handler failed: nothing it did is kept")
+    assert state.kill_switch() == first
+    assert state.set_kill_switch(True, "by hand", "cli")
+    on = state.kill_switch()
+    assert on.active and on.reason == "by hand"
+    row = state.db.execute("SELECT active, reason, actor, changed_ts FROM kill_switch").fetchone()
+    assert (on.active, on.reason, on.actor, on.changed_ts) == (bool(row[0]), row[1], row[2], row[3])
