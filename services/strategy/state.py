@@ -88,13 +88,18 @@ class Market:
     min_size: Decimal = DEFAULT_MIN_SIZE
     neg_risk: bool = False
     resolved: bool = False
+    # token_ids of the info they were read from (strategies ask on every book change; an info is frozen)
+    _tokens: tuple[MarketInfo | None, tuple[str, ...]] = field(default=(None, ()), repr=False, compare=False)
 
     @property
     def token_ids(self) -> tuple[str, ...]:
         """The market's tokens in venue order (YES first for a binary market), once known."""
-        if self.info is not None:
-            return tuple(t.token_id for t in self.info.tokens)
-        return tuple(self.books)
+        info = self.info
+        if info is None:
+            return tuple(self.books)
+        if self._tokens[0] is not info:
+            self._tokens = (info, tuple(t.token_id for t in info.tokens))
+        return self._tokens[1]
 
     @property
     def tradable(self) -> bool:

@@ -71,3 +71,13 @@ def test_mids_are_recorded_as_the_book_changes():
                     delta(M, yes, Side.SELL, "0.60", "10")):
         apply_event(state, message)
     assert list(state.mids[yes]) == [Decimal("0.50"), Decimal("0.55"), Decimal("0.50")]
+
+
+def test_a_markets_tokens_follow_its_info():
+    state = WorldState()
+    apply_event(state, discovered(M))
+    market = state.markets[M.condition_id]
+    assert market.token_ids == tuple(t.token_id for t in M.tokens)
+    renamed = info(M.condition_id, tokens=("a-yes", "a-no"))
+    apply_event(state, discovered(renamed))
+    assert market.token_ids == ("a-yes", "a-no")
