@@ -82,6 +82,18 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+class CountingLedgerStore(SqliteLedgerStore):
+    """The shared ledger's store, counting writes of positions (the only way a position changes)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__(db)
+        self.position_writes = 0
+
+    def put_position(self, p: TokenPosition) -> None:
+        self.position_writes += 1
+        super().put_position(p)
+
+
 @dataclass(frozen=True)
 class KillState:
     active: bool
@@ -126,11 +138,12 @@ class RiskState:
         self.reset_minute_of_day = reset_minute_of_day
         self._depth = 0
         self._migrate()
-        self.ledger = Ledger(SqliteLedgerStore(self.db), day=self.today)
+        self._store = CountingLedgerStore(self.db)
+        self.ledger = Ledger(self._store, day=self.today)
         self.marks: dict[str, Decimal] = {
             r[0]: Decimal(r[1]) for r in self.db.execute("SELECT token_id, price FROM marks")
         }
-        # held_tokens() as of the connection's change count it was read at (-1: not read yet).
+        # held_tokens() as of the count of position writes it was read at (-1: not read yet).
         self._held: tuple[int, frozenset[str]] = (-1, frozenset())
         self._kill: KillState | None = None  # kill_switch() as last read; None: read it again
 
@@ -245,14 +258,13 @@ class RiskState:
         return [p for p in self.ledger.positions() if p.size != 0]
 
     def held_tokens(self) -> frozenset[str]:
-        """The tokens of positions(), read again only after a write: every book change asks, writes are rare.
+        """The tokens of positions(), read again only after a position was written: every book change asks.
 
-        Keyed on the connection's count of changed rows, which every INSERT, UPDATE and DELETE on it moves
-        (a rolled-back one too), so no write to the ledger can leave it stale; risk is its file's only writer.
-        """
-        changes = self.db.total_changes
-        if self._held[0] != changes:
-            self._held = (changes, frozenset(p.token_id for p in self.positions()))
+        Keyed on the store's count of position writes (a rolled-back one counts too), so no change of a
+        position can leave it stale; marks, baselines and the kill switch written meanwhile keep it."""
+        writes = self._store.position_writes
+        if self._held[0] != writes:
+            self._held = (writes, frozenset(p.token_id for p in self.positions()))
         return self._held[1]
 
     def realized_usd(self, day: str) -> Decimal:
