@@ -94,7 +94,7 @@ class Decider:
             market_closed=market.closed if market else False,
             market_notional_usd=self.state.market_notional(intent.market),
             signal_approved_ts=self.state.signal_approved_ts(dedup_key(intent)),
-            settled_shares=self.state.position(intent.token_id).settled,
+            settled_shares=self.state.ledger.position(intent.token_id).settled,
             open_sell_size=sum(
                 (r for t, side, _, r in resting if t == intent.token_id and side == Side.SELL), Decimal(0)
             ),

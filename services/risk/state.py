@@ -143,8 +143,8 @@ class RiskState:
         self.marks: dict[str, Decimal] = {
             r[0]: Decimal(r[1]) for r in self.db.execute("SELECT token_id, price FROM marks")
         }
-        # held_tokens() as of the count of position writes it was read at (-1: not read yet).
-        self._held: tuple[int, frozenset[str]] = (-1, frozenset())
+        # positions() and their tokens as of the count of position writes they were read at (-1: not yet).
+        self._held: tuple[int, list[TokenPosition], frozenset[str]] = (-1, [], frozenset())
         self._kill: KillState | None = None  # kill_switch() as last read; None: read it again
 
     def close(self) -> None:
@@ -254,18 +254,19 @@ class RiskState:
         return position if position.market else TokenPosition(token_id, self.market_of_token(token_id) or "")
 
     def positions(self) -> list[TokenPosition]:
-        """Tokens held (settled or provisional shares)."""
-        return [p for p in self.ledger.positions() if p.size != 0]
-
-    def held_tokens(self) -> frozenset[str]:
-        """The tokens of positions(), read again only after a position was written: every book change asks.
-
-        Keyed on the store's count of position writes (a rolled-back one counts too), so no change of a
-        position can leave it stale; marks, baselines and the kill switch written meanwhile keep it."""
+        """Tokens held (settled or provisional shares). Read again only after a position was written (every
+        intent and every move of a held token's mark ask): keyed on the store's count of position writes (a
+        rolled-back one counts too), so no change of a position can leave it stale."""
         writes = self._store.position_writes
         if self._held[0] != writes:
-            self._held = (writes, frozenset(p.token_id for p in self.positions()))
-        return self._held[1]
+            held = [p for p in self.ledger.positions() if p.size != 0]
+            self._held = (writes, held, frozenset(p.token_id for p in held))
+        return list(self._held[1])
+
+    def held_tokens(self) -> frozenset[str]:
+        """The tokens of positions() (every book change asks)."""
+        self.positions()
+        return self._held[2]
 
     def realized_usd(self, day: str) -> Decimal:
         return self.ledger.store.realized_on(day)
