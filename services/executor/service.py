@@ -227,10 +227,9 @@ class Executor:
             log.warning(
                 "cancel from %s refused for %d order(s) it does not own", message.strategy, len(found.refused)
             )
-        for order_hash in canceled:  # the venue's word on these; the rest comes with the next gap fill
-            done = self.store.update_order(order_hash, OrderStatus.CANCELED)
-            if done:
-                await self.reporter.publish([self.reporter.order_update(done, OrderEventKind.CANCELLATION)])
+        await self._record_canceled(
+            canceled
+        )  # the venue's word on these; the rest comes with the next gap fill
         # Not a gap fill here: it lists every trade of the account, and market making cancels every few
         # seconds, so the approved_orders consumer fell minutes behind (approvals waiting behind cancels).
         self.reconcile_now.set()
@@ -255,19 +254,30 @@ class Executor:
                 log.warning("cancel all, attempt %d: %s", attempt, error)
                 await asyncio.sleep(min(2.0, 0.25 * attempt))
                 continue
-            for row in self.store.orders_in(*OPEN_STATUSES):
-                if row.order_hash in result.canceled:
-                    done = self.store.update_order(row.order_hash, OrderStatus.CANCELED)
-                    if done:
-                        await self.reporter.publish(
-                            [self.reporter.order_update(done, OrderEventKind.CANCELLATION)]
-                        )
+            canceled = set(result.canceled)
+            await self._record_canceled(
+                [r.order_hash for r in self.store.orders_in(*OPEN_STATUSES) if r.order_hash in canceled]
+            )
             if not left:
                 self.ctx.events.emit("cancel_all", reason=reason, canceled=len(result.canceled), open_left=0)
                 return True
         self.ctx.events.emit("cancel_all", reason=reason, open_left=len(left), error="orders left open")
         log.error("cancel all (%s): %d order(s) still open", reason, len(left))
         return False
+
+    async def _record_canceled(self, order_hashes: list[str]) -> None:
+        """Mark orders the venue cancelled and report each once. One commit for them all: these are facts the
+        venue keeps (read again by hash after a crash), and a commit per order (two fsyncs with its report's
+        mark) made a shutdown with hundreds of resting orders outlast its grace on a loaded disk."""
+        if not order_hashes:
+            return
+        with self.store.group():
+            for order_hash in order_hashes:
+                done = self.store.update_order(order_hash, OrderStatus.CANCELED)
+                if done:
+                    await self.reporter.publish(
+                        [self.reporter.order_update(done, OrderEventKind.CANCELLATION)]
+                    )
 
     # ---- tasks ----------------------------------------------------------------------------------
 

@@ -132,3 +132,30 @@ async def test_a_crash_between_a_batchs_commit_and_its_post_resends_the_same_sig
     assert after == saved  # same bodies (salt, signature), no new rows
     assert len(own_orders(admin, wallet.address)) == 8
     assert executor.stop() == 0
+
+
+async def test_orders_the_venue_cancelled_are_recorded_in_one_commit(tmp_path) -> None:
+    """A shutdown or cancel-all over hundreds of resting orders: one commit, not two fsyncs per order."""
+    from types import SimpleNamespace
+
+    from services.executor.service import Executor
+
+    store = OrderStore(tmp_path / "x.sqlite")
+    store.add_pending([(_row(f"0x{i:02x}", f"c{i}"), {"salt": i}) for i in range(30)])
+    published: list[str] = []
+
+    class Reporter:
+        def order_update(self, row, kind):
+            return (row.order_hash, Output("fills", None))
+
+        async def publish(self, keyed):
+            published.extend(key for key, _ in keyed)
+
+    commits = _commits(store)
+    owner = SimpleNamespace(store=store, reporter=Reporter())
+    await Executor._record_canceled(owner, [f"0x{i:02x}" for i in range(20)])  # type: ignore[arg-type]
+    assert len(commits) == 1
+    assert published == [f"0x{i:02x}" for i in range(20)]
+    cancelled = _outside(tmp_path / "x.sqlite", "SELECT order_hash FROM orders WHERE status = 'CANCELED'")
+    assert sorted(h for (h,) in cancelled) == [f"0x{i:02x}" for i in range(20)]
+    store.close()
