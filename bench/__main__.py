@@ -385,8 +385,9 @@ ingest did one awaited Redis round trip per frame (1 s behind at 1,000/s); all f
 
 ## Notes on the method
 - The generator is its own process (bench/feed.py): every frame of a run (books, venue hashes, JSON) is
-  built before the run and only sent during it, in arrays of the frames due in the same millisecond, to
-  ingest's market-channel sockets; the achieved rate is printed beside the target. Ingest verifies the
+  built before the run and only sent during it, each change its own text frame (one JSON object, as the
+  venue sends live events; frames due in the same millisecond go back to back), to ingest's market-channel
+  sockets; the achieved rate is printed beside the target. Ingest verifies the
   feed's hashes as the venue's; its REST probes of quiet tokens are pushed out of the runs (the feed's books
   are not the paper exchange's). Discovery, the executor's orders and their arrival stamps stay on the
   paper exchange.

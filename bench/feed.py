@@ -14,8 +14,9 @@ one standing made the next run's withdrawal of a new trigger on that market look
 (a level going 10 -> 5 at the trigger price), the orders-above-triggers oddity of earlier results.
 
 Protocol as the venue's market channel (what ingest uses): first frame `{"type": "market", "assets_ids":
-[...]}`, later `{"operation": "subscribe", ...}`; a `book` array on subscribe; text PING -> PONG. Frames due
-in the same millisecond go out as one array frame per socket. Each trigger is recorded as
+[...]}`, later `{"operation": "subscribe", ...}`; a `book` array on subscribe; text PING -> PONG. Each change
+is its own text frame, one JSON object, as the venue sends live events (only a subscription's snapshot is
+an array); frames due in the same millisecond are written back to back. Each trigger is recorded as
 "<market>|<frame timestamp ms>" -> time.time_ns() just before its frame was written to the socket.
 
 Driven over a multiprocessing Pipe: ("run", rate, seconds, trigger_every) -> ("started", frames) once
@@ -98,7 +99,7 @@ class MarketBook:
             })
         return out
 
-    def change(self, cents: int, delta: int, timestamp: str) -> bytes:
+    def change(self, cents: int, delta: int, timestamp: str) -> str:
         """Apply `delta` to the YES bid at `cents`; the price_change frame (YES entry, then its NO mirror)."""
         size = self.bids.get(cents, 0) + delta
         if size > 0:
@@ -116,14 +117,14 @@ class MarketBook:
             f'"side":"BUY","hash":"{yes_hash}","best_bid":"{best_bid}","best_ask":"1"}},'
             f'{{"asset_id":"{self.no}","price":"{price_text(100 - cents)}","size":"{max(size, 0)}",'
             f'"side":"SELL","hash":"{no_hash}","best_bid":"0","best_ask":"{best_ask}"}}]}}'
-        ).encode()
+        )
 
 
 @dataclass(frozen=True)
 class Frame:
     offset_ns: int  # from the run's start
     market: int  # index into the feed's markets
-    data: bytes
+    data: str  # the frame's JSON text, sent as a text frame
     trigger_key: str | None  # "<condition id>|<timestamp ms>" for a trigger
 
 
@@ -198,7 +199,7 @@ class FeedServer:
                 subscribed.discard(ws)
 
     async def send(self, frames: list[Frame], start_ns: int) -> dict[str, int]:
-        """Send each frame at start + its offset; frames due together go in one array frame per socket."""
+        """Send each frame at start + its offset, each as its own text frame (as the venue does)."""
         triggers: dict[str, int] = {}
         index, total = 0, len(frames)
         while index < total:
@@ -207,7 +208,7 @@ class FeedServer:
             if frames[index].offset_ns > due_ns:
                 await asyncio.sleep(min(0.001, (frames[index].offset_ns - due_ns) / 1e9))
                 continue
-            batches: dict[ServerConnection, list[bytes]] = {}
+            batches: dict[ServerConnection, list[str]] = {}
             keys: list[str] = []
             while index < total and frames[index].offset_ns <= due_ns:
                 frame = frames[index]
@@ -221,7 +222,8 @@ class FeedServer:
                 triggers[key] = stamp
             for ws, items in batches.items():
                 with contextlib.suppress(websockets.ConnectionClosed):
-                    await ws.send((b"[" + b",".join(items) + b"]").decode())
+                    for item in items:
+                        await ws.send(item)
             await asyncio.sleep(0)
         return triggers
 

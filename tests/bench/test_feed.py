@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import orjson
 
-from bench.feed import TRIGGER_CENTS, MarketBook, book_hash, build_run, price_text
+import time
+
+from bench.feed import TRIGGER_CENTS, FeedServer, MarketBook, book_hash, build_run, price_text
 from services.ingest.book import BookSet, DeltasApplied, NeedsResync
 from shared.polymarket import book_hash as venue
 
@@ -34,9 +36,30 @@ def test_every_frame_of_two_runs_verifies_in_ingests_books() -> None:
         frames = build_run(books, start, rate=1000, seconds=0.5, every=10)
         triggers += sum(1 for f in frames if f.trigger_key)
         for frame in frames:
-            outcomes = ingest.feed(b"[" + frame.data + b"]")
+            outcomes = ingest.feed(frame.data)
             assert not [o for o in outcomes if isinstance(o, NeedsResync)], (run, frame)
             assert sum(isinstance(o, DeltasApplied) for o in outcomes) == 2
         assert not any(TRIGGER_CENTS in b.bids for b in books)  # no trigger outlives its run
     assert triggers == 2 * 500 // 10
     assert ingest.counters["hash_mismatch"] == 0 and ingest.counters["hash_checked"] >= 2 * 2 * 500
+
+
+async def test_each_change_goes_out_as_its_own_text_frame_as_the_venue_sends_them() -> None:
+    """Live market events are one JSON object per WebSocket frame (issue 14); the feed sends its changes so,
+    also those due in the same millisecond (batching them into arrays spared ingest per-frame work)."""
+
+    class Socket:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, text: str) -> None:
+            self.sent.append(text)
+
+    server = FeedServer([{"condition_id": cid, "token_ids": [yes, no]} for cid, yes, no in MARKETS])
+    sockets = {index: Socket() for index in range(len(MARKETS))}
+    server.sockets = {index: {ws} for index, ws in sockets.items()}  # type: ignore[misc]
+    frames = build_run(server.books, 2_000, rate=100_000, seconds=0.001, every=10)  # 100 due in the same ms
+    await server.send(frames, time.time_ns())
+    sent = [text for ws in sockets.values() for text in ws.sent]
+    assert len(sent) == len(frames)
+    assert all(isinstance(text, str) and isinstance(orjson.loads(text), dict) for text in sent)
