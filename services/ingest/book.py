@@ -142,13 +142,15 @@ class _Side:
     """One side of a book: price units -> (price text, size text), the units kept sorted ascending, and each
     level's JSON text for the venue's hash kept in wire order beside them, so a hash joins them in one call."""
 
-    __slots__ = ("descending", "keys", "levels", "texts")
+    __slots__ = ("descending", "joined", "keys", "levels", "texts")
 
     def __init__(self, *, descending: bool) -> None:
         self.descending = descending  # wire order: bids ascending, asks descending (best level last)
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
         self.texts: list[str] = []  # level_json of keys[i] at i (bids) or at len - 1 - i (asks)
+        # wire_json's text until the side changes: a change touches one side, and every hash joins both.
+        self.joined: str | None = None
 
     def load(self, levels: Iterable[Level]) -> None:
         self.levels = {price_units(level.price): (level.price, level.size) for level in levels}
@@ -156,8 +158,10 @@ class _Side:
         self.texts = [level_json(*self.levels[key]) for key in self.keys]
         if self.descending:
             self.texts.reverse()
+        self.joined = None
 
     def set(self, key: int, price: str, size: str) -> None:
+        self.joined = None
         old = self.levels.get(key)
         if _is_zero(size):
             if old is not None:
@@ -181,7 +185,10 @@ class _Side:
 
     def wire_json(self) -> str:
         """The side's levels as the hash's JSON array body, in wire order."""
-        return ",".join(self.texts)
+        joined = self.joined
+        if joined is None:
+            joined = self.joined = ",".join(self.texts)
+        return joined
 
     def ascending(self) -> list[PriceLevel]:
         levels = self.levels
