@@ -148,11 +148,9 @@ class _Fast(msgspec.Struct, frozen=True, forbid_unknown_fields=True, dict=True):
     added (the fast decoder refuses them); those are kept as `model_extra`, where venue_changes.py looks."""
 
     VENUE_EXTRA: ClassVar[frozenset[str]] = frozenset()
-
-    @property
-    def model_extra(self) -> dict[str, Any] | None:
-        extra: dict[str, Any] | None = self.__dict__.get("_extra")
-        return extra
+    # None for the class; an instance with unknown fields has its own in its __dict__ (a property reading
+    # __dict__ would make an instance dict for every message asked).
+    model_extra: ClassVar[dict[str, Any] | None] = None
 
 
 class PriceChangeEntry(_Fast, frozen=True):
@@ -179,7 +177,7 @@ _FastT = TypeVar("_FastT", bound=_Fast)
 
 def _with_extra(made: _FastT, wire: BaseModel) -> _FastT:
     if wire.model_extra:
-        made.__dict__["_extra"] = dict(wire.model_extra)
+        made.__dict__["model_extra"] = dict(wire.model_extra)
     return made
 
 
