@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from services.risk import killswitch
@@ -42,43 +42,15 @@ log = logging.getLogger(__name__)
 
 GROUP = "risk"
 MARKS_GROUP = "risk-marks"
-MARKS_BATCH, MARKS_LINGER_SECS = 200, 0.01  # see Linger
+# The marks consumers read up to 200 entries and wait 10 ms after a partial batch (ConsumerOptions.linger_secs):
+# risk needs each token's latest mark, and at 1,000 changes/s a read brought one entry, whose read and commit
+# cost far more than the mark (risk 24-26 % of a core against 7-8 %). A mark, and a loss it reveals, is at
+# most 10 ms later; intents are never held back.
+MARKS_BATCH, MARKS_LINGER_SECS = 200, 0.01
 REFRESH_SECS = 1.0  # metrics, the kill switch mirror and the day's baseline follow the clock this often
 HOUSEKEEPING_SECS = 60.0
 BACKLOG_POLL_SECS = 0.5  # how often a start reconciliation waiting for the fills backlog looks again
 HANDLED_KEEP_SECS = 2 * 86_400.0  # far longer than any entry stays pending
-
-
-class Linger:
-    """How long a marks consumer waits before its next read when its last batch was not full.
-
-    Risk needs each token's mark, not every book change the moment it lands; at 1,000 changes/s a read
-    brought one entry, and a read and a commit of the bus cost far more than the mark (risk's CPU 17-24 %
-    of a core against 9 % with this wait). Waiting gathers about 10 a read then; a full batch reads again at
-    once, so a burst is caught up at the bus's pace, and the intents' consumer is never held back (the wait
-    is a sleep of the event loop). A mark, and a loss it reveals, is at most this much later.
-    """
-
-    def __init__(
-        self,
-        batch: int,
-        secs: float,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.batch, self.secs, self.sleep = batch, secs, sleep
-        self.handled: dict[str, int] = {}  # stream -> entries handled since its last batch ended
-
-    def count(self, stream: str) -> None:
-        self.handled[stream] = self.handled.get(stream, 0) + 1
-
-    def after_batch(self, stream: str) -> Callable[[], Awaitable[None]]:
-        """The consumer's `before_ack` for `stream`: awaited once each batch is handled."""
-
-        async def wait() -> None:
-            if self.handled.pop(stream, 0) < self.batch:
-                await self.sleep(self.secs)
-
-        return wait
 
 
 class RiskService:
@@ -94,7 +66,6 @@ class RiskService:
         self.book_guard = BookGuard(settings, state)
         self.region = RegionWatch(settings.geoblock_url, settings.geoblock_check_secs, ctx.events)
         self.decider.region = lambda: self.region.status
-        self.linger = Linger(MARKS_BATCH, MARKS_LINGER_SECS)
 
     # ---- handlers ------------------------------------------------------------------------------------
 
@@ -149,7 +120,6 @@ class RiskService:
 
     async def on_market_event(self, delivery: Delivery) -> Sequence[Output]:
         message = delivery.message
-        self.linger.count(delivery.stream)
         # Most entries are book changes of tokens risk does not hold: their marks are kept in memory only.
         # Not on a redelivery, which may have recorded outputs (a trip of the kill switch) to send again.
         if delivery.deliveries == 1 and isinstance(message, BookDelta) and self.tracker.mark_unheld(message):
@@ -368,7 +338,7 @@ class RiskService:
                     MARKS_GROUP,
                     self.on_market_event,
                     batch_size=MARKS_BATCH,
-                    before_ack=self.linger.after_batch(events_stream(shard)),
+                    linger_secs=MARKS_LINGER_SECS,
                 )
                 for shard in self.settings.shards
             ),

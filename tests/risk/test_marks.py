@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from services.risk.config import RiskSettings
 from services.risk.handling import handle_once
-from services.risk.service import Linger, RiskService
+from services.risk.service import RiskService
 from services.risk.state import RiskState
 from services.risk.tracking import Tracker
 from shared import messages as m
@@ -120,21 +120,3 @@ def test_a_redelivered_delta_sends_the_kill_switch_trip_it_recorded_again(tmp_pa
         assert ids(again) == ids(tripped)
     finally:
         both.close()
-
-
-def test_a_marks_consumer_waits_after_a_partial_batch_and_reads_on_after_a_full_one():
-    slept: list[float] = []
-
-    async def sleep(secs: float) -> None:
-        slept.append(secs)
-
-    linger = Linger(3, 0.01, sleep)
-    a, b = events_stream("a"), events_stream("b")
-    for _ in range(3):
-        linger.count(a)
-    linger.count(b)
-    asyncio.run(linger.after_batch(a)())  # full: a burst, read on at once
-    assert slept == []
-    asyncio.run(linger.after_batch(b)())  # one entry: wait for more to gather
-    asyncio.run(linger.after_batch(a)())  # nothing since the last batch
-    assert slept == [0.01, 0.01]
