@@ -54,7 +54,12 @@ def _is_zero(size: str) -> bool:
 
 
 # TopOfBook, LevelChange and DeltasApplied are made for every change: named tuples, built in less than
-# half the time of frozen dataclasses.
+# half the time of frozen dataclasses. The price_change path builds them with _tuple(cls, (fields...)):
+# tuple.__new__ itself, without the Python-level __new__ a named tuple's call goes through (a sixth of the
+# cost: 0.5k against 3k instructions each, six of them a two-token frame).
+_tuple = tuple.__new__
+
+
 class TopOfBook(NamedTuple):
     bid: str | None
     bid_size: str | None
@@ -513,10 +518,10 @@ class BookSet:
                 state = touched[entry.asset_id] = _Touched(book)
             if entry.side == "BUY":
                 book.bids.set(key, entry.price, entry.size)
-                state.changes.append(LevelChange("bid", entry.price, entry.size))
+                state.changes.append(_tuple(LevelChange, ("bid", entry.price, entry.size)))
             else:
                 book.asks.set(key, entry.price, entry.size)
-                state.changes.append(LevelChange("ask", entry.price, entry.size))
+                state.changes.append(_tuple(LevelChange, ("ask", entry.price, entry.size)))
             diffs += 1
             if book.synced:
                 self._check_entry(state, entry, best, msg)
@@ -592,14 +597,19 @@ class BookSet:
             self._desync(book, "crossed")
         if book.synced:
             top = book.top_levels()  # sizes included: a size change at the best level is a top change
-            return DeltasApplied(
-                book.asset_id,
-                book.market,
-                book.epoch,
-                timestamp,
-                tuple(state.changes),
-                TopOfBook(*(top[0] or (None, None)), *(top[1] or (None, None))),
-                top != state.top_before,
+            bid, ask = top
+            levels = (*(bid or (None, None)), *(ask or (None, None)))
+            return _tuple(
+                DeltasApplied,
+                (
+                    book.asset_id,
+                    book.market,
+                    book.epoch,
+                    timestamp,
+                    tuple(state.changes),
+                    _tuple(TopOfBook, levels),
+                    top != state.top_before,
+                ),
             )
         # Asked once, when the book leaves sync; later deltas to it are applied but not reported.
         return NeedsResync(book.asset_id, book.market, book.synced_reason) if state.was_synced else None
