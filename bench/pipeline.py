@@ -228,6 +228,7 @@ class PipelineRun:
     to_post: list[int] = field(default_factory=list)  # tick -> the executor's POST
     e2e: list[int] = field(default_factory=list)  # tick -> arrival at the exchange
     backlog: list[tuple[float, float, int]] = field(default_factory=list)  # (secs into the run, lag ms, pending)
+    redis_forks: int = 0  # Redis forks (AOF rewrites) from the run's start to its drain
 
 
 def service_env(url: str, redis_url: str, prefix: str, workdir: Path, key_file: Path, address: str,
@@ -436,6 +437,7 @@ class Pipeline:
         assert self.feed is not None and self.exchange is not None
         result = PipelineRun(rate, seconds)
         since_ms = int(time.time() * 1000)
+        forks = self._forks()
         admin = httpx.Client(base_url=self.exchange.url + "/_paper", timeout=60)
         admin.post("/bench/reset").raise_for_status()
         done: dict = {}
@@ -452,6 +454,7 @@ class Pipeline:
                 break
             time.sleep(0.02)
         caught_up_ns = time.time_ns()
+        result.redis_forks = self._forks() - forks
         record = admin.get("/bench/record").json()
         admin.close()
         result.drain_secs = max(0.0, (caught_up_ns - ended_ns) / 1e9)
@@ -461,6 +464,11 @@ class Pipeline:
         for key in self._keys("events:*"):  # the run's book deltas are read: free Redis for the next run
             self.redis.xtrim(key, maxlen=0, approximate=False)
         return result
+
+    def _forks(self) -> int:
+        """Redis's fork count so far: each is an AOF rewrite (the bench's Redis saves no RDB), which rewrites the
+        whole retained dataset in a child while the pipeline runs."""
+        return int(self.redis.info("stats").get("total_forks", 0))
 
     def _posted_ns(self) -> dict[str, int]:
         posted: dict[str, int] = {}
