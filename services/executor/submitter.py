@@ -33,7 +33,15 @@ from services.executor.orders import (
 )
 from services.executor.ticks import TickSizes, retick
 from services.executor.tracking import POST_STATUS, Reporter
-from services.executor.venue import OrderRequest, PostResult, Rejected, SignedOrder, TradingRestricted, Venue
+from services.executor.venue import (
+    OrderRequest,
+    PostResult,
+    Rejected,
+    SignedOrder,
+    TradingRestricted,
+    Venue,
+    market_buy_amount,
+)
 from shared import clock, crashpoints, metrics
 from shared.errors import PolydeskError, TransientVenueError, UnknownOutcome, VenueRejected
 from shared.latency import RecentLatencies
@@ -513,6 +521,22 @@ class Submitter:
             )
             return
         if a.order_type in (OrderType.FOK, OrderType.FAK):
+            if a.side is Side.BUY and market_buy_amount(remaining, a.price_limit) <= 0:
+                # A market buy spends whole cents: what is left is worth less than one at the limit, so no
+                # next phase can be signed (the SDK refused it as "amount must be a positive number").
+                self.store.set_approval(
+                    client_order_id,
+                    state="DONE",
+                    remaining=remaining,
+                    outcome=f"filled to the cent: {remaining} shares left cost less than a cent at {a.price_limit}",
+                )
+                self.events.emit(
+                    "phases_done",
+                    client_order_id=client_order_id,
+                    remaining=remaining,
+                    reason="less than a cent",
+                )
+                return
             self._requeue(client_order_id, number, remaining)
             return
         self.waiting[client_order_id] = asyncio.create_task(self.wait_then_next(client_order_id, number))

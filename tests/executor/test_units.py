@@ -272,6 +272,25 @@ def test_a_must_fill_approval_dropped_while_its_post_is_in_flight_is_not_requeue
     assert "phase_next" not in [kind for kind, _ in events.emitted]
 
 
+@pytest.mark.parametrize("filled, requeued", [(D("9.99"), False), (D("9.9"), True)])
+def test_a_market_buy_with_less_than_a_cent_left_is_filled_to_the_cent_not_requeued(tmp_path, filled, requeued):
+    """A FOK/FAK BUY phase that fills all but dust (0.01 share at most at 0.5 is half a cent): a next phase would
+    spend 0 cents, which the SDK refuses ("not signed", 25 times in a chaos run); the approval ends filled."""
+    from services.executor.submitter import Submitter
+
+    store = OrderStore(tmp_path / "x.sqlite")
+    approval = replace(_approval(), must_fill=True, order_type=OrderType.FOK)  # 10 shares, limit 0.5
+    store.add_approval(approval)
+    store.set_approval(approval.client_order_id, state="ACTIVE", phase=1)
+    submitter = Submitter(None, store, _Reporter(), _Emitted(), Gate(), None)
+    asyncio.run(submitter.after_placed(approval.client_order_id, 1, filled))
+    row = store.approval(approval.client_order_id)
+    if requeued:  # 0.1 shares left: 5 cents at the limit, a next phase
+        assert row.state == "QUEUED" and row.remaining == D("0.1")
+    else:
+        assert row.state == "DONE" and row.outcome.startswith("filled") and row.remaining == D("0.01")
+
+
 WALLET = "0x" + "ab" * 20
 
 
