@@ -399,8 +399,10 @@ pydantic decoding and uuid4 ids.
 - Orders are a small fraction of the ticks: the bench strategy orders on 1 trigger in N book changes
   (`--orders-per-sec`, default 20); every book change still goes through ingest, strategy and risk's marks.
   The executor's own throughput is measured apart (the Executor table).
-- tick -> POST ends when the executor hands the batch to its HTTP client (`order_submitted.posted_ns`);
-  arrival is the exchange's stamp as the request enters its app.
+- tick -> POST ends when the executor hands the batch to the SDK's post call (`order_submitted.posted_ns`):
+  the SDK then serialises the body, computes the request's HMAC and httpx writes it to the socket, so this
+  stops a little before the socket write the issue names (that is in tick -> arrival, the exchange's stamp
+  as the request enters its app).
 - The earlier oddity of more orders than triggers (216 for 200) came from the old in-exchange generator:
   a run ended with triggers still resting, so the next run's withdrawal of a new trigger on the same market
   took the trigger level from 10 to 5 shares, which the bench strategy (any size at the trigger price) took
