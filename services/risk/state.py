@@ -167,7 +167,10 @@ class RiskState:
             self._depth -= 1
             if self._depth == 0:
                 self.db.execute("ROLLBACK")
-                self._kill = None  # a change of the switch may have been rolled back
+                # What was read inside may have been rolled back: the switch, and positions read after a
+                # position was written (the count of writes stays, so only forgetting the read is safe).
+                self._kill = None
+                self._held = (-1, [], frozenset())
             raise
         self._depth -= 1
         if self._depth == 0:
@@ -255,8 +258,8 @@ class RiskState:
 
     def positions(self) -> list[TokenPosition]:
         """Tokens held (settled or provisional shares). Read again only after a position was written (every
-        intent and every move of a held token's mark ask): keyed on the store's count of position writes (a
-        rolled-back one counts too), so no change of a position can leave it stale."""
+        intent and every move of a held token's mark ask): keyed on the store's count of position writes, so no
+        change of a position can leave it stale, and forgotten on a rollback, which may undo what was read."""
         writes = self._store.position_writes
         if self._held[0] != writes:
             held = [p for p in self.ledger.positions() if p.size != 0]

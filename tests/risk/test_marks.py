@@ -9,6 +9,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import fakeredis
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -120,3 +121,21 @@ def test_a_redelivered_delta_sends_the_kill_switch_trip_it_recorded_again(tmp_pa
         assert ids(again) == ids(tripped)
     finally:
         both.close()
+
+
+def test_positions_read_inside_a_rolled_back_transaction_are_not_kept(tmp_path):
+    """A fill written, positions read (and cached), then the transaction rolled back: the next read is the
+    database's, not the cached state of a write that never committed."""
+    from shared.ledger import TokenPosition
+
+    state = RiskState(tmp_path / "r.sqlite")
+    try:
+        with pytest.raises(RuntimeError), state.transaction():
+            state._store.put_position(TokenPosition("t1", "m1", settled=D(5), cost_usd=D(2)))
+            assert [p.token_id for p in state.positions()] == ["t1"]
+            assert state.held_tokens() == frozenset({"t1"})
+            raise RuntimeError("the handler failed after the write")
+        assert state.positions() == []
+        assert state.held_tokens() == frozenset()
+    finally:
+        state.close()
