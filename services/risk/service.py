@@ -42,11 +42,10 @@ log = logging.getLogger(__name__)
 
 GROUP = "risk"
 MARKS_GROUP = "risk-marks"
-# The marks consumers read up to 200 entries and wait 10 ms after a partial batch (ConsumerOptions.linger_secs):
-# risk needs each token's latest mark, and at 1,000 changes/s a read brought one entry, whose read and commit
-# cost far more than the mark (risk 24-26 % of a core against 7-8 %). A mark, and a loss it reveals, is at
-# most 10 ms later; intents are never held back.
-MARKS_BATCH, MARKS_LINGER_SECS = 200, 0.01
+# The marks consumers read up to 200 entries at a time. They do not wait for entries to gather after a partial
+# batch: the same stream carries the books' status, which risk's book guard must see at once (a wait of 10 ms
+# let an intent be judged against a book state already replaced, and made backtests differ run to run).
+MARKS_BATCH = 200
 REFRESH_SECS = 1.0  # metrics, the kill switch mirror and the day's baseline follow the clock this often
 HOUSEKEEPING_SECS = 60.0
 BACKLOG_POLL_SECS = 0.5  # how often a start reconciliation waiting for the fills backlog looks again
@@ -338,7 +337,6 @@ class RiskService:
                     MARKS_GROUP,
                     self.on_market_event,
                     batch_size=MARKS_BATCH,
-                    linger_secs=MARKS_LINGER_SECS,
                 )
                 for shard in self.settings.shards
             ),

@@ -48,11 +48,6 @@ class ConsumerOptions:
     # Awaited after a batch's handlers, before its acknowledgement: a handler that buffers its durable writes
     # (the executor records a batch of approvals in one transaction) makes them here. Raising: no ack.
     before_ack: Callable[[], Awaitable[None]] | None = None
-    # After a batch smaller than batch_size, wait this long before the next read, so that entries gather: for
-    # a reader that needs the latest state, not each entry the moment it lands (risk's marks), where one
-    # read and one commit per entry cost far more than the entry. A full batch reads on at once (a burst is
-    # caught up at the bus's pace); other consumers of the process are not held back (a sleep of the loop).
-    linger_secs: float = 0.0
 
 
 @dataclass
@@ -140,8 +135,6 @@ class Consumer:
             entries = await self._read(">")
             if entries:
                 await self._process(entries, redelivered=False)
-                if self.options.linger_secs and len(entries) < self.options.batch_size:
-                    await sleep_unless(self._stopping, self.options.linger_secs)
 
     async def finish_own_pending(self) -> int:
         """Re-read and process this consumer's own pending entries (left by a crash); returns how many."""

@@ -348,32 +348,3 @@ async def test_a_consumer_outlives_a_redis_restart_and_loses_nothing(tmp_path):
         await client.aclose()
         server.stop()
 
-
-async def test_a_lingering_consumer_waits_after_a_partial_batch_and_reads_on_after_a_full_one(bus, monkeypatch):
-    """ConsumerOptions.linger_secs (risk's marks): entries gather after a partial batch; a burst reads on."""
-    from shared.streams import consumer as consumer_module
-
-    waits: list[tuple[int, float]] = []  # (entries handled so far, wait)
-    handled: list[str] = []
-
-    real_sleep = consumer_module.sleep_unless
-
-    async def no_sleep(stopping: asyncio.Event, secs: float) -> None:
-        if secs != 0.25:  # the reclaimer's and the trimmer's waits
-            return await real_sleep(stopping, secs)
-        waits.append((len(handled), secs))
-        if len(handled) >= 4:
-            worker.stop()
-
-    async def handler(delivery: Delivery) -> list[Output]:
-        handled.append(delivery.entry_id)
-        return []
-
-    monkeypatch.setattr(consumer_module, "sleep_unless", no_sleep)
-    await publish_inputs(bus, 3)  # a full batch of 3: read on at once
-    worker = bus.consumer("in", "workers", "w1", handler, batch_size=3, linger_secs=0.25, start_id="0")
-    task = asyncio.create_task(worker.run())
-    await eventually(lambda: len(handled) == 3, timeout=10)
-    await publish_inputs(bus, 1)  # one entry: wait for more to gather
-    await asyncio.wait_for(task, timeout=10)
-    assert waits == [(4, 0.25)]
