@@ -179,6 +179,8 @@ class Submitter:
         if next_phase is None:
             return None
         number, price, label = next_phase
+        if self._under_a_cent(a.client_order_id, a, row.remaining, price):  # at this phase's own price
+            return None
         request = OrderRequest(
             a.token_id,
             a.side,
@@ -521,21 +523,7 @@ class Submitter:
             )
             return
         if a.order_type in (OrderType.FOK, OrderType.FAK):
-            if a.side is Side.BUY and market_buy_amount(remaining, a.price_limit) <= 0:
-                # A market buy spends whole cents: what is left is worth less than one at the limit, so no
-                # next phase can be signed (the SDK refused it as "amount must be a positive number").
-                self.store.set_approval(
-                    client_order_id,
-                    state="DONE",
-                    remaining=remaining,
-                    outcome=f"filled to the cent: {remaining} shares left cost less than a cent at {a.price_limit}",
-                )
-                self.events.emit(
-                    "phases_done",
-                    client_order_id=client_order_id,
-                    remaining=remaining,
-                    reason="less than a cent",
-                )
+            if self._under_a_cent(client_order_id, a, remaining, a.price_limit):
                 return
             self._requeue(client_order_id, number, remaining)
             return
@@ -574,6 +562,27 @@ class Submitter:
             log.warning("must-fill phase %d of %s not advanced: %s", number, client_order_id, error)
         finally:
             self.waiting.pop(client_order_id, None)
+
+    def _under_a_cent(
+        self, client_order_id: str, a: ApprovedOrder, remaining: Decimal, price: Decimal
+    ) -> bool:
+        """A market BUY spends whole cents: when what is left is worth less than one at `price`, no phase can
+        buy it (the SDK refuses it as "amount must be a positive number"), so the approval ends, filled to
+        the cent; True when it did."""
+        if a.order_type not in (OrderType.FOK, OrderType.FAK) or a.side is not Side.BUY:
+            return False
+        if market_buy_amount(remaining, price) > 0:
+            return False
+        self.store.set_approval(
+            client_order_id,
+            state="DONE",
+            remaining=remaining,
+            outcome=f"filled to the cent: {remaining} shares left cost less than a cent at {price}",
+        )
+        self.events.emit(
+            "phases_done", client_order_id=client_order_id, remaining=remaining, reason="less than a cent"
+        )
+        return True
 
     def _requeue(self, client_order_id: str, number: int, remaining: Decimal) -> None:
         row = self.store.approval(client_order_id)

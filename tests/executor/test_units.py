@@ -291,6 +291,25 @@ def test_a_market_buy_with_less_than_a_cent_left_is_filled_to_the_cent_not_reque
         assert row.state == "DONE" and row.outcome.startswith("filled") and row.remaining == D("0.01")
 
 
+def test_a_phase_price_below_the_limit_can_leave_less_than_a_cent_too(tmp_path):
+    """0.03 share is a cent at the limit 0.34 (0.0102) but not at a phase price of 0.30 (0.009): checked at the
+    price the phase would sign (a chaos run still had one 'amount must be a positive number' at phase 2)."""
+    from services.executor.submitter import Submitter
+
+    store = OrderStore(tmp_path / "x.sqlite")
+    approval = replace(_approval(), must_fill=True, order_type=OrderType.FOK, price=D("0.3"), price_limit=D("0.34"))
+    store.add_approval(approval)
+    submitter = Submitter(None, store, _Reporter(), _Emitted(), Gate(), None)
+    assert not submitter._under_a_cent(approval.client_order_id, approval, D("0.03"), D("0.34"))
+    assert store.approval(approval.client_order_id).state == "QUEUED"
+    assert submitter._under_a_cent(approval.client_order_id, approval, D("0.03"), D("0.30"))
+    row = store.approval(approval.client_order_id)
+    assert row.state == "DONE" and row.outcome.startswith("filled to the cent") and row.remaining == D("0.03")
+    sell = replace(approval, client_order_id="c2", side=Side.SELL)
+    store.add_approval(sell)
+    assert not submitter._under_a_cent("c2", sell, D("0.03"), D("0.30"))  # a market SELL gives shares, not cents
+
+
 WALLET = "0x" + "ab" * 20
 
 
