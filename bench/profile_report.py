@@ -7,6 +7,7 @@ start-up inside it (the venue client's creation), so the shares are of the servi
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,8 @@ def _frame(text: str) -> str:
     return f"{name} ({'/'.join(path.split('/')[-2:])})" if where else name
 
 
-def summary(path: Path, top: int = 12) -> list[tuple[float, str, str]]:
-    """(share of the working samples, frame, what it sits under) for the frames with the most samples
-    inclusive, skipping the event loop's own frames."""
-    inclusive: Counter[str] = Counter()
-    parent: dict[str, Counter[str]] = {}
-    total = 0
+def _working_stacks(path: Path) -> Iterator[tuple[list[str], int, int]]:
+    """(frames, index of the event loop's frame, samples) of each stack of the service at work."""
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
@@ -35,7 +32,16 @@ def summary(path: Path, top: int = 12) -> list[tuple[float, str, str]]:
         start = next((i for i, f in enumerate(frames) if LOOP in f), None)
         if start is None or any(marker in f for f in frames[start:] for marker in STARTUP):
             continue
-        n = int(count)
+        yield frames, start, int(count)
+
+
+def summary(path: Path, top: int = 12) -> list[tuple[float, str, str]]:
+    """(share of the working samples, frame, what it sits under) for the frames with the most samples
+    inclusive, skipping the event loop's own frames."""
+    inclusive: Counter[str] = Counter()
+    parent: dict[str, Counter[str]] = {}
+    total = 0
+    for frames, start, n in _working_stacks(path):
         total += n
         seen = set()
         names = [_frame(f) for f in frames]
@@ -54,17 +60,10 @@ def summary(path: Path, top: int = 12) -> list[tuple[float, str, str]]:
 def tasks(path: Path) -> list[tuple[float, str]]:
     """Share of the working samples per task of the service (the frame its runtime guard runs)."""
     counts: Counter[str] = Counter()
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        frames = stack.split(";")
-        start = next((i for i, f in enumerate(frames) if LOOP in f), None)
-        if start is None or any(marker in f for f in frames[start:] for marker in STARTUP):
-            continue
+    for frames, _, n in _working_stacks(path):
         guard = next((i for i, f in enumerate(frames) if "_guard (shared/runtime.py" in f), None)
         task = _frame(frames[guard + 1]) if guard is not None and guard + 1 < len(frames) else "event loop, other"
-        counts[task] += int(count)
+        counts[task] += n
     total = sum(counts.values())
     return [(n / total, task) for task, n in counts.most_common(8)] if total else []
 
