@@ -179,7 +179,9 @@ class Submitter:
         if next_phase is None:
             return None
         number, price, label = next_phase
-        if self._under_a_cent(a.client_order_id, a, row.remaining, price):  # at this phase's own price
+        # A remainder after earlier phases, at this phase's own price (a first phase that costs less than a
+        # cent was filled by nothing: the SDK's refusal says so).
+        if row.phase > 0 and self._under_a_cent(a.client_order_id, a, row.remaining, price):
             return None
         request = OrderRequest(
             a.token_id,
