@@ -549,8 +549,11 @@ async def _summary(
         # Baskets are one intent and one approval for all their legs (each leg is an order of its own).
         "basket_intents": sum(1 for m in intents if isinstance(m, BasketIntent)),
         "approved_baskets": sum(1 for m in approved if isinstance(m, ApprovedBasket)),
+        # Orders the venue took: an accepted status, or a fill (a FOK/FAK partly filled and killed at once is
+        # reported CANCELED with its fills; counted by status alone, it read 7 beside 8 exchange orders).
         "orders_accepted": len(
             {m.order_id for m in fills if isinstance(m, OrderUpdate) and m.order_id and m.status in ACCEPTED}
+            | {m.order_id for m in fills if isinstance(m, Fill) and m.order_id}
         ),
         "trades_confirmed": len(
             {m.trade_id for m in fills if isinstance(m, Fill) and m.status == TradeStatus.CONFIRMED}
